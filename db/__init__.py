@@ -1,0 +1,1 @@
+"""Alembic environment and migrations (installed as ``service._migrations``)."""

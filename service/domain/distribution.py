@@ -1,0 +1,113 @@
+"""Campaigns and invitations: who is invited, when, and never too often."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from service.domain.errors import ValidationError
+
+DELIVERY_MODES = ("crm", "email")
+CAMPAIGN_STATUSES = ("active", "paused", "closed")
+QUARANTINE_SCOPES = ("campaign", "account")
+NOTIFY_ON = ("all", "detractors")
+#: An invitation in one of these states can still be answered.
+OPEN_STATUSES = ("scheduled", "sent", "opened", "reminded")
+
+
+@dataclass
+class Campaign:
+    survey_id: int
+    name: str
+    delivery: str = "crm"
+    status: str = "active"
+    send_delay_minutes: int = 0
+    reminder_days: int = 0
+    max_reminders: int = 0
+    quarantine_days: int = 0
+    quarantine_scope: str = "campaign"
+    link_valid_days: int = 0
+    recurrence_days: int = 0
+    templates: dict[str, str] = field(default_factory=dict)
+    notify_emails: list[str] = field(default_factory=list)
+    notify_on: str = "all"
+    crm_push: bool = False
+    crm_tag: str = ""
+    webhooks: list[str] = field(default_factory=list)
+    id: int | None = None
+    public_id: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def validate(self) -> None:
+        """Raise ValidationError when the settings contradict each other."""
+        if not self.name.strip():
+            raise ValidationError("name must not be empty.", field="name")
+        choices = {"delivery": DELIVERY_MODES, "status": CAMPAIGN_STATUSES,
+                   "quarantine_scope": QUARANTINE_SCOPES, "notify_on": NOTIFY_ON}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValidationError(
+                    f"{name} '{getattr(self, name)}' is not one of {', '.join(allowed)}.",
+                    field=name)
+        limits = {"send_delay_minutes": 60 * 24 * 366, "reminder_days": 366, "max_reminders": 10,
+                  "quarantine_days": 3660, "link_valid_days": 3660, "recurrence_days": 3660}
+        for name, high in limits.items():
+            value = getattr(self, name)
+            if not 0 <= value <= high:
+                raise ValidationError(f"{name} must be from 0 to {high}.", field=name)
+        if self.max_reminders and not self.reminder_days:
+            raise ValidationError("max_reminders needs reminder_days.", field="reminder_days")
+
+    def link_expiry(self, now: datetime) -> datetime | None:
+        """When a link created now stops working (None: never)."""
+        return now + timedelta(days=self.link_valid_days) if self.link_valid_days else None
+
+
+@dataclass
+class Invitation:
+    campaign_id: int
+    contact_id: int
+    nonce: bytes
+    params: dict[str, str]
+    status: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    event_id: str | None = None
+    send_at: datetime | None = None
+    sent_at: datetime | None = None
+    opened_at: datetime | None = None
+    responded_at: datetime | None = None
+    reminders_sent: int = 0
+    id: int | None = None
+
+    def is_open(self, now: datetime) -> bool:
+        """True while the invitation can still be answered."""
+        return self.status in OPEN_STATUSES and (self.expires_at is None or now < self.expires_at)
+
+    def effective_status(self, now: datetime) -> str:
+        """The status as a caller should see it, expiry included."""
+        if self.status in OPEN_STATUSES and self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        return self.status
+
+
+def quarantine_end(last_invited_at: datetime | None, quarantine_days: int) -> datetime | None:
+    """The moment a contact may be invited again, or None if it may be invited now."""
+    if last_invited_at is None or quarantine_days <= 0:
+        return None
+    return last_invited_at + timedelta(days=quarantine_days)
+
+
+def clean_params(params: dict[str, str], where: str = "params") -> dict[str, str]:
+    """Validate embedded parameters: short names, bounded values, no duplicates."""
+    if len(params) > 50:
+        raise ValidationError("At most 50 parameters.", field=where)
+    for name, value in params.items():
+        if not name or len(name) > 64 or not all(c.isalnum() or c in "_-." for c in name):
+            raise ValidationError(
+                f"Parameter name '{name}' must be 1-64 letters, digits, '_', '-' or '.'.",
+                field=where)
+        if len(value) > 1000:
+            raise ValidationError(f"Parameter '{name}' is longer than 1000 characters.",
+                                  field=where)
+    return dict(params)

@@ -1,0 +1,124 @@
+"""Domain errors: each carries a stable public code shared by every door.
+
+The code is the contract: SOAP faults carry it as ``Client.<Code>`` or
+``Server.<Code>``, XML-RPC faults carry its number (see ``XMLRPC_CODES``).
+"""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a caller can act on."""
+
+    code = "DomainError"
+    #: "Client" when the caller can fix it, "Server" when the fault is ours.
+    side = "Client"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(DomainError):
+    code = "ValidationError"
+
+    def __init__(self, message: str, field: str | None = None, **details: object) -> None:
+        super().__init__(message, **details)
+        self.field = field
+
+
+class InvalidEmail(ValidationError):
+    code = "InvalidEmail"
+
+
+class NotFound(DomainError):
+    code = "NotFound"
+
+
+class UnknownCampaign(NotFound):
+    code = "UnknownCampaign"
+
+
+class Unauthorized(DomainError):
+    code = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "Forbidden"
+
+
+class Quarantined(DomainError):
+    code = "Quarantined"
+
+
+class Conflict(DomainError):
+    code = "Conflict"
+
+
+class Unsubscribed(Conflict):
+    """The contact asked never to be surveyed again by this account."""
+
+    code = "Unsubscribed"
+
+
+class RequestTooLarge(DomainError):
+    code = "RequestTooLarge"
+
+
+class TooManyRequests(DomainError):
+    code = "TooManyRequests"
+
+
+class InvalidRequest(DomainError):
+    """The request itself is malformed (not XML, hostile XML, wrong envelope)."""
+
+    code = "InvalidRequest"
+
+
+class InternalError(DomainError):
+    code = "InternalError"
+    side = "Server"
+
+
+class Unavailable(DomainError):
+    code = "Unavailable"
+    side = "Server"
+
+
+#: XML-RPC fault numbers, documented per code in the README. Stable forever.
+#: Codes of the XML-RPC transport itself follow the specification for
+#: fault codes (-32700 parse error ... -32603 internal error).
+XMLRPC_CODES: dict[str, int] = {
+    "InvalidRequest": -32600,
+    "MethodNotFound": -32601,
+    "InvalidParams": -32602,
+    "InternalError": -32603,
+    "ParseError": -32700,
+    "ValidationError": 4000,
+    "InvalidEmail": 4001,
+    "Unauthorized": 4010,
+    "Forbidden": 4030,
+    "NotFound": 4040,
+    "UnknownCampaign": 4041,
+    "Conflict": 4090,
+    "Quarantined": 4091,
+    "Unsubscribed": 4092,
+    "RequestTooLarge": 4130,
+    "TooManyRequests": 4290,
+    "Unavailable": 5030,
+}
+
+
+def all_error_classes() -> list[type[DomainError]]:
+    """Every concrete domain error, for tables and tests that must cover them all."""
+    found: list[type[DomainError]] = []
+    pending = [DomainError]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found.append(sub)
+            pending.append(sub)
+    return found

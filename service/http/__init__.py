@@ -1,0 +1,1 @@
+"""HTTP and XML plumbing shared by the doors (no business rules here)."""

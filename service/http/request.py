@@ -1,0 +1,59 @@
+"""Reading requests safely: bounded bodies and HTTP Basic credentials."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from service.domain.credentials import Credentials
+from service.domain.errors import RequestTooLarge
+
+__all__ = ["Credentials", "basic_credentials", "read_body"]
+
+_CHUNK = 64 * 1024
+
+
+def read_body(environ: dict, max_bytes: int) -> bytes:
+    """Return the request body, refusing it as soon as it exceeds ``max_bytes``.
+
+    The declared Content-Length is checked before reading a byte; a chunked
+    body without one is read in pieces and abandoned once it grows too large,
+    so memory never exceeds the limit.
+    """
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if declared.strip():
+        try:
+            length = int(declared)
+        except ValueError:
+            length = -1
+        if length > max_bytes:
+            raise RequestTooLarge(
+                f"The request body is {length} bytes; the limit is {max_bytes} bytes."
+            )
+    stream = environ["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise RequestTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def basic_credentials(environ: dict) -> Credentials | None:
+    """Return the HTTP Basic credentials of a request, or None when absent or unreadable."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    key_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return None
+    return Credentials(key_id, secret)

@@ -1,0 +1,77 @@
+"""The operation catalogue: every public operation, its scope, messages and errors.
+
+Both doors are generated from this table, so an operation exists on SOAP and
+XML-RPC with the same name, fields, scope check and error codes. The
+isolation and scope tests walk it too.
+"""
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from service.domain.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationError
+
+SCOPES = ("trigger", "read", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: an API key of one account with its scopes."""
+
+    account_id: int
+    key_id: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        # admin is the account owner's key: it may do everything the others may.
+        return scope in self.scopes or "admin" in self.scopes
+
+    def require(self, scope: str) -> None:
+        if not self.allows(scope):
+            raise Forbidden(f"This operation needs an API key with the '{scope}' scope; "
+                            f"this key has: {', '.join(sorted(self.scopes))}.")
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str                       # PascalCase, as on SOAP
+    func: Callable[..., Any]
+    request: type
+    result: type
+    scope: str
+    doc: str
+    errors: tuple[type[DomainError], ...]
+
+    @property
+    def method_name(self) -> str:
+        """The XML-RPC name, e.g. feedloop.get_tracking_url."""
+        return "feedloop." + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+#: Every operation may answer with these.
+COMMON_ERRORS = (Unauthorized, Forbidden, ValidationError)
+
+
+def operation(name: str, scope: str, errors: tuple[type[DomainError], ...] = (NotFound,)):
+    """Register a use case ``func(rt, principal, request) -> result`` as public operation ``name``."""
+    assert scope in SCOPES
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(func)
+        doc = (func.__doc__ or "").strip().splitlines()[0]
+        assert name not in OPERATIONS, name
+        OPERATIONS[name] = Operation(name, func, hints["request"], hints["return"], scope, doc,
+                                     tuple(dict.fromkeys(COMMON_ERRORS + tuple(errors))))
+        return func
+
+    return register
+
+
+def invoke(rt: Any, principal: Principal, op: Operation, request: Any) -> Any:
+    """Run one operation for an authenticated caller: the scope check, then the use case."""
+    principal.require(op.scope)
+    return op.func(rt, principal, request)

@@ -1,0 +1,130 @@
+"""Accounts, API keys and authentication."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from service.domain.errors import NotFound, Unauthorized, ValidationError
+from service.domain.credentials import Credentials
+from service.services.catalogue import SCOPES, Principal, operation
+from service.services.messages import (ApiKeyInfo, CreateApiKeyRequest, ListApiKeysRequest,
+                                       ListApiKeysResult, NewApiKey, RevokeApiKeyRequest,
+                                       RevokeApiKeyResult)
+from service.services.runtime import Runtime
+
+KEY_PREFIX = "fl_"
+#: last_used_at is written at most this often per key, so reads stay reads.
+TOUCH_INTERVAL = timedelta(minutes=1)
+_UNKNOWN_KEY_HASH = hashlib.sha256(b"feedloop: no such key").hexdigest()
+_BAD_CREDENTIALS = "Invalid API key or secret."
+
+
+def hash_secret(secret: str) -> str:
+    # Secrets are 256-bit random strings, not passwords: a plain SHA-256 is
+    # enough to make a leaked table useless, and keeps authentication cheap.
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def authenticate(rt: Runtime, credentials: Credentials | None) -> Principal:
+    """The principal of valid credentials; one uniform Unauthorized for anything else."""
+    if credentials is None:
+        raise Unauthorized("Authentication required: send HTTP Basic credentials "
+                           "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
+    now = rt.clock()
+    with rt.uow() as uow:
+        row = uow.keys.get(credentials.key_id)
+        # Compare against a dummy hash when the key is unknown, so that an unknown
+        # key and a wrong secret take the same time and get the same answer.
+        expected = row.secret_hash if row is not None else _UNKNOWN_KEY_HASH
+        matches = hmac.compare_digest(expected, hash_secret(credentials.secret))
+        if (not matches or row is None or row.revoked_at is not None
+                or (row.expires_at is not None and row.expires_at <= now)):
+            raise Unauthorized(_BAD_CREDENTIALS)
+        if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
+            uow.keys.touch(row.key_id, now)
+            uow.commit()
+        return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ValidationError(f"scopes must be among {', '.join(SCOPES)}; got "
+                              f"{', '.join(scopes) or 'none'}.", field="scopes")
+    return sorted(set(scopes), key=SCOPES.index)
+
+
+def _new_key(uow, account_id: int, scopes: list[str], label: str, now: datetime,
+             expires_at: datetime | None) -> NewApiKey:
+    key_id = KEY_PREFIX + secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    uow.keys.add(account_id, key_id, hash_secret(secret), scopes, label, now, expires_at)
+    return NewApiKey(key_id=key_id, secret=secret, scopes=scopes, label=label, created_at=now,
+                     expires_at=expires_at)
+
+
+def create_account_key(rt: Runtime, account: str, scopes: list[str], label: str = "",
+                       expires_at: datetime | None = None) -> NewApiKey:
+    """Create the account if it does not exist yet, and a key for it (command line)."""
+    name = account.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("The account name must be 1 to 200 characters.", field="account")
+    scopes = _check_scopes(scopes)
+    now = rt.clock()
+    with rt.uow() as uow:
+        row = uow.accounts.get_by_name(name)
+        account_id = row.id if row is not None else uow.accounts.add(name, now)
+        key = _new_key(uow, account_id, scopes, label, now, expires_at)
+        uow.commit()
+    return key
+
+
+def has_accounts(rt: Runtime) -> bool:
+    """True once any account exists (the embedded default creates a demo one otherwise)."""
+    with rt.uow(read_only=True) as uow:
+        return uow.accounts.count() > 0
+
+
+@operation("CreateApiKey", scope="admin", errors=(ValidationError,))
+def create_api_key(rt: Runtime, principal: Principal, request: CreateApiKeyRequest) -> NewApiKey:
+    """Create an API key for your account; the secret is in this answer only, keep it safe."""
+    scopes = _check_scopes(request.scopes)
+    now = rt.clock()
+    if request.expires_at is not None and request.expires_at <= now:
+        raise ValidationError("expires_at must be in the future.", field="expires_at")
+    with rt.uow() as uow:
+        key = _new_key(uow, principal.account_id, scopes, request.label or "", now,
+                       request.expires_at)
+        uow.commit()
+    return key
+
+
+def _key_info(row, now: datetime) -> ApiKeyInfo:
+    active = row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+    return ApiKeyInfo(key_id=row.key_id, scopes=row.scopes.split(), label=row.label,
+                      created_at=row.created_at, active=active, last_used_at=row.last_used_at,
+                      expires_at=row.expires_at, revoked_at=row.revoked_at)
+
+
+@operation("ListApiKeys", scope="admin", errors=())
+def list_api_keys(rt: Runtime, principal: Principal,
+                  request: ListApiKeysRequest) -> ListApiKeysResult:
+    """List your account's API keys (never their secrets), revoked ones on request."""
+    now = rt.clock()
+    with rt.uow(read_only=True) as uow:
+        rows = uow.keys.list(principal.account_id, bool(request.include_revoked))
+    return ListApiKeysResult(keys=[_key_info(row, now) for row in rows])
+
+
+@operation("RevokeApiKey", scope="admin", errors=(NotFound,))
+def revoke_api_key(rt: Runtime, principal: Principal,
+                   request: RevokeApiKeyRequest) -> RevokeApiKeyResult:
+    """Revoke one of your account's keys at once; calls with it fail from now on."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        if not uow.keys.revoke(principal.account_id, request.key_id, now):
+            raise NotFound(f"No active API key '{request.key_id}' in your account.")
+        uow.commit()
+    return RevokeApiKeyResult(key_id=request.key_id, revoked_at=now)

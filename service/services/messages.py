@@ -1,0 +1,324 @@
+"""The messages of API v1 (see shared/api.md): one request and one result per operation.
+
+Field names are the public contract on every door. Required fields have no
+default; optional ones default to None or an empty list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.services.schema import wire
+
+MAX_QUESTIONS = 200
+MAX_PARAMS = 50
+
+
+@dataclass
+class Param:
+    """A name/value pair embedded in a tracking URL or captured from one."""
+
+    name: str = wire(max_len=64)
+    value: str = wire(max_len=1000)
+
+
+@dataclass
+class Attribute:
+    """A background attribute of a contact (e.g. region, name)."""
+
+    name: str = wire(max_len=64)
+    value: str = wire(max_len=1000)
+
+
+@dataclass
+class Answer:
+    """One answer: a question key and a value (a multi-choice answer repeats the key)."""
+
+    key: str = wire(max_len=64)
+    value: str = wire(max_len=5000)
+
+
+@dataclass
+class Question:
+    """A survey question."""
+
+    key: str = wire(max_len=64, doc="Stable identifier, e.g. 'nps' or 'comment'.")
+    type: str = wire(max_len=16, doc="nps, rating, single, multi, text or email.")
+    text: str = wire(max_len=2000)
+    required: bool = wire(False)
+    choices: list[str] = wire([], max_items=100)
+    min: int | None = wire(None, min=0, max=100)
+    max: int | None = wire(None, min=0, max=100)
+
+
+# --- surveys -----------------------------------------------------------------
+
+@dataclass
+class CreateSurveyRequest:
+    title: str = wire(max_len=200)
+    language: str = wire(max_len=8, doc="en, es, sv, fr, de or cs.")
+    questions: list[Question] = wire(max_items=MAX_QUESTIONS, min_items=1)
+    intro: str | None = wire(None, max_len=5000)
+    thank_you: str | None = wire(None, max_len=5000)
+    allow_language_override: bool | None = wire(None)
+
+
+@dataclass
+class CreateSurveyResult:
+    survey_id: int
+
+
+@dataclass
+class GetSurveyRequest:
+    survey_id: int = wire(min=1)
+
+
+@dataclass
+class SurveyInfo:
+    survey_id: int
+    title: str
+    language: str
+    intro: str
+    thank_you: str
+    allow_language_override: bool
+    questions: list[Question]
+    created_at: datetime
+
+
+@dataclass
+class ListSurveysRequest:
+    offset: int | None = wire(None, min=0)
+    limit: int | None = wire(None, min=1, max=500)
+
+
+@dataclass
+class ListSurveysResult:
+    surveys: list[SurveyInfo]
+    total: int
+
+
+# --- campaigns ---------------------------------------------------------------
+
+@dataclass
+class CreateCampaignRequest:
+    survey_id: int = wire(min=1)
+    name: str = wire(max_len=200)
+    delivery: str | None = wire(None, max_len=16, doc="crm (the caller sends the link) or email.")
+    send_delay_minutes: int | None = wire(None, min=0)
+    reminder_days: int | None = wire(None, min=0)
+    max_reminders: int | None = wire(None, min=0)
+    quarantine_days: int | None = wire(None, min=0)
+    quarantine_scope: str | None = wire(None, max_len=16, doc="campaign or account.")
+    link_valid_days: int | None = wire(None, min=0)
+    recurrence_days: int | None = wire(None, min=0)
+    invitation_subject: str | None = wire(None, max_len=300)
+    invitation_text: str | None = wire(None, max_len=20000)
+    invitation_html: str | None = wire(None, max_len=100000)
+    reminder_subject: str | None = wire(None, max_len=300)
+    reminder_text: str | None = wire(None, max_len=20000)
+    reminder_html: str | None = wire(None, max_len=100000)
+    notify_emails: list[str] = wire([], max_items=20)
+    notify_on: str | None = wire(None, max_len=16, doc="all or detractors.")
+    crm_push: bool | None = wire(None)
+    crm_tag: str | None = wire(None, max_len=100)
+    webhooks: list[str] = wire([], max_items=10)
+
+
+@dataclass
+class CreateCampaignResult:
+    campaign_id: int
+    open_url: str
+
+
+@dataclass
+class GetCampaignRequest:
+    campaign_id: int = wire(min=1)
+
+
+@dataclass
+class CampaignInfo:
+    campaign_id: int
+    survey_id: int
+    name: str
+    status: str
+    delivery: str
+    send_delay_minutes: int
+    reminder_days: int
+    max_reminders: int
+    quarantine_days: int
+    quarantine_scope: str
+    link_valid_days: int
+    recurrence_days: int
+    invitation_subject: str
+    invitation_text: str
+    invitation_html: str
+    reminder_subject: str
+    reminder_text: str
+    reminder_html: str
+    notify_emails: list[str]
+    notify_on: str
+    crm_push: bool
+    crm_tag: str
+    webhooks: list[str]
+    open_url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class ListCampaignsRequest:
+    survey_id: int | None = wire(None, min=1)
+    status: str | None = wire(None, max_len=16)
+
+
+@dataclass
+class ListCampaignsResult:
+    campaigns: list[CampaignInfo]
+
+
+# --- triggers ----------------------------------------------------------------
+
+@dataclass
+class GetTrackingUrlRequest:
+    campaign_id: int = wire(min=1)
+    email: str = wire(max_len=254)
+    params: list[Param] = wire([], max_items=MAX_PARAMS,
+                               doc="Embedded in the link and captured with the answers.")
+    attributes: list[Attribute] = wire([], max_items=MAX_PARAMS)
+    crm_id: str | None = wire(None, max_len=100)
+    event_id: str | None = wire(None, max_len=200,
+                                doc="Your id of the triggering event: a repeat returns the first result.")
+
+
+@dataclass
+class TrackingUrl:
+    url: str
+    invitation_id: int
+    status: str
+    expires_at: datetime | None = None
+
+
+# --- results -----------------------------------------------------------------
+
+@dataclass
+class RecordResponseRequest:
+    answers: list[Answer] = wire(max_items=1000, min_items=1)
+    invitation_id: int | None = wire(None, min=1)
+    token: str | None = wire(None, max_len=100)
+    params: list[Param] = wire([], max_items=MAX_PARAMS)
+
+
+@dataclass
+class RecordResponseResult:
+    response_id: int
+
+
+@dataclass
+class GetContactResultsRequest:
+    email: str | None = wire(None, max_len=254)
+    crm_id: str | None = wire(None, max_len=100)
+    campaign_id: int | None = wire(None, min=1)
+
+
+@dataclass
+class CampaignResult:
+    campaign_id: int
+    campaign_name: str
+    response_id: int
+    submitted_at: datetime
+    answers: list[Answer]
+    params: list[Param]
+    extra_params: list[Param]
+    nps_score: int | None = None
+    nps_category: str | None = None
+
+
+@dataclass
+class ContactResults:
+    email: str
+    results: list[CampaignResult]
+    crm_id: str | None = None
+
+
+@dataclass
+class ExportResponsesRequest:
+    campaign_id: int = wire(min=1)
+    after: str | None = wire(None, max_len=40, doc="next_cursor of the previous page; empty to start.")
+    limit: int | None = wire(None, min=1, max=1000)
+
+
+@dataclass
+class ExportRecord:
+    response_id: int
+    cursor: str
+    change: str
+    campaign_id: int
+    submitted_at: datetime
+    updated_at: datetime
+    answers: list[Answer]
+    params: list[Param]
+    extra_params: list[Param]
+    invitation_id: int | None = None
+    email: str | None = None
+    crm_id: str | None = None
+    nps_score: int | None = None
+    nps_category: str | None = None
+
+
+@dataclass
+class ExportPage:
+    records: list[ExportRecord]
+    next_cursor: str
+    has_more: bool
+
+
+# --- keys ----------------------------------------------------------------------
+
+@dataclass
+class CreateApiKeyRequest:
+    scopes: list[str] = wire(max_items=3, min_items=1, doc="trigger, read and/or admin.")
+    label: str | None = wire(None, max_len=200)
+    expires_at: datetime | None = wire(None)
+
+
+@dataclass
+class NewApiKey:
+    key_id: str
+    secret: str
+    scopes: list[str]
+    label: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass
+class ListApiKeysRequest:
+    include_revoked: bool | None = wire(None)
+
+
+@dataclass
+class ApiKeyInfo:
+    key_id: str
+    scopes: list[str]
+    label: str
+    created_at: datetime
+    active: bool
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class ListApiKeysResult:
+    keys: list[ApiKeyInfo]
+
+
+@dataclass
+class RevokeApiKeyRequest:
+    key_id: str = wire(max_len=40)
+
+
+@dataclass
+class RevokeApiKeyResult:
+    key_id: str
+    revoked_at: datetime

@@ -1,0 +1,163 @@
+"""Responses in and results out: record answers, read them per contact, export them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.domain.cursors import format_cursor, parse_cursor
+from service.domain.distribution import Campaign, Invitation
+from service.domain.errors import Conflict, NotFound, UnknownCampaign, ValidationError
+from service.domain.surveys import Survey, normalize_email, nps_category
+from service.domain.tokens import split_token, verify_token
+from service.services import messages as m
+from service.services.catalogue import Principal, operation
+from service.services.runtime import Runtime
+from service.services.surveys import get_campaign_of
+from service.services.tracking import pairs_to_dict
+
+DEFAULT_EXPORT_PAGE = 100
+
+
+def find_invitation_by_token(rt: Runtime, uow, token: str) -> tuple[int, Invitation] | None:
+    """The account and invitation of a genuine token; None for unknown or tampered tokens."""
+    nonce = split_token(token)
+    found = uow.invitations.get_by_nonce(nonce) if nonce else None
+    if found is None:
+        return None
+    _, invitation = found
+    if not verify_token(rt.secret_key, token, invitation.campaign_id, invitation.expires_at,
+                        invitation.params):
+        return None
+    return found
+
+
+def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
+                   invitation: Invitation | None, contact_id: int | None,
+                   submitted: dict[str, list[str]], extra_params: dict[str, str],
+                   now: datetime) -> int:
+    """Validate and store one response; the invitation, if any, becomes responded."""
+    if invitation is not None:
+        if uow.responses.get_by_invitation(invitation.id) is not None:
+            raise Conflict(f"Invitation {invitation.id} has already been answered.")
+        if not invitation.is_open(now):
+            raise Conflict(f"Invitation {invitation.id} is {invitation.effective_status(now)}.")
+    answers = survey.parse_answers(submitted)
+    params = dict(invitation.params) if invitation is not None else {}
+    if invitation is not None:
+        uow.invitations.mark(invitation.id, status="responded", responded_at=now)
+    return uow.responses.add(account_id, campaign.id, invitation.id if invitation else None,
+                             contact_id, answers, params, extra_params,
+                             survey.nps_score(answers), now)
+
+
+def answers_by_key(answers: list[m.Answer]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for answer in answers:
+        grouped.setdefault(answer.key, []).append(answer.value)
+    return grouped
+
+
+def answer_list(survey: Survey | None, answers: dict[str, object]) -> list[m.Answer]:
+    """Answers as key/value pairs in survey order; a multi-choice answer repeats its key."""
+    keys = [q.key for q in survey.questions] if survey else []
+    keys += [k for k in answers if k not in keys]
+    result = []
+    for key in keys:
+        if key not in answers:
+            continue
+        value = answers[key]
+        for item in value if isinstance(value, list) else [value]:
+            result.append(m.Answer(key=key, value=str(item)))
+    return result
+
+
+def param_list(params: dict[str, str]) -> list[m.Param]:
+    return [m.Param(name=k, value=v) for k, v in params.items()]
+
+
+@operation("RecordResponse", scope="trigger",
+           errors=(NotFound, Conflict, ValidationError))
+def record_response(rt: Runtime, principal: Principal,
+                    request: m.RecordResponseRequest) -> m.RecordResponseResult:
+    """Record answers collected elsewhere for an invitation (by invitation_id or token)."""
+    if (request.invitation_id is None) == (request.token is None):
+        raise ValidationError("Give exactly one of invitation_id and token.", field="invitation_id")
+    extra = pairs_to_dict(request.params, "params")
+    now = rt.clock()
+    with rt.uow() as uow:
+        if request.token is not None:
+            found = find_invitation_by_token(rt, uow, request.token)
+            invitation = found[1] if found and found[0] == principal.account_id else None
+        else:
+            invitation = uow.invitations.get(principal.account_id, request.invitation_id)
+        if invitation is None:
+            raise NotFound("No such invitation in your account.")
+        campaign = get_campaign_of(uow, principal, invitation.campaign_id)
+        survey, _ = uow.surveys.get(principal.account_id, campaign.survey_id)
+        response_id = record_answers(uow, principal.account_id, campaign, survey, invitation,
+                                     invitation.contact_id, answers_by_key(request.answers),
+                                     extra, now)
+        uow.commit()
+    return m.RecordResponseResult(response_id=response_id)
+
+
+@operation("GetContactResults", scope="read", errors=(NotFound, ValidationError))
+def get_contact_results(rt: Runtime, principal: Principal,
+                        request: m.GetContactResultsRequest) -> m.ContactResults:
+    """A contact's latest answers, NPS score and category in each campaign (by email or crm_id)."""
+    if not request.email and not request.crm_id:
+        raise ValidationError("Give an email or a crm_id.", field="email")
+    with rt.uow(read_only=True) as uow:
+        if request.email:
+            contact = uow.contacts.get_by_email(principal.account_id,
+                                                normalize_email(request.email))
+        else:
+            contact = uow.contacts.get_by_crm_id(principal.account_id, request.crm_id)
+        if contact is None:
+            raise NotFound("No contact with that " + ("email." if request.email else "crm_id."))
+        if request.campaign_id is not None:
+            get_campaign_of(uow, principal, request.campaign_id)
+        rows = uow.responses.latest_per_campaign(principal.account_id, contact.id,
+                                                 request.campaign_id)
+        surveys = _surveys_of(uow, principal.account_id, {row.campaign_id for row in rows})
+    results = [m.CampaignResult(
+        campaign_id=row.campaign_id, campaign_name=row.campaign_name, response_id=row.id,
+        submitted_at=row.submitted_at, answers=answer_list(surveys[row.campaign_id], row.answers),
+        params=param_list(row.params), extra_params=param_list(row.extra_params),
+        nps_score=row.nps_score, nps_category=nps_category(row.nps_score)) for row in rows]
+    return m.ContactResults(email=contact.email, crm_id=contact.crm_id, results=results)
+
+
+def _surveys_of(uow, account_id: int, campaign_ids: set[int]) -> dict[int, Survey | None]:
+    surveys: dict[int, Survey | None] = {}
+    for campaign_id in campaign_ids:
+        campaign = uow.campaigns.get(account_id, campaign_id)
+        found = uow.surveys.get(account_id, campaign.survey_id) if campaign else None
+        surveys[campaign_id] = found[0] if found else None
+    return surveys
+
+
+def export_record(survey: Survey | None, row) -> m.ExportRecord:
+    return m.ExportRecord(
+        response_id=row.id, cursor=format_cursor(row.position), change=row.change,
+        campaign_id=row.campaign_id, submitted_at=row.submitted_at, updated_at=row.updated_at,
+        answers=answer_list(survey, row.answers), params=param_list(row.params),
+        extra_params=param_list(row.extra_params), invitation_id=row.invitation_id,
+        email=row.email, crm_id=row.crm_id, nps_score=row.nps_score,
+        nps_category=nps_category(row.nps_score))
+
+
+@operation("ExportResponses", scope="read", errors=(UnknownCampaign, ValidationError))
+def export_responses(rt: Runtime, principal: Principal,
+                     request: m.ExportResponsesRequest) -> m.ExportPage:
+    """A page of responses committed after a cursor; pass next_cursor back for the next page."""
+    after = parse_cursor(request.after)
+    limit = request.limit or DEFAULT_EXPORT_PAGE
+    with rt.uow(read_only=True) as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        found = uow.surveys.get(principal.account_id, campaign.survey_id)
+        rows = list(uow.responses.export_rows(principal.account_id, campaign.id, after, limit + 1))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    records = [export_record(found[0] if found else None, row) for row in rows]
+    next_cursor = records[-1].cursor if records else format_cursor(after)
+    return m.ExportPage(records=records, next_cursor=next_cursor, has_more=has_more)

@@ -1,0 +1,182 @@
+"""Typed messages of the public API and their conversion from and to plain data.
+
+Every operation takes one request dataclass and returns one result dataclass.
+Their field names are the wire names on both doors; the SOAP types and the
+XML-RPC parameter lists are generated from them, and ``from_plain`` checks
+what a door received against the same constraints, so a value is judged the
+same way whichever door it came through.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from datetime import datetime, timezone
+from typing import Any, Union
+
+from service.domain.errors import ValidationError
+
+_MISSING = dataclasses.MISSING
+
+
+def wire(default: Any = _MISSING, *, max_len: int | None = None, min: int | None = None,
+         max: int | None = None, max_items: int | None = None, min_items: int = 0,
+         doc: str = "") -> Any:
+    """A message field with its wire constraints (length, range, list size) and documentation."""
+    meta = {"max_len": max_len, "min": min, "max": max, "max_items": max_items,
+            "min_items": min_items, "doc": doc}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=list, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """One field of a message as the doors see it."""
+
+    name: str
+    base: type                 # str, int, bool, float, datetime or a message dataclass
+    is_list: bool
+    required: bool
+    default: Any
+    max_len: int | None
+    min: int | None
+    max: int | None
+    max_items: int | None
+    min_items: int
+    doc: str
+
+
+_SPEC_CACHE: dict[type, tuple[FieldSpec, ...]] = {}
+
+
+def fields_of(cls: type) -> tuple[FieldSpec, ...]:
+    """The wire fields of a message dataclass, in declaration order."""
+    cached = _SPEC_CACHE.get(cls)
+    if cached is not None:
+        return cached
+    hints = typing.get_type_hints(cls)
+    specs = []
+    for f in dataclasses.fields(cls):
+        base, is_list, optional = _unwrap(hints[f.name])
+        meta = f.metadata or {}
+        has_default = f.default is not _MISSING or f.default_factory is not _MISSING
+        default = (f.default if f.default is not _MISSING
+                   else f.default_factory() if f.default_factory is not _MISSING else None)
+        specs.append(FieldSpec(
+            name=f.name, base=base, is_list=is_list, required=not has_default and not optional,
+            default=default, max_len=meta.get("max_len"), min=meta.get("min"),
+            max=meta.get("max"), max_items=meta.get("max_items"),
+            min_items=meta.get("min_items", 0), doc=meta.get("doc", "")))
+    result = tuple(specs)
+    _SPEC_CACHE[cls] = result
+    return result
+
+
+def _unwrap(hint: Any) -> tuple[type, bool, bool]:
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return item, True, optional
+    return hint, False, optional
+
+
+def from_plain(cls: type, data: Any, path: str = "") -> Any:
+    """Build message ``cls`` from plain data (dicts, lists, scalars), checking every constraint."""
+    if not isinstance(data, dict):
+        raise ValidationError(f"{path or 'the request'} must be a struct.", field=path or None)
+    known = {spec.name for spec in fields_of(cls)}
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        raise ValidationError(f"'{_join(path, unknown[0])}' is not a field of "
+                              f"{cls.__name__}; known fields: {', '.join(sorted(known))}.",
+                              field=_join(path, unknown[0]))
+    values = {}
+    for spec in fields_of(cls):
+        where = _join(path, spec.name)
+        value = data.get(spec.name)
+        if value is None:
+            if spec.required:
+                raise ValidationError(f"'{where}' is required.", field=where)
+            continue
+        if spec.is_list:
+            if not isinstance(value, (list, tuple)):
+                raise ValidationError(f"'{where}' must be a list.", field=where)
+            if spec.max_items is not None and len(value) > spec.max_items:
+                raise ValidationError(f"'{where}' has {len(value)} items; at most "
+                                      f"{spec.max_items} are allowed.", field=where)
+            if len(value) < spec.min_items:
+                raise ValidationError(f"'{where}' needs at least {spec.min_items} item(s).",
+                                      field=where)
+            values[spec.name] = [_scalar(spec, item, f"{where}[{i}]")
+                                 for i, item in enumerate(value)]
+        else:
+            values[spec.name] = _scalar(spec, value, where)
+    return cls(**values)
+
+
+def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
+    base = spec.base
+    if dataclasses.is_dataclass(base):
+        return from_plain(base, value, where)
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        raise ValidationError(f"'{where}' must be a boolean.", field=where)
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValidationError(f"'{where}' must be a whole number.", field=where)
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValidationError(f"'{where}' must be a whole number.", field=where) from None
+        if spec.min is not None and number < spec.min:
+            raise ValidationError(f"'{where}' must be at least {spec.min}.", field=where)
+        if spec.max is not None and number > spec.max:
+            raise ValidationError(f"'{where}' must be at most {spec.max}.", field=where)
+        return number
+    if base is str:
+        if not isinstance(value, str):
+            raise ValidationError(f"'{where}' must be a string.", field=where)
+        if spec.max_len is not None and len(value) > spec.max_len:
+            raise ValidationError(f"'{where}' is longer than {spec.max_len} characters.",
+                                  field=where)
+        return value
+    if base is datetime:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValidationError(f"'{where}' must be an ISO 8601 date-time.",
+                                      field=where) from None
+        if not isinstance(value, datetime):
+            raise ValidationError(f"'{where}' must be a date-time.", field=where)
+        # A date-time without an offset is UTC: the documented convention of both doors.
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    raise TypeError(f"unsupported wire type {base!r}")
+
+
+def to_plain(message: Any) -> Any:
+    """Plain data (dicts, lists, scalars) of a result message; None fields are left out."""
+    if dataclasses.is_dataclass(message):
+        out = {}
+        for spec in fields_of(type(message)):
+            value = getattr(message, spec.name)
+            if value is not None:
+                out[spec.name] = to_plain(value)
+        return out
+    if isinstance(message, (list, tuple)):
+        return [to_plain(item) for item in message]
+    return message
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name

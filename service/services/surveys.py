@@ -1,0 +1,135 @@
+"""Surveys and campaigns: create them and read them back."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from service.domain.distribution import Campaign
+from service.domain.errors import NotFound, UnknownCampaign, ValidationError
+from service.domain.surveys import Question, Survey, normalize_email
+from service.services import messages as m
+from service.services.catalogue import Principal, operation
+from service.services.runtime import Runtime
+
+DEFAULT_PAGE = 100
+
+
+@operation("CreateSurvey", scope="admin", errors=(ValidationError,))
+def create_survey(rt: Runtime, principal: Principal,
+                  request: m.CreateSurveyRequest) -> m.CreateSurveyResult:
+    """Create a survey: a title, its language and its ordered questions."""
+    survey = Survey(
+        title=request.title, language=request.language,
+        questions=tuple(Question(key=q.key, type=q.type, text=q.text, required=q.required,
+                                 choices=tuple(q.choices), min=q.min, max=q.max)
+                        for q in request.questions),
+        intro=request.intro or "", thank_you=request.thank_you or "",
+        allow_language_override=(True if request.allow_language_override is None
+                                 else request.allow_language_override))
+    survey.validate()
+    with rt.uow() as uow:
+        survey_id = uow.surveys.add(principal.account_id, survey, rt.clock())
+        uow.commit()
+    return m.CreateSurveyResult(survey_id=survey_id)
+
+
+def _survey_info(survey: Survey, created_at: datetime) -> m.SurveyInfo:
+    return m.SurveyInfo(
+        survey_id=survey.id, title=survey.title, language=survey.language, intro=survey.intro,
+        thank_you=survey.thank_you, allow_language_override=survey.allow_language_override,
+        questions=[m.Question(key=q.key, type=q.type, text=q.text, required=q.required,
+                              choices=list(q.choices), min=q.min, max=q.max)
+                   for q in survey.questions],
+        created_at=created_at)
+
+
+@operation("GetSurvey", scope="read")
+def get_survey(rt: Runtime, principal: Principal, request: m.GetSurveyRequest) -> m.SurveyInfo:
+    """Read one survey with its questions."""
+    with rt.uow(read_only=True) as uow:
+        found = uow.surveys.get(principal.account_id, request.survey_id)
+    if found is None:
+        raise NotFound(f"No survey {request.survey_id} in your account.")
+    return _survey_info(*found)
+
+
+@operation("ListSurveys", scope="read", errors=())
+def list_surveys(rt: Runtime, principal: Principal,
+                 request: m.ListSurveysRequest) -> m.ListSurveysResult:
+    """List your surveys, oldest first, a page at a time (offset, limit)."""
+    with rt.uow(read_only=True) as uow:
+        found, total = uow.surveys.list(principal.account_id, request.offset or 0,
+                                        request.limit or DEFAULT_PAGE)
+    return m.ListSurveysResult(surveys=[_survey_info(*item) for item in found], total=total)
+
+
+_TEMPLATE_FIELDS = ("invitation_subject", "invitation_text", "invitation_html",
+                    "reminder_subject", "reminder_text", "reminder_html")
+_SETTING_FIELDS = ("delivery", "send_delay_minutes", "reminder_days", "max_reminders",
+                   "quarantine_days", "quarantine_scope", "link_valid_days", "recurrence_days",
+                   "notify_on", "crm_push", "crm_tag")
+
+
+def get_campaign_of(uow, principal: Principal, campaign_id: int) -> Campaign:
+    """The caller's campaign, or UnknownCampaign (also for another account's id)."""
+    campaign = uow.campaigns.get(principal.account_id, campaign_id)
+    if campaign is None:
+        raise UnknownCampaign(f"No campaign {campaign_id} in your account.")
+    return campaign
+
+
+@operation("CreateCampaign", scope="admin", errors=(NotFound, ValidationError))
+def create_campaign(rt: Runtime, principal: Principal,
+                    request: m.CreateCampaignRequest) -> m.CreateCampaignResult:
+    """Create a campaign: a survey and how it is distributed (delivery, delays, quarantine, ...)."""
+    campaign = Campaign(survey_id=request.survey_id, name=request.name)
+    for name in _SETTING_FIELDS:
+        if getattr(request, name) is not None:
+            setattr(campaign, name, getattr(request, name))
+    campaign.templates = {name: getattr(request, name) for name in _TEMPLATE_FIELDS
+                          if getattr(request, name)}
+    campaign.notify_emails = [normalize_email(e, field_name="notify_emails") for e in request.notify_emails]
+    campaign.webhooks = [_webhook(url) for url in request.webhooks]
+    campaign.public_id = secrets.token_urlsafe(12)
+    campaign.validate()
+    with rt.uow() as uow:
+        if uow.surveys.get(principal.account_id, request.survey_id) is None:
+            raise NotFound(f"No survey {request.survey_id} in your account.")
+        campaign_id = uow.campaigns.add(principal.account_id, campaign, rt.clock())
+        uow.commit()
+    return m.CreateCampaignResult(campaign_id=campaign_id, open_url=rt.open_url(campaign.public_id))
+
+
+def _webhook(url: str) -> str:
+    if not (url.startswith("https://") or url.startswith("http://")) or len(url) > 2000:
+        raise ValidationError(f"Webhook '{url}' must be an http(s) URL.", field="webhooks")
+    return url
+
+
+def campaign_info(rt: Runtime, campaign: Campaign) -> m.CampaignInfo:
+    return m.CampaignInfo(
+        campaign_id=campaign.id, survey_id=campaign.survey_id, name=campaign.name,
+        status=campaign.status,
+        **{name: getattr(campaign, name) for name in _SETTING_FIELDS},
+        **{name: campaign.templates.get(name, "") for name in _TEMPLATE_FIELDS},
+        notify_emails=list(campaign.notify_emails), webhooks=list(campaign.webhooks),
+        open_url=rt.open_url(campaign.public_id), created_at=campaign.created_at,
+        updated_at=campaign.updated_at)
+
+
+@operation("GetCampaign", scope="read", errors=(UnknownCampaign,))
+def get_campaign(rt: Runtime, principal: Principal,
+                 request: m.GetCampaignRequest) -> m.CampaignInfo:
+    """Read one campaign's settings and status."""
+    with rt.uow(read_only=True) as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+    return campaign_info(rt, campaign)
+
+
+@operation("ListCampaigns", scope="read", errors=())
+def list_campaigns(rt: Runtime, principal: Principal,
+                   request: m.ListCampaignsRequest) -> m.ListCampaignsResult:
+    """List your campaigns, optionally of one survey or in one status."""
+    with rt.uow(read_only=True) as uow:
+        found = uow.campaigns.list(principal.account_id, request.survey_id, request.status)
+    return m.ListCampaignsResult(campaigns=[campaign_info(rt, c) for c in found])

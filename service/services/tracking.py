@@ -1,0 +1,99 @@
+"""Triggers: personal tracking URLs for one contact of a campaign."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from service.domain.distribution import Campaign, Invitation, clean_params, quarantine_end
+from service.domain.errors import (Conflict, Quarantined, UnknownCampaign, Unsubscribed,
+                                   ValidationError)
+from service.domain.surveys import normalize_email
+from service.domain.tokens import make_token, new_nonce
+from service.services import messages as m
+from service.services.catalogue import Principal, operation
+from service.services.runtime import Runtime
+from service.services.surveys import get_campaign_of
+
+
+def pairs_to_dict(pairs: list, where: str) -> dict[str, str]:
+    """Name/value pairs as a dict; a name given twice is refused, not silently merged."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        if pair.name in result:
+            raise ValidationError(f"'{pair.name}' is given twice in {where}.", field=where)
+        result[pair.name] = pair.value
+    return result
+
+
+def token_of(rt: Runtime, invitation: Invitation) -> str:
+    return make_token(rt.secret_key, invitation.nonce, invitation.campaign_id,
+                      invitation.expires_at, invitation.params)
+
+
+def tracking_result(rt: Runtime, invitation: Invitation, now: datetime) -> m.TrackingUrl:
+    return m.TrackingUrl(url=rt.tracking_url(token_of(rt, invitation)),
+                         invitation_id=invitation.id, status=invitation.effective_status(now),
+                         expires_at=invitation.expires_at)
+
+
+def check_quarantine(uow, account_id: int, campaign: Campaign, contact_id: int, email: str,
+                     now: datetime) -> None:
+    """Raise Quarantined when the contact was invited too recently to be invited again."""
+    scope_campaign = None if campaign.quarantine_scope == "account" else campaign.id
+    last = uow.invitations.last_invited_at(account_id, contact_id, scope_campaign)
+    until = quarantine_end(last, campaign.quarantine_days)
+    if until is not None and now < until:
+        where = "any campaign" if scope_campaign is None else f"campaign {campaign.id}"
+        raise Quarantined(
+            f"{email} was invited by {where} on {last:%Y-%m-%d %H:%M} UTC; the "
+            f"{campaign.quarantine_days}-day quarantine ends {until:%Y-%m-%dT%H:%M:%SZ}.",
+            until=until)
+
+
+@operation("GetTrackingUrl", scope="trigger",
+           errors=(UnknownCampaign, Quarantined, Unsubscribed, Conflict, ValidationError))
+def get_tracking_url(rt: Runtime, principal: Principal,
+                     request: m.GetTrackingUrlRequest) -> m.TrackingUrl:
+    """The personal survey link of one email, with your parameters embedded in it."""
+    email = normalize_email(request.email)
+    params = clean_params(pairs_to_dict(request.params, "params"))
+    attributes = pairs_to_dict(request.attributes, "attributes")
+    now = rt.clock()
+    with rt.uow() as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        if request.event_id:
+            first = uow.invitations.get_by_event(campaign.id, request.event_id)
+            if first is not None:
+                contact = uow.contacts.get(principal.account_id, first.contact_id)
+                if contact is None or contact.email != email:
+                    raise Conflict(f"event_id '{request.event_id}' was already used for "
+                                   "another email in this campaign.")
+                return tracking_result(rt, first, now)
+        if campaign.status != "active":
+            raise Conflict(f"Campaign {campaign.id} is {campaign.status}: no new links are issued.")
+        contact = uow.contacts.upsert(principal.account_id, email, request.crm_id, attributes, now)
+        if uow.contacts.is_unsubscribed(contact.id):
+            raise Unsubscribed(f"{email} has unsubscribed from your surveys.")
+        latest = uow.invitations.latest(campaign.id, contact.id)
+        if latest is not None and latest.is_open(now) and latest.params == params:
+            uow.commit()  # keep the contact's new attributes
+            return tracking_result(rt, latest, now)
+        check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
+        invitation = new_invitation(campaign, contact.id, params, request.event_id, now)
+        invitation.id = uow.invitations.add(principal.account_id, invitation)
+        uow.commit()
+    return tracking_result(rt, invitation, now)
+
+
+def new_invitation(campaign: Campaign, contact_id: int, params: dict[str, str],
+                   event_id: str | None, now: datetime, send_at: datetime | None = None) -> Invitation:
+    """An invitation as the campaign's delivery mode starts it."""
+    if campaign.delivery == "crm":
+        # The caller sends the link itself: it is out as soon as it is handed back.
+        status, sent_at, send_at = "sent", now, None
+    else:
+        status, sent_at = "scheduled", None
+        send_at = send_at or now + timedelta(minutes=campaign.send_delay_minutes)
+    return Invitation(campaign_id=campaign.id, contact_id=contact_id, nonce=new_nonce(),
+                      params=params, status=status, created_at=now,
+                      expires_at=campaign.link_expiry(now), event_id=event_id or None,
+                      send_at=send_at, sent_at=sent_at)

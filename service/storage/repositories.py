@@ -1,0 +1,287 @@
+"""Repositories: the queries of each aggregate, scoped to one account wherever it applies."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from service.domain.distribution import Campaign, Invitation
+from service.domain.surveys import Contact, Question, Survey
+from service.storage.tables import (accounts, api_keys, campaigns, contacts, invitations,
+                                    responses, surveys)
+
+
+class _Repository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def _one(self, statement) -> Row | None:
+        return self.connection.execute(statement).first()
+
+
+class AccountRepository(_Repository):
+    def get_by_name(self, name: str) -> Row | None:
+        return self._one(select(accounts).where(accounts.c.name == name))
+
+    def get(self, account_id: int) -> Row | None:
+        return self._one(select(accounts).where(accounts.c.id == account_id))
+
+    def add(self, name: str, now: datetime) -> int:
+        return self.connection.execute(
+            insert(accounts).values(name=name, created_at=now).returning(accounts.c.id)).scalar_one()
+
+    def count(self) -> int:
+        return self.connection.execute(select(func.count()).select_from(accounts)).scalar_one()
+
+
+class KeyRepository(_Repository):
+    def add(self, account_id: int, key_id: str, secret_hash: str, scopes: list[str], label: str,
+            now: datetime, expires_at: datetime | None) -> None:
+        self.connection.execute(insert(api_keys).values(
+            account_id=account_id, key_id=key_id, secret_hash=secret_hash,
+            scopes=" ".join(scopes), label=label, created_at=now, expires_at=expires_at))
+
+    def get(self, key_id: str) -> Row | None:
+        return self._one(select(api_keys).where(api_keys.c.key_id == key_id))
+
+    def list(self, account_id: int, include_revoked: bool) -> list[Row]:
+        query = select(api_keys).where(api_keys.c.account_id == account_id)
+        if not include_revoked:
+            query = query.where(api_keys.c.revoked_at.is_(None))
+        return list(self.connection.execute(query.order_by(api_keys.c.id)))
+
+    def revoke(self, account_id: int, key_id: str, now: datetime) -> bool:
+        result = self.connection.execute(update(api_keys).where(
+            api_keys.c.account_id == account_id, api_keys.c.key_id == key_id,
+            api_keys.c.revoked_at.is_(None)).values(revoked_at=now))
+        return result.rowcount == 1
+
+    def touch(self, key_id: str, now: datetime) -> None:
+        self.connection.execute(
+            update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=now))
+
+
+def _survey(row: Row) -> Survey:
+    questions = tuple(Question(key=q["key"], type=q["type"], text=q["text"],
+                               required=q.get("required", False),
+                               choices=tuple(q.get("choices", ())), min=q.get("min"),
+                               max=q.get("max")) for q in row.questions)
+    return Survey(id=row.id, title=row.title, language=row.language, questions=questions,
+                  intro=row.intro, thank_you=row.thank_you,
+                  allow_language_override=row.allow_language_override)
+
+
+class SurveyRepository(_Repository):
+    def add(self, account_id: int, survey: Survey, now: datetime) -> int:
+        questions = [{"key": q.key, "type": q.type, "text": q.text, "required": q.required,
+                      "choices": list(q.choices), "min": q.min, "max": q.max}
+                     for q in survey.questions]
+        return self.connection.execute(insert(surveys).values(
+            account_id=account_id, title=survey.title, language=survey.language,
+            intro=survey.intro, thank_you=survey.thank_you,
+            allow_language_override=survey.allow_language_override, questions=questions,
+            created_at=now).returning(surveys.c.id)).scalar_one()
+
+    def get(self, account_id: int, survey_id: int) -> tuple[Survey, datetime] | None:
+        row = self._one(select(surveys).where(surveys.c.account_id == account_id,
+                                              surveys.c.id == survey_id))
+        return (_survey(row), row.created_at) if row else None
+
+    def list(self, account_id: int, offset: int, limit: int) -> tuple[list[tuple[Survey, datetime]], int]:
+        where = surveys.c.account_id == account_id
+        rows = self.connection.execute(
+            select(surveys).where(where).order_by(surveys.c.id).offset(offset).limit(limit))
+        total = self.connection.execute(select(func.count()).where(where)).scalar_one()
+        return [(_survey(row), row.created_at) for row in rows], total
+
+
+_CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minutes",
+                    "reminder_days", "max_reminders", "quarantine_days", "quarantine_scope",
+                    "link_valid_days", "recurrence_days", "templates", "notify_emails",
+                    "notify_on", "crm_push", "crm_tag", "webhooks")
+
+
+def _campaign(row: Row) -> Campaign:
+    return Campaign(id=row.id, public_id=row.public_id, created_at=row.created_at,
+                    updated_at=row.updated_at, **{name: getattr(row, name) for name in _CAMPAIGN_FIELDS})
+
+
+class CampaignRepository(_Repository):
+    def add(self, account_id: int, campaign: Campaign, now: datetime) -> int:
+        values = {name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}
+        return self.connection.execute(insert(campaigns).values(
+            account_id=account_id, public_id=campaign.public_id, created_at=now, updated_at=now,
+            **values).returning(campaigns.c.id)).scalar_one()
+
+    def get(self, account_id: int, campaign_id: int) -> Campaign | None:
+        row = self._one(select(campaigns).where(campaigns.c.account_id == account_id,
+                                                campaigns.c.id == campaign_id))
+        return _campaign(row) if row else None
+
+    def get_public(self, public_id: str) -> tuple[int, Campaign] | None:
+        row = self._one(select(campaigns).where(campaigns.c.public_id == public_id))
+        return (row.account_id, _campaign(row)) if row else None
+
+    def list(self, account_id: int, survey_id: int | None, status: str | None) -> list[Campaign]:
+        query = select(campaigns).where(campaigns.c.account_id == account_id)
+        if survey_id is not None:
+            query = query.where(campaigns.c.survey_id == survey_id)
+        if status is not None:
+            query = query.where(campaigns.c.status == status)
+        return [_campaign(row) for row in self.connection.execute(query.order_by(campaigns.c.id))]
+
+
+def _contact(row: Row) -> Contact:
+    return Contact(id=row.id, email=row.email, crm_id=row.crm_id, attributes=dict(row.attributes))
+
+
+class ContactRepository(_Repository):
+    def get_by_email(self, account_id: int, email: str) -> Contact | None:
+        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
+                                               contacts.c.email == email))
+        return _contact(row) if row else None
+
+    def get_by_crm_id(self, account_id: int, crm_id: str) -> Contact | None:
+        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
+                                               contacts.c.crm_id == crm_id)
+                        .order_by(contacts.c.updated_at.desc()).limit(1))
+        return _contact(row) if row else None
+
+    def get(self, account_id: int, contact_id: int) -> Contact | None:
+        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
+                                               contacts.c.id == contact_id))
+        return _contact(row) if row else None
+
+    def upsert(self, account_id: int, email: str, crm_id: str | None,
+               attributes: dict[str, str], now: datetime) -> Contact:
+        """The contact of ``email``, created or updated with the crm id and attributes given."""
+        existing = self.get_by_email(account_id, email)
+        if existing is None:
+            new_id = self.connection.execute(insert(contacts).values(
+                account_id=account_id, email=email, crm_id=crm_id, attributes=attributes,
+                created_at=now, updated_at=now).returning(contacts.c.id)).scalar_one()
+            return Contact(id=new_id, email=email, crm_id=crm_id, attributes=dict(attributes))
+        merged = {**existing.attributes, **attributes}
+        new_crm = crm_id if crm_id is not None else existing.crm_id
+        if merged != existing.attributes or new_crm != existing.crm_id:
+            self.connection.execute(update(contacts).where(contacts.c.id == existing.id).values(
+                attributes=merged, crm_id=new_crm, updated_at=now))
+        return Contact(id=existing.id, email=email, crm_id=new_crm, attributes=merged)
+
+    def is_unsubscribed(self, contact_id: int) -> bool:
+        return self.connection.execute(select(contacts.c.unsubscribed_at).where(
+            contacts.c.id == contact_id)).scalar_one() is not None
+
+
+def _invitation(row: Row) -> Invitation:
+    return Invitation(id=row.id, campaign_id=row.campaign_id, contact_id=row.contact_id,
+                      nonce=bytes(row.nonce), params=dict(row.params), status=row.status,
+                      created_at=row.created_at, expires_at=row.expires_at,
+                      event_id=row.event_id, send_at=row.send_at, sent_at=row.sent_at,
+                      opened_at=row.opened_at, responded_at=row.responded_at,
+                      reminders_sent=row.reminders_sent)
+
+
+class InvitationRepository(_Repository):
+    def add(self, account_id: int, invitation: Invitation) -> int:
+        return self.connection.execute(insert(invitations).values(
+            account_id=account_id, campaign_id=invitation.campaign_id,
+            contact_id=invitation.contact_id, nonce=invitation.nonce, params=invitation.params,
+            event_id=invitation.event_id, status=invitation.status,
+            created_at=invitation.created_at, send_at=invitation.send_at,
+            sent_at=invitation.sent_at, expires_at=invitation.expires_at,
+        ).returning(invitations.c.id)).scalar_one()
+
+    def get(self, account_id: int, invitation_id: int) -> Invitation | None:
+        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
+                                                  invitations.c.id == invitation_id))
+        return _invitation(row) if row else None
+
+    def get_by_nonce(self, nonce: bytes) -> tuple[int, Invitation] | None:
+        row = self._one(select(invitations).where(invitations.c.nonce == nonce))
+        return (row.account_id, _invitation(row)) if row else None
+
+    def get_by_event(self, campaign_id: int, event_id: str) -> Invitation | None:
+        row = self._one(select(invitations).where(invitations.c.campaign_id == campaign_id,
+                                                  invitations.c.event_id == event_id))
+        return _invitation(row) if row else None
+
+    def latest(self, campaign_id: int, contact_id: int) -> Invitation | None:
+        row = self._one(select(invitations).where(
+            invitations.c.campaign_id == campaign_id, invitations.c.contact_id == contact_id)
+            .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
+        return _invitation(row) if row else None
+
+    def last_invited_at(self, account_id: int, contact_id: int,
+                        campaign_id: int | None) -> datetime | None:
+        """When the contact was last invited (by this campaign, or by any when None)."""
+        query = select(func.max(invitations.c.created_at)).where(
+            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id)
+        if campaign_id is not None:
+            query = query.where(invitations.c.campaign_id == campaign_id)
+        return self.connection.execute(query).scalar_one()
+
+    def mark(self, invitation_id: int, **values: Any) -> None:
+        self.connection.execute(
+            update(invitations).where(invitations.c.id == invitation_id).values(**values))
+
+
+class ResponseRepository(_Repository):
+    def assign_position(self, account_id: int) -> int:
+        """The next export position of the account.
+
+        The row lock this UPDATE takes is held until commit, so positions of one
+        account are committed in the order they are handed out: an exporter that
+        has read position N has already seen every committed position below N.
+        Call it as the last write of a transaction to keep the lock short.
+        """
+        return self.connection.execute(
+            update(accounts).where(accounts.c.id == account_id)
+            .values(response_position=accounts.c.response_position + 1)
+            .returning(accounts.c.response_position)).scalar_one()
+
+    def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
+            contact_id: int | None, answers: dict[str, object], params: dict[str, str],
+            extra_params: dict[str, str], nps_score: int | None, now: datetime) -> int:
+        position = self.assign_position(account_id)
+        return self.connection.execute(insert(responses).values(
+            account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
+            contact_id=contact_id, answers=answers, params=params, extra_params=extra_params,
+            nps_score=nps_score, submitted_at=now, updated_at=now, change="new",
+            position=position).returning(responses.c.id)).scalar_one()
+
+    def get_by_invitation(self, invitation_id: int) -> Row | None:
+        return self._one(select(responses.c.id).where(responses.c.invitation_id == invitation_id))
+
+    def latest_per_campaign(self, account_id: int, contact_id: int,
+                            campaign_id: int | None) -> list[Row]:
+        """The contact's most recent response in each campaign, newest campaign activity first."""
+        ranked = (select(responses, func.row_number().over(
+            partition_by=responses.c.campaign_id,
+            order_by=(responses.c.submitted_at.desc(), responses.c.id.desc())).label("rank"))
+            .where(responses.c.account_id == account_id, responses.c.contact_id == contact_id))
+        if campaign_id is not None:
+            ranked = ranked.where(responses.c.campaign_id == campaign_id)
+        ranked = ranked.subquery()
+        query = (select(ranked, campaigns.c.name.label("campaign_name"))
+                 .join(campaigns, campaigns.c.id == ranked.c.campaign_id)
+                 .where(ranked.c.rank == 1)
+                 .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
+        return list(self.connection.execute(query))
+
+    def export_rows(self, account_id: int, campaign_id: int, after: int,
+                    limit: int | None) -> Iterator[Row]:
+        """Responses of a campaign after export position ``after``, in position order."""
+        query = (select(responses, contacts.c.email, contacts.c.crm_id)
+                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .where(responses.c.account_id == account_id,
+                        responses.c.campaign_id == campaign_id,
+                        responses.c.position > after)
+                 .order_by(responses.c.position))
+        if limit is not None:
+            query = query.limit(limit)
+        return iter(self.connection.execute(query))
+
+

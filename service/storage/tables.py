@@ -1,0 +1,162 @@
+"""The database schema. Alembic migrations in db/ must produce exactly this."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer,
+                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use aware UTC datetimes")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def _id() -> Column:
+    return Column("id", Integer, primary_key=True)
+
+
+def _account() -> Column:
+    return Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False)
+
+
+accounts = Table(
+    "accounts", metadata,
+    _id(),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Serialises export positions: see ResponseRepository.assign_position.
+    Column("response_position", BigInteger, nullable=False, server_default="0"),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    _id(),
+    _account(),
+    Column("key_id", String(40), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", String(100), nullable=False),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+surveys = Table(
+    "surveys", metadata,
+    _id(),
+    _account(),
+    Column("title", String(200), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("intro", Text, nullable=False, server_default=""),
+    Column("thank_you", Text, nullable=False, server_default=""),
+    Column("allow_language_override", Boolean, nullable=False, server_default="1"),
+    Column("questions", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_surveys_account", "account_id", "id"),
+)
+
+campaigns = Table(
+    "campaigns", metadata,
+    _id(),
+    _account(),
+    Column("survey_id", Integer, ForeignKey("surveys.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("delivery", String(16), nullable=False),
+    Column("send_delay_minutes", Integer, nullable=False),
+    Column("reminder_days", Integer, nullable=False),
+    Column("max_reminders", Integer, nullable=False),
+    Column("quarantine_days", Integer, nullable=False),
+    Column("quarantine_scope", String(16), nullable=False),
+    Column("link_valid_days", Integer, nullable=False),
+    Column("recurrence_days", Integer, nullable=False),
+    Column("templates", JSON, nullable=False),
+    Column("notify_emails", JSON, nullable=False),
+    Column("notify_on", String(16), nullable=False),
+    Column("crm_push", Boolean, nullable=False),
+    Column("crm_tag", String(100), nullable=False),
+    Column("webhooks", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_campaigns_account", "account_id", "id"),
+)
+
+contacts = Table(
+    "contacts", metadata,
+    _id(),
+    _account(),
+    Column("email", String(254), nullable=False),
+    Column("crm_id", String(100)),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("unsubscribed_at", UTCDateTime),
+    Column("erased_at", UTCDateTime),
+    UniqueConstraint("account_id", "email", name="uq_contacts_account_email"),
+    Index("ix_contacts_account_crm", "account_id", "crm_id"),
+)
+
+invitations = Table(
+    "invitations", metadata,
+    _id(),
+    _account(),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False),
+    Column("nonce", LargeBinary(16), nullable=False, unique=True),
+    Column("params", JSON, nullable=False),
+    Column("event_id", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("send_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("opened_at", UTCDateTime),
+    Column("responded_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("reminders_sent", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("campaign_id", "event_id", name="uq_invitations_campaign_event"),
+    Index("ix_invitations_campaign_contact", "campaign_id", "contact_id", "created_at"),
+    Index("ix_invitations_account_contact", "account_id", "contact_id", "created_at"),
+)
+
+responses = Table(
+    "responses", metadata,
+    _id(),
+    _account(),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
+    Column("invitation_id", Integer, ForeignKey("invitations.id"), unique=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id")),
+    Column("answers", JSON, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("extra_params", JSON, nullable=False),
+    Column("nps_score", Integer),
+    Column("submitted_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # What the next incremental export must say about this row: new, changed, erased.
+    Column("change", String(16), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Index("ix_responses_campaign_position", "campaign_id", "position"),
+    Index("ix_responses_contact", "contact_id", "submitted_at"),
+)

@@ -1,0 +1,1 @@
+"""HTTP pages and endpoints for people and batch jobs."""

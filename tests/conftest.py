@@ -1,0 +1,80 @@
+"""Fixtures shared by every test: clocks, databases (SQLite and PostgreSQL), runtimes."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from service.services import Runtime
+from service.services.keys import create_account_key
+from service.storage.engine import make_engine
+from service.storage.migrations import upgrade
+from service.storage.uow import SqlUnitOfWork
+
+ARTIFACTS = Path(os.environ.get("FEEDLOOP_TEST_ARTIFACTS", "test-artifacts"))
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    from tests.support.pgserver import PostgresServer
+    server = PostgresServer(tmp_path_factory.mktemp("pg"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def _sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'feedloop.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """A URL of an empty database: a SQLite file, or a fresh database on the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield _sqlite_url(tmp_path)
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = "t_" + uuid.uuid4().hex[:12]
+    url = server.create_database(name)
+    yield url
+    server.drop_database(name)
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def rt(engine, clock) -> Runtime:
+    return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+                   secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock)
+
+
+@pytest.fixture
+def admin_key(rt):
+    return create_account_key(rt, "acme", ["admin"])
