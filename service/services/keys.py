@@ -128,3 +128,12 @@ def revoke_api_key(rt: Runtime, principal: Principal,
             raise NotFound(f"No active API key '{request.key_id}' in your account.")
         uow.commit()
     return RevokeApiKeyResult(key_id=request.key_id, revoked_at=now)
+
+
+def account_principal(rt: Runtime, account: str) -> Principal:
+    """An operator's admin principal for a named account (command line only)."""
+    with rt.uow(read_only=True) as uow:
+        row = uow.accounts.get_by_name(account)
+    if row is None:
+        raise NotFound(f"No account named '{account}'.")
+    return Principal(row.id, "operator", frozenset({"admin"}))

@@ -1,0 +1,159 @@
+"""The `feedloop` command: serve, migrate, keys, wsdl."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from datetime import timedelta
+
+from service.config import Settings
+from service.domain.errors import DomainError
+
+DEMO_ACCOUNT = "demo"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except DomainError as error:
+        print(f"feedloop: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedloop", description="Transactional surveys: "
+                                     "SOAP and XML-RPC triggers, survey pages, results.")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run every door under gunicorn")
+    serve.add_argument("--bind", default=os.environ.get("FEEDLOOP_BIND", "127.0.0.1:8000"))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("FEEDLOOP_WORKERS", "2")))
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=_migrate)
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(metavar="ACTION")
+    create = keys.add_parser("create", help="create a key (and the account if needed)")
+    create.add_argument("--account", required=True)
+    create.add_argument("--scope", action="append", required=True,
+                        choices=["trigger", "read", "admin"], dest="scopes")
+    create.add_argument("--label", default="")
+    create.add_argument("--expires-days", type=int)
+    create.set_defaults(handler=_keys_create)
+    listing = keys.add_parser("list", help="list an account's keys")
+    listing.add_argument("--account", required=True)
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    listing.set_defaults(handler=_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("--account", required=True)
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=_keys_revoke)
+
+    wsdl = commands.add_parser("wsdl", help="print the WSDL (for wsdl/feedloop.wsdl)")
+    wsdl.add_argument("--out", help="write to this file instead of standard output")
+    wsdl.set_defaults(handler=_wsdl)
+    return parser
+
+
+def _runtime(settings: Settings):
+    from service.services import Runtime
+    from service.storage.engine import make_engine
+    from service.storage.uow import SqlUnitOfWork
+    engine = make_engine(settings.database_url)
+    return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+                   secret_key=settings.secret_key, base_url=settings.base_url), engine
+
+
+def _migrate(args) -> int:
+    from service.storage.migrations import upgrade
+    settings = Settings.from_env()
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _, engine = _runtime(settings)
+    upgrade(engine)
+    print("database is at the latest revision")
+    return 0
+
+
+def _serve(args) -> int:
+    from service.services.keys import create_account_key, has_accounts
+    from service.storage.migrations import is_current, upgrade
+    settings = Settings.from_env()
+    rt, engine = _runtime(settings)
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(engine)
+        if not has_accounts(rt):
+            key = create_account_key(rt, DEMO_ACCOUNT, ["admin"], label="created by first start")
+            print("First start: created the account 'demo' and its admin API key "
+                  "(shown once, keep it):")
+            print(f"{key.key_id}:{key.secret}", flush=True)
+    elif not is_current(engine):
+        print("feedloop: the database is not at the latest revision; run `feedloop migrate`.",
+              file=sys.stderr)
+        return 1
+    engine.dispose()
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    os.environ["FEEDLOOP_BIND"] = args.bind
+    os.environ["FEEDLOOP_WORKERS"] = str(args.workers)
+    os.execv(gunicorn, [gunicorn, "--config", "python:service.gunicorn_conf",
+                        "service.wsgi:create_app()"])
+
+
+def _keys_create(args) -> int:
+    from service.services.keys import create_account_key
+    rt, _ = _runtime(Settings.from_env())
+    expires = rt.clock() + timedelta(days=args.expires_days) if args.expires_days else None
+    key = create_account_key(rt, args.account, args.scopes, args.label, expires)
+    print(f"account {args.account}: key {key.key_id} with scopes {' '.join(key.scopes)}"
+          + (f", expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "")
+          + " (the secret is shown once)")
+    print(f"{key.key_id}:{key.secret}")
+    return 0
+
+
+def _keys_list(args) -> int:
+    from service.services import OPERATIONS, invoke
+    from service.services.keys import account_principal
+    rt, _ = _runtime(Settings.from_env())
+    op = OPERATIONS["ListApiKeys"]
+    result = invoke(rt, account_principal(rt, args.account), op,
+                    op.request(include_revoked=args.all))
+    print(f"{'KEY':<22} {'SCOPES':<22} {'STATE':<8} {'LAST USED':<17} LABEL")
+    for key in result.keys:
+        state = "active" if key.active else ("revoked" if key.revoked_at else "expired")
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        print(f"{key.key_id:<22} {','.join(key.scopes):<22} {state:<8} {used:<17} {key.label}")
+    return 0
+
+
+def _keys_revoke(args) -> int:
+    from service.services import OPERATIONS, invoke
+    from service.services.keys import account_principal
+    rt, _ = _runtime(Settings.from_env())
+    op = OPERATIONS["RevokeApiKey"]
+    result = invoke(rt, account_principal(rt, args.account), op, op.request(key_id=args.key_id))
+    print(f"revoked {result.key_id} at {result.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def _wsdl(args) -> int:
+    from service.soap import render_wsdl
+    document = render_wsdl(Settings.from_env().base_url)
+    if args.out:
+        with open(args.out, "wb") as handle:
+            handle.write(document)
+    else:
+        sys.stdout.buffer.write(document)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
