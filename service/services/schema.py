@@ -19,6 +19,14 @@ from service.domain.errors import ValidationError
 _MISSING = dataclasses.MISSING
 
 
+class MessageShapeError(ValidationError):
+    """The request does not have the operation's shape (missing, unknown or mistyped field).
+
+    Same public code as any ValidationError; the XML-RPC door reports it with
+    the specification's "invalid method parameters" number.
+    """
+
+
 def wire(default: Any = _MISSING, *, max_len: int | None = None, min: int | None = None,
          max: int | None = None, max_items: int | None = None, min_items: int = 0,
          doc: str = "") -> Any:
@@ -90,11 +98,11 @@ def _unwrap(hint: Any) -> tuple[type, bool, bool]:
 def from_plain(cls: type, data: Any, path: str = "") -> Any:
     """Build message ``cls`` from plain data (dicts, lists, scalars), checking every constraint."""
     if not isinstance(data, dict):
-        raise ValidationError(f"{path or 'the request'} must be a struct.", field=path or None)
+        raise MessageShapeError(f"{path or 'the request'} must be a struct.", field=path or None)
     known = {spec.name for spec in fields_of(cls)}
     unknown = sorted(k for k in data if k not in known)
     if unknown:
-        raise ValidationError(f"'{_join(path, unknown[0])}' is not a field of "
+        raise MessageShapeError(f"'{_join(path, unknown[0])}' is not a field of "
                               f"{cls.__name__}; known fields: {', '.join(sorted(known))}.",
                               field=_join(path, unknown[0]))
     values = {}
@@ -103,16 +111,16 @@ def from_plain(cls: type, data: Any, path: str = "") -> Any:
         value = data.get(spec.name)
         if value is None:
             if spec.required:
-                raise ValidationError(f"'{where}' is required.", field=where)
+                raise MessageShapeError(f"'{where}' is required.", field=where)
             continue
         if spec.is_list:
             if not isinstance(value, (list, tuple)):
-                raise ValidationError(f"'{where}' must be a list.", field=where)
+                raise MessageShapeError(f"'{where}' must be a list.", field=where)
             if spec.max_items is not None and len(value) > spec.max_items:
-                raise ValidationError(f"'{where}' has {len(value)} items; at most "
+                raise MessageShapeError(f"'{where}' has {len(value)} items; at most "
                                       f"{spec.max_items} are allowed.", field=where)
             if len(value) < spec.min_items:
-                raise ValidationError(f"'{where}' needs at least {spec.min_items} item(s).",
+                raise MessageShapeError(f"'{where}' needs at least {spec.min_items} item(s).",
                                       field=where)
             values[spec.name] = [_scalar(spec, item, f"{where}[{i}]")
                                  for i, item in enumerate(value)]
@@ -130,24 +138,24 @@ def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
             return value.lower() in ("true", "1")
-        raise ValidationError(f"'{where}' must be a boolean.", field=where)
+        raise MessageShapeError(f"'{where}' must be a boolean.", field=where)
     if base is int:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValidationError(f"'{where}' must be a whole number.", field=where)
+            raise MessageShapeError(f"'{where}' must be a whole number.", field=where)
         try:
             number = int(value)
         except ValueError:
-            raise ValidationError(f"'{where}' must be a whole number.", field=where) from None
+            raise MessageShapeError(f"'{where}' must be a whole number.", field=where) from None
         if spec.min is not None and number < spec.min:
-            raise ValidationError(f"'{where}' must be at least {spec.min}.", field=where)
+            raise MessageShapeError(f"'{where}' must be at least {spec.min}.", field=where)
         if spec.max is not None and number > spec.max:
-            raise ValidationError(f"'{where}' must be at most {spec.max}.", field=where)
+            raise MessageShapeError(f"'{where}' must be at most {spec.max}.", field=where)
         return number
     if base is str:
         if not isinstance(value, str):
-            raise ValidationError(f"'{where}' must be a string.", field=where)
+            raise MessageShapeError(f"'{where}' must be a string.", field=where)
         if spec.max_len is not None and len(value) > spec.max_len:
-            raise ValidationError(f"'{where}' is longer than {spec.max_len} characters.",
+            raise MessageShapeError(f"'{where}' is longer than {spec.max_len} characters.",
                                   field=where)
         return value
     if base is datetime:
@@ -155,10 +163,10 @@ def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
             try:
                 value = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
-                raise ValidationError(f"'{where}' must be an ISO 8601 date-time.",
+                raise MessageShapeError(f"'{where}' must be an ISO 8601 date-time.",
                                       field=where) from None
         if not isinstance(value, datetime):
-            raise ValidationError(f"'{where}' must be a date-time.", field=where)
+            raise MessageShapeError(f"'{where}' must be a date-time.", field=where)
         # A date-time without an offset is UTC: the documented convention of both doors.
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
     raise TypeError(f"unsupported wire type {base!r}")

@@ -1,0 +1,212 @@
+"""The SOAP door: a guard in front of Spyne, authentication, and error mapping.
+
+Everything a hostile or confused client can send is judged here before Spyne
+parses a byte (traps.md): size, content type, charset, DTDs and entities,
+depth and element count, SOAP-encoding references, SOAPAction spoofing. Every
+refusal is a SOAP 1.1 fault with a stable code, never an HTML 500.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any, Callable, Iterable
+
+from lxml import etree
+from spyne import Application
+from spyne.model.fault import Fault
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from service.domain.credentials import Credentials
+from service.domain.errors import DomainError, InvalidRequest, Unauthorized
+from service.http.request import basic_credentials, read_body
+from service.http.xmlguard import XmlLimits, check_xml
+from service.services import Operation, Principal, Runtime, invoke
+from service.services.keys import authenticate
+from service.soap.faults import (SOAP11_ENV, SOAP12_ENV, TNS, fault_class, fault_envelope,
+                                 fault_of, internal_fault, normalised)
+from service.soap.operations import build_service
+
+log = logging.getLogger("feedloop.soap")
+
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+PASSWORD_TEXT = ("http://docs.oasis-open.org/wss/2004/01/"
+                 "oasis-200401-wss-username-token-profile-1.0#PasswordText")
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+PRINCIPAL = "feedloop.principal"
+LIMITS = XmlLimits()
+
+
+class FeedloopApplication(Application):
+    """Spyne application whose call wrapper maps every exception through one table."""
+
+    def __init__(self, rt: Runtime | None) -> None:
+        self.rt = rt
+        service = build_service(self._call, lambda op: [fault_class(e) for e in op.errors])
+        super().__init__([service], tns=TNS, name="feedloop",
+                         in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())
+
+    def _call(self, ctx, op: Operation, request: Any) -> Any:
+        principal: Principal = ctx.transport.req_env[PRINCIPAL]
+        return invoke(self.rt, principal, op, request)
+
+    def call_wrapper(self, ctx):
+        try:
+            return super().call_wrapper(ctx)
+        except DomainError as error:
+            raise fault_of(error) from None
+        except Fault:
+            raise
+        except Exception:
+            raise internal_fault(getattr(ctx, "method_request_string", "SOAP call")) from None
+
+
+class _SpyneServer(WsgiApplication):
+    """Spyne's WSGI server with its own faults re-coded into ours."""
+
+    def handle_error(self, p_ctx, others, error, start_response):
+        fixed = normalised(error) if isinstance(error, Fault) else \
+            internal_fault("SOAP serialisation")
+        if p_ctx.in_error is error:
+            p_ctx.in_error = fixed
+        p_ctx.out_error = fixed
+        p_ctx.transport.resp_code = "500 Internal Server Error"
+        return super().handle_error(p_ctx, others, fixed, start_response)
+
+
+def _application(rt: Runtime | None, base_url: str) -> tuple[FeedloopApplication, bytes]:
+    app = FeedloopApplication(rt)
+    server = _SpyneServer(app, max_content_length=LIMITS.max_bytes + 1)
+    server.doc.wsdl11.build_interface_document(base_url + "/soap")
+    return server, server.doc.wsdl11.get_interface_document()
+
+
+def render_wsdl(base_url: str) -> bytes:
+    """The WSDL as served by an instance whose public base URL is ``base_url``."""
+    return _application(None, base_url)[1]
+
+
+def create_soap_app(rt: Runtime) -> Callable:
+    """The WSGI application of /soap: GET ?wsdl for the contract, POST for calls."""
+    server, wsdl = _application(rt, rt.base_url)
+
+    def soap(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method == "GET" and environ.get("QUERY_STRING", "").split("=")[0].lower() == "wsdl":
+            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
+                                      ("Content-Length", str(len(wsdl)))])
+            return [wsdl]
+        if method != "POST":
+            return _refuse(start_response, "Client.InvalidRequest",
+                           "POST a SOAP 1.1 envelope here, or GET ?wsdl for the contract.",
+                           "405 Method Not Allowed", [("Allow", "GET, POST")])
+        try:
+            body = _guarded_body(environ)
+            environ[PRINCIPAL] = authenticate(rt, _credentials(environ, body.root))
+        except DomainError as error:
+            code = "VersionMismatch" if error.details.get("version_mismatch") else \
+                f"{error.side}.{error.code}"
+            return _refuse(start_response, code, error.message)
+        except Exception:
+            fault = internal_fault("SOAP guard")
+            return _refuse(start_response, fault.faultcode, fault.faultstring)
+        environ["wsgi.input"] = io.BytesIO(body.data)
+        environ["CONTENT_LENGTH"] = str(len(body.data))
+        environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
+        return server(environ, start_response)
+
+    return soap
+
+
+def _refuse(start_response: Callable, code: str, message: str,
+            status: str = "500 Internal Server Error",
+            headers: list[tuple[str, str]] = ()) -> list[bytes]:
+    # SOAP 1.1 section 6.2: a fault travels with HTTP 500.
+    data = fault_envelope(code, message)
+    start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
+                            ("Content-Length", str(len(data))), *headers])
+    return [data]
+
+
+class _Body:
+    def __init__(self, data: bytes, root: etree._Element) -> None:
+        self.data = data
+        self.root = root
+
+
+def _guarded_body(environ: dict) -> _Body:
+    _check_content_type(environ.get("CONTENT_TYPE", ""))
+    data = read_body(environ, LIMITS.max_bytes)
+    root = check_xml(data, LIMITS)
+    if root.tag == f"{{{SOAP12_ENV}}}Envelope":
+        raise InvalidRequest("This endpoint speaks SOAP 1.1; the envelope is SOAP 1.2.",
+                             version_mismatch=True)
+    if root.tag != f"{{{SOAP11_ENV}}}Envelope":
+        raise InvalidRequest("The document is not a SOAP 1.1 envelope.")
+    body = root.find(f"{{{SOAP11_ENV}}}Body")
+    if body is None or len(body) == 0:
+        raise InvalidRequest("The SOAP envelope has no Body element naming an operation.")
+    for element in root.iter():
+        if "href" in element.attrib:
+            raise InvalidRequest("SOAP-encoding references (href) are not supported; "
+                                 "send document/literal.")
+    _check_soap_action(environ.get("HTTP_SOAPACTION"), etree.QName(body[0]).localname)
+    if b"XMLSchema-instance" in data:
+        data = _without_xsi_types(root, body) or data
+    return _Body(data, root)
+
+
+def _check_content_type(content_type: str) -> None:
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media == "application/soap+xml":
+        raise InvalidRequest("This endpoint speaks SOAP 1.1 (text/xml); "
+                             "application/soap+xml is SOAP 1.2.", version_mismatch=True)
+    if media != "text/xml":
+        raise InvalidRequest(f"Content-Type must be text/xml for SOAP 1.1, not "
+                             f"'{media or 'none'}'.")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+            if charset not in ("utf-8", "utf8", "us-ascii"):
+                raise InvalidRequest(f"charset '{charset}' is not accepted; send UTF-8.")
+
+
+def _check_soap_action(header: str | None, operation: str) -> None:
+    # Spyne routes on the Body alone: a SOAPAction naming another operation
+    # would let a gateway's per-action policy be bypassed, so refuse it.
+    action = (header or "").strip().strip('"')
+    if action and action != operation and not action.endswith(("/" + operation, "#" + operation)):
+        raise InvalidRequest(f"SOAPAction '{action}' does not match the operation "
+                             f"'{operation}' in the Body.")
+
+
+def _without_xsi_types(root: etree._Element, body: etree._Element) -> bytes | None:
+    """The envelope without xsi:type annotations in its Body, or None if it had none.
+
+    Perl's SOAP::Lite and other RPC-minded clients annotate every value with
+    xsi:type="xsd:int" and the like; the schema validator would refuse those
+    on restricted types, so the annotations are dropped and the WSDL's types apply.
+    """
+    found = False
+    for element in body.iter():
+        if XSI_TYPE in element.attrib:
+            del element.attrib[XSI_TYPE]
+            found = True
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8") if found else None
+
+
+def _credentials(environ: dict, root: etree._Element) -> Credentials | None:
+    """HTTP Basic credentials, or a WS-Security UsernameToken with a PasswordText password."""
+    token = root.find(f"{{{SOAP11_ENV}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+    if token is None:
+        return basic_credentials(environ)
+    username = token.findtext(f"{{{WSSE}}}Username") or ""
+    password = token.find(f"{{{WSSE}}}Password")
+    if password is None:
+        raise Unauthorized("The UsernameToken has no Password.")
+    if password.get("Type", PASSWORD_TEXT) != PASSWORD_TEXT:
+        raise Unauthorized("Only PasswordText UsernameTokens are supported (over HTTPS); "
+                           "PasswordDigest cannot be checked against hashed secrets.")
+    return Credentials(username.strip(), (password.text or "").strip())

@@ -1,0 +1,123 @@
+"""The SOAP service generated from the operation catalogue.
+
+Each catalogue entry becomes one document/literal wrapped operation whose
+parameters are the request message's fields and whose result is the result
+message; the types come from the same dataclasses the XML-RPC door uses, so
+the two doors cannot drift apart.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any, Callable
+
+from spyne import Boolean, ComplexModel, DateTime, Integer32, Service, Unicode, rpc
+from spyne.model.complex import ComplexModelBase
+
+from service.services import OPERATIONS, Operation
+from service.services.schema import FieldSpec, fields_of, from_plain, to_plain
+
+TNS = "urn:feedloop:v1"
+_MODELS: dict[type, type] = {}
+
+
+def model_of(cls: type) -> type:
+    """The Spyne type of a message dataclass (one class per dataclass, cached)."""
+    model = _MODELS.get(cls)
+    if model is None:
+        doc = (cls.__doc__ or "").strip()
+        if doc.startswith(cls.__name__ + "("):  # dataclasses invent a docstring
+            doc = ""
+        model = ComplexModel.produce(TNS, cls.__name__,
+                                     {spec.name: field_model(spec) for spec in fields_of(cls)})
+        if doc:
+            model = model.customize(doc=doc)
+        _MODELS[cls] = model
+    return model
+
+
+def field_model(spec: FieldSpec) -> type:
+    """The Spyne type of one field, with its constraints, occurrence and documentation."""
+    base = spec.base
+    options: dict[str, Any] = {}
+    if base is str:
+        model = Unicode
+        if spec.max_len is not None:
+            options["max_len"] = spec.max_len
+    elif base is bool:
+        model = Boolean
+    elif base is int:
+        model = Integer32
+        if spec.min is not None:
+            options["ge"] = spec.min
+        if spec.max is not None:
+            options["le"] = spec.max
+    elif base is datetime:
+        model = DateTime
+    elif dataclasses.is_dataclass(base):
+        model = model_of(base)
+    else:
+        raise TypeError(f"no SOAP type for {base!r}")
+    # Required fields are required and never nil: generated clients (wsimport,
+    # svcutil) then use plain types instead of JAXBElement-style wrappers.
+    options["min_occurs"] = 1 if spec.required or (spec.is_list and spec.min_items) else 0
+    options["nillable"] = False
+    if spec.is_list:
+        options["min_occurs"] = spec.min_items
+        options["max_occurs"] = spec.max_items or "unbounded"
+    if spec.doc:
+        options["doc"] = spec.doc
+    return model.customize(**options)
+
+
+def plain_of(value: Any) -> Any:
+    """Plain data from what Spyne parsed (complex objects, lists, scalars)."""
+    if isinstance(value, ComplexModelBase):
+        return {name: plain_of(getattr(value, name, None))
+                for name in type(value).get_flat_type_info(type(value))
+                if getattr(value, name, None) is not None}
+    if isinstance(value, (list, tuple)):
+        return [plain_of(item) for item in value]
+    return value
+
+
+def wire_of(cls: type, data: dict) -> Any:
+    """A Spyne object of message ``cls`` from the plain data of a result."""
+    values = {}
+    for spec in fields_of(cls):
+        if spec.name not in data:
+            continue
+        value = data[spec.name]
+        if dataclasses.is_dataclass(spec.base):
+            value = ([wire_of(spec.base, item) for item in value] if spec.is_list
+                     else wire_of(spec.base, value))
+        values[spec.name] = value
+    return model_of(cls)(**values)
+
+
+def build_service(call: Callable[[Any, Operation, Any], Any],
+                  throws: Callable[[Operation], list[type]]) -> type:
+    """A Spyne Service with one method per catalogue operation.
+
+    ``call(ctx, op, request)`` runs the operation for the caller of ``ctx``;
+    ``throws(op)`` lists the Fault classes the WSDL declares for it.
+    """
+    methods = {op.name: _method(op, call, throws(op)) for op in OPERATIONS.values()}
+    return type("FeedloopService", (Service,), methods)
+
+
+def _method(op: Operation, call, faults: list[type]):
+    specs = fields_of(op.request)
+    names = [spec.name for spec in specs]
+
+    def method(ctx, *args):
+        request = from_plain(op.request, {name: plain_of(value)
+                                          for name, value in zip(names, args)
+                                          if value is not None})
+        return wire_of(op.result, to_plain(call(ctx, op, request)))
+
+    method.__name__ = op.name
+    method.__doc__ = op.doc
+    return rpc(*[field_model(spec) for spec in specs], _args=names,
+               _returns=model_of(op.result).customize(min_occurs=1, nillable=False),
+               _operation_name=op.name, _throws=faults)(method)

@@ -1,0 +1,252 @@
+"""The XML-RPC door: methods generated from the catalogue, safe parsing, one fault table.
+
+Calling convention: a method takes either one struct holding its parameters by
+name (the SOAP field names), or its parameters positionally in the documented
+order (see system.methodHelp). Faults carry a documented number and a string
+"<Code>: <message>" with the same stable code as the SOAP door.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+import xmlrpc.client
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+from xml.parsers.expat import ExpatError
+from xmlrpc.server import SimpleXMLRPCDispatcher
+
+from defusedxml import DefusedXmlException
+from defusedxml.xmlrpc import DefusedExpatParser
+
+from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest
+from service.http.request import basic_credentials, read_body
+from service.http.xmlguard import XmlLimits, check_xml
+from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
+from service.services.keys import authenticate
+from service.services.schema import MessageShapeError, fields_of, from_plain, to_plain
+
+log = logging.getLogger("feedloop.xmlrpc")
+
+LIMITS = XmlLimits()
+MAX_MULTICALL = 100
+_XMLRPC_TYPES = {str: "string", int: "int", bool: "boolean", float: "double",
+                 datetime: "dateTime.iso8601"}
+
+
+class XmlRpcFault(Exception):
+    def __init__(self, code: str, message: str, number: int | None = None) -> None:
+        super().__init__(message)
+        self.fault = xmlrpc.client.Fault(number if number is not None else XMLRPC_CODES[code],
+                                         f"{code}: {message}")
+
+
+def _fault_of(error: DomainError) -> xmlrpc.client.Fault:
+    number = XMLRPC_CODES["InvalidParams"] if isinstance(error, MessageShapeError) \
+        else XMLRPC_CODES.get(error.code, XMLRPC_CODES["InternalError"])
+    return xmlrpc.client.Fault(number, f"{error.code}: {error.message}")
+
+
+def _internal_fault(method: str) -> xmlrpc.client.Fault:
+    reference = uuid.uuid4().hex[:12]
+    log.exception("unexpected error in %s (reference %s)", method, reference)
+    return xmlrpc.client.Fault(XMLRPC_CODES["InternalError"],
+                               f"InternalError: Internal error (reference {reference}).")
+
+
+def _wire(value: Any) -> Any:
+    """Result data as XML-RPC can carry it: datetimes in UTC, no None anywhere."""
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _signature(op: Operation) -> list[str]:
+    types = []
+    for spec in fields_of(op.request):
+        types.append("array" if spec.is_list else
+                     _XMLRPC_TYPES.get(spec.base, "struct"))
+    return ["struct", *types]
+
+
+def _help(op: Operation) -> str:
+    lines = [op.doc, "", f"Scope: {op.scope}. Parameters (one struct by name, or positional):"]
+    for spec in fields_of(op.request):
+        kind = ("array of " if spec.is_list else "") + _XMLRPC_TYPES.get(
+            spec.base, f"struct {getattr(spec.base, '__name__', '')}")
+        lines.append(f"  {spec.name}: {kind}{'' if spec.required else ' (optional)'}"
+                     + (f" - {spec.doc}" if spec.doc else ""))
+    lines.append("Faults: " + ", ".join(f"{e.code} ({XMLRPC_CODES.get(e.code)})"
+                                        for e in op.errors))
+    return "\n".join(lines)
+
+
+class FeedloopDispatcher(SimpleXMLRPCDispatcher):
+    """The stock dispatcher's introspection, with our own dispatch and fault mapping."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(allow_none=False, encoding="utf-8", use_builtin_types=True)
+        self.rt = rt
+        self.operations = {op.method_name: op for op in OPERATIONS.values()}
+        self.register_introspection_functions()
+        self.register_multicall_functions()
+
+    # -- introspection ----------------------------------------------------------
+    def system_listMethods(self) -> list[str]:
+        return sorted([*self.operations, "system.listMethods", "system.methodHelp",
+                       "system.methodSignature", "system.multicall"])
+
+    def system_methodHelp(self, method_name: str) -> str:
+        op = self.operations.get(method_name)
+        return _help(op) if op else ""
+
+    def system_methodSignature(self, method_name: str) -> list[list[str]] | str:
+        op = self.operations.get(method_name)
+        return [["struct", "struct"], _signature(op)] if op else "signatures not supported"
+
+    # -- calls --------------------------------------------------------------------
+    def handle(self, data: bytes, principal: Callable[[], Principal]) -> bytes:
+        """The marshalled response to one request body (a result or a fault)."""
+        try:
+            params, method = _loads(data)
+        except XmlRpcFault as refusal:
+            return xmlrpc.client.dumps(refusal.fault, methodresponse=True)
+        try:
+            result = self.call(method, params, principal)
+            return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False,
+                                       encoding="utf-8")
+        except xmlrpc.client.Fault as fault:
+            return xmlrpc.client.dumps(fault, methodresponse=True)
+
+    def call(self, method: str | None, params: tuple, principal: Callable[[], Principal]) -> Any:
+        """Run one call; raises xmlrpc.client.Fault for every failure."""
+        try:
+            if method == "system.multicall":
+                return self._multicall(params, principal)
+            if method in ("system.listMethods", "system.methodHelp", "system.methodSignature"):
+                return self.funcs[method](*params)
+            op = self.operations.get(method or "")
+            if op is None:
+                raise xmlrpc.client.Fault(XMLRPC_CODES["MethodNotFound"],
+                                          f"MethodNotFound: no method '{method}'; "
+                                          "system.listMethods lists them.")
+            request = from_plain(op.request, _named(op, params))
+            return _wire(to_plain(invoke(self.rt, principal(), op, request)))
+        except xmlrpc.client.Fault:
+            raise
+        except DomainError as error:
+            raise _fault_of(error) from None
+        except TypeError as error:
+            raise xmlrpc.client.Fault(XMLRPC_CODES["InvalidParams"],
+                                      f"ValidationError: {error}") from None
+        except Exception:
+            raise _internal_fault(method or "?") from None
+
+    def _multicall(self, params: tuple, principal: Callable[[], Principal]) -> list:
+        if len(params) != 1 or not isinstance(params[0], list):
+            raise MessageShapeError("system.multicall takes one array of {methodName, params}.")
+        calls = params[0]
+        if len(calls) > MAX_MULTICALL:
+            raise MessageShapeError(f"system.multicall carries at most {MAX_MULTICALL} calls; "
+                                    f"got {len(calls)}.")
+        results = []
+        for call in calls:
+            try:
+                if not isinstance(call, dict) or not isinstance(call.get("params", []), list):
+                    raise MessageShapeError("Each call is a struct {methodName, params}.")
+                if call.get("methodName") == "system.multicall":
+                    raise MessageShapeError("system.multicall cannot be nested.")
+                results.append([self.call(call.get("methodName"), tuple(call.get("params", [])),
+                                          principal)])
+            except xmlrpc.client.Fault as fault:
+                results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
+            except DomainError as error:
+                fault = _fault_of(error)
+                results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
+        return results
+
+
+def _named(op: Operation, params: tuple) -> dict:
+    """The parameters of a call by name, from one struct or from positions."""
+    specs = fields_of(op.request)
+    if len(params) == 1 and isinstance(params[0], dict):
+        return params[0]
+    if len(params) > len(specs):
+        raise MessageShapeError(f"{op.method_name} takes at most {len(specs)} parameters "
+                                f"({', '.join(s.name for s in specs)}); got {len(params)}.")
+    return {spec.name: value for spec, value in zip(specs, params)}
+
+
+def _loads(data: bytes) -> tuple[tuple, str | None]:
+    """Parse a call with defusedxml's expat parser (no DTDs, no entities, no network)."""
+    unmarshaller = xmlrpc.client.Unmarshaller(use_datetime=False, use_builtin_types=True)
+    parser = DefusedExpatParser(unmarshaller, forbid_dtd=True)
+    try:
+        parser.feed(data)
+        parser.close()
+        params = unmarshaller.close()
+    except (ExpatError, DefusedXmlException, xmlrpc.client.ResponseError, ValueError,
+            TypeError) as error:
+        raise XmlRpcFault("ParseError", f"The request is not a valid XML-RPC call ({error}).")
+    method = unmarshaller.getmethodname()
+    if method is None:
+        raise XmlRpcFault("InvalidRequest", "The document is not a methodCall.")
+    return params, method
+
+
+def create_xmlrpc_app(rt: Runtime) -> Callable:
+    """The WSGI application of /xmlrpc and /RPC2 (faults travel with HTTP 200, per spec)."""
+    dispatcher = FeedloopDispatcher(rt)
+
+    def xmlrpc_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "GET").upper() != "POST":
+            data = b"POST an XML-RPC methodCall here.\n"
+            start_response("405 Method Not Allowed", [("Content-Type", "text/plain"),
+                                                      ("Allow", "POST"),
+                                                      ("Content-Length", str(len(data)))])
+            return [data]
+        try:
+            _check_content_type(environ.get("CONTENT_TYPE", ""))
+            body = read_body(environ, LIMITS.max_bytes)
+            check_xml(body, LIMITS)
+        except DomainError as error:
+            response = xmlrpc.client.dumps(_fault_of(error), methodresponse=True)
+        else:
+            response = dispatcher.handle(body, _lazy_principal(rt, environ))
+        data = response.encode("utf-8")
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
+                                  ("Content-Length", str(len(data)))])
+        return [data]
+
+    return xmlrpc_app
+
+
+def _lazy_principal(rt: Runtime, environ: dict) -> Callable[[], Principal]:
+    """Authenticate once per HTTP request, on the first call that needs it."""
+    outcome: list = []
+
+    def principal() -> Principal:
+        if not outcome:
+            try:
+                outcome.append(authenticate(rt, basic_credentials(environ)))
+            except DomainError as error:
+                outcome.append(error)
+        if isinstance(outcome[0], DomainError):
+            raise outcome[0]
+        return outcome[0]
+
+    return principal
+
+
+def _check_content_type(content_type: str) -> None:
+    media, _, params = content_type.partition(";")
+    if media.strip().lower() not in ("text/xml", "application/xml"):
+        raise InvalidRequest(f"Content-Type must be text/xml, not '{media.strip() or 'none'}'.")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and \
+                value.strip().strip('"').lower() not in ("utf-8", "utf8", "us-ascii"):
+            raise InvalidRequest("Only UTF-8 requests are accepted.")
