@@ -36,9 +36,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     from tests.support.pgserver import PostgresServer
-    server = PostgresServer(tmp_path_factory.mktemp("pg"))
+    server = PostgresServer()
     server.start()
     yield server
     server.stop()

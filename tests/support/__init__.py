@@ -1,0 +1,1 @@
+"""Test infrastructure that is not pytest-specific (servers the fixtures start)."""
