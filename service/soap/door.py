@@ -21,7 +21,7 @@ from service.domain.credentials import Credentials
 from service.domain.errors import DomainError, InvalidRequest, Unauthorized
 from service.http.request import basic_credentials, read_body
 from service.http.xmlguard import XmlLimits, check_xml
-from service.services import Operation, Principal, Runtime, invoke
+from service.services import OPERATIONS, Operation, Runtime, invoke
 from service.services.keys import authenticate
 from service.soap.faults import (SOAP11_ENV, SOAP12_ENV, TNS, fault_class, fault_envelope,
                                  fault_of, internal_fault, normalised)
@@ -34,21 +34,17 @@ PASSWORD_TEXT = ("http://docs.oasis-open.org/wss/2004/01/"
                  "oasis-200401-wss-username-token-profile-1.0#PasswordText")
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 PRINCIPAL = "feedloop.principal"
+RUNTIME = "feedloop.runtime"
 LIMITS = XmlLimits()
 
 
 class FeedloopApplication(Application):
     """Spyne application whose call wrapper maps every exception through one table."""
 
-    def __init__(self, rt: Runtime | None) -> None:
-        self.rt = rt
-        service = build_service(self._call, lambda op: [fault_class(e) for e in op.errors])
+    def __init__(self) -> None:
+        service = build_service(_call, lambda op: [fault_class(e) for e in op.errors])
         super().__init__([service], tns=TNS, name="feedloop",
                          in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())
-
-    def _call(self, ctx, op: Operation, request: Any) -> Any:
-        principal: Principal = ctx.transport.req_env[PRINCIPAL]
-        return invoke(self.rt, principal, op, request)
 
     def call_wrapper(self, ctx):
         try:
@@ -59,6 +55,11 @@ class FeedloopApplication(Application):
             raise
         except Exception:
             raise internal_fault(getattr(ctx, "method_request_string", "SOAP call")) from None
+
+
+def _call(ctx, op: Operation, request: Any) -> Any:
+    environ = ctx.transport.req_env
+    return invoke(environ[RUNTIME], environ[PRINCIPAL], op, request)
 
 
 class _SpyneServer(WsgiApplication):
@@ -74,21 +75,37 @@ class _SpyneServer(WsgiApplication):
         return super().handle_error(p_ctx, others, fixed, start_response)
 
 
-def _application(rt: Runtime | None, base_url: str) -> tuple[FeedloopApplication, bytes]:
-    app = FeedloopApplication(rt)
+def _application(base_url: str) -> tuple[_SpyneServer, bytes]:
+    app = FeedloopApplication()
     server = _SpyneServer(app, max_content_length=LIMITS.max_bytes + 1)
     server.doc.wsdl11.build_interface_document(base_url + "/soap")
-    return server, server.doc.wsdl11.get_interface_document()
+    return server, _canonical(server.doc.wsdl11.get_interface_document())
+
+
+def _canonical(wsdl: bytes) -> bytes:
+    """The WSDL with its schema declarations sorted by kind and name.
+
+    Spyne emits types in set order, which changes with the hash seed of each
+    process; sorted, the contract is byte-for-byte the same everywhere.
+    """
+    root = etree.fromstring(wsdl)
+    kinds = {"import": 0, "simpleType": 1, "complexType": 2, "element": 3}
+    for schema in root.iter("{http://www.w3.org/2001/XMLSchema}schema"):
+        children = list(schema)
+        children.sort(key=lambda child: (kinds.get(etree.QName(child).localname, 9),
+                                         child.get("namespace", ""), child.get("name", "")))
+        schema[:] = children
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def render_wsdl(base_url: str) -> bytes:
     """The WSDL as served by an instance whose public base URL is ``base_url``."""
-    return _application(None, base_url)[1]
+    return _application(base_url)[1]
 
 
 def create_soap_app(rt: Runtime) -> Callable:
     """The WSGI application of /soap: GET ?wsdl for the contract, POST for calls."""
-    server, wsdl = _application(rt, rt.base_url)
+    server, wsdl = _application(rt.base_url)
 
     def soap(environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -110,6 +127,7 @@ def create_soap_app(rt: Runtime) -> Callable:
         except Exception:
             fault = internal_fault("SOAP guard")
             return _refuse(start_response, fault.faultcode, fault.faultstring)
+        environ[RUNTIME] = rt
         environ["wsgi.input"] = io.BytesIO(body.data)
         environ["CONTENT_LENGTH"] = str(len(body.data))
         environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
@@ -150,7 +168,12 @@ def _guarded_body(environ: dict) -> _Body:
         if "href" in element.attrib:
             raise InvalidRequest("SOAP-encoding references (href) are not supported; "
                                  "send document/literal.")
-    _check_soap_action(environ.get("HTTP_SOAPACTION"), etree.QName(body[0]).localname)
+    operation = etree.QName(body[0])
+    if operation.namespace != TNS or operation.localname not in OPERATIONS:
+        raise InvalidRequest(f"Unknown operation '{operation.localname}' in namespace "
+                             f"'{operation.namespace or ''}'; /soap?wsdl lists the operations "
+                             f"of {TNS}.")
+    _check_soap_action(environ.get("HTTP_SOAPACTION"), operation.localname)
     if b"XMLSchema-instance" in data:
         data = _without_xsi_types(root, body) or data
     return _Body(data, root)

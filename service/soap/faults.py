@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from xml.sax.saxutils import escape
 
@@ -54,18 +55,26 @@ def internal_fault(where: str) -> Fault:
                  faultstring=f"Internal error (reference {reference}).")
 
 
+def _readable(text: str | bytes) -> str:
+    """libxml2's schema messages without their location prefix and namespace noise."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = re.sub(r"^.*?SCHEMAV_[A-Z0-9_]+: ", "", text.strip())
+    return text.replace("{" + TNS + "}", "")
+
+
 def normalised(fault: Fault) -> Fault:
     """A fault raised by Spyne itself, re-coded into our stable codes."""
     code = fault.faultcode.split(":")[-1]
     if code in _SPYNE_CODES:
-        return Fault(faultcode=_SPYNE_CODES[code], faultstring=fault.faultstring)
+        return Fault(faultcode=_SPYNE_CODES[code], faultstring=_readable(fault.faultstring))
     side, _, name = code.partition(".")
     if side in ("Client", "Server") and name in _OUR_CODES:
         return fault
     if side in ("VersionMismatch", "MustUnderstand"):
         return fault
     if side == "Client":
-        return Fault(faultcode="Client.InvalidRequest", faultstring=fault.faultstring)
+        return Fault(faultcode="Client.InvalidRequest", faultstring=_readable(fault.faultstring))
     log.error("Spyne reported a server fault: %s %s", code, fault.faultstring)
     return Fault(faultcode="Server.InternalError", faultstring="Internal error.")
 

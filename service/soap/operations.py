@@ -28,16 +28,21 @@ def model_of(cls: type) -> type:
         doc = (cls.__doc__ or "").strip()
         if doc.startswith(cls.__name__ + "("):  # dataclasses invent a docstring
             doc = ""
-        model = ComplexModel.produce(TNS, cls.__name__,
-                                     {spec.name: field_model(spec) for spec in fields_of(cls)})
+        model = ComplexModel.produce(TNS, cls.__name__, {
+            spec.name: field_model(spec, cls.__name__) for spec in fields_of(cls)})
         if doc:
             model = model.customize(doc=doc)
         _MODELS[cls] = model
     return model
 
 
-def field_model(spec: FieldSpec) -> type:
-    """The Spyne type of one field, with its constraints, occurrence and documentation."""
+def field_model(spec: FieldSpec, owner: str) -> type:
+    """The Spyne type of one field, with its constraints, occurrence and documentation.
+
+    A constrained simple type is named after its owner and field: left
+    anonymous, Spyne would name it after whichever user it meets first, and
+    that order changes from one process to the next.
+    """
     base = spec.base
     options: dict[str, Any] = {}
     if base is str:
@@ -58,6 +63,8 @@ def field_model(spec: FieldSpec) -> type:
         model = model_of(base)
     else:
         raise TypeError(f"no SOAP type for {base!r}")
+    if options:
+        options["type_name"] = f"{owner}_{spec.name}Type"
     # Required fields are required and never nil: generated clients (wsimport,
     # svcutil) then use plain types instead of JAXBElement-style wrappers.
     options["min_occurs"] = 1 if spec.required or (spec.is_list and spec.min_items) else 0
@@ -95,15 +102,23 @@ def wire_of(cls: type, data: dict) -> Any:
     return model_of(cls)(**values)
 
 
+_SERVICE: list[type] = []
+
+
 def build_service(call: Callable[[Any, Operation, Any], Any],
                   throws: Callable[[Operation], list[type]]) -> type:
-    """A Spyne Service with one method per catalogue operation.
+    """The Spyne Service with one method per catalogue operation, built once per process.
 
     ``call(ctx, op, request)`` runs the operation for the caller of ``ctx``;
-    ``throws(op)`` lists the Fault classes the WSDL declares for it.
+    ``throws(op)`` lists the Fault classes the WSDL declares for it. Spyne names
+    anonymous types while it builds an interface and keeps those names on the
+    classes, so the classes are made once: every application built from them
+    then publishes the very same WSDL.
     """
-    methods = {op.name: _method(op, call, throws(op)) for op in OPERATIONS.values()}
-    return type("FeedloopService", (Service,), methods)
+    if not _SERVICE:
+        methods = {op.name: _method(op, call, throws(op)) for op in OPERATIONS.values()}
+        _SERVICE.append(type("FeedloopService", (Service,), methods))
+    return _SERVICE[0]
 
 
 def _method(op: Operation, call, faults: list[type]):
@@ -118,6 +133,6 @@ def _method(op: Operation, call, faults: list[type]):
 
     method.__name__ = op.name
     method.__doc__ = op.doc
-    return rpc(*[field_model(spec) for spec in specs], _args=names,
+    return rpc(*[field_model(spec, op.name) for spec in specs], _args=names,
                _returns=model_of(op.result).customize(min_occurs=1, nillable=False),
                _operation_name=op.name, _throws=faults)(method)

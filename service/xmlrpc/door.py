@@ -127,7 +127,7 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
             if method == "system.multicall":
                 return self._multicall(params, principal)
             if method in ("system.listMethods", "system.methodHelp", "system.methodSignature"):
-                return self.funcs[method](*params)
+                return self._introspect(method, params)
             op = self.operations.get(method or "")
             if op is None:
                 raise xmlrpc.client.Fault(XMLRPC_CODES["MethodNotFound"],
@@ -139,11 +139,15 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
             raise
         except DomainError as error:
             raise _fault_of(error) from None
-        except TypeError as error:
-            raise xmlrpc.client.Fault(XMLRPC_CODES["InvalidParams"],
-                                      f"ValidationError: {error}") from None
         except Exception:
             raise _internal_fault(method or "?") from None
+
+    def _introspect(self, method: str, params: tuple) -> Any:
+        expected = 0 if method == "system.listMethods" else 1
+        if len(params) != expected or not all(isinstance(p, str) for p in params):
+            raise MessageShapeError(f"{method} takes {expected or 'no'} string parameter"
+                                    f"{'' if expected else 's'}.")
+        return self.funcs[method](*params)
 
     def _multicall(self, params: tuple, principal: Callable[[], Principal]) -> list:
         if len(params) != 1 or not isinstance(params[0], list):

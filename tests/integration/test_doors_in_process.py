@@ -1,0 +1,250 @@
+"""Both doors in process (WebTest): contract, authentication, fault mapping, hostile input."""
+from __future__ import annotations
+
+import base64
+import re
+import time
+import xmlrpc.client
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from webtest import TestApp
+
+from service.config import Settings
+from service.domain.errors import XMLRPC_CODES, all_error_classes
+from service.services import OPERATIONS
+from service.services.keys import create_account_key
+from service.soap import render_wsdl
+from service.storage.migrations import upgrade
+from service.wsgi import create_app
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WSDL_FILE = Path(__file__).parents[2] / "wsdl" / "feedloop.wsdl"
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                        base_url="http://127.0.0.1:8000", secret_key=b"k", smtp_url="",
+                        data_dir=tmp_path)
+    wsgi = create_app(settings, clock=clock)
+    upgrade(wsgi.engine)
+    yield wsgi
+    wsgi.engine.dispose()
+
+
+@pytest.fixture
+def key(app):
+    created = create_account_key(app.runtime, "acme", ["admin"])
+    return created.key_id, created.secret
+
+
+@pytest.fixture
+def web(app, key):
+    client = TestApp(app)
+    client.authorization = ("Basic", key)
+    return client
+
+
+def envelope(body: str, header: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{ENV}" '
+            f'xmlns:f="urn:feedloop:v1"><s:Header>{header}</s:Header><s:Body>{body}</s:Body>'
+            "</s:Envelope>").encode()
+
+
+def soap_fault(response) -> tuple[str, str]:
+    assert response.status_int == 500, response.body[:300]
+    assert response.content_type == "text/xml"
+    fault = etree.fromstring(response.body).find(f".//{{{ENV}}}Fault")
+    return fault.findtext("faultcode").split(":")[-1], fault.findtext("faultstring")
+
+
+def rpc_fault(response) -> tuple[int, str]:
+    assert response.status_int == 200 and response.content_type == "text/xml"
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        xmlrpc.client.loads(response.body)
+    return caught.value.faultCode, caught.value.faultString
+
+
+LIST_SURVEYS = envelope("<f:ListSurveys/>")
+
+
+def test_committed_wsdl_is_the_served_wsdl(web):
+    served = web.get("/soap?wsdl").body
+    assert served == WSDL_FILE.read_bytes(), \
+        "wsdl/feedloop.wsdl is stale: FEEDLOOP_BASE_URL=http://127.0.0.1:8000 feedloop wsdl --out wsdl/feedloop.wsdl"
+    assert served == render_wsdl("http://127.0.0.1:8000")
+
+
+def test_wsdl_declares_every_operation_with_required_fields_and_faults():
+    document = etree.fromstring(WSDL_FILE.read_bytes())
+    ns = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "xs": "http://www.w3.org/2001/XMLSchema"}
+    port_ops = {op.get("name"): op for op in document.findall("wsdl:portType/wsdl:operation", ns)}
+    assert set(port_ops) == set(OPERATIONS)
+    for name, operation in OPERATIONS.items():
+        faults = {f.get("name") for f in port_ops[name].findall("wsdl:fault", ns)}
+        assert {e.code + "Fault" for e in operation.errors} <= faults, name
+    tracking = document.find(".//xs:complexType[@name='GetTrackingUrl']", ns)
+    email = tracking.find(".//xs:element[@name='email']", ns)
+    assert email.get("minOccurs") in (None, "1") and email.get("nillable") in (None, "false")
+    assert tracking.find(".//xs:element[@name='crm_id']", ns).get("minOccurs") == "0"
+
+
+def test_every_domain_error_has_a_documented_xmlrpc_number():
+    assert {cls.code for cls in all_error_classes()} <= set(XMLRPC_CODES)
+    assert len(set(XMLRPC_CODES.values())) == len(XMLRPC_CODES)
+
+
+def test_soap_accepts_ws_security_username_token(web, key):
+    token = (f'<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/'
+             f'oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken>'
+             f"<wsse:Username>{key[0]}</wsse:Username><wsse:Password>{key[1]}</wsse:Password>"
+             "</wsse:UsernameToken></wsse:Security>")
+    web.authorization = None
+    answer = web.post("/soap", envelope("<f:ListSurveys/>", token), content_type="text/xml")
+    assert b"<tns:total>0</tns:total>" in answer.body
+
+
+def test_soap_refuses_password_digest_tokens(web, key):
+    token = (f'<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/'
+             f'oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken>'
+             f"<wsse:Username>{key[0]}</wsse:Username><wsse:Password Type=\"http://docs.oasis-"
+             "open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest\">"
+             "abc</wsse:Password></wsse:UsernameToken></wsse:Security>")
+    web.authorization = None
+    code, message = soap_fault(web.post("/soap", envelope("<f:ListSurveys/>", token),
+                                        content_type="text/xml", expect_errors=True))
+    assert code == "Client.Unauthorized" and "PasswordText" in message
+
+
+def test_missing_credentials_are_unauthorized_on_both_doors(web):
+    web.authorization = None
+    code, message = soap_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml",
+                                        expect_errors=True))
+    assert code == "Client.Unauthorized" and "HTTP Basic" in message
+    number, text = rpc_fault(web.post("/xmlrpc", xmlrpc.client.dumps(({},), "feedloop.list_surveys"),
+                                      content_type="text/xml"))
+    assert number == 4010 and text.startswith("Unauthorized: Authentication required")
+
+
+def test_soap_validation_fault_names_the_field(web):
+    code, message = soap_fault(web.post("/soap", envelope(
+        "<f:GetTrackingUrl><f:campaign_id>1</f:campaign_id></f:GetTrackingUrl>"),
+        content_type="text/xml", expect_errors=True))
+    assert code == "Client.ValidationError" and "email" in message
+
+
+def test_soap_accepts_xsi_type_on_every_value(web):
+    body = ('<f:ListSurveys xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><f:offset xsi:type="xsd:int">0</f:offset>'
+            '<f:limit xsi:type="xsd:int">5</f:limit></f:ListSurveys>')
+    assert b"<tns:total>0</tns:total>" in web.post("/soap", envelope(body),
+                                                   content_type="text/xml").body
+
+
+def test_soap_action_must_name_the_operation_in_the_body(web):
+    ok = web.post("/soap", LIST_SURVEYS, content_type="text/xml",
+                  headers={"SOAPAction": '"ListSurveys"'})
+    assert ok.status_int == 200
+    code, message = soap_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml",
+                                        headers={"SOAPAction": '"RevokeApiKey"'},
+                                        expect_errors=True))
+    assert code == "Client.InvalidRequest" and "does not match" in message
+
+
+def test_unknown_soap_operation_is_a_client_fault(web):
+    code, _ = soap_fault(web.post("/soap", envelope("<f:DropEverything/>"),
+                                  content_type="text/xml", expect_errors=True))
+    assert code == "Client.InvalidRequest"
+
+
+def test_unexpected_errors_leak_nothing(web, app, monkeypatch):
+    from service.services import surveys
+
+    def explode(**fields):
+        raise RuntimeError("password=hunter2 at /srv/secret/path")
+
+    monkeypatch.setattr(surveys.m, "ListSurveysResult", explode)
+    code, message = soap_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml",
+                                        expect_errors=True))
+    assert code == "Server.InternalError" and re.fullmatch(
+        r"Internal error \(reference [0-9a-f]{12}\)\.", message)
+    number, text = rpc_fault(web.post("/xmlrpc", xmlrpc.client.dumps(({},), "feedloop.list_surveys"),
+                                      content_type="text/xml"))
+    assert number == -32603 and "hunter2" not in text and "reference" in text
+
+
+@pytest.mark.parametrize("params, number, fragment", [
+    (({"campaign_id": 1},), -32602, "'email' is required"),
+    (({"campaign_id": "x", "email": "a@b.co"},), -32602, "'campaign_id' must be a whole number"),
+    (({"campaign_id": 1, "email": "a@b.co", "colour": "red"},), -32602, "'colour' is not a field"),
+    ((1, "a@b.co", [], [], None, None, "too many"), -32602, "at most 6 parameters"),
+    ((1, "not-an-email"), 4001, "InvalidEmail: 'not-an-email' is not a valid email"),
+])
+def test_xmlrpc_parameter_errors_name_the_parameter(web, params, number, fragment):
+    body = xmlrpc.client.dumps(params, "feedloop.get_tracking_url", allow_none=True)
+    code, text = rpc_fault(web.post("/RPC2", body, content_type="text/xml"))
+    assert code == number and fragment in text
+
+
+def test_xmlrpc_introspection_and_multicall(web):
+    def call(method, *params):
+        return xmlrpc.client.loads(web.post("/xmlrpc", xmlrpc.client.dumps(params, method),
+                                            content_type="text/xml").body)[0][0]
+    methods = call("system.listMethods")
+    assert {op.method_name for op in OPERATIONS.values()} <= set(methods)
+    assert "Scope: trigger" in call("system.methodHelp", "feedloop.get_tracking_url")
+    assert call("system.methodSignature", "feedloop.get_survey")[1] == ["struct", "int"]
+    results = call("system.multicall", [
+        {"methodName": "feedloop.list_surveys", "params": [{}]},
+        {"methodName": "feedloop.get_survey", "params": [{"survey_id": 42}]},
+        {"methodName": "no.such", "params": []}])
+    assert results[0] == [{"surveys": [], "total": 0}] or results[0][0]["total"] == 0
+    assert results[1]["faultCode"] == 4040 and results[2]["faultCode"] == -32601
+    too_many = [{"methodName": "feedloop.list_surveys", "params": [{}]}] * 101
+    number, text = rpc_fault(web.post("/xmlrpc", xmlrpc.client.dumps((too_many,), "system.multicall"),
+                                      content_type="text/xml"))
+    assert number == -32602 and "at most 100 calls" in text
+
+
+def test_xmlrpc_get_is_refused_plainly(web):
+    assert web.get("/xmlrpc", expect_errors=True).status_int == 405
+
+
+BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'
+                            for i in range(1, 10))
+                  + ']><lolz>&lol9;</lolz>').encode()
+XXE = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
+HOSTILE = {
+    "xxe": (XXE, "DOCTYPE"),
+    "billion-laughs": (BILLION_LAUGHS, "DOCTYPE"),
+    "not-xml": (b"this is not xml at all", "not well-formed"),
+    "oversized": (b"<a>" + b"x" * (17 * 1024 * 1024) + b"</a>", "limit"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_documents_get_a_client_fault_quickly_on_soap(web, name):
+    body, fragment = HOSTILE[name]
+    started = time.perf_counter()
+    code, message = soap_fault(web.post("/soap", body, content_type="text/xml", expect_errors=True))
+    assert code in ("Client.InvalidRequest", "Client.RequestTooLarge") and fragment in message
+    print(f"soap {name}: {1000 * (time.perf_counter() - started):.1f} ms")
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_documents_get_a_fault_quickly_on_xmlrpc(web, name):
+    body, fragment = HOSTILE[name]
+    started = time.perf_counter()
+    number, text = rpc_fault(web.post("/xmlrpc", body, content_type="text/xml"))
+    assert number in (-32600, 4130) and fragment in text
+    print(f"xmlrpc {name}: {1000 * (time.perf_counter() - started):.1f} ms")
+
+
+def test_basic_credentials_with_garbage_are_unauthorized(web):
+    web.authorization = None
+    answer = web.post("/soap", LIST_SURVEYS, content_type="text/xml", expect_errors=True,
+                      headers={"Authorization": "Basic " + base64.b64encode(b"\xff\xfe").decode()})
+    assert soap_fault(answer)[0] == "Client.Unauthorized"
