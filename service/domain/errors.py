@@ -58,6 +58,12 @@ class Conflict(DomainError):
     code = "Conflict"
 
 
+class DuplicateEvent(Conflict):
+    """Another request recorded the same event id first (a concurrent repeat)."""
+
+    code = "Conflict"
+
+
 class Unsubscribed(Conflict):
     """The contact asked never to be surveyed again by this account."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from service.domain.distribution import Campaign, Invitation, clean_params, quarantine_end
-from service.domain.errors import (Conflict, Quarantined, UnknownCampaign, Unsubscribed,
-                                   ValidationError)
+from service.domain.errors import (Conflict, DuplicateEvent, Quarantined, UnknownCampaign,
+                                   Unsubscribed, ValidationError)
 from service.domain.surveys import normalize_email
 from service.domain.tokens import make_token, new_nonce
 from service.services import messages as m
@@ -57,6 +57,15 @@ def get_tracking_url(rt: Runtime, principal: Principal,
     email = normalize_email(request.email)
     params = clean_params(pairs_to_dict(request.params, "params"))
     attributes = pairs_to_dict(request.attributes, "attributes")
+    try:
+        return _issue_link(rt, principal, request, email, params, attributes)
+    except DuplicateEvent:
+        # A concurrent repeat of the same event won the race: answer as it did.
+        return _issue_link(rt, principal, request, email, params, attributes)
+
+
+def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequest, email: str,
+                params: dict[str, str], attributes: dict[str, str]) -> m.TrackingUrl:
     now = rt.clock()
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)

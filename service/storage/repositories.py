@@ -5,9 +5,13 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
 
 from service.domain.distribution import Campaign, Invitation
+from service.domain.errors import DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, campaigns, contacts, invitations,
                                     responses, surveys)
@@ -133,6 +137,12 @@ class CampaignRepository(_Repository):
         return [_campaign(row) for row in self.connection.execute(query.order_by(campaigns.c.id))]
 
 
+def _insert_ignoring_conflicts(connection: Connection, table):
+    if connection.dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
+
+
 def _contact(row: Row) -> Contact:
     return Contact(id=row.id, email=row.email, crm_id=row.crm_id, attributes=dict(row.attributes))
 
@@ -157,12 +167,13 @@ class ContactRepository(_Repository):
     def upsert(self, account_id: int, email: str, crm_id: str | None,
                attributes: dict[str, str], now: datetime) -> Contact:
         """The contact of ``email``, created or updated with the crm id and attributes given."""
+        # INSERT .. ON CONFLICT DO NOTHING: two requests creating the same contact
+        # at once both succeed, and the second one then updates what the first made.
+        self.connection.execute(_insert_ignoring_conflicts(self.connection, contacts).values(
+            account_id=account_id, email=email, crm_id=crm_id, attributes=attributes,
+            created_at=now, updated_at=now).on_conflict_do_nothing(
+                index_elements=["account_id", "email"]))
         existing = self.get_by_email(account_id, email)
-        if existing is None:
-            new_id = self.connection.execute(insert(contacts).values(
-                account_id=account_id, email=email, crm_id=crm_id, attributes=attributes,
-                created_at=now, updated_at=now).returning(contacts.c.id)).scalar_one()
-            return Contact(id=new_id, email=email, crm_id=crm_id, attributes=dict(attributes))
         merged = {**existing.attributes, **attributes}
         new_crm = crm_id if crm_id is not None else existing.crm_id
         if merged != existing.attributes or new_crm != existing.crm_id:
@@ -186,6 +197,17 @@ def _invitation(row: Row) -> Invitation:
 
 class InvitationRepository(_Repository):
     def add(self, account_id: int, invitation: Invitation) -> int:
+        """Store a new invitation; DuplicateEvent if its event id was recorded concurrently."""
+        try:
+            with self.connection.begin_nested():
+                return self._insert(account_id, invitation)
+        except IntegrityError:
+            if invitation.event_id and self.get_by_event(invitation.campaign_id,
+                                                         invitation.event_id):
+                raise DuplicateEvent(f"event_id '{invitation.event_id}' is already recorded.")
+            raise
+
+    def _insert(self, account_id: int, invitation: Invitation) -> int:
         return self.connection.execute(insert(invitations).values(
             account_id=account_id, campaign_id=invitation.campaign_id,
             contact_id=invitation.contact_id, nonce=invitation.nonce, params=invitation.params,

@@ -1,0 +1,71 @@
+"""Concurrent callers: repeated events stay idempotent, exports miss and repeat nothing."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from service.domain.credentials import Credentials
+from service.services import OPERATIONS, invoke
+from service.services import messages as m
+from service.services.keys import authenticate
+from service.services.runtime import utc_now
+
+
+def call(rt, principal, operation_name, **fields):
+    op = OPERATIONS[operation_name]
+    return invoke(rt, principal, op, op.request(**fields))
+
+
+def setup_campaign(rt, admin_key):
+    admin = authenticate(rt, Credentials(admin_key.key_id, admin_key.secret))
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    return admin, call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c").campaign_id
+
+
+def test_concurrent_repeats_of_one_event_create_one_invitation(rt, admin_key):
+    rt.clock = utc_now
+    admin, campaign_id = setup_campaign(rt, admin_key)
+    barrier = threading.Barrier(8)
+
+    def trigger(_):
+        barrier.wait()
+        return call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
+                    email="same@example.com", event_id="ticket-42-closed")
+
+    with ThreadPoolExecutor(8) as pool:
+        links = list(pool.map(trigger, range(8)))
+    assert len({(link.invitation_id, link.url) for link in links}) == 1
+
+
+def test_export_while_responses_arrive_returns_each_exactly_once(rt, admin_key):
+    rt.clock = utc_now
+    admin, campaign_id = setup_campaign(rt, admin_key)
+    links = [call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
+                  email=f"p{i}@example.com").invitation_id for i in range(60)]
+    done = threading.Event()
+    exported: list[int] = []
+
+    def export_until_done():
+        cursor = None
+        while True:
+            finished = done.is_set()
+            page = call(rt, admin, "ExportResponses", campaign_id=campaign_id, after=cursor,
+                        limit=7)
+            exported.extend(r.response_id for r in page.records)
+            cursor = page.next_cursor
+            if finished and not page.has_more:
+                return
+
+    def answer(invitation_id):
+        return call(rt, admin, "RecordResponse", invitation_id=invitation_id,
+                    answers=[m.Answer("nps", str(invitation_id % 11))]).response_id
+
+    reader = threading.Thread(target=export_until_done)
+    reader.start()
+    with ThreadPoolExecutor(6) as pool:
+        recorded = list(pool.map(answer, links))
+    done.set()
+    reader.join(timeout=60)
+    assert sorted(exported) == sorted(recorded)
+    assert len(exported) == len(set(exported)) == 60
