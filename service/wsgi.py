@@ -47,13 +47,16 @@ def create_app(settings: Settings | None = None,
 
 
 class Router:
-    """Dispatch on the exact path; everything else is a plain 404."""
+    """Dispatch on the exact path, or on a prefix ending in '/'; anything else is a 404."""
 
     def __init__(self, routes: dict[str, WSGIApp]) -> None:
         self.routes = routes
+        self.prefixes = sorted((p for p in routes if p.endswith("/")), key=len, reverse=True)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        app = self.routes.get(environ.get("PATH_INFO", "") or "/")
+        path = environ.get("PATH_INFO", "") or "/"
+        app = self.routes.get(path) or next(
+            (self.routes[p] for p in self.prefixes if path.startswith(p)), None)
         if app is None:
             return plain(start_response, "404 Not Found", "Not found.\n")
         return app(environ, start_response)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from service.domain.distribution import Campaign, Invitation
-from service.domain.errors import DuplicateEvent
+from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, campaigns, contacts, invitations,
                                     responses, surveys)
@@ -268,11 +268,19 @@ class ResponseRepository(_Repository):
             contact_id: int | None, answers: dict[str, object], params: dict[str, str],
             extra_params: dict[str, str], nps_score: int | None, now: datetime) -> int:
         position = self.assign_position(account_id)
-        return self.connection.execute(insert(responses).values(
-            account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
-            contact_id=contact_id, answers=answers, params=params, extra_params=extra_params,
-            nps_score=nps_score, submitted_at=now, updated_at=now, change="new",
-            position=position).returning(responses.c.id)).scalar_one()
+        try:
+            with self.connection.begin_nested():
+                return self.connection.execute(insert(responses).values(
+                    account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
+                    contact_id=contact_id, answers=answers, params=params,
+                    extra_params=extra_params, nps_score=nps_score, submitted_at=now,
+                    updated_at=now, change="new", position=position,
+                ).returning(responses.c.id)).scalar_one()
+        except IntegrityError:
+            if invitation_id is not None and self.get_by_invitation(invitation_id) is not None:
+                # Two submissions of one invitation raced: the first one counts.
+                raise Conflict(f"Invitation {invitation_id} has already been answered.") from None
+            raise
 
     def get_by_invitation(self, invitation_id: int) -> Row | None:
         return self._one(select(responses.c.id).where(responses.c.invitation_id == invitation_id))
