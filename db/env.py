@@ -9,6 +9,13 @@ from service.storage.tables import metadata
 config = context.config
 
 
+def _render_item(kind: str, value, autogen_context):
+    # Migrations must not import the application: our UTC type is a DATETIME column.
+    if kind == "type" and type(value).__name__ == "UTCDateTime":
+        return "sa.DateTime()"
+    return False
+
+
 def _configure(connection) -> None:
     context.configure(
         connection=connection,
@@ -16,6 +23,7 @@ def _configure(connection) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
 
 

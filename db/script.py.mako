@@ -8,8 +8,6 @@ from alembic import op
 import sqlalchemy as sa
 ${imports if imports else ""}
 
-import service.storage.tables
-
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}

@@ -72,6 +72,23 @@ def operation(name: str, scope: str, errors: tuple[type[DomainError], ...] = (No
 
 
 def invoke(rt: Any, principal: Principal, op: Operation, request: Any) -> Any:
-    """Run one operation for an authenticated caller: the scope check, then the use case."""
+    """Run one operation for an authenticated caller: the scope check, the use case, the audit."""
     principal.require(op.scope)
-    return op.func(rt, principal, request)
+    result = op.func(rt, principal, request)
+    if op.scope == "admin" and not op.name.startswith(("List", "Get", "Export")):
+        with rt.uow() as uow:
+            uow.audit.add(principal.account_id, principal.key_id, op.name,
+                          audit_target(request, result), rt.clock())
+            uow.commit()
+    return result
+
+
+def audit_target(request: Any, result: Any) -> str:
+    """What an admin operation acted on, by id only: the audit log holds no personal data."""
+    parts = []
+    for message in (request, result):
+        for name, value in vars(message).items():
+            if (name.endswith("_id") and value is not None
+                    and f"{name}={value}" not in parts):
+                parts.append(f"{name}={value}")
+    return " ".join(parts)

@@ -6,17 +6,21 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from service.domain.errors import NotFound, Unauthorized, ValidationError
+from service.domain.errors import NotFound, TooManyRequests, Unauthorized, ValidationError
 from service.domain.credentials import Credentials
 from service.services.catalogue import SCOPES, Principal, operation
-from service.services.messages import (ApiKeyInfo, CreateApiKeyRequest, ListApiKeysRequest,
-                                       ListApiKeysResult, NewApiKey, RevokeApiKeyRequest,
-                                       RevokeApiKeyResult)
+from service.services.messages import (ApiKeyInfo, AuditEntry, CreateApiKeyRequest,
+                                       ListApiKeysRequest, ListApiKeysResult,
+                                       ListAuditLogRequest, ListAuditLogResult, NewApiKey,
+                                       RevokeApiKeyRequest, RevokeApiKeyResult)
 from service.services.runtime import Runtime
 
 KEY_PREFIX = "fl_"
 #: last_used_at is written at most this often per key, so reads stay reads.
 TOUCH_INTERVAL = timedelta(minutes=1)
+THROTTLE_LIMIT = 10
+THROTTLE_WINDOW = timedelta(minutes=5)
+THROTTLE_BLOCK = timedelta(minutes=5)
 _UNKNOWN_KEY_HASH = hashlib.sha256(b"feedloop: no such key").hexdigest()
 _BAD_CREDENTIALS = "Invalid API key or secret."
 
@@ -27,13 +31,23 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def authenticate(rt: Runtime, credentials: Credentials | None) -> Principal:
-    """The principal of valid credentials; one uniform Unauthorized for anything else."""
+def authenticate(rt: Runtime, credentials: Credentials | None,
+                 address: str | None = None) -> Principal:
+    """The principal of valid credentials; one uniform Unauthorized for anything else.
+
+    An address that failed THROTTLE_LIMIT times within THROTTLE_WINDOW is refused
+    with TooManyRequests for THROTTLE_BLOCK, whatever it sends meanwhile.
+    """
     if credentials is None:
         raise Unauthorized("Authentication required: send HTTP Basic credentials "
                            "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
     now = rt.clock()
+    address = (address or "unknown")[:64]
     with rt.uow() as uow:
+        blocked = uow.auth_failures.blocked_until(address, now)
+        if blocked is not None:
+            raise TooManyRequests("Too many failed authentications from your address; "
+                                  f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.")
         row = uow.keys.get(credentials.key_id)
         # Compare against a dummy hash when the key is unknown, so that an unknown
         # key and a wrong secret take the same time and get the same answer.
@@ -41,6 +55,9 @@ def authenticate(rt: Runtime, credentials: Credentials | None) -> Principal:
         matches = hmac.compare_digest(expected, hash_secret(credentials.secret))
         if (not matches or row is None or row.revoked_at is not None
                 or (row.expires_at is not None and row.expires_at <= now)):
+            uow.auth_failures.record(address, now, THROTTLE_WINDOW, THROTTLE_LIMIT,
+                                     THROTTLE_BLOCK)
+            uow.commit()
             raise Unauthorized(_BAD_CREDENTIALS)
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
             uow.keys.touch(row.key_id, now)
@@ -137,3 +154,14 @@ def account_principal(rt: Runtime, account: str) -> Principal:
     if row is None:
         raise NotFound(f"No account named '{account}'.")
     return Principal(row.id, "operator", frozenset({"admin"}))
+
+
+@operation("ListAuditLog", scope="admin", errors=())
+def list_audit_log(rt: Runtime, principal: Principal,
+                   request: ListAuditLogRequest) -> ListAuditLogResult:
+    """Who changed what and when in your account (admin operations), newest first."""
+    with rt.uow(read_only=True) as uow:
+        rows = uow.audit.list(principal.account_id, request.since, request.limit or 100)
+    return ListAuditLogResult(entries=[AuditEntry(at=r.at, key_id=r.key_id,
+                                                  operation=r.operation, target=r.target)
+                                       for r in rows])

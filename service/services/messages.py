@@ -322,3 +322,77 @@ class RevokeApiKeyRequest:
 class RevokeApiKeyResult:
     key_id: str
     revoked_at: datetime
+
+
+# --- privacy and audit ------------------------------------------------------------
+
+@dataclass
+class EraseContactRequest:
+    email: str = wire(max_len=254)
+
+
+@dataclass
+class EraseContactResult:
+    contact_id: int
+    invitations: int
+    responses: int
+
+
+@dataclass
+class ExportContactDataRequest:
+    email: str = wire(max_len=254)
+
+
+@dataclass
+class InvitationData:
+    invitation_id: int
+    campaign_id: int
+    status: str
+    created_at: datetime
+    params: list[Param]
+    sent_at: datetime | None = None
+    opened_at: datetime | None = None
+    responded_at: datetime | None = None
+    expires_at: datetime | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class ResponseData:
+    response_id: int
+    campaign_id: int
+    submitted_at: datetime
+    answers: list[Answer]
+    params: list[Param]
+    extra_params: list[Param]
+
+
+@dataclass
+class ContactData:
+    email: str
+    attributes: list[Attribute]
+    created_at: datetime
+    updated_at: datetime
+    invitations: list[InvitationData]
+    responses: list[ResponseData]
+    crm_id: str | None = None
+    unsubscribed_at: datetime | None = None
+
+
+@dataclass
+class ListAuditLogRequest:
+    since: datetime | None = wire(None)
+    limit: int | None = wire(None, min=1, max=1000)
+
+
+@dataclass
+class AuditEntry:
+    at: datetime
+    key_id: str
+    operation: str
+    target: str
+
+
+@dataclass
+class ListAuditLogResult:
+    entries: list[AuditEntry]

@@ -142,7 +142,9 @@ def export_record(survey: Survey | None, row) -> m.ExportRecord:
         campaign_id=row.campaign_id, submitted_at=row.submitted_at, updated_at=row.updated_at,
         answers=answer_list(survey, row.answers), params=param_list(row.params),
         extra_params=param_list(row.extra_params), invitation_id=row.invitation_id,
-        email=row.email, crm_id=row.crm_id, nps_score=row.nps_score,
+        # An erased person's row carries no personal data, not even a placeholder.
+        email=None if row.erased_at else row.email, crm_id=None if row.erased_at else row.crm_id,
+        nps_score=row.nps_score,
         nps_category=nps_category(row.nps_score))
 
 

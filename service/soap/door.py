@@ -119,7 +119,8 @@ def create_soap_app(rt: Runtime) -> Callable:
                            "405 Method Not Allowed", [("Allow", "GET, POST")])
         try:
             body = _guarded_body(environ)
-            environ[PRINCIPAL] = authenticate(rt, _credentials(environ, body.root))
+            environ[PRINCIPAL] = authenticate(rt, _credentials(environ, body.root),
+                                              environ.get("REMOTE_ADDR"))
         except DomainError as error:
             code = "VersionMismatch" if error.details.get("version_mismatch") else \
                 f"{error.side}.{error.code}"

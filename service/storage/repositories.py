@@ -1,7 +1,7 @@
 """Repositories: the queries of each aggregate, scoped to one account wherever it applies."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from sqlalchemy import func, insert, select, update
@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from service.domain.distribution import Campaign, Invitation
 from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
-from service.storage.tables import (accounts, api_keys, campaigns, contacts, invitations,
-                                    responses, surveys)
+from service.storage.tables import (accounts, api_keys, audit_log, auth_failures, campaigns,
+                                    contacts, invitations, responses, surveys)
 
 
 class _Repository:
@@ -181,6 +181,15 @@ class ContactRepository(_Repository):
                 attributes=merged, crm_id=new_crm, updated_at=now))
         return Contact(id=existing.id, email=email, crm_id=new_crm, attributes=merged)
 
+    def details(self, contact_id: int) -> Row:
+        return self._one(select(contacts).where(contacts.c.id == contact_id))
+
+    def erase(self, contact_id: int, now: datetime) -> None:
+        """Remove a contact's personal data; the row stays so its answers still count."""
+        self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(
+            email=f"erased-{contact_id}@erased.invalid", crm_id=None, attributes={},
+            erased_at=now, updated_at=now))
+
     def is_unsubscribed(self, contact_id: int) -> bool:
         return self.connection.execute(select(contacts.c.unsubscribed_at).where(
             contacts.c.id == contact_id)).scalar_one() is not None
@@ -245,6 +254,16 @@ class InvitationRepository(_Repository):
             query = query.where(invitations.c.campaign_id == campaign_id)
         return self.connection.execute(query).scalar_one()
 
+    def of_contact(self, contact_id: int) -> list[Invitation]:
+        return [_invitation(row) for row in self.connection.execute(
+            select(invitations).where(invitations.c.contact_id == contact_id)
+            .order_by(invitations.c.id))]
+
+    def erase_contact(self, contact_id: int) -> int:
+        """Drop the parameters and event ids of a contact's invitations (personal data)."""
+        return self.connection.execute(update(invitations).where(
+            invitations.c.contact_id == contact_id).values(params={}, event_id=None)).rowcount
+
     def mark(self, invitation_id: int, **values: Any) -> None:
         self.connection.execute(
             update(invitations).where(invitations.c.id == invitation_id).values(**values))
@@ -282,6 +301,17 @@ class ResponseRepository(_Repository):
                 raise Conflict(f"Invitation {invitation_id} has already been answered.") from None
             raise
 
+    def of_contact(self, contact_id: int) -> list[Row]:
+        return list(self.connection.execute(select(responses).where(
+            responses.c.contact_id == contact_id).order_by(responses.c.id)))
+
+    def anonymise(self, account_id: int, response_id: int, answers: dict[str, object],
+                  now: datetime) -> None:
+        """Keep only the given answers; the next incremental export reports the erasure."""
+        self.connection.execute(update(responses).where(responses.c.id == response_id).values(
+            answers=answers, params={}, extra_params={}, change="erased", updated_at=now,
+            position=self.assign_position(account_id)))
+
     def get_by_invitation(self, invitation_id: int) -> Row | None:
         return self._one(select(responses.c.id).where(responses.c.invitation_id == invitation_id))
 
@@ -304,7 +334,7 @@ class ResponseRepository(_Repository):
     def export_rows(self, account_id: int, campaign_id: int, after: int,
                     limit: int | None) -> Iterator[Row]:
         """Responses of a campaign after export position ``after``, in position order."""
-        query = (select(responses, contacts.c.email, contacts.c.crm_id)
+        query = (select(responses, contacts.c.email, contacts.c.crm_id, contacts.c.erased_at)
                  .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id,
@@ -315,3 +345,42 @@ class ResponseRepository(_Repository):
         return iter(self.connection.execute(query))
 
 
+
+
+class AuthFailureRepository(_Repository):
+    def blocked_until(self, address: str, now: datetime) -> datetime | None:
+        until = self.connection.execute(select(auth_failures.c.blocked_until).where(
+            auth_failures.c.address == address)).scalar()
+        return until if until is not None and until > now else None
+
+    def record(self, address: str, now: datetime, window: timedelta, limit: int,
+               block: timedelta) -> None:
+        """Count one failure in the address's current window; block it once over ``limit``."""
+        row = self._one(select(auth_failures).where(auth_failures.c.address == address))
+        if row is None or now - row.window_start > window:
+            failures, start = 1, now
+        else:
+            failures, start = row.failures + 1, row.window_start
+        values = {"failures": failures, "window_start": start,
+                  "blocked_until": now + block if failures >= limit else None}
+        if row is None:
+            self.connection.execute(_insert_ignoring_conflicts(self.connection, auth_failures)
+                                    .values(address=address, **values)
+                                    .on_conflict_do_nothing(index_elements=["address"]))
+        else:
+            self.connection.execute(update(auth_failures)
+                                    .where(auth_failures.c.address == address).values(**values))
+
+
+class AuditRepository(_Repository):
+    def add(self, account_id: int, key_id: str, operation: str, target: str,
+            now: datetime) -> None:
+        self.connection.execute(insert(audit_log).values(
+            account_id=account_id, key_id=key_id, operation=operation, target=target[:200],
+            at=now))
+
+    def list(self, account_id: int, since: datetime | None, limit: int) -> list[Row]:
+        query = select(audit_log).where(audit_log.c.account_id == account_id)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        return list(self.connection.execute(query.order_by(audit_log.c.id.desc()).limit(limit)))

@@ -160,3 +160,23 @@ responses = Table(
     Index("ix_responses_campaign_position", "campaign_id", "position"),
     Index("ix_responses_contact", "contact_id", "submitted_at"),
 )
+
+auth_failures = Table(
+    "auth_failures", metadata,
+    # One row per client address that failed to authenticate recently.
+    Column("address", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("blocked_until", UTCDateTime),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    _id(),
+    _account(),
+    Column("key_id", String(40), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_audit_log_account_at", "account_id", "at"),
+)

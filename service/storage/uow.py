@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from service.storage.engine import READ_ONLY
-from service.storage.repositories import (AccountRepository, CampaignRepository,
+from service.storage.repositories import (AccountRepository, AuditRepository,
+                                          AuthFailureRepository, CampaignRepository,
                                           ContactRepository, InvitationRepository,
                                           KeyRepository, ResponseRepository, SurveyRepository)
 
@@ -29,6 +30,8 @@ class SqlUnitOfWork:
         self.contacts = ContactRepository(connection)
         self.invitations = InvitationRepository(connection)
         self.responses = ResponseRepository(connection)
+        self.auth_failures = AuthFailureRepository(connection)
+        self.audit = AuditRepository(connection)
         return self
 
     def commit(self) -> None:

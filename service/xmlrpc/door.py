@@ -235,7 +235,8 @@ def _lazy_principal(rt: Runtime, environ: dict) -> Callable[[], Principal]:
     def principal() -> Principal:
         if not outcome:
             try:
-                outcome.append(authenticate(rt, basic_credentials(environ)))
+                outcome.append(authenticate(rt, basic_credentials(environ),
+                                            environ.get("REMOTE_ADDR")))
             except DomainError as error:
                 outcome.append(error)
         if isinstance(outcome[0], DomainError):

@@ -1,0 +1,111 @@
+"""Erasure, access requests, the audit log and throttled authentication (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from service.domain.credentials import Credentials
+from service.domain.errors import NotFound, TooManyRequests, Unauthorized
+from service.services import OPERATIONS, invoke
+from service.services import messages as m
+from service.services.keys import THROTTLE_LIMIT, authenticate
+from service.storage.tables import metadata
+
+EMAIL = "ana.erase@example.com"
+
+
+def call(rt, principal, operation_name, **fields):
+    op = OPERATIONS[operation_name]
+    return invoke(rt, principal, op, op.request(**fields))
+
+
+@pytest.fixture
+def admin(rt, admin_key):
+    return authenticate(rt, Credentials(admin_key.key_id, admin_key.secret))
+
+
+@pytest.fixture
+def answered(rt, admin):
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en", questions=[
+        m.Question(key="nps", type="nps", text="?"), m.Question(key="why", type="text", text="?"),
+        m.Question(key="mail", type="email", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c").campaign_id
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email=EMAIL,
+                crm_id="CRM-ANA", params=[m.Param("customer", "Ana Erase")],
+                attributes=[m.Attribute("name", "Ana")], event_id=f"signup {EMAIL}")
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "3"), m.Answer("why", "I am Ana, call me"),
+                  m.Answer("mail", EMAIL)], params=[m.Param("src", EMAIL)])
+    first = call(rt, admin, "ExportResponses", campaign_id=campaign_id)
+    return campaign_id, first.next_cursor
+
+
+def database_text(engine) -> str:
+    with engine.connect() as connection:
+        return json.dumps([[list(map(str, row)) for row in connection.execute(select(table))]
+                           for table in metadata.sorted_tables])
+
+
+def test_export_contact_data_lists_everything_held(rt, admin, answered):
+    data = call(rt, admin, "ExportContactData", email=EMAIL.upper())
+    assert (data.email, data.crm_id) == (EMAIL, "CRM-ANA")
+    assert [(a.name, a.value) for a in data.attributes] == [("name", "Ana")]
+    [invitation] = data.invitations
+    assert invitation.status == "responded" and invitation.event_id == f"signup {EMAIL}"
+    [response] = data.responses
+    assert {(a.key, a.value) for a in response.answers} >= {("why", "I am Ana, call me")}
+    assert [(p.name, p.value) for p in response.extra_params] == [("src", EMAIL)]
+
+
+def test_erased_contact_leaves_no_trace_but_its_score(rt, admin, answered, engine):
+    campaign_id, cursor = answered
+    assert EMAIL in database_text(engine)
+    result = call(rt, admin, "EraseContact", email=EMAIL)
+    assert (result.invitations, result.responses) == (1, 1)
+    text = database_text(engine)
+    for personal in (EMAIL, "Ana Erase", "I am Ana", "CRM-ANA", '"Ana"'):
+        assert personal not in text
+    [record] = call(rt, admin, "ExportResponses", campaign_id=campaign_id, after=cursor).records
+    assert record.change == "erased" and record.email is None and record.crm_id is None
+    assert [(a.key, a.value) for a in record.answers] == [("nps", "3")]
+    assert record.params == [] and record.extra_params == []
+    with pytest.raises(NotFound):
+        call(rt, admin, "GetContactResults", email=EMAIL)
+    entries = call(rt, admin, "ListAuditLog").entries
+    assert entries[0].operation == "EraseContact"
+    assert entries[0].target == f"contact_id={result.contact_id}"
+    assert EMAIL not in database_text(engine)
+
+
+def test_audit_log_records_admin_changes_by_whom(rt, admin, answered):
+    entries = call(rt, admin, "ListAuditLog").entries
+    assert [e.operation for e in entries] == ["CreateCampaign", "CreateSurvey"]
+    assert {e.key_id for e in entries} == {admin.key_id}
+    assert entries[0].target.startswith("survey_id=") and "campaign_id=" in entries[0].target
+    key = call(rt, admin, "CreateApiKey", scopes=["read"])
+    reader = authenticate(rt, Credentials(key.key_id, key.secret))
+    call(rt, reader, "ListSurveys")
+    latest = call(rt, admin, "ListAuditLog", limit=1).entries
+    assert [(e.operation, e.target) for e in latest] == [("CreateApiKey", f"key_id={key.key_id}")]
+
+
+def test_repeated_failures_from_one_address_are_throttled(rt, admin_key, clock):
+    good = Credentials(admin_key.key_id, admin_key.secret)
+    for _ in range(THROTTLE_LIMIT):
+        with pytest.raises(Unauthorized):
+            authenticate(rt, Credentials(admin_key.key_id, "wrong"), "203.0.113.9")
+    with pytest.raises(TooManyRequests, match="try again after"):
+        authenticate(rt, good, "203.0.113.9")
+    assert authenticate(rt, good, "198.51.100.1").key_id == admin_key.key_id
+    clock.advance(minutes=5, seconds=1)
+    assert authenticate(rt, good, "203.0.113.9").key_id == admin_key.key_id
+
+
+def test_failures_spread_over_time_are_not_throttled(rt, admin_key, clock):
+    for _ in range(THROTTLE_LIMIT * 2):
+        with pytest.raises(Unauthorized):
+            authenticate(rt, Credentials("fl_nosuchkey", "x"), "203.0.113.10")
+        clock.advance(minutes=1)
+    assert authenticate(rt, Credentials(admin_key.key_id, admin_key.secret), "203.0.113.10")
