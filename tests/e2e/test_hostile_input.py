@@ -1,0 +1,52 @@
+"""Hostile documents against a real gunicorn: a fault every time, and the service carries on."""
+from __future__ import annotations
+
+import xmlrpc.client
+
+import pytest
+import requests
+from lxml import etree
+
+from tests.support.hostile import CORPUS, SOAP_ENV
+
+pytestmark = pytest.mark.e2e
+SOAP_CODES = {"Client.InvalidRequest", "Client.RequestTooLarge", "VersionMismatch"}
+XMLRPC_CODES = {-32600, -32700, 4130}
+
+
+@pytest.fixture(scope="module")
+def session(live_server):
+    with requests.Session() as http:
+        http.auth = live_server.admin
+        yield http
+
+
+def still_serving(live_server, session) -> bool:
+    answer = session.post(live_server.base_url + "/xmlrpc", timeout=10,
+                          data=xmlrpc.client.dumps(({},), "feedloop.list_surveys"),
+                          headers={"Content-Type": "text/xml"})
+    return "total" in xmlrpc.client.loads(answer.content)[0][0]
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_soap_answers_hostile_documents_with_a_fault(live_server, session, name):
+    body, content_type = CORPUS[name]
+    answer = session.post(live_server.base_url + "/soap", data=body, timeout=30,
+                          headers={"Content-Type": content_type})
+    assert answer.status_code == 500 and answer.headers["Content-Type"].startswith("text/xml")
+    fault = etree.fromstring(answer.content).find(f".//{{{SOAP_ENV}}}Fault")
+    assert fault.findtext("faultcode").split(":")[-1] in SOAP_CODES
+    assert fault.findtext("faultstring")
+    assert still_serving(live_server, session)
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_xmlrpc_answers_hostile_documents_with_a_fault(live_server, session, name):
+    body, content_type = CORPUS[name]
+    answer = session.post(live_server.base_url + "/xmlrpc", data=body, timeout=30,
+                          headers={"Content-Type": content_type})
+    assert answer.status_code == 200
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        xmlrpc.client.loads(answer.content)
+    assert caught.value.faultCode in XMLRPC_CODES and ": " in caught.value.faultString
+    assert still_serving(live_server, session)
