@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     revoke.set_defaults(handler=_keys_revoke)
 
+    rotate = keys.add_parser("rotate", help="replace a key; the old one works for --grace-hours")
+    rotate.add_argument("--account", required=True)
+    rotate.add_argument("--grace-hours", type=int, default=24)
+    rotate.add_argument("key_id")
+    rotate.set_defaults(handler=_keys_rotate)
+
     wsdl = commands.add_parser("wsdl", help="print the WSDL (for wsdl/feedloop.wsdl)")
     wsdl.add_argument("--out", help="write to this file instead of standard output")
     wsdl.set_defaults(handler=_wsdl)
@@ -115,6 +121,16 @@ def _keys_create(args) -> int:
     print(f"account {args.account}: key {key.key_id} with scopes {' '.join(key.scopes)}"
           + (f", expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "")
           + " (the secret is shown once)")
+    print(f"{key.key_id}:{key.secret}")
+    return 0
+
+
+def _keys_rotate(args) -> int:
+    from service.services.keys import rotate_account_key
+    rt, _ = _runtime(Settings.from_env())
+    key = rotate_account_key(rt, args.account, args.key_id, timedelta(hours=args.grace_hours))
+    print(f"account {args.account}: key {key.key_id} replaces {args.key_id}, which keeps "
+          f"working for {args.grace_hours} h (the secret is shown once)")
     print(f"{key.key_id}:{key.secret}")
     return 0
 

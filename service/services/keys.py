@@ -104,18 +104,46 @@ def has_accounts(rt: Runtime) -> bool:
         return uow.accounts.count() > 0
 
 
-@operation("CreateApiKey", scope="admin", errors=(ValidationError,))
+DEFAULT_GRACE = timedelta(hours=24)
+
+
+@operation("CreateApiKey", scope="admin", errors=(NotFound, ValidationError))
 def create_api_key(rt: Runtime, principal: Principal, request: CreateApiKeyRequest) -> NewApiKey:
-    """Create an API key for your account; the secret is in this answer only, keep it safe."""
+    """Create an API key for your account (or rotate one); the secret is shown in this answer only."""
     scopes = _check_scopes(request.scopes)
     now = rt.clock()
     if request.expires_at is not None and request.expires_at <= now:
         raise ValidationError("expires_at must be in the future.", field="expires_at")
+    grace = DEFAULT_GRACE if request.replaced_grace_hours is None else \
+        timedelta(hours=request.replaced_grace_hours)
     with rt.uow() as uow:
+        if request.replaces is not None:
+            _retire(uow, principal.account_id, request.replaces, now + grace)
         key = _new_key(uow, principal.account_id, scopes, request.label or "", now,
                        request.expires_at)
         uow.commit()
     return key
+
+
+def _retire(uow, account_id: int, key_id: str, until: datetime) -> None:
+    """Let a replaced key work until ``until`` (or its own earlier expiry), then no more."""
+    row = uow.keys.get(key_id)
+    if row is None or row.account_id != account_id or row.revoked_at is not None:
+        raise NotFound(f"No active API key '{key_id}' in your account.")
+    if row.expires_at is None or row.expires_at > until:
+        uow.keys.expire(key_id, until)
+
+
+def rotate_account_key(rt: Runtime, account: str, key_id: str, grace: timedelta) -> NewApiKey:
+    """A new key with the scopes and label of ``key_id``, which stays valid for ``grace``."""
+    principal = account_principal(rt, account)
+    with rt.uow(read_only=True) as uow:
+        row = uow.keys.get(key_id)
+    if row is None or row.account_id != principal.account_id:
+        raise NotFound(f"No API key '{key_id}' in account '{account}'.")
+    request = CreateApiKeyRequest(scopes=row.scopes.split(), label=row.label, replaces=key_id,
+                                  replaced_grace_hours=int(grace.total_seconds() // 3600))
+    return create_api_key(rt, principal, request)
 
 
 def _key_info(row, now: datetime) -> ApiKeyInfo:

@@ -279,6 +279,10 @@ class CreateApiKeyRequest:
     scopes: list[str] = wire(max_items=3, min_items=1, doc="trigger, read and/or admin.")
     label: str | None = wire(None, max_len=200)
     expires_at: datetime | None = wire(None)
+    replaces: str | None = wire(None, max_len=40, doc=(
+        "Rotation: a key this one replaces. Both work until the old one expires "
+        "after replaced_grace_hours."))
+    replaced_grace_hours: int | None = wire(None, min=0, max=24 * 90)
 
 
 @dataclass

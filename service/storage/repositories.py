@@ -62,6 +62,10 @@ class KeyRepository(_Repository):
             api_keys.c.revoked_at.is_(None)).values(revoked_at=now))
         return result.rowcount == 1
 
+    def expire(self, key_id: str, at: datetime) -> None:
+        self.connection.execute(
+            update(api_keys).where(api_keys.c.key_id == key_id).values(expires_at=at))
+
     def touch(self, key_id: str, now: datetime) -> None:
         self.connection.execute(
             update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=now))

@@ -38,7 +38,11 @@ class WireError(TypeError):
 
 
 class UnreadableCall(Exception):
-    """The body is XML but not an XML-RPC methodCall we can read."""
+    """The body is not an XML-RPC methodCall we can read; ``code`` says how (fault table key)."""
+
+    def __init__(self, message: str, code: str = "ParseError") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def to_wire(value: Any, path: str = "result") -> Any:
@@ -102,7 +106,8 @@ class _CallReader(xmlrpc.client.Unmarshaller):
         # A call may omit <params>; the stock close() calls that an error, and
         # turns a <fault> into an exception built from the caller's own struct.
         if self._marks or self._type == "fault":
-            raise UnreadableCall("The <params> of the call are incomplete or misplaced.")
+            raise UnreadableCall("The <params> of the call are incomplete or misplaced.",
+                                 "InvalidRequest")
         return tuple(self._stack)
 
 
@@ -122,7 +127,8 @@ def parse_call(body: bytes) -> tuple[str, tuple]:
         raise UnreadableCall(_parse_problem(error)) from None
     name = reader.getmethodname()
     if reader.root != "methodCall" or not name:
-        raise UnreadableCall("The document is not an XML-RPC <methodCall> with a <methodName>.")
+        raise UnreadableCall("The document is not an XML-RPC <methodCall> with a <methodName>.",
+                             "InvalidRequest")
     return name, params
 
 

@@ -89,3 +89,22 @@ def test_serve_refuses_an_unmigrated_external_database(postgres_server):
     done = subprocess.run([FEEDLOOP, "serve", "--bind", f"127.0.0.1:{free_port()}"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "run `feedloop migrate`" in done.stderr
+
+
+def test_keys_rotate_gives_a_new_key_with_the_same_scopes(tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
+           "FEEDLOOP_DATA_DIR": str(tmp_path / "var")}
+    subprocess.run([FEEDLOOP, "migrate"], env=env, check=True, capture_output=True)
+    created = subprocess.run([FEEDLOOP, "keys", "create", "--account", "acme", "--scope",
+                              "trigger", "--label", "salesforce"], env=env, capture_output=True,
+                             text=True, check=True).stdout.strip().splitlines()[-1]
+    old_id = created.split(":")[0]
+    rotated = subprocess.run([FEEDLOOP, "keys", "rotate", "--account", "acme", "--grace-hours",
+                              "48", old_id], env=env, capture_output=True, text=True, check=True)
+    new_id = rotated.stdout.strip().splitlines()[-1].split(":")[0]
+    assert new_id != old_id and f"replaces {old_id}" in rotated.stdout
+    listing = subprocess.run([FEEDLOOP, "keys", "list", "--account", "acme"], env=env,
+                             capture_output=True, text=True, check=True).stdout
+    rows = {line.split()[0]: line for line in listing.splitlines()[1:]}
+    assert "trigger" in rows[new_id] and "salesforce" in rows[new_id]
+    assert "active" in rows[old_id]

@@ -136,3 +136,23 @@ def test_xmlrpc_fault_numbers_are_the_documented_ones(live_server):
     with pytest.raises(xmlrpc.client.Fault) as caught:
         proxy.feedloop.list_surveys({})
     assert caught.value.faultCode == 4010
+
+
+def test_server_log_holds_no_secret_token_or_email(live_server):
+    import urllib.error
+    import urllib.request
+    door = XmlRpcDoor.connect(live_server.base_url, live_server.admin)
+    survey = door.call("CreateSurvey", title="Log check", language="en", questions=QUESTIONS[:1])
+    campaign = door.call("CreateCampaign", survey_id=survey["survey_id"], name="Log check")
+    link = door.call("GetTrackingUrl", campaign_id=campaign["campaign_id"],
+                     email="logged.person@example.com",
+                     params=[{"name": "ticket", "value": "T-LOG"}])
+    token = link["url"].rsplit("/", 1)[1]
+    try:
+        urllib.request.urlopen(f"{link['url']}?crm=secret-param", timeout=10).read()
+    except urllib.error.HTTPError:
+        pass  # the page itself is another issue's; its request line is what is logged
+    log = live_server.log()
+    assert "/s/<token>" in log
+    for secret in (token, live_server.admin[1], "logged.person", "T-LOG", "secret-param"):
+        assert secret not in log

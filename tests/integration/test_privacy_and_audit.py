@@ -109,3 +109,19 @@ def test_failures_spread_over_time_are_not_throttled(rt, admin_key, clock):
             authenticate(rt, Credentials("fl_nosuchkey", "x"), "203.0.113.10")
         clock.advance(minutes=1)
     assert authenticate(rt, Credentials(admin_key.key_id, admin_key.secret), "203.0.113.10")
+
+
+def test_rotation_keeps_both_keys_working_until_the_grace_period_ends(rt, admin, admin_key, clock):
+    old = call(rt, admin, "CreateApiKey", scopes=["trigger"], label="crm")
+    new = call(rt, admin, "CreateApiKey", scopes=["trigger"], label="crm", replaces=old.key_id,
+               replaced_grace_hours=2)
+    for key in (old, new):
+        assert authenticate(rt, Credentials(key.key_id, key.secret)).scopes == {"trigger"}
+    clock.advance(hours=2)
+    with pytest.raises(Unauthorized):
+        authenticate(rt, Credentials(old.key_id, old.secret))
+    assert authenticate(rt, Credentials(new.key_id, new.secret))
+    listed = {k.key_id: k for k in call(rt, admin, "ListApiKeys").keys}
+    assert listed[old.key_id].active is False and listed[new.key_id].active is True
+    with pytest.raises(NotFound):
+        call(rt, admin, "CreateApiKey", scopes=["read"], replaces="fl_0000000000000000")
