@@ -155,6 +155,9 @@ class _Body:
 
 def _guarded_body(environ: dict) -> _Body:
     _check_content_type(environ.get("CONTENT_TYPE", ""))
+    if environ.get("HTTP_CONTENT_ENCODING", "identity").lower() != "identity":
+        # Never decompressed: a small gzip bomb must not grow past the body limit.
+        raise InvalidRequest("Compressed request bodies are not accepted.")
     data = read_body(environ, LIMITS.max_bytes)
     root = check_xml(data, LIMITS)
     if root.tag == f"{{{SOAP12_ENV}}}Envelope":

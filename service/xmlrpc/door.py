@@ -214,6 +214,9 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
             return [data]
         try:
             _check_content_type(environ.get("CONTENT_TYPE", ""))
+            if environ.get("HTTP_CONTENT_ENCODING", "identity").lower() != "identity":
+                # Never decompressed: a small gzip bomb must not grow past the body limit.
+                raise InvalidRequest("Compressed request bodies are not accepted.")
             body = read_body(environ, LIMITS.max_bytes)
             check_xml(body, LIMITS)
         except DomainError as error:

@@ -50,3 +50,13 @@ def test_xmlrpc_answers_hostile_documents_with_a_fault(live_server, session, nam
         xmlrpc.client.loads(answer.content)
     assert caught.value.faultCode in XMLRPC_CODES and ": " in caught.value.faultString
     assert still_serving(live_server, session)
+
+
+@pytest.mark.parametrize("door", ["soap", "xmlrpc"])
+def test_compressed_bodies_are_refused_not_inflated(live_server, session, door):
+    import gzip
+    bomb = gzip.compress(b"<a>" + b"x" * (50 * 1024 * 1024) + b"</a>")
+    answer = session.post(f"{live_server.base_url}/{door}", data=bomb, timeout=30,
+                          headers={"Content-Type": "text/xml", "Content-Encoding": "gzip"})
+    assert b"Compressed request bodies are not accepted" in answer.content
+    assert len(bomb) < 100_000
