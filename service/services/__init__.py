@@ -1,5 +1,6 @@
 """The service layer: one function per use case, registered in the operation catalogue."""
-from service.services import keys, privacy, results, surveys, tracking  # noqa: F401  (registers operations)
+from service.services import (distribution, keys, privacy, results,  # noqa: F401  (registers operations)
+                              surveys, tracking)
 from service.services.catalogue import OPERATIONS, Operation, Principal, invoke
 from service.services.runtime import Runtime
 

@@ -400,3 +400,204 @@ class AuditEntry:
 @dataclass
 class ListAuditLogResult:
     entries: list[AuditEntry]
+
+
+# --- distribution -------------------------------------------------------------------
+
+MAX_BULK = 10_000
+
+
+@dataclass
+class Respondent:
+    """One row of AddRespondents: who to invite, with what, and when."""
+
+    email: str = wire(max_len=254)
+    crm_id: str | None = wire(None, max_len=100)
+    attributes: list[Attribute] = wire([], max_items=MAX_PARAMS)
+    params: list[Param] = wire([], max_items=MAX_PARAMS)
+    event_id: str | None = wire(None, max_len=200)
+    send_at: datetime | None = wire(None, doc="When to send (email delivery); default: now + the campaign's delay.")
+
+
+@dataclass
+class AddRespondentsRequest:
+    campaign_id: int = wire(min=1)
+    respondents: list[Respondent] = wire(max_items=MAX_BULK, min_items=1)
+
+
+@dataclass
+class RespondentResult:
+    """The outcome of one row, in row order: scheduled, sent, suppressed, duplicate or invalid."""
+
+    row: int
+    status: str
+    email: str | None = None
+    reason: str | None = None
+    until: datetime | None = None
+    invitation_id: int | None = None
+    url: str | None = None
+
+
+@dataclass
+class AddRespondentsResult:
+    results: list[RespondentResult]
+    scheduled: int
+    sent: int
+    suppressed: int
+    duplicate: int
+    invalid: int
+
+
+@dataclass
+class ContactRow:
+    email: str = wire(max_len=254)
+    crm_id: str | None = wire(None, max_len=100)
+    attributes: list[Attribute] = wire([], max_items=MAX_PARAMS)
+
+
+@dataclass
+class UpsertContactsRequest:
+    contacts: list[ContactRow] = wire(max_items=MAX_BULK, min_items=1)
+
+
+@dataclass
+class ContactResult:
+    row: int
+    status: str
+    email: str | None = None
+    contact_id: int | None = None
+    reason: str | None = None
+
+
+@dataclass
+class UpsertContactsResult:
+    results: list[ContactResult]
+
+
+@dataclass
+class DefineAttributeRequest:
+    name: str = wire(max_len=64)
+    kind: str = wire(max_len=16, doc="ordinal (values in report order) or text (free).")
+    values: list[str] = wire([], max_items=500)
+
+
+@dataclass
+class AttributeInfo:
+    name: str
+    kind: str
+    values: list[str]
+
+
+@dataclass
+class ListAttributesRequest:
+    name: str | None = wire(None, max_len=64)
+
+
+@dataclass
+class ListAttributesResult:
+    attributes: list[AttributeInfo]
+
+
+@dataclass
+class SyncListRequest:
+    list_name: str = wire(max_len=200)
+    mode: str = wire(max_len=16, doc="add, remove or replace (the list becomes exactly these).")
+    contacts: list[ContactRow] = wire([], max_items=MAX_BULK)
+
+
+@dataclass
+class RowError:
+    row: int
+    reason: str
+    email: str | None = None
+
+
+@dataclass
+class SyncListResult:
+    list_name: str
+    added: int
+    removed: int
+    unchanged: int
+    members: int
+    rejected: list[RowError]
+
+
+@dataclass
+class GetInvitationRequest:
+    invitation_id: int = wire(min=1)
+
+
+@dataclass
+class HistoryEvent:
+    at: datetime
+    event: str
+    detail: str
+
+
+@dataclass
+class InvitationInfo:
+    invitation_id: int
+    campaign_id: int
+    email: str
+    status: str
+    created_at: datetime
+    reminders_sent: int
+    url: str
+    params: list[Param]
+    history: list[HistoryEvent]
+    crm_id: str | None = None
+    event_id: str | None = None
+    send_at: datetime | None = None
+    sent_at: datetime | None = None
+    opened_at: datetime | None = None
+    responded_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass
+class ListNonRespondersRequest:
+    campaign_id: int = wire(min=1)
+    since: datetime | None = wire(None, doc="Only invitations created at or after this time.")
+    offset: int | None = wire(None, min=0)
+    limit: int | None = wire(None, min=1, max=1000)
+
+
+@dataclass
+class NonResponder:
+    invitation_id: int
+    email: str
+    status: str
+    created_at: datetime
+    reminders_sent: int
+    url: str
+    crm_id: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass
+class ListNonRespondersResult:
+    invitations: list[NonResponder]
+    total: int
+
+
+@dataclass
+class UpdateCampaignRequest:
+    campaign_id: int = wire(min=1)
+    name: str | None = wire(None, max_len=200)
+    status: str | None = wire(None, max_len=16, doc="active, paused or closed.")
+    send_delay_minutes: int | None = wire(None, min=0)
+    reminder_days: int | None = wire(None, min=0)
+    max_reminders: int | None = wire(None, min=0)
+    quarantine_days: int | None = wire(None, min=0)
+    quarantine_scope: str | None = wire(None, max_len=16)
+    link_valid_days: int | None = wire(None, min=0)
+    recurrence_days: int | None = wire(None, min=0)
+    invitation_subject: str | None = wire(None, max_len=300)
+    invitation_text: str | None = wire(None, max_len=20000)
+    invitation_html: str | None = wire(None, max_len=100000)
+    reminder_subject: str | None = wire(None, max_len=300)
+    reminder_text: str | None = wire(None, max_len=20000)
+    reminder_html: str | None = wire(None, max_len=100000)
+    notify_on: str | None = wire(None, max_len=16)
+    crm_push: bool | None = wire(None)
+    crm_tag: str | None = wire(None, max_len=100)

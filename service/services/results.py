@@ -44,6 +44,7 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     params = dict(invitation.params) if invitation is not None else {}
     if invitation is not None:
         uow.invitations.mark(invitation.id, status="responded", responded_at=now)
+        uow.invitations.record_events([(invitation.id, now, "responded", "")])
     return uow.responses.add(account_id, campaign.id, invitation.id if invitation else None,
                              contact_id, answers, params, extra_params,
                              survey.nps_score(answers), now)

@@ -89,6 +89,9 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
         check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
         invitation = new_invitation(campaign, contact.id, params, request.event_id, now)
         invitation.id = uow.invitations.add(principal.account_id, invitation)
+        uow.invitations.record_events([(invitation.id, now, "created", "GetTrackingUrl")] + (
+            [(invitation.id, now, "sent", "link returned to the caller (crm delivery)")]
+            if invitation.status == "sent" else []))
         uow.commit()
     return tracking_result(rt, invitation, now)
 

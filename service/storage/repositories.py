@@ -13,8 +13,18 @@ from sqlalchemy.exc import IntegrityError
 from service.domain.distribution import Campaign, Invitation
 from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
-from service.storage.tables import (accounts, api_keys, audit_log, auth_failures, campaigns,
-                                    contacts, invitations, responses, surveys)
+from service.storage.tables import (accounts, api_keys, attribute_definitions, audit_log,
+                                    auth_failures, campaigns, contact_lists, contacts,
+                                    invitation_events, invitations, list_members, responses,
+                                    surveys)
+
+#: Rows per IN (...) list or multi-row statement: well inside every backend's limits.
+CHUNK = 500
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 class _Repository:
@@ -128,6 +138,10 @@ class CampaignRepository(_Repository):
                                                 campaigns.c.id == campaign_id))
         return _campaign(row) if row else None
 
+    def update(self, campaign: Campaign, now: datetime) -> None:
+        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(
+            updated_at=now, **{name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}))
+
     def get_public(self, public_id: str) -> tuple[int, Campaign] | None:
         row = self._one(select(campaigns).where(campaigns.c.public_id == public_id))
         return (row.account_id, _campaign(row)) if row else None
@@ -194,6 +208,55 @@ class ContactRepository(_Repository):
             email=f"erased-{contact_id}@erased.invalid", crm_id=None, attributes={},
             erased_at=now, updated_at=now))
 
+    def upsert_many(self, account_id: int, rows: list[tuple[str, str | None, dict[str, str]]],
+                    now: datetime) -> dict[str, tuple[Contact, str]]:
+        """Contacts of many (email, crm_id, attributes) rows, each with created/updated/unchanged."""
+        emails = list(dict.fromkeys(email for email, _, _ in rows))
+        existing = self.by_emails(account_id, emails)
+        new = [{"account_id": account_id, "email": email, "crm_id": crm_id,
+                "attributes": attributes, "created_at": now, "updated_at": now}
+               for email, crm_id, attributes in {r[0]: r for r in rows}.values()
+               if email not in existing]
+        for chunk in _chunks(new):
+            self.connection.execute(
+                _insert_ignoring_conflicts(self.connection, contacts)
+                .on_conflict_do_nothing(index_elements=["account_id", "email"]), chunk)
+        created = {row["email"] for row in new}
+        current = self.by_emails(account_id, emails)
+        outcome: dict[str, tuple[Contact, str]] = {}
+        changes = []
+        for email, crm_id, attributes in rows:
+            contact = current[email]
+            merged = {**contact.attributes, **attributes}
+            new_crm = crm_id if crm_id is not None else contact.crm_id
+            if merged != contact.attributes or new_crm != contact.crm_id:
+                contact = Contact(id=contact.id, email=email, crm_id=new_crm, attributes=merged)
+                current[email] = contact
+                changes.append(contact)
+                state = "created" if email in created else "updated"
+            else:
+                state = outcome.get(email, (None, "created" if email in created else "unchanged"))[1]
+            outcome[email] = (contact, state)
+        for contact in {c.email: c for c in changes}.values():
+            self.connection.execute(update(contacts).where(contacts.c.id == contact.id).values(
+                crm_id=contact.crm_id, attributes=contact.attributes, updated_at=now))
+        return outcome
+
+    def by_emails(self, account_id: int, emails: list[str]) -> dict[str, Contact]:
+        found = {}
+        for chunk in _chunks(emails):
+            for row in self.connection.execute(select(contacts).where(
+                    contacts.c.account_id == account_id, contacts.c.email.in_(chunk))):
+                found[row.email] = _contact(row)
+        return found
+
+    def unsubscribed(self, contact_ids: list[int]) -> set[int]:
+        found = set()
+        for chunk in _chunks(contact_ids):
+            found.update(self.connection.execute(select(contacts.c.id).where(
+                contacts.c.id.in_(chunk), contacts.c.unsubscribed_at.is_not(None))).scalars())
+        return found
+
     def is_unsubscribed(self, contact_id: int) -> bool:
         return self.connection.execute(select(contacts.c.unsubscribed_at).where(
             contacts.c.id == contact_id)).scalar_one() is not None
@@ -257,6 +320,70 @@ class InvitationRepository(_Repository):
         if campaign_id is not None:
             query = query.where(invitations.c.campaign_id == campaign_id)
         return self.connection.execute(query).scalar_one()
+
+    def add_many(self, account_id: int, new: list[Invitation]) -> list[int]:
+        """Store many invitations at once; their ids in the same order."""
+        ids: list[int] = []
+        for chunk in _chunks(new):
+            result = self.connection.execute(
+                insert(invitations).returning(invitations.c.id, sort_by_parameter_order=True),
+                [{"account_id": account_id, "campaign_id": i.campaign_id,
+                  "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
+                  "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
+                  "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at}
+                 for i in chunk])
+            ids.extend(result.scalars())
+        return ids
+
+    def by_events(self, campaign_id: int, event_ids: list[str]) -> dict[str, Invitation]:
+        found = {}
+        for chunk in _chunks(event_ids):
+            for row in self.connection.execute(select(invitations).where(
+                    invitations.c.campaign_id == campaign_id,
+                    invitations.c.event_id.in_(chunk))):
+                found[row.event_id] = _invitation(row)
+        return found
+
+    def last_invited_many(self, account_id: int, contact_ids: list[int],
+                          campaign_id: int | None) -> dict[int, datetime]:
+        """When each contact was last invited (by this campaign, or by any when None)."""
+        found = {}
+        for chunk in _chunks(contact_ids):
+            query = (select(invitations.c.contact_id, func.max(invitations.c.created_at))
+                     .where(invitations.c.account_id == account_id,
+                            invitations.c.contact_id.in_(chunk))
+                     .group_by(invitations.c.contact_id))
+            if campaign_id is not None:
+                query = query.where(invitations.c.campaign_id == campaign_id)
+            found.update((contact_id, last) for contact_id, last in self.connection.execute(query))
+        return found
+
+    def record_events(self, events: list[tuple[int, datetime, str, str]]) -> None:
+        """Append (invitation_id, at, event, detail) rows to invitations' histories."""
+        for chunk in _chunks(events):
+            self.connection.execute(insert(invitation_events), [
+                {"invitation_id": i, "at": at, "event": event, "detail": detail[:500]}
+                for i, at, event, detail in chunk])
+
+    def history(self, invitation_id: int) -> list[Row]:
+        return list(self.connection.execute(select(invitation_events).where(
+            invitation_events.c.invitation_id == invitation_id).order_by(invitation_events.c.id)))
+
+    def non_responders(self, account_id: int, campaign_id: int, since: datetime | None,
+                       offset: int, limit: int, now: datetime) -> tuple[list[Row], int]:
+        """Open invitations of a campaign (not answered, not expired), oldest first."""
+        where = [invitations.c.account_id == account_id, invitations.c.campaign_id == campaign_id,
+                 invitations.c.status.in_(("sent", "opened", "reminded")),
+                 (invitations.c.expires_at.is_(None)) | (invitations.c.expires_at > now)]
+        if since is not None:
+            where.append(invitations.c.created_at >= since)
+        rows = list(self.connection.execute(
+            select(invitations, contacts.c.email, contacts.c.crm_id)
+            .join(contacts, contacts.c.id == invitations.c.contact_id).where(*where)
+            .order_by(invitations.c.id).offset(offset).limit(limit)))
+        total = self.connection.execute(select(func.count()).select_from(invitations)
+                                        .where(*where)).scalar_one()
+        return rows, total
 
     def of_contact(self, contact_id: int) -> list[Invitation]:
         return [_invitation(row) for row in self.connection.execute(
@@ -388,3 +515,47 @@ class AuditRepository(_Repository):
         if since is not None:
             query = query.where(audit_log.c.at >= since)
         return list(self.connection.execute(query.order_by(audit_log.c.id.desc()).limit(limit)))
+
+
+class AttributeRepository(_Repository):
+    def define(self, account_id: int, name: str, kind: str, values: list[str],
+               now: datetime) -> None:
+        """Create or redefine an attribute."""
+        existing = self._one(select(attribute_definitions.c.id).where(
+            attribute_definitions.c.account_id == account_id,
+            attribute_definitions.c.name == name))
+        if existing is None:
+            self.connection.execute(insert(attribute_definitions).values(
+                account_id=account_id, name=name, kind=kind, values=values, created_at=now))
+        else:
+            self.connection.execute(update(attribute_definitions).where(
+                attribute_definitions.c.id == existing.id).values(kind=kind, values=values))
+
+    def all(self, account_id: int) -> dict[str, Row]:
+        return {row.name: row for row in self.connection.execute(
+            select(attribute_definitions).where(attribute_definitions.c.account_id == account_id)
+            .order_by(attribute_definitions.c.name))}
+
+
+class ListRepository(_Repository):
+    def get_or_create(self, account_id: int, name: str, now: datetime) -> int:
+        self.connection.execute(_insert_ignoring_conflicts(self.connection, contact_lists)
+                                .values(account_id=account_id, name=name, created_at=now)
+                                .on_conflict_do_nothing(index_elements=["account_id", "name"]))
+        return self.connection.execute(select(contact_lists.c.id).where(
+            contact_lists.c.account_id == account_id,
+            contact_lists.c.name == name)).scalar_one()
+
+    def members(self, list_id: int) -> set[int]:
+        return set(self.connection.execute(select(list_members.c.contact_id).where(
+            list_members.c.list_id == list_id)).scalars())
+
+    def add_members(self, list_id: int, contact_ids: list[int], now: datetime) -> None:
+        for chunk in _chunks(contact_ids):
+            self.connection.execute(insert(list_members), [
+                {"list_id": list_id, "contact_id": c, "added_at": now} for c in chunk])
+
+    def remove_members(self, list_id: int, contact_ids: list[int]) -> None:
+        for chunk in _chunks(contact_ids):
+            self.connection.execute(list_members.delete().where(
+                list_members.c.list_id == list_id, list_members.c.contact_id.in_(chunk)))

@@ -180,3 +180,41 @@ audit_log = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_audit_log_account_at", "account_id", "at"),
 )
+
+attribute_definitions = Table(
+    "attribute_definitions", metadata,
+    _id(),
+    _account(),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # Ordinal attributes: the allowed values in their report order.
+    Column("values", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_attribute_definitions_account_name"),
+)
+
+contact_lists = Table(
+    "contact_lists", metadata,
+    _id(),
+    _account(),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_contact_lists_account_name"),
+)
+
+list_members = Table(
+    "list_members", metadata,
+    Column("list_id", Integer, ForeignKey("contact_lists.id"), primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+invitation_events = Table(
+    "invitation_events", metadata,
+    _id(),
+    Column("invitation_id", Integer, ForeignKey("invitations.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("detail", String(500), nullable=False, server_default=""),
+    Index("ix_invitation_events_invitation", "invitation_id", "id"),
+)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from service.storage.engine import READ_ONLY
-from service.storage.repositories import (AccountRepository, AuditRepository,
+from service.storage.repositories import (AccountRepository, AttributeRepository,
+                                          AuditRepository, ListRepository,
                                           AuthFailureRepository, CampaignRepository,
                                           ContactRepository, InvitationRepository,
                                           KeyRepository, ResponseRepository, SurveyRepository)
@@ -32,6 +33,8 @@ class SqlUnitOfWork:
         self.responses = ResponseRepository(connection)
         self.auth_failures = AuthFailureRepository(connection)
         self.audit = AuditRepository(connection)
+        self.attributes = AttributeRepository(connection)
+        self.lists = ListRepository(connection)
         return self
 
     def commit(self) -> None:

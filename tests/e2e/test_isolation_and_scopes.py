@@ -63,7 +63,10 @@ MISSING = {"survey_id": 987654, "campaign_id": 987654, "invitation_id": 987654,
            "crm_id": "CRM-NOBODY"}
 OTHER_VALUES = {"title": "t", "language": "en", "name": "n", "scopes": ["read"],
                 "questions": [{"key": "q", "type": "nps", "text": "?"}],
-                "answers": [{"key": "nps", "value": "5"}]}
+                "answers": [{"key": "nps", "value": "5"}],
+                "respondents": [{"email": "b-own@example.com"}],
+                "contacts": [{"email": "b-own@example.com"}], "list_name": "l", "mode": "add",
+                "kind": "text"}
 
 
 def sample_request(name: str, ids: dict) -> dict:

@@ -1,0 +1,293 @@
+"""Distribution: invitations in bulk, contacts and their attributes, lists, campaign changes."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.domain.distribution import clean_params, quarantine_end
+from service.domain.errors import (DuplicateEvent, NotFound, UnknownCampaign, ValidationError)
+from service.domain.surveys import KEY_PATTERN, normalize_email
+from service.services import messages as m
+from service.services.catalogue import Principal, operation
+from service.services.runtime import Runtime
+from service.services.surveys import (_SETTING_FIELDS, _TEMPLATE_FIELDS, campaign_info,
+                                      get_campaign_of)
+from service.services.tracking import new_invitation, pairs_to_dict, token_of, tracking_result
+
+ATTRIBUTE_KINDS = ("ordinal", "text")
+
+
+def check_attributes(definitions: dict, attributes: dict[str, str]) -> dict[str, str]:
+    """Attributes checked against their definitions: an ordinal value must be one of its values."""
+    for name, value in attributes.items():
+        definition = definitions.get(name)
+        if definition is not None and definition.kind == "ordinal" and value not in definition.values:
+            raise ValidationError(f"'{value}' is not a value of the ordinal attribute '{name}' "
+                                  f"({', '.join(definition.values)}).", field="attributes")
+    return attributes
+
+
+def _contact_fields(definitions: dict, row) -> tuple[str, str | None, dict[str, str]]:
+    return (normalize_email(row.email), row.crm_id or None,
+            check_attributes(definitions, pairs_to_dict(row.attributes, "attributes")))
+
+
+@operation("AddRespondents", scope="trigger", errors=(UnknownCampaign, ValidationError))
+def add_respondents(rt: Runtime, principal: Principal,
+                    request: m.AddRespondentsRequest) -> m.AddRespondentsResult:
+    """Invite up to 10,000 people at once; one result per row, in row order."""
+    try:
+        results = _add_respondents(rt, principal, request)
+    except DuplicateEvent:
+        # A concurrent call recorded one of these events first: its rows are now duplicates.
+        results = _add_respondents(rt, principal, request)
+    counts = {status: sum(r.status == status for r in results)
+              for status in ("scheduled", "sent", "suppressed", "duplicate", "invalid")}
+    return m.AddRespondentsResult(results=results, **counts)
+
+
+def _add_respondents(rt: Runtime, principal: Principal,
+                     request: m.AddRespondentsRequest) -> list[m.RespondentResult]:
+    now = rt.clock()
+    rows = request.respondents
+    results: list[m.RespondentResult | None] = [None] * len(rows)
+    with rt.uow() as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        definitions = uow.attributes.all(principal.account_id)
+        accepted: list[tuple[int, str, str | None, dict, dict]] = []
+        first_of_event: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            try:
+                email, crm_id, attributes = _contact_fields(definitions, row)
+                params = clean_params(pairs_to_dict(row.params, "params"))
+            except ValidationError as error:
+                results[index] = m.RespondentResult(row=index, status="invalid",
+                                                    email=row.email, reason=error.message)
+                continue
+            if row.event_id and row.event_id in first_of_event:
+                continue  # answered below with the first row's result
+            if row.event_id:
+                first_of_event[row.event_id] = index
+            accepted.append((index, email, crm_id, attributes, params))
+        earlier = uow.invitations.by_events(campaign.id, list(first_of_event))
+        contacts = uow.contacts.upsert_many(
+            principal.account_id, [(e, c, a) for _, e, c, a, _ in accepted], now)
+        ids = [contact.id for contact, _ in contacts.values()]
+        unsubscribed = uow.contacts.unsubscribed(ids)
+        scope = None if campaign.quarantine_scope == "account" else campaign.id
+        last = uow.invitations.last_invited_many(principal.account_id, ids, scope)
+        pending = []
+        for index, email, _, _, params in accepted:
+            row = rows[index]
+            contact = contacts[email][0]
+            if row.event_id in earlier:
+                first = earlier[row.event_id]
+                results[index] = m.RespondentResult(
+                    row=index, status="duplicate", email=email, invitation_id=first.id,
+                    url=rt.tracking_url(token_of(rt, first)),
+                    reason=f"event_id '{row.event_id}' was already received.")
+                continue
+            reason, until = _suppression(campaign, contact.id in unsubscribed,
+                                         last.get(contact.id), now)
+            if reason:
+                results[index] = m.RespondentResult(row=index, status="suppressed", email=email,
+                                                    reason=reason, until=until)
+                continue
+            invitation = new_invitation(campaign, contact.id, params, row.event_id, now,
+                                        row.send_at)
+            last[contact.id] = now  # the same person twice in one call: quarantine applies
+            pending.append((index, email, invitation))
+        new_ids = uow.invitations.add_many(principal.account_id, [p[2] for p in pending])
+        history = []
+        for (index, email, invitation), new_id in zip(pending, new_ids):
+            invitation.id = new_id
+            link = tracking_result(rt, invitation, now)
+            results[index] = m.RespondentResult(row=index, status=invitation.status, email=email,
+                                                invitation_id=new_id, url=link.url)
+            history.append((new_id, now, "created", "AddRespondents"))
+            if invitation.status == "sent":
+                history.append((new_id, now, "sent", "link returned to the caller (crm delivery)"))
+        uow.invitations.record_events(history)
+        uow.commit()
+    for index, row in enumerate(rows):
+        if results[index] is None:  # a later row repeating an event id of this call
+            first = results[first_of_event[row.event_id]]
+            results[index] = m.RespondentResult(
+                row=index, status="duplicate", email=first.email,
+                invitation_id=first.invitation_id, url=first.url,
+                reason=f"event_id '{row.event_id}' repeats row {first.row}.")
+    return results
+
+
+def _suppression(campaign, unsubscribed: bool, last_invited: datetime | None,
+                 now: datetime) -> tuple[str | None, datetime | None]:
+    if campaign.status != "active":
+        return f"campaign_{campaign.status}", None
+    if unsubscribed:
+        return "unsubscribed", None
+    until = quarantine_end(last_invited, campaign.quarantine_days)
+    if until is not None and now < until:
+        return "quarantine", until
+    return None, None
+
+
+@operation("UpsertContacts", scope="trigger", errors=(ValidationError,))
+def upsert_contacts(rt: Runtime, principal: Principal,
+                    request: m.UpsertContactsRequest) -> m.UpsertContactsResult:
+    """Create or update up to 10,000 contacts (email, crm_id, attributes); a result per row."""
+    now = rt.clock()
+    results: list[m.ContactResult] = []
+    with rt.uow() as uow:
+        definitions = uow.attributes.all(principal.account_id)
+        valid, errors = _valid_rows(definitions, request.contacts)
+        outcome = uow.contacts.upsert_many(principal.account_id,
+                                           [fields for _, fields in valid], now)
+        uow.commit()
+    for index, row in enumerate(request.contacts):
+        if index in errors:
+            results.append(m.ContactResult(row=index, status="invalid", email=row.email,
+                                           reason=errors[index]))
+        else:
+            contact, state = outcome[normalize_email(row.email)]
+            results.append(m.ContactResult(row=index, status=state, email=contact.email,
+                                           contact_id=contact.id))
+    return m.UpsertContactsResult(results=results)
+
+
+def _valid_rows(definitions: dict, rows: list) -> tuple[list[tuple[int, tuple]], dict[int, str]]:
+    valid, errors = [], {}
+    for index, row in enumerate(rows):
+        try:
+            valid.append((index, _contact_fields(definitions, row)))
+        except ValidationError as error:
+            errors[index] = error.message
+    return valid, errors
+
+
+@operation("DefineAttribute", scope="admin", errors=(ValidationError,))
+def define_attribute(rt: Runtime, principal: Principal,
+                     request: m.DefineAttributeRequest) -> m.AttributeInfo:
+    """Define (or redefine) a background attribute: ordinal with ordered values, or free text."""
+    if not KEY_PATTERN.match(request.name):
+        raise ValidationError("An attribute name starts with a letter and has only letters, "
+                              "digits and underscores (at most 64).", field="name")
+    if request.kind not in ATTRIBUTE_KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(ATTRIBUTE_KINDS)}.", field="kind")
+    values = list(request.values)
+    if request.kind == "ordinal" and (not values or len(set(values)) != len(values)
+                                      or any(not v.strip() or len(v) > 200 for v in values)):
+        raise ValidationError("An ordinal attribute needs distinct, non-empty values "
+                              "(at most 200 characters each), in report order.", field="values")
+    if request.kind == "text" and values:
+        raise ValidationError("A text attribute takes no values.", field="values")
+    with rt.uow() as uow:
+        uow.attributes.define(principal.account_id, request.name, request.kind, values,
+                              rt.clock())
+        uow.commit()
+    return m.AttributeInfo(name=request.name, kind=request.kind, values=values)
+
+
+@operation("ListAttributes", scope="read", errors=())
+def list_attributes(rt: Runtime, principal: Principal,
+                    request: m.ListAttributesRequest) -> m.ListAttributesResult:
+    """Your attribute definitions, ordinal values in their report order."""
+    with rt.uow(read_only=True) as uow:
+        found = uow.attributes.all(principal.account_id)
+    return m.ListAttributesResult(attributes=[
+        m.AttributeInfo(name=row.name, kind=row.kind, values=list(row.values))
+        for row in found.values() if request.name in (None, row.name)])
+
+
+@operation("SyncList", scope="trigger", errors=(ValidationError,))
+def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> m.SyncListResult:
+    """Keep a named list in step with a directory: add, remove, or replace its members."""
+    if request.mode not in ("add", "remove", "replace"):
+        raise ValidationError("mode must be add, remove or replace.", field="mode")
+    if not request.list_name.strip():
+        raise ValidationError("list_name must not be empty.", field="list_name")
+    now = rt.clock()
+    with rt.uow() as uow:
+        definitions = uow.attributes.all(principal.account_id)
+        valid, errors = _valid_rows(definitions, request.contacts)
+        list_id = uow.lists.get_or_create(principal.account_id, request.list_name, now)
+        members = uow.lists.members(list_id)
+        if request.mode == "remove":
+            known = uow.contacts.by_emails(principal.account_id, [f[0] for _, f in valid])
+            named = {c.id for c in known.values()}
+            to_add, to_remove = set(), named & members
+            unchanged = len({f[0] for _, f in valid}) - len(to_remove)
+        else:
+            outcome = uow.contacts.upsert_many(principal.account_id, [f for _, f in valid], now)
+            named = {contact.id for contact, _ in outcome.values()}
+            to_add = named - members
+            to_remove = members - named if request.mode == "replace" else set()
+            unchanged = len(named & members)
+        uow.lists.add_members(list_id, sorted(to_add), now)
+        uow.lists.remove_members(list_id, sorted(to_remove))
+        uow.commit()
+    return m.SyncListResult(
+        list_name=request.list_name, added=len(to_add), removed=len(to_remove),
+        unchanged=unchanged, members=len((members | to_add) - to_remove),
+        rejected=[m.RowError(row=i, reason=reason, email=request.contacts[i].email)
+                  for i, reason in sorted(errors.items())])
+
+
+@operation("GetInvitation", scope="read", errors=(NotFound,))
+def get_invitation(rt: Runtime, principal: Principal,
+                   request: m.GetInvitationRequest) -> m.InvitationInfo:
+    """One invitation: its status, link, parameters and history."""
+    now = rt.clock()
+    with rt.uow(read_only=True) as uow:
+        invitation = uow.invitations.get(principal.account_id, request.invitation_id)
+        if invitation is None:
+            raise NotFound(f"No invitation {request.invitation_id} in your account.")
+        contact = uow.contacts.get(principal.account_id, invitation.contact_id)
+        history = uow.invitations.history(invitation.id)
+    return m.InvitationInfo(
+        invitation_id=invitation.id, campaign_id=invitation.campaign_id, email=contact.email,
+        crm_id=contact.crm_id, status=invitation.effective_status(now),
+        created_at=invitation.created_at, reminders_sent=invitation.reminders_sent,
+        url=tracking_result(rt, invitation, now).url,
+        params=[m.Param(name=k, value=v) for k, v in invitation.params.items()],
+        history=[m.HistoryEvent(at=h.at, event=h.event, detail=h.detail) for h in history],
+        event_id=invitation.event_id, send_at=invitation.send_at, sent_at=invitation.sent_at,
+        opened_at=invitation.opened_at, responded_at=invitation.responded_at,
+        expires_at=invitation.expires_at)
+
+
+@operation("ListNonResponders", scope="read", errors=(UnknownCampaign,))
+def list_non_responders(rt: Runtime, principal: Principal,
+                        request: m.ListNonRespondersRequest) -> m.ListNonRespondersResult:
+    """Who was invited and has not answered yet (open links), for CRMs sending their own reminders."""
+    now = rt.clock()
+    with rt.uow(read_only=True) as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        rows, total = uow.invitations.non_responders(
+            principal.account_id, campaign.id, request.since, request.offset or 0,
+            request.limit or 100, now)
+    from service.storage.repositories import _invitation  # row -> entity, to rebuild the link
+    return m.ListNonRespondersResult(total=total, invitations=[m.NonResponder(
+        invitation_id=row.id, email=row.email, crm_id=row.crm_id, status=row.status,
+        created_at=row.created_at, reminders_sent=row.reminders_sent, sent_at=row.sent_at,
+        url=rt.tracking_url(token_of(rt, _invitation(row)))) for row in rows])
+
+
+@operation("UpdateCampaign", scope="admin", errors=(UnknownCampaign, ValidationError))
+def update_campaign(rt: Runtime, principal: Principal,
+                    request: m.UpdateCampaignRequest) -> m.CampaignInfo:
+    """Change a campaign's settings or status (e.g. pause it); fields left out stay as they are."""
+    with rt.uow() as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        for name in (*_SETTING_FIELDS, "name", "status"):
+            value = getattr(request, name, None)
+            if value is not None:
+                setattr(campaign, name, value)
+        for name in _TEMPLATE_FIELDS:
+            value = getattr(request, name)
+            if value is not None:
+                campaign.templates = {**campaign.templates, name: value}
+        campaign.validate()
+        now = rt.clock()
+        uow.campaigns.update(campaign, now)
+        uow.commit()
+    campaign.updated_at = now
+    return campaign_info(rt, campaign)
