@@ -7,20 +7,16 @@ resident memory (VmHWM) after it. Run: .venv/bin/python bench/hostile.py
 from __future__ import annotations
 
 import os
-import signal
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import xmlrpc.client
 from pathlib import Path
 
 import requests
+from server import running_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.conftest import FEEDLOOP, _wait_until_healthy, free_port  # noqa: E402
-from tests.support.hostile import CORPUS  # noqa: E402
+from tests.support.hostile import CORPUS
 
 
 def worker_pids(master: int) -> list[int]:
@@ -42,22 +38,9 @@ def timed(session, url, body, content_type) -> float:
 
 
 def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="feedloop-bench-"))
-    port = free_port()
-    env = {**os.environ, "FEEDLOOP_DATA_DIR": str(workdir / "var"),
-           "FEEDLOOP_BASE_URL": f"http://127.0.0.1:{port}"}
-    subprocess.run([FEEDLOOP, "migrate"], env=env, check=True, capture_output=True)
-    out = subprocess.run([FEEDLOOP, "keys", "create", "--account", "bench", "--scope", "admin"],
-                         env=env, check=True, capture_output=True, text=True).stdout
-    key = tuple(out.strip().splitlines()[-1].split(":", 1))
-    log = open(workdir / "serve.log", "wb")
-    server = subprocess.Popen([FEEDLOOP, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(base, server, workdir / "serve.log")
+    with running_server(workers=1) as (base, key, master):
         time.sleep(1)
-        [worker] = worker_pids(server.pid)
+        [worker] = worker_pids(master)
         session = requests.Session()
         session.auth = key
         normal = xmlrpc.client.dumps(({},), "feedloop.list_surveys").encode()
@@ -75,9 +58,6 @@ def main() -> None:
                 print(f"{name:<20} {len(body):>10} {door:<7} {1000 * median:>9.1f} "
                       f"{median / baseline:>8.1f} {memory_kib(worker, 'VmHWM') / 1024:>12.1f}")
         print(f"worker RSS at end {memory_kib(worker, 'VmRSS') / 1024:.1f} MiB")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""AddRespondents with 10,000 rows through SOAP (zeep) and XML-RPC, on SQLite and PostgreSQL.
+
+Prints the wall time of one 10,000-row call per door and backend, rows per
+second, and the ratio to 10,000 x the time of a 1-row call measured in the same
+run (how much the bulk path saves). Run: .venv/bin/python bench/bulk.py
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+from server import running_server
+
+from tests.e2e.doors import SoapDoor, XmlRpcDoor
+
+ROWS = 10_000
+
+
+def timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    print(f"{'backend':<9} {'door':<7} {'10k rows s':>10} {'rows/s':>8} {'1-row ms':>9} "
+          f"{'10k x 1-row / bulk':>18}")
+    for backend in ("sqlite", "postgres"):
+        with running_server(backend) as (base, key, _):
+            for door in (SoapDoor, XmlRpcDoor):
+                client = door.connect(base, key)
+                survey = client.call("CreateSurvey", title="bench", language="en",
+                                     questions=[{"key": "nps", "type": "nps", "text": "?"}])
+                campaign = client.call("CreateCampaign", survey_id=survey["survey_id"], name="b")
+                tag = f"{backend}-{door.__name__}"
+                one = statistics.median(timed(lambda i=i: client.call(
+                    "AddRespondents", campaign_id=campaign["campaign_id"],
+                    respondents=[{"email": f"single{i}-{tag}@example.com"}]))
+                    for i in range(30))
+                rows = [{"email": f"p{i}-{tag}@example.com", "event_id": f"{tag}-{i}",
+                         "params": [{"name": "ticket", "value": str(i)}]} for i in range(ROWS)]
+                bulk = timed(lambda: client.call("AddRespondents",
+                                                 campaign_id=campaign["campaign_id"],
+                                                 respondents=rows))
+                print(f"{backend:<9} {door.__name__[:-4].lower():<7} {bulk:>10.2f} "
+                      f"{ROWS / bulk:>8.0f} {1000 * one:>9.1f} {ROWS * one / bulk:>18.1f}")
+
+
+if __name__ == "__main__":
+    main()
