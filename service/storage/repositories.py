@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
@@ -20,6 +21,13 @@ from service.storage.tables import (accounts, api_keys, attribute_definitions, a
 
 #: Rows per IN (...) list or multi-row statement: well inside every backend's limits.
 CHUNK = 500
+
+
+def _among(connection: Connection, column, values: list):
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter instead of hundreds."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -212,17 +220,24 @@ class ContactRepository(_Repository):
                     now: datetime) -> dict[str, tuple[Contact, str]]:
         """Contacts of many (email, crm_id, attributes) rows, each with created/updated/unchanged."""
         emails = list(dict.fromkeys(email for email, _, _ in rows))
-        existing = self.by_emails(account_id, emails)
-        new = [{"account_id": account_id, "email": email, "crm_id": crm_id,
-                "attributes": attributes, "created_at": now, "updated_at": now}
-               for email, crm_id, attributes in {r[0]: r for r in rows}.values()
-               if email not in existing]
-        for chunk in _chunks(new):
-            self.connection.execute(
-                _insert_ignoring_conflicts(self.connection, contacts)
-                .on_conflict_do_nothing(index_elements=["account_id", "email"]), chunk)
-        created = {row["email"] for row in new}
         current = self.by_emails(account_id, emails)
+        new = {email: {"account_id": account_id, "email": email, "crm_id": crm_id,
+                       "attributes": attributes, "created_at": now, "updated_at": now}
+               for email, crm_id, attributes in rows if email not in current}
+        created = set()
+        for chunk in _chunks(list(new.values())):
+            inserted = self.connection.execute(
+                _insert_ignoring_conflicts(self.connection, contacts)
+                .on_conflict_do_nothing(index_elements=["account_id", "email"])
+                .returning(contacts.c.id, contacts.c.email), chunk)
+            for contact_id, email in inserted:
+                created.add(email)
+                current[email] = Contact(id=contact_id, email=email, crm_id=new[email]["crm_id"],
+                                         attributes=dict(new[email]["attributes"]))
+        # Rows another request inserted meanwhile (ON CONFLICT skipped them) are read back;
+        # re-reading everything would be slow: the planner's statistics still say "empty".
+        racing = [email for email in new if email not in created]
+        current.update(self.by_emails(account_id, racing) if racing else {})
         outcome: dict[str, tuple[Contact, str]] = {}
         changes = []
         for email, crm_id, attributes in rows:
@@ -246,7 +261,8 @@ class ContactRepository(_Repository):
         found = {}
         for chunk in _chunks(emails):
             for row in self.connection.execute(select(contacts).where(
-                    contacts.c.account_id == account_id, contacts.c.email.in_(chunk))):
+                    contacts.c.account_id == account_id,
+                    _among(self.connection, contacts.c.email, chunk))):
                 found[row.email] = _contact(row)
         return found
 
@@ -254,7 +270,8 @@ class ContactRepository(_Repository):
         found = set()
         for chunk in _chunks(contact_ids):
             found.update(self.connection.execute(select(contacts.c.id).where(
-                contacts.c.id.in_(chunk), contacts.c.unsubscribed_at.is_not(None))).scalars())
+                _among(self.connection, contacts.c.id, chunk),
+                contacts.c.unsubscribed_at.is_not(None))).scalars())
         return found
 
     def is_unsubscribed(self, contact_id: int) -> bool:
@@ -340,7 +357,7 @@ class InvitationRepository(_Repository):
         for chunk in _chunks(event_ids):
             for row in self.connection.execute(select(invitations).where(
                     invitations.c.campaign_id == campaign_id,
-                    invitations.c.event_id.in_(chunk))):
+                    _among(self.connection, invitations.c.event_id, chunk))):
                 found[row.event_id] = _invitation(row)
         return found
 
@@ -351,7 +368,7 @@ class InvitationRepository(_Repository):
         for chunk in _chunks(contact_ids):
             query = (select(invitations.c.contact_id, func.max(invitations.c.created_at))
                      .where(invitations.c.account_id == account_id,
-                            invitations.c.contact_id.in_(chunk))
+                            _among(self.connection, invitations.c.contact_id, chunk))
                      .group_by(invitations.c.contact_id))
             if campaign_id is not None:
                 query = query.where(invitations.c.campaign_id == campaign_id)
