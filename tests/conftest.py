@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from service.services import Runtime
-from service.services.keys import create_account_key
+from service.domain.credentials import Credentials
+from service.services import OPERATIONS, Runtime, invoke
+from service.services.keys import authenticate, create_account_key
 from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
 from service.storage.uow import SqlUnitOfWork
@@ -78,3 +79,15 @@ def rt(engine, clock) -> Runtime:
 @pytest.fixture
 def admin_key(rt):
     return create_account_key(rt, "acme", ["admin"])
+
+
+@pytest.fixture
+def admin(rt, admin_key):
+    """The principal of account acme's admin key."""
+    return authenticate(rt, Credentials(admin_key.key_id, admin_key.secret))
+
+
+def call(rt, principal, operation_name: str, **fields):
+    """Run a catalogue operation as a door would, with the request built from ``fields``."""
+    op = OPERATIONS[operation_name]
+    return invoke(rt, principal, op, op.request(**fields))

@@ -5,15 +5,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from service.domain.credentials import Credentials
-from service.services import OPERATIONS, invoke
+from tests.conftest import call
 from service.services import messages as m
 from service.services.keys import authenticate
 from service.services.runtime import utc_now
-
-
-def call(rt, principal, operation_name, **fields):
-    op = OPERATIONS[operation_name]
-    return invoke(rt, principal, op, op.request(**fields))
 
 
 def setup_campaign(rt, admin_key):

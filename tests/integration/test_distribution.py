@@ -6,22 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from service.domain.credentials import Credentials
 from service.domain.errors import Conflict, ValidationError
-from service.services import OPERATIONS, invoke
+from tests.conftest import call
 from service.services import messages as m
-from service.services.keys import authenticate
 from service.storage.tables import contacts
-
-
-def call(rt, principal, operation_name, **fields):
-    op = OPERATIONS[operation_name]
-    return invoke(rt, principal, op, op.request(**fields))
-
-
-@pytest.fixture
-def admin(rt, admin_key):
-    return authenticate(rt, Credentials(admin_key.key_id, admin_key.secret))
 
 
 def campaign(rt, admin, **settings) -> int:

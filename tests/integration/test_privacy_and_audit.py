@@ -8,22 +8,12 @@ from sqlalchemy import select
 
 from service.domain.credentials import Credentials
 from service.domain.errors import NotFound, TooManyRequests, Unauthorized
-from service.services import OPERATIONS, invoke
+from tests.conftest import call
 from service.services import messages as m
 from service.services.keys import THROTTLE_LIMIT, authenticate
 from service.storage.tables import metadata
 
 EMAIL = "ana.erase@example.com"
-
-
-def call(rt, principal, operation_name, **fields):
-    op = OPERATIONS[operation_name]
-    return invoke(rt, principal, op, op.request(**fields))
-
-
-@pytest.fixture
-def admin(rt, admin_key):
-    return authenticate(rt, Credentials(admin_key.key_id, admin_key.secret))
 
 
 @pytest.fixture

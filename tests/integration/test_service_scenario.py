@@ -6,20 +6,10 @@ import pytest
 from service.domain.errors import (Conflict, Forbidden, NotFound, Quarantined, UnknownCampaign,
                                    ValidationError)
 from service.domain.surveys import AnswerErrors
-from service.services import OPERATIONS, invoke
+from tests.conftest import call
 from service.services.keys import authenticate, create_account_key
 from service.services import messages as m
 from service.domain.credentials import Credentials
-
-
-def call(rt, principal, operation_name, **fields):
-    op = OPERATIONS[operation_name]
-    return invoke(rt, principal, op, op.request(**fields))
-
-
-@pytest.fixture
-def admin(rt, admin_key):
-    return authenticate(rt, Credentials(admin_key.key_id, admin_key.secret))
 
 
 def make_survey(rt, admin) -> int:
