@@ -43,26 +43,30 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
                            "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
     now = rt.clock()
     address = (address or "unknown")[:64]
-    with rt.uow() as uow:
+    # Read first, write only when there is something to record: on SQLite a write
+    # transaction takes the database lock, and most calls only need a read.
+    with rt.uow(read_only=True) as uow:
         blocked = uow.auth_failures.blocked_until(address, now)
-        if blocked is not None:
-            raise TooManyRequests("Too many failed authentications from your address; "
-                                  f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.")
         row = uow.keys.get(credentials.key_id)
-        # Compare against a dummy hash when the key is unknown, so that an unknown
-        # key and a wrong secret take the same time and get the same answer.
-        expected = row.secret_hash if row is not None else _UNKNOWN_KEY_HASH
-        matches = hmac.compare_digest(expected, hash_secret(credentials.secret))
-        if (not matches or row is None or row.revoked_at is not None
-                or (row.expires_at is not None and row.expires_at <= now)):
+    if blocked is not None:
+        raise TooManyRequests("Too many failed authentications from your address; "
+                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.")
+    # Compare against a dummy hash when the key is unknown, so that an unknown
+    # key and a wrong secret take the same time and get the same answer.
+    expected = row.secret_hash if row is not None else _UNKNOWN_KEY_HASH
+    matches = hmac.compare_digest(expected, hash_secret(credentials.secret))
+    if (not matches or row is None or row.revoked_at is not None
+            or (row.expires_at is not None and row.expires_at <= now)):
+        with rt.uow() as uow:
             uow.auth_failures.record(address, now, THROTTLE_WINDOW, THROTTLE_LIMIT,
                                      THROTTLE_BLOCK)
             uow.commit()
-            raise Unauthorized(_BAD_CREDENTIALS)
-        if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
+        raise Unauthorized(_BAD_CREDENTIALS)
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
+        with rt.uow() as uow:
             uow.keys.touch(row.key_id, now)
             uow.commit()
-        return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
+    return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
 
 
 def _check_scopes(scopes: list[str]) -> list[str]:
