@@ -1,4 +1,4 @@
-"""The `feedloop` command: serve, migrate, keys, wsdl."""
+"""The `feedloop` command: serve, migrate, keys, worker, wsdl."""
 from __future__ import annotations
 
 import argparse
@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("key_id")
     rotate.set_defaults(handler=_keys_rotate)
 
+    worker = commands.add_parser("worker", help="send due invitations and reminders, run "
+                                                "recurrences")
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
+    worker.set_defaults(handler=_worker)
+
     wsdl = commands.add_parser("wsdl", help="print the WSDL (for wsdl/feedloop.wsdl)")
     wsdl.add_argument("--out", help="write to this file instead of standard output")
     wsdl.set_defaults(handler=_wsdl)
@@ -111,6 +117,24 @@ def _serve(args) -> int:
     os.environ["FEEDLOOP_WORKERS"] = str(args.workers)
     os.execv(gunicorn, [gunicorn, "--config", "python:service.gunicorn_conf",
                         "service.wsgi:create_app()"])
+
+
+def _worker(args) -> int:
+    import logging
+    import os
+    import socket
+
+    from service.mail import make_sender
+    from service.worker import install_stop_signals, run_forever, run_once
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    rt, _ = _runtime(settings)
+    sender = make_sender(settings.smtp_url, settings.data_dir)
+    if args.once:
+        print(run_once(rt, sender, f"{socket.gethostname()}:{os.getpid()}"))
+        return 0
+    run_forever(rt, sender, args.interval, install_stop_signals())
+    return 0
 
 
 def _keys_create(args) -> int:

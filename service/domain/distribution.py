@@ -33,6 +33,8 @@ class Campaign:
     crm_push: bool = False
     crm_tag: str = ""
     webhooks: list[str] = field(default_factory=list)
+    recurrence_list: str = ""
+    last_recurrence_at: datetime | None = None
     id: int | None = None
     public_id: str = ""
     created_at: datetime | None = None
@@ -57,6 +59,22 @@ class Campaign:
                 raise ValidationError(f"{name} must be from 0 to {high}.", field=name)
         if self.max_reminders and not self.reminder_days:
             raise ValidationError("max_reminders needs reminder_days.", field="reminder_days")
+        if self.recurrence_days and not self.recurrence_list:
+            raise ValidationError("recurrence_days needs recurrence_list: the list whose "
+                                  "members are invited again.", field="recurrence_list")
+
+    @property
+    def reminder_limit(self) -> int:
+        """How many reminders an invitation gets (one when only reminder_days is set)."""
+        if self.delivery != "email" or not self.reminder_days:
+            return 0
+        return self.max_reminders or 1
+
+    def next_reminder(self, after: datetime, reminders_sent: int) -> datetime | None:
+        """When the next reminder is due after a send at ``after`` (None: no more)."""
+        if reminders_sent >= self.reminder_limit:
+            return None
+        return after + timedelta(days=self.reminder_days)
 
     def link_expiry(self, now: datetime) -> datetime | None:
         """When a link created now stops working (None: never)."""

@@ -121,7 +121,10 @@ class CreateCampaignRequest:
     notify_on: str | None = wire(None, max_len=16, doc="all or detractors.")
     crm_push: bool | None = wire(None)
     crm_tag: str | None = wire(None, max_len=100)
+    recurrence_list: str | None = wire(None, max_len=200)
     webhooks: list[str] = wire([], max_items=10)
+    recurrence_list: str | None = wire(None, max_len=200,
+                                       doc="With recurrence_days: the list invited again.")
 
 
 @dataclass
@@ -160,6 +163,7 @@ class CampaignInfo:
     crm_push: bool
     crm_tag: str
     webhooks: list[str]
+    recurrence_list: str
     open_url: str
     created_at: datetime
     updated_at: datetime
@@ -601,3 +605,4 @@ class UpdateCampaignRequest:
     notify_on: str | None = wire(None, max_len=16)
     crm_push: bool | None = wire(None)
     crm_tag: str | None = wire(None, max_len=100)
+    recurrence_list: str | None = wire(None, max_len=200)

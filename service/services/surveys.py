@@ -67,7 +67,7 @@ _TEMPLATE_FIELDS = ("invitation_subject", "invitation_text", "invitation_html",
                     "reminder_subject", "reminder_text", "reminder_html")
 _SETTING_FIELDS = ("delivery", "send_delay_minutes", "reminder_days", "max_reminders",
                    "quarantine_days", "quarantine_scope", "link_valid_days", "recurrence_days",
-                   "notify_on", "crm_push", "crm_tag")
+                   "notify_on", "crm_push", "crm_tag", "recurrence_list")
 
 
 def get_campaign_of(uow, principal: Principal, campaign_id: int) -> Campaign:

@@ -126,7 +126,8 @@ class SurveyRepository(_Repository):
 _CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minutes",
                     "reminder_days", "max_reminders", "quarantine_days", "quarantine_scope",
                     "link_valid_days", "recurrence_days", "templates", "notify_emails",
-                    "notify_on", "crm_push", "crm_tag", "webhooks")
+                    "notify_on", "crm_push", "crm_tag", "webhooks", "recurrence_list",
+                    "last_recurrence_at")
 
 
 def _campaign(row: Row) -> Campaign:
@@ -149,6 +150,17 @@ class CampaignRepository(_Repository):
     def update(self, campaign: Campaign, now: datetime) -> None:
         self.connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(
             updated_at=now, **{name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}))
+
+    def recurring(self, now: datetime) -> list[tuple[int, Campaign]]:
+        """Active campaigns with a recurrence, of every account (their due time is checked after)."""
+        rows = self.connection.execute(select(campaigns).where(
+            campaigns.c.status == "active", campaigns.c.recurrence_days > 0,
+            campaigns.c.recurrence_list != ""))
+        return [(row.account_id, _campaign(row)) for row in rows]
+
+    def mark_recurrence(self, campaign_id: int, now: datetime) -> None:
+        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
+                                .values(last_recurrence_at=now))
 
     def get_public(self, public_id: str) -> tuple[int, Campaign] | None:
         row = self._one(select(campaigns).where(campaigns.c.public_id == public_id))
@@ -314,6 +326,11 @@ class InvitationRepository(_Repository):
                                                   invitations.c.id == invitation_id))
         return _invitation(row) if row else None
 
+    def get_any(self, invitation_id: int) -> tuple[int, Invitation] | None:
+        """An invitation of any account, with its account id (for the worker)."""
+        row = self._one(select(invitations).where(invitations.c.id == invitation_id))
+        return (row.account_id, _invitation(row)) if row else None
+
     def get_by_nonce(self, nonce: bytes) -> tuple[int, Invitation] | None:
         row = self._one(select(invitations).where(invitations.c.nonce == nonce))
         return (row.account_id, _invitation(row)) if row else None
@@ -401,6 +418,44 @@ class InvitationRepository(_Repository):
         total = self.connection.execute(select(func.count()).select_from(invitations)
                                         .where(*where)).scalar_one()
         return rows, total
+
+    def claim_due_mail(self, owner: str, now: datetime, lease_until: datetime,
+                       limit: int) -> list[Row]:
+        """Lease invitations of active email campaigns whose mail (or reminder) is due.
+
+        On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
+        workers claiming at the same moment never take the same row; on SQLite
+        the write transaction already admits one claimer at a time. The lease
+        lets the SMTP conversation happen outside any transaction.
+        """
+        due = (((invitations.c.status == "scheduled") & (invitations.c.send_at <= now))
+               | (invitations.c.status.in_(("sent", "opened", "reminded"))
+                  & (invitations.c.next_reminder_at <= now)))
+        candidates = (
+            select(invitations.c.id)
+            .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
+            .where(due, campaigns.c.status == "active", campaigns.c.delivery == "email",
+                   (invitations.c.lease_until.is_(None)) | (invitations.c.lease_until < now),
+                   (invitations.c.next_attempt_at.is_(None))
+                   | (invitations.c.next_attempt_at <= now),
+                   (invitations.c.expires_at.is_(None)) | (invitations.c.expires_at > now))
+            .order_by(invitations.c.id).limit(limit)
+            .with_for_update(skip_locked=True, of=invitations))
+        ids = list(self.connection.execute(candidates).scalars())
+        if not ids:
+            return []
+        self.connection.execute(update(invitations).where(invitations.c.id.in_(ids)).values(
+            lease_owner=owner, lease_until=lease_until))
+        return list(self.connection.execute(select(invitations).where(
+            invitations.c.id.in_(ids)).order_by(invitations.c.id)))
+
+    def finish_mail(self, invitation_id: int, owner: str, only_if_status: tuple[str, ...],
+                    **values: Any) -> bool:
+        """Record the outcome of a leased mail; False if the lease was lost meanwhile."""
+        return self.connection.execute(update(invitations).where(
+            invitations.c.id == invitation_id, invitations.c.lease_owner == owner,
+            invitations.c.status.in_(only_if_status)).values(
+                lease_owner=None, lease_until=None, **values)).rowcount == 1
 
     def of_contact(self, contact_id: int) -> list[Invitation]:
         return [_invitation(row) for row in self.connection.execute(
@@ -562,6 +617,15 @@ class ListRepository(_Repository):
         return self.connection.execute(select(contact_lists.c.id).where(
             contact_lists.c.account_id == account_id,
             contact_lists.c.name == name)).scalar_one()
+
+    def member_contacts(self, account_id: int, name: str) -> list[Contact]:
+        rows = self.connection.execute(
+            select(contacts).join(list_members, list_members.c.contact_id == contacts.c.id)
+            .join(contact_lists, contact_lists.c.id == list_members.c.list_id)
+            .where(contact_lists.c.account_id == account_id, contact_lists.c.name == name,
+                   contacts.c.erased_at.is_(None))
+            .order_by(contacts.c.id))
+        return [_contact(row) for row in rows]
 
     def members(self, list_id: int) -> set[int]:
         return set(self.connection.execute(select(list_members.c.contact_id).where(

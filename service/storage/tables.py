@@ -99,6 +99,8 @@ campaigns = Table(
     Column("crm_push", Boolean, nullable=False),
     Column("crm_tag", String(100), nullable=False),
     Column("webhooks", JSON, nullable=False),
+    Column("recurrence_list", String(200), nullable=False, server_default=""),
+    Column("last_recurrence_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account", "account_id", "id"),
@@ -136,9 +138,20 @@ invitations = Table(
     Column("responded_at", UTCDateTime),
     Column("expires_at", UTCDateTime),
     Column("reminders_sent", Integer, nullable=False, server_default="0"),
+    Column("last_reminder_at", UTCDateTime),
+    Column("next_reminder_at", UTCDateTime),
+    # Email delivery by the worker: failed attempts, when to try again, and the
+    # lease a worker holds while it talks to the SMTP server.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", String(500)),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime),
     UniqueConstraint("campaign_id", "event_id", name="uq_invitations_campaign_event"),
     Index("ix_invitations_campaign_contact", "campaign_id", "contact_id", "created_at"),
     Index("ix_invitations_account_contact", "account_id", "contact_id", "created_at"),
+    Index("ix_invitations_due", "status", "send_at"),
+    Index("ix_invitations_reminder_due", "next_reminder_at"),
 )
 
 responses = Table(

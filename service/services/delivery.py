@@ -1,0 +1,150 @@
+"""Email delivery by the worker: due invitations and reminders, retries, recurrences.
+
+The worker claims due mails under a lease (a short transaction), sends them
+outside any transaction, and records each outcome in another: a request never
+waits on SMTP, a send is recorded exactly once, and a worker killed mid-way
+only leaves a lease that expires, after which another worker tries again.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from service.domain.mail import Mail, compose
+from service.services import messages as m
+from service.services.catalogue import Principal
+from service.services.distribution import add_respondents
+from service.services.runtime import Runtime
+from service.services.tracking import token_of
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(minutes=1)
+LAST_RETRY = timedelta(hours=6)
+OPEN_STATUSES = ("sent", "opened", "reminded")
+
+
+@dataclass
+class MailJob:
+    invitation_id: int
+    kind: str            # "invitation" or "reminder"
+    mail: Mail
+    attempts: int
+    reminders_sent: int
+
+
+def retry_delay(attempts: int, rng: random.Random = random.Random()) -> timedelta:
+    """Exponential backoff with +-20% jitter: 1 min, 2, 4, ... capped at 6 hours."""
+    base = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
+    return base * rng.uniform(0.8, 1.2)
+
+
+def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
+    """Lease up to ``limit`` due mails; unsubscribed contacts are suppressed, not mailed."""
+    from service.storage.repositories import _invitation  # row -> entity, for the link
+    now = rt.clock()
+    jobs: list[MailJob] = []
+    with rt.uow() as uow:
+        rows = uow.invitations.claim_due_mail(worker_id, now, now + LEASE, limit)
+        settings: dict[int, tuple] = {}
+        for row in rows:
+            if row.campaign_id not in settings:
+                campaign = uow.campaigns.get(row.account_id, row.campaign_id)
+                survey, _ = uow.surveys.get(row.account_id, campaign.survey_id)
+                settings[row.campaign_id] = (campaign, survey)
+            campaign, survey = settings[row.campaign_id]
+            contact = uow.contacts.get(row.account_id, row.contact_id)
+            kind = "invitation" if row.status == "scheduled" else "reminder"
+            if uow.contacts.is_unsubscribed(contact.id):
+                uow.invitations.finish_mail(row.id, worker_id, (row.status,),
+                                            status="suppressed", next_reminder_at=None)
+                uow.invitations.record_events([(row.id, now, "suppressed", "unsubscribed")])
+                continue
+            token = token_of(rt, _invitation(row))
+            values = {"url": rt.tracking_url(token), "unsubscribe_url":
+                      rt.tracking_url(token) + "/unsubscribe", "email": contact.email,
+                      "survey_title": survey.title, "campaign_name": campaign.name,
+                      **{f"attr.{k}": v for k, v in contact.attributes.items()},
+                      **{f"param.{k}": v for k, v in row.params.items()}}
+            jobs.append(MailJob(row.id, kind, compose(kind, campaign.templates, survey.language,
+                                                      contact.email, values),
+                                row.attempts, row.reminders_sent))
+        uow.commit()
+    return jobs
+
+
+def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
+    """The mail was accepted by the SMTP server: the invitation moves on, once."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        invitation = uow.invitations.get_any(job.invitation_id)
+        campaign = uow.campaigns.get(invitation[0], invitation[1].campaign_id)
+        if job.kind == "invitation":
+            done = uow.invitations.finish_mail(
+                job.invitation_id, worker_id, ("scheduled",), status="sent", sent_at=now,
+                attempts=0, next_attempt_at=None, last_error=None,
+                next_reminder_at=campaign.next_reminder(now, 0))
+            event = ("sent", "email")
+        else:
+            sent = job.reminders_sent + 1
+            done = uow.invitations.finish_mail(
+                job.invitation_id, worker_id, OPEN_STATUSES, status="reminded",
+                reminders_sent=sent, last_reminder_at=now, attempts=0, next_attempt_at=None,
+                last_error=None, next_reminder_at=campaign.next_reminder(now, sent))
+            event = ("reminded", f"reminder {sent} by email")
+        if done:
+            uow.invitations.record_events([(job.invitation_id, now, *event)])
+        uow.commit()
+    return done
+
+
+def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
+                   temporary: bool) -> str:
+    """A refused or failed send: retried with backoff, or dead after MAX_ATTEMPTS (or at once
+    when the refusal is permanent). Returns "retry" or "dead"."""
+    now = rt.clock()
+    attempts = job.attempts + 1
+    dead = not temporary or attempts >= MAX_ATTEMPTS
+    statuses = ("scheduled",) if job.kind == "invitation" else OPEN_STATUSES
+    with rt.uow() as uow:
+        if dead:
+            values = {"status": "failed"} if job.kind == "invitation" else \
+                {"next_reminder_at": None}
+            values.update(attempts=attempts, last_error=error[:500], next_attempt_at=None)
+        else:
+            values = {"attempts": attempts, "last_error": error[:500],
+                      "next_attempt_at": now + retry_delay(attempts)}
+        if uow.invitations.finish_mail(job.invitation_id, worker_id, statuses, **values):
+            detail = f"attempt {attempts}: {error}"[:500]
+            uow.invitations.record_events([(job.invitation_id, now,
+                                            "delivery_dead" if dead else "delivery_failed",
+                                            detail)])
+        uow.commit()
+    return "dead" if dead else "retry"
+
+
+def run_recurrences(rt: Runtime) -> int:
+    """Invite the members of each recurring campaign's list again when its period is up."""
+    now = rt.clock()
+    with rt.uow(read_only=True) as uow:
+        due = [(account_id, campaign) for account_id, campaign in uow.campaigns.recurring(now)
+               if campaign.last_recurrence_at is None
+               or campaign.last_recurrence_at + timedelta(days=campaign.recurrence_days) <= now]
+        members = {campaign.id: uow.lists.member_contacts(account_id, campaign.recurrence_list)
+                   for account_id, campaign in due}
+    invited = 0
+    for account_id, campaign in due:
+        cycle = f"{now:%Y-%m-%d}"
+        rows = [m.Respondent(email=contact.email, event_id=f"recurrence:{cycle}:{contact.id}")
+                for contact in members[campaign.id]]
+        if rows:
+            # The same rules as any trigger: quarantine, unsubscribes, duplicates of a re-run.
+            result = add_respondents(rt, Principal(account_id, "worker", frozenset({"trigger"})),
+                                     m.AddRespondentsRequest(campaign_id=campaign.id,
+                                                             respondents=rows))
+            invited += result.scheduled + result.sent
+        with rt.uow() as uow:
+            uow.campaigns.mark_recurrence(campaign.id, now)
+            uow.commit()
+    return invited

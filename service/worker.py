@@ -1,0 +1,58 @@
+"""`feedloop worker`: sends due invitations and reminders, runs recurrences, forever."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from typing import Callable
+
+from service.mail import DeliveryError
+from service.services import Runtime
+from service.services.delivery import claim_mail, record_failure, record_sent, run_recurrences
+
+log = logging.getLogger("feedloop.worker")
+
+
+def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, int]:
+    """One round: recurrences, then every mail due now, batch by batch."""
+    counts = {"recurrences": run_recurrences(rt), "sent": 0, "retry": 0, "dead": 0}
+    while True:
+        jobs = claim_mail(rt, worker_id, batch)
+        for job in jobs:
+            try:
+                sender.send(job.mail)
+            except DeliveryError as error:
+                outcome = record_failure(rt, worker_id, job, str(error), error.temporary)
+                counts[outcome] += 1
+                # The address stays out of the log: the invitation id identifies the mail.
+                log.warning("invitation %s: %s (%s)", job.invitation_id, error, outcome)
+                continue
+            if record_sent(rt, worker_id, job):
+                counts["sent"] += 1
+        if len(jobs) < batch:
+            return counts
+
+
+def run_forever(rt: Runtime, sender, interval: float, stop: Callable[[], bool]) -> None:
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    log.info("worker %s started", worker_id)
+    while not stop():
+        try:
+            counts = run_once(rt, sender, worker_id)
+            if any(counts.values()):
+                log.info("round: %s", counts)
+        except Exception:  # a database hiccup must not end the worker: log, wait, go on
+            log.exception("worker round failed; trying again in %ss", interval)
+        deadline = time.monotonic() + interval
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(min(0.2, interval))
+
+
+def install_stop_signals() -> Callable[[], bool]:
+    """SIGTERM/SIGINT finish the current mail and stop the loop."""
+    stopping: list[bool] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    return lambda: bool(stopping)

@@ -1,0 +1,192 @@
+"""The worker against a real SMTP server (aiosmtpd on 127.0.0.1), on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import update
+
+from service.mail import SmtpSender
+from service.services import messages as m
+from service.storage.tables import contacts
+from service.worker import run_once
+from tests.conftest import call
+from tests.e2e.conftest import free_port
+
+WORKER = "test-worker"
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message and can refuse the next N with a code."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.refusals: list[str] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.refusals:
+                return self.refusals.pop(0)
+            self.messages.append(email.message_from_bytes(envelope.content,
+                                                          policy=email.policy.default))
+        return "250 OK"
+
+    def to(self) -> list[str]:
+        return [message["To"] for message in self.messages]
+
+
+@pytest.fixture
+def inbox():
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.url = f"smtp://127.0.0.1:{port}?from=surveys@feedloop.test"
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def sender(inbox):
+    return SmtpSender(inbox.url)
+
+
+def email_campaign(rt, admin, **settings) -> int:
+    survey_id = call(rt, admin, "CreateSurvey", title="Kundenumfrage", language="de",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    return call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c", delivery="email",
+                **settings).campaign_id
+
+
+def invite(rt, admin, campaign_id, *emails, **fields):
+    return call(rt, admin, "AddRespondents", campaign_id=campaign_id,
+                respondents=[m.Respondent(email=e, **fields) for e in emails]).results
+
+
+def test_invitation_is_mailed_once_its_delay_has_passed(rt, admin, clock, inbox, sender):
+    campaign_id = email_campaign(rt, admin, send_delay_minutes=30,
+                                 invitation_text="Hallo {{attr.name}}, bitte hier: {{url}}")
+    [row] = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
+        m.Respondent(email="ana@example.com", attributes=[m.Attribute("name", "Ana")])]).results
+    assert row.status == "scheduled"
+    assert run_once(rt, sender, WORKER)["sent"] == 0 and inbox.messages == []
+    clock.advance(minutes=30)
+    assert run_once(rt, sender, WORKER)["sent"] == 1
+    [message] = inbox.messages
+    assert message["To"] == "ana@example.com"
+    assert message["Subject"] == "Kundenumfrage: Ihre Meinung ist uns wichtig"
+    body = message.get_body(("plain",)).get_content()
+    assert f"Hallo Ana, bitte hier: {row.url}" in body
+    assert message["List-Unsubscribe"] == f"<{row.url}/unsubscribe>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    info = call(rt, admin, "GetInvitation", invitation_id=row.invitation_id)
+    assert (info.status, info.sent_at) == ("sent", clock.now)
+    assert run_once(rt, sender, WORKER)["sent"] == 0 and len(inbox.messages) == 1
+
+
+def test_reminders_follow_the_schedule_and_stop_at_a_response(rt, admin, clock, inbox, sender):
+    campaign_id = email_campaign(rt, admin, reminder_days=3, max_reminders=2)
+    first, second = invite(rt, admin, campaign_id, "a@example.com", "b@example.com")
+    run_once(rt, sender, WORKER)
+    clock.advance(days=3)
+    assert run_once(rt, sender, WORKER)["sent"] == 2
+    assert [msg["Subject"] for msg in inbox.messages[2:]] == ["Erinnerung: Kundenumfrage"] * 2
+    call(rt, admin, "RecordResponse", invitation_id=first.invitation_id,
+         answers=[m.Answer("nps", "9")])
+    clock.advance(days=3)
+    assert run_once(rt, sender, WORKER)["sent"] == 1 and inbox.to()[-1] == "b@example.com"
+    clock.advance(days=3)
+    assert run_once(rt, sender, WORKER)["sent"] == 0
+    info = call(rt, admin, "GetInvitation", invitation_id=second.invitation_id)
+    assert (info.status, info.reminders_sent) == ("reminded", 2)
+
+
+def test_unsubscribed_contact_is_not_mailed(rt, admin, clock, inbox, sender, engine):
+    campaign_id = email_campaign(rt, admin)
+    [row] = invite(rt, admin, campaign_id, "gone@example.com")
+    with engine.begin() as connection:
+        connection.execute(update(contacts).values(unsubscribed_at=clock.now))
+    run_once(rt, sender, WORKER)
+    assert inbox.messages == []
+    assert call(rt, admin, "GetInvitation", invitation_id=row.invitation_id).status == "suppressed"
+
+
+def test_smtp_outage_is_retried_with_backoff_until_delivered(rt, admin, clock, inbox, sender):
+    campaign_id = email_campaign(rt, admin)
+    [row] = invite(rt, admin, campaign_id, "a@example.com")
+    inbox.refusals = ["451 4.3.0 try again later"] * 2
+    assert run_once(rt, sender, WORKER)["retry"] == 1
+    assert run_once(rt, sender, WORKER) == {"recurrences": 0, "sent": 0, "retry": 0, "dead": 0}
+    clock.advance(minutes=1, seconds=15)   # first retry after 1 min (+-20%)
+    assert run_once(rt, sender, WORKER)["retry"] == 1
+    clock.advance(minutes=2, seconds=30)   # second after 2 min (+-20%)
+    assert run_once(rt, sender, WORKER)["sent"] == 1
+    history = call(rt, admin, "GetInvitation", invitation_id=row.invitation_id).history
+    assert [h.event for h in history] == ["created", "delivery_failed", "delivery_failed", "sent"]
+    assert "451" in history[1].detail
+
+
+def test_permanent_refusal_is_a_visible_dead_state(rt, admin, inbox, sender):
+    campaign_id = email_campaign(rt, admin)
+    [row] = invite(rt, admin, campaign_id, "nobody@example.com")
+    inbox.refusals = ["550 5.1.1 no such user"]
+    assert run_once(rt, sender, WORKER)["dead"] == 1
+    info = call(rt, admin, "GetInvitation", invitation_id=row.invitation_id)
+    assert info.status == "failed" and "550" in info.history[-1].detail
+
+
+def test_unreachable_smtp_server_is_retried_not_dropped(rt, admin, clock):
+    campaign_id = email_campaign(rt, admin)
+    invite(rt, admin, campaign_id, "a@example.com")
+    down = SmtpSender("smtp://127.0.0.1:9")
+    assert run_once(rt, down, WORKER)["retry"] == 1
+
+
+def test_recurrence_invites_the_list_again_each_period(rt, admin, clock, inbox, sender):
+    call(rt, admin, "SyncList", list_name="customers", mode="add",
+         contacts=[m.ContactRow(email=f"c{i}@example.com") for i in range(3)])
+    email_campaign(rt, admin, recurrence_days=90, recurrence_list="customers", quarantine_days=30)
+    assert run_once(rt, sender, WORKER)["recurrences"] == 3
+    assert sorted(inbox.to()) == [f"c{i}@example.com" for i in range(3)]
+    clock.advance(days=1)
+    assert run_once(rt, sender, WORKER)["recurrences"] == 0
+    clock.advance(days=89)
+    assert run_once(rt, sender, WORKER)["recurrences"] == 3 and len(inbox.messages) == 6
+
+
+@pytest.mark.postgres
+def test_two_worker_processes_send_every_invitation_exactly_once(postgres_server, inbox, tmp_path):
+    from service.services import Runtime
+    from service.services.keys import authenticate, create_account_key
+    from service.domain.credentials import Credentials
+    from service.storage.engine import make_engine
+    from service.storage.migrations import upgrade
+    from service.storage.uow import SqlUnitOfWork
+    url = postgres_server.create_database("two_workers")
+    engine = make_engine(url)
+    upgrade(engine)
+    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+                 secret_key=b"k", base_url="http://feedloop.test")
+    key = create_account_key(rt, "acme", ["admin"])
+    admin = authenticate(rt, Credentials(key.key_id, key.secret))
+    campaign_id = email_campaign(rt, admin)
+    invite(rt, admin, campaign_id, *[f"p{i}@example.com" for i in range(200)])
+    env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "k",
+           "FEEDLOOP_SMTP_URL": inbox.url, "FEEDLOOP_BASE_URL": "http://feedloop.test"}
+    feedloop = str(Path(sys.executable).with_name("feedloop"))
+    workers = [subprocess.Popen([feedloop, "worker", "--once"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    assert sorted(inbox.to()) == sorted(f"p{i}@example.com" for i in range(200))
+    engine.dispose()
