@@ -19,27 +19,32 @@ def read_body(environ: dict, max_bytes: int) -> bytes:
     body without one is read in pieces and abandoned once it grows too large,
     so memory never exceeds the limit.
     """
-    declared = environ.get("CONTENT_LENGTH") or ""
-    if declared.strip():
+    declared = (environ.get("CONTENT_LENGTH") or "").strip()
+    length: int | None = None
+    if declared:
         try:
             length = int(declared)
         except ValueError:
-            length = -1
-        if length > max_bytes:
+            length = None
+        if length is not None and length > max_bytes:
             raise RequestTooLarge(
-                f"The request body is {length} bytes; the limit is {max_bytes} bytes."
-            )
+                f"The request body is {length} bytes; the limit is {max_bytes} bytes.")
     stream = environ["wsgi.input"]
     parts: list[bytes] = []
     size = 0
-    while True:
-        chunk = stream.read(_CHUNK)
+    # PEP 3333: never read past a declared Content-Length (a keep-alive connection
+    # would block); without one, read to the end in pieces, bounded by the limit.
+    remaining = length
+    while remaining is None or remaining > 0:
+        chunk = stream.read(_CHUNK if remaining is None else min(_CHUNK, remaining))
         if not chunk:
             break
         size += len(chunk)
         if size > max_bytes:
             raise RequestTooLarge(f"The request body exceeds the limit of {max_bytes} bytes.")
         parts.append(chunk)
+        if remaining is not None:
+            remaining -= len(chunk)
     return b"".join(parts)
 
 

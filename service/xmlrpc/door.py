@@ -20,7 +20,7 @@ from defusedxml.xmlrpc import DefusedExpatParser
 
 from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest
 from service.http.request import basic_credentials, read_body
-from service.http.xmlguard import XmlLimits, check_xml
+from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
 from service.services.keys import authenticate
 from service.services.schema import MessageShapeError, fields_of, from_plain, to_plain
@@ -213,10 +213,9 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
                                                       ("Content-Length", str(len(data)))])
             return [data]
         try:
-            _check_content_type(environ.get("CONTENT_TYPE", ""))
-            if environ.get("HTTP_CONTENT_ENCODING", "identity").lower() != "identity":
-                # Never decompressed: a small gzip bomb must not grow past the body limit.
-                raise InvalidRequest("Compressed request bodies are not accepted.")
+            media = check_xml_headers(environ)
+            if media not in ("text/xml", "application/xml"):
+                raise InvalidRequest(f"Content-Type must be text/xml, not '{media or 'none'}'.")
             body = read_body(environ, LIMITS.max_bytes)
             check_xml(body, LIMITS)
         except DomainError as error:
@@ -247,14 +246,3 @@ def _lazy_principal(rt: Runtime, environ: dict) -> Callable[[], Principal]:
         return outcome[0]
 
     return principal
-
-
-def _check_content_type(content_type: str) -> None:
-    media, _, params = content_type.partition(";")
-    if media.strip().lower() not in ("text/xml", "application/xml"):
-        raise InvalidRequest(f"Content-Type must be text/xml, not '{media.strip() or 'none'}'.")
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and \
-                value.strip().strip('"').lower() not in ("utf-8", "utf8", "us-ascii"):
-            raise InvalidRequest("Only UTF-8 requests are accepted.")
