@@ -606,3 +606,59 @@ class UpdateCampaignRequest:
     crm_push: bool | None = wire(None)
     crm_tag: str | None = wire(None, max_len=100)
     recurrence_list: str | None = wire(None, max_len=200)
+
+
+# --- metrics ----------------------------------------------------------------------
+
+@dataclass
+class AttributeFilter:
+    """Keep contacts whose attribute ``name`` has one of ``values``."""
+
+    name: str = wire(max_len=64)
+    values: list[str] = wire(max_items=500, min_items=1)
+
+
+@dataclass
+class GetCampaignMetricsRequest:
+    campaign_id: int = wire(min=1)
+    date_from: datetime | None = wire(None, doc="Invitations created and responses submitted from this time.")
+    date_to: datetime | None = wire(None, doc="... and before this time.")
+    filters: list[AttributeFilter] = wire([], max_items=20)
+    breakdown: str | None = wire(None, max_len=64, doc="An attribute to break the figures down by.")
+
+
+@dataclass
+class RatingAverage:
+    key: str
+    count: int
+    average: float | None = None
+
+
+@dataclass
+class MetricsGroup:
+    value: str
+    invited: int
+    sent: int
+    opened: int
+    responded: int
+    promoters: int
+    passives: int
+    detractors: int
+    response_rate: float | None = None
+    nps: float | None = None
+
+
+@dataclass
+class CampaignMetrics:
+    campaign_id: int
+    invited: int
+    sent: int
+    opened: int
+    responded: int
+    promoters: int
+    passives: int
+    detractors: int
+    ratings: list[RatingAverage]
+    breakdown: list[MetricsGroup]
+    response_rate: float | None = None
+    nps: float | None = None

@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Callable
 
-from spyne import Boolean, ComplexModel, DateTime, Integer32, Service, Unicode, rpc
+from spyne import Boolean, ComplexModel, DateTime, Double, Integer32, Service, Unicode, rpc
 from spyne.model.complex import ComplexModelBase
 
 from service.services import OPERATIONS, Operation
@@ -59,6 +59,8 @@ def field_model(spec: FieldSpec, owner: str) -> type:
             options["le"] = spec.max
     elif base is datetime:
         model = DateTime
+    elif base is float:
+        model = Double
     elif dataclasses.is_dataclass(base):
         model = model_of(base)
     else:

@@ -457,6 +457,19 @@ class InvitationRepository(_Repository):
             invitations.c.status.in_(only_if_status)).values(
                 lease_owner=None, lease_until=None, **values)).rowcount == 1
 
+    def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
+                    date_to: datetime | None) -> Iterator[Row]:
+        """(sent_at, opened_at, contact attributes) of a campaign's invitations."""
+        query = (select(invitations.c.sent_at, invitations.c.opened_at, contacts.c.attributes)
+                 .join(contacts, contacts.c.id == invitations.c.contact_id)
+                 .where(invitations.c.account_id == account_id,
+                        invitations.c.campaign_id == campaign_id))
+        if date_from is not None:
+            query = query.where(invitations.c.created_at >= date_from)
+        if date_to is not None:
+            query = query.where(invitations.c.created_at < date_to)
+        return iter(self.connection.execution_options(yield_per=5000).execute(query))
+
     def of_contact(self, contact_id: int) -> list[Invitation]:
         return [_invitation(row) for row in self.connection.execute(
             select(invitations).where(invitations.c.contact_id == contact_id)
@@ -533,6 +546,20 @@ class ResponseRepository(_Repository):
                  .where(ranked.c.rank == 1)
                  .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
         return list(self.connection.execute(query))
+
+    def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
+                    date_to: datetime | None) -> Iterator[Row]:
+        """(invitation_id, nps_score, answers, contact attributes) of a campaign's responses."""
+        query = (select(responses.c.invitation_id, responses.c.nps_score, responses.c.answers,
+                        contacts.c.attributes)
+                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .where(responses.c.account_id == account_id,
+                        responses.c.campaign_id == campaign_id))
+        if date_from is not None:
+            query = query.where(responses.c.submitted_at >= date_from)
+        if date_to is not None:
+            query = query.where(responses.c.submitted_at < date_to)
+        return iter(self.connection.execution_options(yield_per=5000).execute(query))
 
     def export_rows(self, account_id: int, campaign_id: int, after: int,
                     limit: int | None) -> Iterator[Row]:
