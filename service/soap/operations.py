@@ -66,7 +66,10 @@ def field_model(spec: FieldSpec, owner: str) -> type:
     else:
         raise TypeError(f"no SOAP type for {base!r}")
     if options:
+        # Without the namespace Spyne files a named simple type under its own
+        # module's name (e.g. spyne.model.primitive.string) in the WSDL.
         options["type_name"] = f"{owner}_{spec.name}Type"
+        options["__namespace__"] = TNS
     # Required fields are required and never nil: generated clients (wsimport,
     # svcutil) then use plain types instead of JAXBElement-style wrappers.
     options["min_occurs"] = 1 if spec.required or (spec.is_list and spec.min_items) else 0

@@ -248,3 +248,21 @@ def test_basic_credentials_with_garbage_are_unauthorized(web):
     answer = web.post("/soap", LIST_SURVEYS, content_type="text/xml", expect_errors=True,
                       headers={"Authorization": "Basic " + base64.b64encode(b"\xff\xfe").decode()})
     assert soap_fault(answer)[0] == "Client.Unauthorized"
+
+
+def test_wsdl_keeps_every_type_in_the_service_namespace():
+    document = etree.fromstring(WSDL_FILE.read_bytes())
+    namespaces = {schema.get("targetNamespace")
+                  for schema in document.iter("{http://www.w3.org/2001/XMLSchema}schema")}
+    assert namespaces == {"urn:feedloop:v1"}
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("<f:ListSurveys/><f:ListApiKeys/>", "exactly one element"),
+    ('<f:ListSurveys id="x"/>', "references (href, id)"),
+    ('<f:ListSurveys xml:id="x"/>', "references (href, id)"),
+])
+def test_soap_refuses_several_operations_and_references(web, body, fragment):
+    code, message = soap_fault(web.post("/soap", envelope(body), content_type="text/xml",
+                                        expect_errors=True))
+    assert code == "Client.InvalidRequest" and fragment in message

@@ -1,0 +1,87 @@
+"""check_xml on its own: what passes, what is refused, and at which limit."""
+from __future__ import annotations
+
+
+import pytest
+
+import service.http.xmlguard as xmlguard
+from service.domain.errors import InvalidRequest, RequestTooLarge
+from service.http.xmlguard import XmlLimits, check_xml
+from tests.support.hostile import CORPUS
+
+ROW = (b"<row><email>someone.somewhere@example.com</email><crm_id>C-123456</crm_id>"
+       b"<params><param><name>ticket</name><value>T-99999</value></param></params>"
+       b"<attributes><attribute><name>region</name><value>north</value></attribute>"
+       b"</attributes></row>")
+LIMITS = XmlLimits()
+
+
+def refusal(body: bytes, limits: XmlLimits = LIMITS) -> tuple[type, str]:
+    with pytest.raises((InvalidRequest, RequestTooLarge)) as caught:
+        check_xml(body, limits)
+    return type(caught.value), caught.value.message
+
+
+def nested(depth: int) -> bytes:
+    return b"<a>" * depth + b"</a>" * depth
+
+
+def test_a_bulk_call_of_10000_rows_passes_and_returns_the_tree():
+    body = b"<rows>" + ROW * 10_000 + b"</rows>"
+    root = check_xml(body, LIMITS)
+    assert root.tag == "rows" and len(root) == 10_000
+
+
+def test_depth_is_counted_from_the_root():
+    assert check_xml(nested(64), LIMITS).tag == "a"
+    assert refusal(nested(65)) == (InvalidRequest, "The document is nested deeper than 64 "
+                                                   "levels.")
+
+
+def test_element_count_is_refused_before_parsing():
+    body = b"<a>" + b"<b/>" * 500_000 + b"</a>"
+    assert refusal(body) == (RequestTooLarge, "The document has more than 500000 elements.")
+
+
+def test_text_at_the_limit_passes_and_one_more_character_does_not():
+    limits = XmlLimits(max_text_bytes=100)
+    assert check_xml(b"<a>" + b"x" * 100 + b"</a>", limits).text == "x" * 100
+    assert refusal(b"<a>" + b"x" * 101 + b"</a>", limits) == (
+        RequestTooLarge, "A text value is longer than 100 bytes.")
+
+
+def test_a_long_attribute_value_counts_as_text():
+    assert refusal(b'<a v="' + b"x" * 101 + b'"/>', XmlLimits(max_text_bytes=100)) == (
+        RequestTooLarge, "A text value is longer than 100 bytes.")
+
+
+@pytest.mark.parametrize("prolog", [b"", b'<?xml version="1.0"?>', b"\xef\xbb\xbf",
+                                    b"<!-- a comment -->\n", b'<?xml version="1.0"?>\n\n'])
+def test_a_doctype_after_any_prolog_is_refused(prolog):
+    assert refusal(prolog + b"<!DOCTYPE a><a/>") == (
+        InvalidRequest, "Document type declarations (DOCTYPE) are not accepted, so neither "
+                        "are entities other than the five predefined ones.")
+
+
+def test_doctype_is_refused_even_if_the_prolog_scan_missed_it(monkeypatch):
+    monkeypatch.setattr(xmlguard, "_has_doctype", lambda body: False)
+    for name in ("xxe-file", "xxe-network", "billion-laughs", "quadratic-blowup"):
+        assert refusal(CORPUS[name][0])[0] is InvalidRequest
+
+
+def test_doctype_text_in_cdata_or_comment_is_accepted():
+    assert check_xml(b"<a><![CDATA[<!DOCTYPE html>]]><!-- <!DOCTYPE x> --></a>",
+                     LIMITS).text == "<!DOCTYPE html>"
+
+
+@pytest.mark.parametrize("body", ['<a>é</a>'.encode("utf-16"), b"\xfe\xff\x00<\x00a\x00/\x00>"])
+def test_utf16_is_refused(body):
+    assert refusal(body) == (InvalidRequest, "Only UTF-8 documents are accepted.")
+
+
+def test_utf8_with_byte_order_mark_passes():
+    assert check_xml("\ufeff<a>é</a>".encode(), LIMITS).text == "é"
+
+
+def test_predefined_and_numeric_entities_still_work():
+    assert check_xml(b"<a>&lt;&amp;&#233;</a>", LIMITS).text == "<&é"
