@@ -16,6 +16,7 @@ from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, attribute_definitions, audit_log,
                                     auth_failures, campaigns, contact_lists, contacts,
+                                    export_cursors,
                                     invitation_events, invitations, list_members, responses,
                                     surveys)
 
@@ -161,6 +162,11 @@ class CampaignRepository(_Repository):
     def mark_recurrence(self, campaign_id: int, now: datetime) -> None:
         self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
                                 .values(last_recurrence_at=now))
+
+    def get_any(self, campaign_id: int) -> tuple[int, Campaign] | None:
+        """A campaign of any account, with its account id (operator tools only)."""
+        row = self._one(select(campaigns).where(campaigns.c.id == campaign_id))
+        return (row.account_id, _campaign(row)) if row else None
 
     def get_public(self, public_id: str) -> tuple[int, Campaign] | None:
         row = self._one(select(campaigns).where(campaigns.c.public_id == public_id))
@@ -561,6 +567,31 @@ class ResponseRepository(_Repository):
             query = query.where(responses.c.submitted_at < date_to)
         return iter(self.connection.execution_options(yield_per=5000).execute(query))
 
+    def last_position(self, account_id: int, campaign_id: int) -> int:
+        """The highest export position of a campaign's committed responses (0: none)."""
+        return self.connection.execute(select(func.coalesce(func.max(responses.c.position), 0))
+                                       .where(responses.c.account_id == account_id,
+                                              responses.c.campaign_id == campaign_id)).scalar_one()
+
+    def count_range(self, account_id: int, campaign_id: int, after: int, upto: int) -> int:
+        return self.connection.execute(select(func.count()).select_from(responses).where(
+            responses.c.account_id == account_id, responses.c.campaign_id == campaign_id,
+            responses.c.position > after, responses.c.position <= upto)).scalar_one()
+
+    def dump_rows(self, account_id: int, campaign_id: int, after: int, upto: int,
+                  keys_only: bool = False) -> Iterator[Row]:
+        """Responses with positions in (after, upto], streamed in position order."""
+        columns = ([responses.c.params, responses.c.extra_params, contacts.c.attributes]
+                   if keys_only else [responses, contacts.c.email, contacts.c.crm_id,
+                                      contacts.c.erased_at, contacts.c.attributes])
+        query = (select(*columns)
+                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .where(responses.c.account_id == account_id,
+                        responses.c.campaign_id == campaign_id,
+                        responses.c.position > after, responses.c.position <= upto)
+                 .order_by(responses.c.position))
+        return iter(self.connection.execution_options(yield_per=2000).execute(query))
+
     def export_rows(self, account_id: int, campaign_id: int, after: int,
                     limit: int | None) -> Iterator[Row]:
         """Responses of a campaign after export position ``after``, in position order."""
@@ -667,3 +698,19 @@ class ListRepository(_Repository):
         for chunk in _chunks(contact_ids):
             self.connection.execute(list_members.delete().where(
                 list_members.c.list_id == list_id, list_members.c.contact_id.in_(chunk)))
+
+
+class ExportCursorRepository(_Repository):
+    def get(self, account_id: int, campaign_id: int, name: str) -> int:
+        return self.connection.execute(select(export_cursors.c.position).where(
+            export_cursors.c.account_id == account_id, export_cursors.c.campaign_id == campaign_id,
+            export_cursors.c.name == name)).scalar() or 0
+
+    def set(self, account_id: int, campaign_id: int, name: str, position: int,
+            now: datetime) -> None:
+        key = {"account_id": account_id, "campaign_id": campaign_id, "name": name}
+        self.connection.execute(_insert_ignoring_conflicts(self.connection, export_cursors)
+                                .values(**key, position=position, updated_at=now)
+                                .on_conflict_do_update(
+                                    index_elements=list(key),
+                                    set_={"position": position, "updated_at": now}))

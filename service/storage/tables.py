@@ -231,3 +231,13 @@ invitation_events = Table(
     Column("detail", String(500), nullable=False, server_default=""),
     Index("ix_invitation_events_invitation", "invitation_id", "id"),
 )
+
+export_cursors = Table(
+    "export_cursors", metadata,
+    # A batch consumer's position in a campaign's response stream (e.g. "crm-nightly").
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -5,7 +5,8 @@ from sqlalchemy.engine import Engine
 
 from service.storage.engine import READ_ONLY
 from service.storage.repositories import (AccountRepository, AttributeRepository,
-                                          AuditRepository, ListRepository,
+                                          AuditRepository, ExportCursorRepository,
+                                          ListRepository,
                                           AuthFailureRepository, CampaignRepository,
                                           ContactRepository, InvitationRepository,
                                           KeyRepository, ResponseRepository, SurveyRepository)
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(connection)
         self.attributes = AttributeRepository(connection)
         self.lists = ListRepository(connection)
+        self.cursors = ExportCursorRepository(connection)
         return self
 
     def commit(self) -> None:

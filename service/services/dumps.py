@@ -1,0 +1,238 @@
+"""Incremental dumps for batch consumers: one engine behind the CLI and HTTP downloads.
+
+A dump covers the responses with export positions in (after, upto], where
+``upto`` is the last position committed when the dump starts: positions are
+committed in order (see ResponseRepository.assign_position), so nothing below
+``upto`` can still appear, and nothing above it is half-included. A named
+cursor moves to ``upto`` only after its dump was written completely.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Iterator
+
+from lxml import etree
+
+from service.domain.cursors import format_cursor, parse_cursor
+from service.domain.errors import UnknownCampaign, ValidationError
+from service.domain.surveys import Survey, nps_category
+from service.services.catalogue import Principal
+from service.services.runtime import Runtime
+from service.services.surveys import get_campaign_of
+
+FORMATS = ("csv", "jsonl", "xml")
+DUMP_NS = "urn:feedloop:dump:v1"
+FIXED_COLUMNS = ["response_id", "cursor", "change", "submitted_at", "updated_at",
+                 "invitation_id", "email", "crm_id", "nps_score", "nps_category"]
+#: A text cell starting with one of these may run as a formula in a spreadsheet (OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class DumpPlan:
+    account_id: int
+    campaign_id: int
+    survey: Survey
+    after: int
+    upto: int
+    rows: int
+    param_names: list[str] = field(default_factory=list)
+    extra_names: list[str] = field(default_factory=list)
+    attribute_names: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """CSV columns: fixed ones, a question each in survey order, then p./x./a. columns."""
+        return (FIXED_COLUMNS + [f"q.{q.key}" for q in self.survey.questions]
+                + [f"p.{n}" for n in self.param_names] + [f"x.{n}" for n in self.extra_names]
+                + [f"a.{n}" for n in self.attribute_names])
+
+
+def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | None = None,
+              cursor_name: str | None = None) -> DumpPlan:
+    """What a dump will contain: its cursor range, row count and columns."""
+    if cursor_name is not None and after is not None:
+        raise ValidationError("Give a cursor name or an 'after' position, not both.",
+                              field="after")
+    with rt.uow(read_only=True) as uow:
+        campaign = get_campaign_of(uow, principal, campaign_id)
+        survey, _ = uow.surveys.get(principal.account_id, campaign.survey_id)
+        start = (uow.cursors.get(principal.account_id, campaign.id, cursor_name)
+                 if cursor_name else parse_cursor(after))
+        upto = uow.responses.last_position(principal.account_id, campaign.id)
+        upto = max(upto, start)
+        plan = DumpPlan(principal.account_id, campaign.id, survey, start, upto,
+                        uow.responses.count_range(principal.account_id, campaign.id, start, upto))
+        names: tuple[dict, dict, dict] = ({}, {}, {})
+        for row in uow.responses.dump_rows(principal.account_id, campaign.id, start, upto,
+                                           keys_only=True):
+            for seen, values in zip(names, (row.params, row.extra_params, row.attributes)):
+                seen.update(dict.fromkeys(values or {}))
+    plan.param_names, plan.extra_names, plan.attribute_names = (sorted(n) for n in names)
+    return plan
+
+
+def records(rt: Runtime, plan: DumpPlan) -> Iterator[dict]:
+    """The plan's responses as plain records, streamed (memory does not grow with rows)."""
+    with rt.uow(read_only=True) as uow:
+        for row in uow.responses.dump_rows(plan.account_id, plan.campaign_id, plan.after,
+                                           plan.upto):
+            erased = row.erased_at is not None
+            yield {
+                "response_id": row.id, "cursor": format_cursor(row.position),
+                "change": row.change, "submitted_at": _iso(row.submitted_at),
+                "updated_at": _iso(row.updated_at), "invitation_id": row.invitation_id,
+                "email": None if erased else row.email,
+                "crm_id": None if erased else row.crm_id,
+                "nps_score": row.nps_score, "nps_category": nps_category(row.nps_score),
+                "answers": {q.key: row.answers[q.key] for q in plan.survey.questions
+                            if q.key in row.answers},
+                "params": dict(row.params), "extra_params": dict(row.extra_params),
+                "attributes": {} if erased else dict(row.attributes or {}),
+            }
+
+
+def advance_cursor(rt: Runtime, plan: DumpPlan, cursor_name: str) -> None:
+    """Move a named cursor to the end of a dump that was written completely."""
+    with rt.uow() as uow:
+        uow.cursors.set(plan.account_id, plan.campaign_id, cursor_name, plan.upto, rt.clock())
+        uow.commit()
+
+
+def operator_principal(rt: Runtime, campaign_id: int) -> Principal:
+    """The owner's read principal of a campaign, for the operator's command line."""
+    with rt.uow(read_only=True) as uow:
+        found = uow.campaigns.get_any(campaign_id)
+    if found is None:
+        raise UnknownCampaign(f"No campaign {campaign_id}.")
+    return Principal(found[0], "operator", frozenset({"read"}))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- formats ---------------------------------------------------------------------------
+
+class HashingWriter(io.RawIOBase):
+    """Counts and hashes the bytes written through it (the file's SHA-256)."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        self.target.write(data)
+        return len(data)
+
+
+def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
+               compress: bool = False, progress=None) -> tuple[int, str]:
+    """Write ``rows`` in ``fmt`` (optionally gzipped) to ``out``; (rows written, SHA-256)."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
+    hashing = HashingWriter(out)
+    sink = gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if compress else hashing
+    buffered = io.BufferedWriter(sink, buffer_size=256 * 1024)
+    count = {"csv": _csv, "jsonl": _jsonl, "xml": _xml}[fmt](plan, rows, buffered, progress)
+    buffered.flush()
+    if compress:
+        sink.close()
+    return count, hashing.sha256.hexdigest()
+
+
+def _tick(progress) -> None:
+    if progress is not None:
+        progress(1)
+
+
+def _cell(value) -> str | int:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(map(str, value))
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(plan.columns)
+    count = 0
+    for record in rows:
+        writer.writerow(
+            [_cell(record[c]) for c in FIXED_COLUMNS]
+            + [_cell(record["answers"].get(q.key)) for q in plan.survey.questions]
+            + [_cell(record["params"].get(n)) for n in plan.param_names]
+            + [_cell(record["extra_params"].get(n)) for n in plan.extra_names]
+            + [_cell(record["attributes"].get(n)) for n in plan.attribute_names])
+        count += 1
+        _tick(progress)
+    text.flush()
+    text.detach()
+    return count
+
+
+def _jsonl(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
+    count = 0
+    for record in rows:
+        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        count += 1
+        _tick(progress)
+    return count
+
+
+def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
+    count = 0
+    with etree.xmlfile(out, encoding="utf-8") as xml:
+        xml.write_declaration()
+        with xml.element(f"{{{DUMP_NS}}}dump", nsmap={None: DUMP_NS},
+                         campaign_id=str(plan.campaign_id), cursor_from=format_cursor(plan.after),
+                         cursor_to=format_cursor(plan.upto)):
+            for record in rows:
+                xml.write(_response_element(record))
+                count += 1
+                _tick(progress)
+    return count
+
+
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(value) -> str:
+    """A value as XML text: characters XML 1.0 cannot carry are dropped."""
+    return _NOT_XML.sub("", str(value))
+
+
+def _response_element(record: dict) -> etree._Element:
+    q = f"{{{DUMP_NS}}}"
+    response = etree.Element(q + "response", id=str(record["response_id"]),
+                             cursor=record["cursor"], change=record["change"])
+    for name in FIXED_COLUMNS[3:]:
+        if record[name] is not None:
+            etree.SubElement(response, q + name).text = _text(record[name])
+    answers = etree.SubElement(response, q + "answers")
+    for key, value in record["answers"].items():
+        for item in value if isinstance(value, list) else [value]:
+            etree.SubElement(answers, q + "answer", key=key).text = _text(item)
+    for group, tag in (("params", "param"), ("extra_params", "param"),
+                       ("attributes", "attribute")):
+        holder = etree.SubElement(response, q + group)
+        for name, value in record[group].items():
+            etree.SubElement(holder, q + tag, name=_text(name)).text = _text(value)
+    return response

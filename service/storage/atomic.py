@@ -1,0 +1,37 @@
+"""Files that appear complete or not at all."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Write ``path`` so that a reader (or a crash) never sees it half-written.
+
+    The data goes into an unnamed file (O_TMPFILE) in the same directory, which
+    is fsynced and only then given a name: a process killed half way leaves no
+    file behind at all, not even a temporary one.
+    """
+    directory = path.resolve().parent
+    fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY, 0o640)
+    with open(fd, "wb", closefd=True) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        staging = directory / f".{path.name}.{os.getpid()}.tmp"
+        # linkat(AT_SYMLINK_FOLLOW) through /proc names the open file (a plain
+        # link() of /proc/self/fd/N would try to link the magic symlink itself).
+        proc = os.open("/proc/self/fd", os.O_RDONLY)
+        try:
+            os.link(str(handle.fileno()), staging, src_dir_fd=proc, follow_symlinks=True)
+        finally:
+            os.close(proc)
+    os.replace(staging, path)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,126 @@
+"""`feedloop dump`: complete files with a manifest, or no file and no moved cursor."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from service.cli import main
+from service.config import Settings
+from service.services import Runtime
+from service.services import messages as m
+from service.services.dumps import plan_dump, operator_principal
+from service.services.keys import create_account_key, authenticate
+from service.domain.credentials import Credentials
+from service.storage.engine import make_engine
+from service.storage.migrations import upgrade
+from service.storage.uow import SqlUnitOfWork
+from tests.conftest import call
+from tests.e2e.conftest import FEEDLOOP
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    """An embedded-default database with one campaign and ``n`` responses, as `feedloop` sees it."""
+    monkeypatch.setenv("FEEDLOOP_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FEEDLOOP_SECRET_KEY", "s")
+    monkeypatch.delenv("FEEDLOOP_DATABASE_URL", raising=False)
+    settings = Settings.from_env()
+    settings.data_dir.mkdir()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only), secret_key=b"s",
+                 base_url="http://x")
+    key = create_account_key(rt, "acme", ["admin"])
+    admin = authenticate(rt, Credentials(key.key_id, key.secret))
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c").campaign_id
+
+    def answer(n: int) -> None:
+        links = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
+            m.Respondent(email=f"p{i}-{time.monotonic_ns()}@example.com") for i in range(n)])
+        for link in links.results:
+            call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+                 answers=[m.Answer("nps", "8")])
+
+    yield rt, campaign_id, answer, tmp_path
+    engine.dispose()
+
+
+def cursor_of(rt, campaign_id, name="crm-nightly"):
+    return plan_dump(rt, operator_principal(rt, campaign_id), campaign_id,
+                     cursor_name=name).after
+
+
+def test_complete_dump_writes_file_and_manifest_then_moves_the_cursor(embedded, capsys):
+    rt, campaign_id, answer, tmp = embedded
+    answer(5)
+    out = tmp / "nightly.csv.gz"
+    assert main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
+                 "--format", "csv", "--gzip", "--out", str(out)]) == 0
+    manifest = json.loads((tmp / "nightly.csv.gz.manifest.json").read_text())
+    assert manifest["rows"] == 5 and manifest["cursor_from"] == "0"
+    assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert cursor_of(rt, campaign_id) == int(manifest["cursor_to"])
+    answer(2)
+    second = tmp / "next.jsonl"
+    main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly", "--format",
+          "jsonl", "--out", str(second)])
+    assert len(second.read_text().splitlines()) == 2
+
+
+def test_failure_half_way_leaves_no_file_and_no_moved_cursor(embedded, monkeypatch):
+    rt, campaign_id, answer, tmp = embedded
+    answer(5)
+    from service.services.dumps import records
+
+    def failing(rt, plan):
+        yield from list(records(rt, plan))[:2]
+        raise OSError("disk full")
+
+    monkeypatch.setattr("service.services.dumps.records", failing)
+    out = tmp / "nightly.csv"
+    with pytest.raises(OSError, match="disk full"):
+        main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
+              "--format", "csv", "--out", str(out)])
+    assert sorted(p.name for p in tmp.iterdir()) == ["var"]
+    assert cursor_of(rt, campaign_id) == 0
+
+
+def bulk_responses(rt, campaign_id: int, n: int) -> None:
+    """n responses written straight into the table: enough for a dump that takes seconds."""
+    from datetime import datetime, timezone
+
+    from service.storage.tables import accounts, responses
+    now = datetime.now(timezone.utc)
+    with rt.uow() as uow:
+        uow.connection.execute(responses.insert(), [
+            {"account_id": 1, "campaign_id": campaign_id, "answers": {"nps": i % 11},
+             "params": {}, "extra_params": {}, "nps_score": i % 11, "submitted_at": now,
+             "updated_at": now, "change": "new", "position": i + 1} for i in range(n)])
+        uow.connection.execute(accounts.update().values(response_position=n))
+        uow.commit()
+
+
+def test_killed_dump_leaves_no_file_not_even_a_temporary_one(embedded):
+    rt, campaign_id, _, tmp = embedded
+    bulk_responses(rt, campaign_id, 200_000)
+    out = tmp / "big.xml"
+    process = subprocess.Popen([FEEDLOOP, "dump", "--campaign", str(campaign_id), "--cursor",
+                                "crm-nightly", "--format", "xml", "--out", str(out)],
+                               env=os.environ.copy(), stderr=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL)
+    time.sleep(1.5)  # the interpreter, the plan, and part of 200,000 rows
+    assert process.poll() is None, "the dump finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert sorted(p.name for p in tmp.iterdir()) == ["var"]
+    assert cursor_of(rt, campaign_id) == 0

@@ -1,0 +1,105 @@
+"""Dumps: each format read back by a standard parser and compared with the database."""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from service.services import messages as m
+from service.services.dumps import (advance_cursor, plan_dump, records, write_dump)
+from tests.conftest import call
+
+XSD = etree.XMLSchema(etree.parse(str(Path(__file__).parents[2] / "wsdl" / "dump.xsd")))
+
+
+@pytest.fixture
+def answered(rt, admin):
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="fr", questions=[
+        m.Question(key="nps", type="nps", text="?"),
+        m.Question(key="topics", type="multi", text="?", choices=["prix", "délai", "accueil"]),
+        m.Question(key="comment", type="text", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c").campaign_id
+    answers = [("9", ["prix", "accueil"], "Très bien, merci ✓"), ("3", [], "=HYPERLINK(\"x\")"),
+               ("7", ["délai"], "a, \"quoted\"\nmultiline")]
+    for i, (score, topics, comment) in enumerate(answers):
+        link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
+                    email=f"p{i}@example.com", crm_id=f"C{i}",
+                    params=[m.Param("ticket", f"T-{i}")],
+                    attributes=[m.Attribute("region", "nord")])
+        call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+             answers=[m.Answer("nps", score), m.Answer("comment", comment)]
+             + [m.Answer("topics", t) for t in topics], params=[m.Param("src", "-mail")])
+    return campaign_id
+
+
+def dump(rt, admin, campaign_id, fmt, compress=False, **where):
+    plan = plan_dump(rt, admin, campaign_id, **where)
+    out = io.BytesIO()
+    rows, sha256 = write_dump(plan, records(rt, plan), out, fmt, compress)
+    data = out.getvalue()
+    assert hashlib.sha256(data).hexdigest() == sha256 and rows == plan.rows
+    return plan, gzip.decompress(data) if compress else data
+
+
+def test_csv_is_wide_rfc4180_and_neutralises_formulas(rt, admin, answered):
+    plan, data = dump(rt, admin, answered, "csv")
+    assert data.count(b"\r\n") >= 4
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert list(rows[0])[:13] == ["response_id", "cursor", "change", "submitted_at",
+                                  "updated_at", "invitation_id", "email", "crm_id", "nps_score",
+                                  "nps_category", "q.nps", "q.topics", "q.comment"]
+    assert list(rows[0])[13:] == ["p.ticket", "x.src", "a.region"]
+    assert [(r["email"], r["q.nps"], r["nps_category"], r["q.topics"]) for r in rows] == [
+        ("p0@example.com", "9", "promoter", "prix;accueil"),
+        ("p1@example.com", "3", "detractor", ""), ("p2@example.com", "7", "passive", "délai")]
+    assert rows[0]["q.comment"] == "Très bien, merci ✓"
+    assert rows[1]["q.comment"] == "'=HYPERLINK(\"x\")" and rows[0]["x.src"] == "'-mail"
+    assert rows[2]["q.comment"] == "a, \"quoted\"\nmultiline"
+    assert [r["p.ticket"] for r in rows] == ["T-0", "T-1", "T-2"]
+
+
+def test_jsonl_round_trips_every_record(rt, admin, answered):
+    plan, data = dump(rt, admin, answered, "jsonl", compress=True)
+    lines = [json.loads(line) for line in data.decode().splitlines()]
+    assert lines == list(records(rt, plan))
+    assert lines[0]["answers"] == {"nps": 9, "topics": ["prix", "accueil"],
+                                   "comment": "Très bien, merci ✓"}
+    assert lines[0]["params"] == {"ticket": "T-0"} and lines[0]["extra_params"] == {"src": "-mail"}
+
+
+def test_xml_validates_against_the_published_xsd(rt, admin, answered):
+    plan, data = dump(rt, admin, answered, "xml")
+    document = etree.fromstring(data)
+    XSD.assertValid(document)
+    ns = {"d": "urn:feedloop:dump:v1"}
+    responses = document.findall("d:response", ns)
+    assert [r.findtext("d:email", namespaces=ns) for r in responses] == [
+        f"p{i}@example.com" for i in range(3)]
+    assert [a.text for a in responses[0].findall("d:answers/d:answer[@key='topics']", ns)] == [
+        "prix", "accueil"]
+    assert document.get("cursor_to") == str(plan.upto)
+
+
+def test_named_cursor_returns_each_response_once_and_changes_again(rt, admin, answered):
+    first, _ = dump(rt, admin, answered, "jsonl", cursor_name="crm-nightly")
+    assert first.rows == 3
+    advance_cursor(rt, first, "crm-nightly")
+    again, _ = dump(rt, admin, answered, "jsonl", cursor_name="crm-nightly")
+    assert again.rows == 0
+    call(rt, admin, "EraseContact", email="p1@example.com")
+    changed, data = dump(rt, admin, answered, "jsonl", cursor_name="crm-nightly")
+    [record] = [json.loads(line) for line in data.decode().splitlines()]
+    assert record["change"] == "erased" and record["email"] is None
+    assert record["answers"] == {"nps": 3} and record["attributes"] == {}
+
+
+def test_unadvanced_cursor_repeats_the_same_range(rt, admin, answered):
+    first, _ = dump(rt, admin, answered, "csv", cursor_name="nightly")
+    repeat, _ = dump(rt, admin, answered, "csv", cursor_name="nightly")
+    assert (repeat.after, repeat.upto, repeat.rows) == (first.after, first.upto, 3)
