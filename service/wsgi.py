@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None,
                clock: Callable[[], datetime] = utc_now) -> WSGIApp:
     """Compose the doors (/soap, /xmlrpc, /RPC2, /healthz) onto one runtime."""
     from service.soap import create_soap_app
+    from service.web.exports import create_exports_app
     from service.xmlrpc import create_xmlrpc_app
 
     settings = settings or Settings.from_env()
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None,
         "/xmlrpc": xmlrpc,
         "/RPC2": xmlrpc,
         "/healthz": _health(engine),
+        "/exports/": create_exports_app(rt),
     }
     app = Router(routes)
     app.runtime = rt

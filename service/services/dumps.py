@@ -139,24 +139,48 @@ class HashingWriter(io.RawIOBase):
         return len(data)
 
 
-def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
-               compress: bool = False, progress=None) -> tuple[int, str]:
-    """Write ``rows`` in ``fmt`` (optionally gzipped) to ``out``; (rows written, SHA-256)."""
+@dataclass
+class DumpResult:
+    """Filled in as a dump is produced: rows written and the SHA-256 of the bytes."""
+
+    rows: int = 0
+    sha256: str = ""
+
+
+def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool = False,
+                result: DumpResult | None = None, progress=None,
+                chunk_size: int = 256 * 1024) -> Iterator[bytes]:
+    """The dump as a stream of byte chunks, for files and HTTP responses alike."""
     if fmt not in FORMATS:
         raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
-    hashing = HashingWriter(out)
+    result = result if result is not None else DumpResult()
+    buffer = io.BytesIO()
+    hashing = HashingWriter(buffer)
     sink = gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if compress else hashing
-    buffered = io.BufferedWriter(sink, buffer_size=256 * 1024)
-    count = {"csv": _csv, "jsonl": _jsonl, "xml": _xml}[fmt](plan, rows, buffered, progress)
-    buffered.flush()
+    out = io.BufferedWriter(sink, buffer_size=chunk_size)
+    for _ in {"csv": _csv, "jsonl": _jsonl, "xml": _xml}[fmt](plan, rows, out):
+        result.rows += 1
+        if progress is not None:
+            progress(1)
+        if buffer.tell() >= chunk_size:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    out.flush()
     if compress:
         sink.close()
-    return count, hashing.sha256.hexdigest()
+    result.sha256 = hashing.sha256.hexdigest()
+    if buffer.tell():
+        yield buffer.getvalue()
 
 
-def _tick(progress) -> None:
-    if progress is not None:
-        progress(1)
+def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
+               compress: bool = False, progress=None) -> tuple[int, str]:
+    """Write the dump to ``out``; (rows written, SHA-256 of the bytes written)."""
+    result = DumpResult()
+    for chunk in dump_chunks(plan, rows, fmt, compress, result, progress):
+        out.write(chunk)
+    return result.rows, result.sha256
 
 
 def _cell(value) -> str | int:
@@ -169,11 +193,10 @@ def _cell(value) -> str | int:
     return value
 
 
-def _csv(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
+def _csv(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO) -> Iterator[None]:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(plan.columns)
-    count = 0
     for record in rows:
         writer.writerow(
             [_cell(record[c]) for c in FIXED_COLUMNS]
@@ -181,24 +204,18 @@ def _csv(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
             + [_cell(record["params"].get(n)) for n in plan.param_names]
             + [_cell(record["extra_params"].get(n)) for n in plan.extra_names]
             + [_cell(record["attributes"].get(n)) for n in plan.attribute_names])
-        count += 1
-        _tick(progress)
+        yield
     text.flush()
     text.detach()
-    return count
 
 
-def _jsonl(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
-    count = 0
+def _jsonl(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO) -> Iterator[None]:
     for record in rows:
         out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
-        count += 1
-        _tick(progress)
-    return count
+        yield
 
 
-def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
-    count = 0
+def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO) -> Iterator[None]:
     with etree.xmlfile(out, encoding="utf-8") as xml:
         xml.write_declaration()
         with xml.element(f"{{{DUMP_NS}}}dump", nsmap={None: DUMP_NS},
@@ -206,9 +223,7 @@ def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, progress) -> int:
                          cursor_to=format_cursor(plan.upto)):
             for record in rows:
                 xml.write(_response_element(record))
-                count += 1
-                _tick(progress)
-    return count
+                yield
 
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
