@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None,
     """Compose the doors (/soap, /xmlrpc, /RPC2, /healthz) onto one runtime."""
     from service.soap import create_soap_app
     from service.web.exports import create_exports_app
+    from service.web.unsubscribe import create_unsubscribe_app
     from service.xmlrpc import create_xmlrpc_app
 
     settings = settings or Settings.from_env()
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None,
         "/RPC2": xmlrpc,
         "/healthz": _health(engine),
         "/exports/": create_exports_app(rt),
+        "/u/": create_unsubscribe_app(rt),
     }
     app = Router(routes)
     app.runtime = rt

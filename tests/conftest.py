@@ -91,3 +91,32 @@ def call(rt, principal, operation_name: str, **fields):
     """Run a catalogue operation as a door would, with the request built from ``fields``."""
     op = OPERATIONS[operation_name]
     return invoke(rt, principal, op, op.request(**fields))
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    """The whole WSGI application on a fresh SQLite database, with the fake clock."""
+    from service.config import Settings
+    from service.wsgi import create_app
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                        base_url="http://127.0.0.1:8000", secret_key=b"k", smtp_url="",
+                        data_dir=tmp_path)
+    wsgi = create_app(settings, clock=clock)
+    upgrade(wsgi.engine)
+    yield wsgi
+    wsgi.engine.dispose()
+
+
+@pytest.fixture
+def key(app):
+    created = create_account_key(app.runtime, "acme", ["admin"])
+    return created.key_id, created.secret
+
+
+@pytest.fixture
+def web(app, key):
+    """WebTest on the application, authenticated with acme's admin key."""
+    from webtest import TestApp
+    client = TestApp(app)
+    client.authorization = ("Basic", key)
+    return client

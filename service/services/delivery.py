@@ -63,7 +63,7 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
                 continue
             token = token_of(rt, _invitation(row))
             values = {"url": rt.tracking_url(token), "unsubscribe_url":
-                      rt.tracking_url(token) + "/unsubscribe", "email": contact.email,
+                      rt.unsubscribe_url(token), "email": contact.email,
                       "survey_title": survey.title, "campaign_name": campaign.name,
                       **{f"attr.{k}": v for k, v in contact.attributes.items()},
                       **{f"param.{k}": v for k, v in row.params.items()}}

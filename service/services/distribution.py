@@ -291,3 +291,34 @@ def update_campaign(rt: Runtime, principal: Principal,
         uow.commit()
     campaign.updated_at = now
     return campaign_info(rt, campaign)
+
+
+def unsubscribe_language(rt: Runtime, token: str) -> str | None:
+    """The language of the survey behind an unsubscribe link; None for an invalid token."""
+    from service.services.results import find_invitation_by_token
+    with rt.uow(read_only=True) as uow:
+        found = find_invitation_by_token(rt, uow, token)
+        if found is None:
+            return None
+        account_id, invitation = found
+        campaign = uow.campaigns.get(account_id, invitation.campaign_id)
+        survey, _ = uow.surveys.get(account_id, campaign.survey_id)
+    return survey.language
+
+
+def unsubscribe(rt: Runtime, token: str) -> bool:
+    """The person behind a link asks never to be surveyed by this account again.
+
+    True once done (also when it already was); False for an invalid token.
+    """
+    from service.services.results import find_invitation_by_token
+    now = rt.clock()
+    with rt.uow() as uow:
+        found = find_invitation_by_token(rt, uow, token)
+        if found is None:
+            return False
+        _, invitation = found
+        if uow.contacts.unsubscribe(invitation.contact_id, now):
+            uow.invitations.record_events([(invitation.id, now, "unsubscribed", "")])
+        uow.commit()
+    return True

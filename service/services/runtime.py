@@ -30,5 +30,8 @@ class Runtime:
     def tracking_url(self, token: str) -> str:
         return f"{self.base_url}/s/{token}"
 
+    def unsubscribe_url(self, token: str) -> str:
+        return f"{self.base_url}/u/{token}"
+
     def open_url(self, public_id: str) -> str:
         return f"{self.base_url}/o/{public_id}"

@@ -292,6 +292,12 @@ class ContactRepository(_Repository):
                 contacts.c.unsubscribed_at.is_not(None))).scalars())
         return found
 
+    def unsubscribe(self, contact_id: int, now: datetime) -> bool:
+        """Mark the contact unsubscribed; False if it already was."""
+        return self.connection.execute(update(contacts).where(
+            contacts.c.id == contact_id, contacts.c.unsubscribed_at.is_(None)).values(
+                unsubscribed_at=now, updated_at=now)).rowcount == 1
+
     def is_unsubscribed(self, contact_id: int) -> bool:
         return self.connection.execute(select(contacts.c.unsubscribed_at).where(
             contacts.c.id == contact_id)).scalar_one() is not None

@@ -23,30 +23,6 @@ ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL_FILE = Path(__file__).parents[2] / "wsdl" / "feedloop.wsdl"
 
 
-@pytest.fixture
-def app(tmp_path, clock):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-                        base_url="http://127.0.0.1:8000", secret_key=b"k", smtp_url="",
-                        data_dir=tmp_path)
-    wsgi = create_app(settings, clock=clock)
-    upgrade(wsgi.engine)
-    yield wsgi
-    wsgi.engine.dispose()
-
-
-@pytest.fixture
-def key(app):
-    created = create_account_key(app.runtime, "acme", ["admin"])
-    return created.key_id, created.secret
-
-
-@pytest.fixture
-def web(app, key):
-    client = TestApp(app)
-    client.authorization = ("Basic", key)
-    return client
-
-
 def envelope(body: str, header: str = "") -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{ENV}" '
             f'xmlns:f="urn:feedloop:v1"><s:Header>{header}</s:Header><s:Body>{body}</s:Body>'
