@@ -90,7 +90,8 @@ def _runtime(settings: Settings):
     from service.storage.uow import SqlUnitOfWork
     engine = make_engine(settings.database_url)
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
-                   secret_key=settings.secret_key, base_url=settings.base_url), engine
+                   secret_key=settings.secret_key, base_url=settings.base_url,
+                   data_dir=settings.data_dir), engine
 
 
 def _migrate(args) -> int:

@@ -1,4 +1,5 @@
-"""`feedloop worker`: sends due invitations and reminders, runs recurrences, forever."""
+"""`feedloop worker`: sends due invitations and reminders, runs recurrences and scheduled
+dumps, forever."""
 from __future__ import annotations
 
 import logging
@@ -11,13 +12,15 @@ from typing import Callable
 from service.mail import DeliveryError
 from service.services import Runtime
 from service.services.delivery import claim_mail, record_failure, record_sent, run_recurrences
+from service.services.dumps import run_scheduled_dumps
 
 log = logging.getLogger("feedloop.worker")
 
 
 def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, int]:
     """One round: recurrences, then every mail due now, batch by batch."""
-    counts = {"recurrences": run_recurrences(rt), "sent": 0, "retry": 0, "dead": 0}
+    counts = {"recurrences": run_recurrences(rt), "dumps": run_scheduled_dumps(rt),
+              "sent": 0, "retry": 0, "dead": 0}
     while True:
         jobs = claim_mail(rt, worker_id, batch)
         for job in jobs:

@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None,
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
-                 secret_key=settings.secret_key, base_url=settings.base_url, clock=clock)
+                 secret_key=settings.secret_key, base_url=settings.base_url, clock=clock,
+                 data_dir=settings.data_dir)
     xmlrpc = create_xmlrpc_app(rt)
     routes: dict[str, WSGIApp] = {
         "/soap": create_soap_app(rt),

@@ -71,9 +71,10 @@ def engine(database_url):
 
 
 @pytest.fixture
-def rt(engine, clock) -> Runtime:
+def rt(engine, clock, tmp_path) -> Runtime:
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
-                   secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock)
+                   secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
+                   data_dir=tmp_path / "var")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Campaigns and invitations: who is invited, when, and never too often."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -12,6 +13,8 @@ QUARANTINE_SCOPES = ("campaign", "account")
 NOTIFY_ON = ("all", "detractors")
 #: An invitation in one of these states can still be answered.
 OPEN_STATUSES = ("scheduled", "sent", "opened", "reminded")
+DUMP_PERIODS = {"": None, "daily": 1, "weekly": 7}
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 @dataclass
@@ -35,6 +38,11 @@ class Campaign:
     webhooks: list[str] = field(default_factory=list)
     recurrence_list: str = ""
     last_recurrence_at: datetime | None = None
+    dump_every: str = ""
+    dump_at: str = "02:00"
+    dump_format: str = "csv"
+    dump_gzip: bool = False
+    next_dump_at: datetime | None = None
     id: int | None = None
     public_id: str = ""
     created_at: datetime | None = None
@@ -59,6 +67,12 @@ class Campaign:
                 raise ValidationError(f"{name} must be from 0 to {high}.", field=name)
         if self.max_reminders and not self.reminder_days:
             raise ValidationError("max_reminders needs reminder_days.", field="reminder_days")
+        if self.dump_every not in DUMP_PERIODS:
+            raise ValidationError("dump_every must be '', 'daily' or 'weekly'.", field="dump_every")
+        if not _HHMM.match(self.dump_at):
+            raise ValidationError("dump_at is a UTC time HH:MM, e.g. 02:00.", field="dump_at")
+        if self.dump_format not in ("csv", "jsonl", "xml"):
+            raise ValidationError("dump_format must be csv, jsonl or xml.", field="dump_format")
         if self.recurrence_days and not self.recurrence_list:
             raise ValidationError("recurrence_days needs recurrence_list: the list whose "
                                   "members are invited again.", field="recurrence_list")
@@ -129,3 +143,18 @@ def clean_params(params: dict[str, str], where: str = "params") -> dict[str, str
             raise ValidationError(f"Parameter '{name}' is longer than 1000 characters.",
                                   field=where)
     return dict(params)
+
+
+def next_dump_time(every: str, at: str, after: datetime) -> datetime | None:
+    """The first scheduled dump time strictly after ``after`` (UTC), or None without a schedule."""
+    days = DUMP_PERIODS.get(every)
+    if not days:
+        return None
+    hour, minute = map(int, at.split(":"))
+    moment = after.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    while moment <= after:
+        moment += timedelta(days=1)
+    if days == 7:
+        # weekly dumps run on Mondays, the start of the ISO week
+        moment += timedelta(days=(7 - moment.weekday()) % 7)
+    return moment

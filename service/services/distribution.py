@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.domain.distribution import clean_params, quarantine_end
+from service.domain.distribution import clean_params, next_dump_time, quarantine_end
 from service.domain.errors import (DuplicateEvent, NotFound, UnknownCampaign, ValidationError)
 from service.domain.surveys import KEY_PATTERN, normalize_email
 from service.services import messages as m
@@ -287,6 +287,8 @@ def update_campaign(rt: Runtime, principal: Principal,
                 campaign.templates = {**campaign.templates, name: value}
         campaign.validate()
         now = rt.clock()
+        if request.dump_every is not None or request.dump_at is not None:
+            campaign.next_dump_at = next_dump_time(campaign.dump_every, campaign.dump_at, now)
         uow.campaigns.update(campaign, now)
         uow.commit()
     campaign.updated_at = now

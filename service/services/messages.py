@@ -122,9 +122,17 @@ class CreateCampaignRequest:
     crm_push: bool | None = wire(None)
     crm_tag: str | None = wire(None, max_len=100)
     recurrence_list: str | None = wire(None, max_len=200)
+    dump_every: str | None = wire(None, max_len=16)
+    dump_at: str | None = wire(None, max_len=5)
+    dump_format: str | None = wire(None, max_len=8)
+    dump_gzip: bool | None = wire(None)
     webhooks: list[str] = wire([], max_items=10)
     recurrence_list: str | None = wire(None, max_len=200,
                                        doc="With recurrence_days: the list invited again.")
+    dump_every: str | None = wire(None, max_len=16, doc="Scheduled dumps: daily or weekly (Mondays).")
+    dump_at: str | None = wire(None, max_len=5, doc="UTC time of the scheduled dump, HH:MM.")
+    dump_format: str | None = wire(None, max_len=8, doc="csv, jsonl or xml.")
+    dump_gzip: bool | None = wire(None)
 
 
 @dataclass
@@ -164,6 +172,10 @@ class CampaignInfo:
     crm_tag: str
     webhooks: list[str]
     recurrence_list: str
+    dump_every: str
+    dump_at: str
+    dump_format: str
+    dump_gzip: bool
     open_url: str
     created_at: datetime
     updated_at: datetime
@@ -606,6 +618,10 @@ class UpdateCampaignRequest:
     crm_push: bool | None = wire(None)
     crm_tag: str | None = wire(None, max_len=100)
     recurrence_list: str | None = wire(None, max_len=200)
+    dump_every: str | None = wire(None, max_len=16)
+    dump_at: str | None = wire(None, max_len=5)
+    dump_format: str | None = wire(None, max_len=8)
+    dump_gzip: bool | None = wire(None)
 
 
 # --- metrics ----------------------------------------------------------------------
@@ -662,3 +678,32 @@ class CampaignMetrics:
     breakdown: list[MetricsGroup]
     response_rate: float | None = None
     nps: float | None = None
+
+
+# --- dump files --------------------------------------------------------------------
+
+@dataclass
+class ListDumpsRequest:
+    campaign_id: int | None = wire(None, min=1)
+    limit: int | None = wire(None, min=1, max=1000)
+
+
+@dataclass
+class DumpFile:
+    name: str
+    campaign_id: int
+    format: str
+    gzip: bool
+    cursor_from: str
+    cursor_to: str
+    rows: int
+    size: int
+    sha256: str
+    created_at: datetime
+    url: str
+    manifest_url: str
+
+
+@dataclass
+class ListDumpsResult:
+    dumps: list[DumpFile]

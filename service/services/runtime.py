@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Protocol
 
 
@@ -26,12 +27,20 @@ class Runtime:
     secret_key: bytes
     base_url: str
     clock: Callable[[], datetime] = utc_now
+    data_dir: Path = Path("var")
+
+    @property
+    def dump_dir(self) -> Path:
+        return self.data_dir / "dumps"
 
     def tracking_url(self, token: str) -> str:
         return f"{self.base_url}/s/{token}"
 
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.base_url}/u/{token}"
+
+    def dump_url(self, name: str) -> str:
+        return f"{self.base_url}/exports/files/{name}"
 
     def open_url(self, public_id: str) -> str:
         return f"{self.base_url}/o/{public_id}"

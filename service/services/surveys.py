@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from service.domain.distribution import Campaign
+from service.domain.distribution import Campaign, next_dump_time
 from service.domain.errors import NotFound, UnknownCampaign, ValidationError
 from service.domain.surveys import Question, Survey, normalize_email
 from service.services import messages as m
@@ -67,7 +67,8 @@ _TEMPLATE_FIELDS = ("invitation_subject", "invitation_text", "invitation_html",
                     "reminder_subject", "reminder_text", "reminder_html")
 _SETTING_FIELDS = ("delivery", "send_delay_minutes", "reminder_days", "max_reminders",
                    "quarantine_days", "quarantine_scope", "link_valid_days", "recurrence_days",
-                   "notify_on", "crm_push", "crm_tag", "recurrence_list")
+                   "notify_on", "crm_push", "crm_tag", "recurrence_list", "dump_every",
+                   "dump_at", "dump_format", "dump_gzip")
 
 
 def get_campaign_of(uow, principal: Principal, campaign_id: int) -> Campaign:
@@ -92,6 +93,7 @@ def create_campaign(rt: Runtime, principal: Principal,
     campaign.webhooks = [_webhook(url) for url in request.webhooks]
     campaign.public_id = secrets.token_urlsafe(12)
     campaign.validate()
+    campaign.next_dump_at = next_dump_time(campaign.dump_every, campaign.dump_at, rt.clock())
     with rt.uow() as uow:
         if uow.surveys.get(principal.account_id, request.survey_id) is None:
             raise NotFound(f"No survey {request.survey_id} in your account.")

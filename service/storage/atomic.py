@@ -35,3 +35,22 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+class DumpStore:
+    """Where scheduled dumps and their manifests are kept: one folder per account."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, account_id: int, name: str) -> Path:
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"not a dump file name: {name!r}")
+        return self.root / str(account_id) / name
+
+    @contextlib.contextmanager
+    def new_file(self, account_id: int, name: str) -> Iterator[BinaryIO]:
+        path = self.path(account_id, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as handle:
+            yield handle

@@ -16,7 +16,7 @@ from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, attribute_definitions, audit_log,
                                     auth_failures, campaigns, contact_lists, contacts,
-                                    export_cursors,
+                                    dump_files, export_cursors,
                                     invitation_events, invitations, list_members, responses,
                                     surveys)
 
@@ -128,7 +128,8 @@ _CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minut
                     "reminder_days", "max_reminders", "quarantine_days", "quarantine_scope",
                     "link_valid_days", "recurrence_days", "templates", "notify_emails",
                     "notify_on", "crm_push", "crm_tag", "webhooks", "recurrence_list",
-                    "last_recurrence_at")
+                    "last_recurrence_at", "dump_every", "dump_at", "dump_format", "dump_gzip",
+                    "next_dump_at")
 
 
 def _campaign(row: Row) -> Campaign:
@@ -158,6 +159,17 @@ class CampaignRepository(_Repository):
             campaigns.c.status == "active", campaigns.c.recurrence_days > 0,
             campaigns.c.recurrence_list != ""))
         return [(row.account_id, _campaign(row)) for row in rows]
+
+    def due_dumps(self, now: datetime) -> list[tuple[int, Campaign]]:
+        """Campaigns of every account whose scheduled dump is due."""
+        rows = self.connection.execute(select(campaigns).where(
+            campaigns.c.dump_every != "", campaigns.c.next_dump_at <= now)
+            .order_by(campaigns.c.next_dump_at))
+        return [(row.account_id, _campaign(row)) for row in rows]
+
+    def set_next_dump(self, campaign_id: int, at: datetime | None) -> None:
+        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
+                                .values(next_dump_at=at))
 
     def mark_recurrence(self, campaign_id: int, now: datetime) -> None:
         self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
@@ -720,3 +732,18 @@ class ExportCursorRepository(_Repository):
                                 .on_conflict_do_update(
                                     index_elements=list(key),
                                     set_={"position": position, "updated_at": now}))
+
+
+class DumpFileRepository(_Repository):
+    def add(self, account_id: int, **values: Any) -> None:
+        self.connection.execute(insert(dump_files).values(account_id=account_id, **values))
+
+    def list(self, account_id: int, campaign_id: int | None, limit: int) -> list[Row]:
+        query = select(dump_files).where(dump_files.c.account_id == account_id)
+        if campaign_id is not None:
+            query = query.where(dump_files.c.campaign_id == campaign_id)
+        return list(self.connection.execute(query.order_by(dump_files.c.id.desc()).limit(limit)))
+
+    def get(self, account_id: int, name: str) -> Row | None:
+        return self._one(select(dump_files).where(dump_files.c.account_id == account_id,
+                                                  dump_files.c.name == name))

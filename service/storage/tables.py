@@ -101,6 +101,12 @@ campaigns = Table(
     Column("webhooks", JSON, nullable=False),
     Column("recurrence_list", String(200), nullable=False, server_default=""),
     Column("last_recurrence_at", UTCDateTime),
+    # Scheduled dumps: '' (none), 'daily' or 'weekly', at dump_at (HH:MM, UTC).
+    Column("dump_every", String(16), nullable=False, server_default=""),
+    Column("dump_at", String(5), nullable=False, server_default="02:00"),
+    Column("dump_format", String(8), nullable=False, server_default="csv"),
+    Column("dump_gzip", Boolean, nullable=False, server_default="0"),
+    Column("next_dump_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account", "account_id", "id"),
@@ -240,4 +246,23 @@ export_cursors = Table(
     Column("name", String(100), primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+dump_files = Table(
+    "dump_files", metadata,
+    _id(),
+    _account(),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("gzip", Boolean, nullable=False),
+    Column("cursor_from", BigInteger, nullable=False),
+    Column("cursor_to", BigInteger, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_dump_files_account_name"),
+    Index("ix_dump_files_campaign", "campaign_id", "created_at"),
 )

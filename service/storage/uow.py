@@ -5,7 +5,8 @@ from sqlalchemy.engine import Engine
 
 from service.storage.engine import READ_ONLY
 from service.storage.repositories import (AccountRepository, AttributeRepository,
-                                          AuditRepository, ExportCursorRepository,
+                                          AuditRepository, DumpFileRepository,
+                                          ExportCursorRepository,
                                           ListRepository,
                                           AuthFailureRepository, CampaignRepository,
                                           ContactRepository, InvitationRepository,
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
         self.attributes = AttributeRepository(connection)
         self.lists = ListRepository(connection)
         self.cursors = ExportCursorRepository(connection)
+        self.dump_files = DumpFileRepository(connection)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,83 @@
+"""Scheduled dumps: the worker writes files and manifests, ListDumps and /exports/files serve them."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from service.domain.credentials import Credentials
+from service.domain.distribution import next_dump_time
+from service.services import messages as m
+from service.services.dumps import run_scheduled_dumps
+from service.services.keys import authenticate
+from tests.conftest import call
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("every, at, after, expected", [
+    ("daily", "02:00", datetime(2026, 11, 2, 1, 0, tzinfo=UTC), datetime(2026, 11, 2, 2, 0, tzinfo=UTC)),
+    ("daily", "02:00", datetime(2026, 11, 2, 2, 0, tzinfo=UTC), datetime(2026, 11, 3, 2, 0, tzinfo=UTC)),
+    ("weekly", "23:30", datetime(2026, 11, 4, 9, 0, tzinfo=UTC), datetime(2026, 11, 9, 23, 30, tzinfo=UTC)),
+    ("", "02:00", datetime(2026, 11, 4, 9, 0, tzinfo=UTC), None),
+])
+def test_next_dump_time(every, at, after, expected):
+    assert next_dump_time(every, at, after) == expected
+
+
+def campaign_with_answers(rt, admin, n, **settings):
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c",
+                       **settings).campaign_id
+    answer(rt, admin, campaign_id, n)
+    return campaign_id
+
+
+def answer(rt, admin, campaign_id, n, start=0):
+    for i in range(start, start + n):
+        link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
+                    email=f"p{i}@example.com")
+        call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+             answers=[m.Answer("nps", str(i % 11))])
+
+
+def test_nightly_dump_is_written_listed_and_next_night_has_only_the_new(rt, admin, clock):
+    campaign_id = campaign_with_answers(rt, admin, 3, dump_every="daily", dump_at="02:00",
+                                        dump_format="jsonl", dump_gzip=True)
+    assert run_scheduled_dumps(rt) == 0            # 09:00: the first is due tomorrow 02:00
+    clock.now = clock.now.replace(day=3, hour=2)
+    assert run_scheduled_dumps(rt) == 1
+    assert run_scheduled_dumps(rt) == 0            # done for tonight
+    answer(rt, admin, campaign_id, 2, start=3)
+    clock.now = clock.now.replace(day=4, hour=2, minute=5)
+    assert run_scheduled_dumps(rt) == 1
+    dumps = call(rt, admin, "ListDumps", campaign_id=campaign_id).dumps
+    assert [(d.rows, d.cursor_from) for d in dumps] == [(2, dumps[1].cursor_to), (3, "0")]
+    newest = dumps[0]
+    assert newest.name == "campaign-%d-20261104T020500Z.jsonl.gz" % campaign_id
+    path = rt.dump_dir / str(admin.account_id) / newest.name
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == newest.sha256
+    manifest = json.loads(path.with_name(newest.name + ".manifest.json").read_text())
+    assert (manifest["rows"], manifest["sha256"]) == (2, newest.sha256)
+    assert newest.url == f"http://feedloop.test/exports/files/{newest.name}"
+
+
+def test_dump_files_are_served_to_the_account_only(app, key, web, clock):
+    rt = app.runtime
+    admin = authenticate(rt, Credentials(*key))
+    campaign_with_answers(rt, admin, 2, dump_every="daily", dump_at="10:00")
+    clock.now = clock.now.replace(hour=10)
+    run_scheduled_dumps(rt)
+    [listed] = call(rt, admin, "ListDumps").dumps
+    data = web.get(f"/exports/files/{listed.name}")
+    assert hashlib.sha256(data.body).hexdigest() == listed.sha256
+    assert data.body.decode().count("\r\n") == 3
+    assert web.get(f"/exports/files/{listed.name}.manifest.json").json["rows"] == 2
+    from service.services.keys import create_account_key
+    other = create_account_key(rt, "other", ["read"])
+    web.authorization = ("Basic", (other.key_id, other.secret))
+    web.get(f"/exports/files/{listed.name}", status=404)
+    web.get("/exports/files/../../etc/passwd", status=404)
