@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None,
                clock: Callable[[], datetime] = utc_now) -> WSGIApp:
     """Compose the doors (/soap, /xmlrpc, /RPC2, /healthz) onto one runtime."""
     from service.soap import create_soap_app
+    from service.web.dashboard import create_dashboard_app
     from service.web.exports import create_exports_app
     from service.web.unsubscribe import create_unsubscribe_app
     from service.xmlrpc import create_xmlrpc_app
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None,
         "/healthz": _health(engine),
         "/exports/": create_exports_app(rt),
         "/u/": create_unsubscribe_app(rt),
+        "/dashboard/": create_dashboard_app(rt),
     }
     app = Router(routes)
     app.runtime = rt

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the suite needs; each is installed only when missing.
-SYSTEM_PACKAGES=(postgresql python3-venv)
+SYSTEM_PACKAGES=(postgresql python3-venv chromium)
 
 missing=()
 for package in "${SYSTEM_PACKAGES[@]}"; do

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from service.domain.errors import UnknownCampaign, ValidationError
 from service.domain.surveys import nps_category
@@ -102,3 +103,34 @@ def get_campaign_metrics(rt: Runtime, principal: Principal,
                                  average=round(sum(ratings[key]) / len(ratings[key]), 2)
                                  if ratings.get(key) else None) for key in rating_keys],
         breakdown=[m.MetricsGroup(value=value, **groups[value].figures()) for value in ranked])
+
+
+@dataclass
+class TrendPoint:
+    """One week of responses: when it starts, how many, and their NPS."""
+
+    week: date
+    responses: int
+    nps: float | None
+
+
+def campaign_trend(rt: Runtime, principal: Principal,
+                   request: m.GetCampaignMetricsRequest) -> list[TrendPoint]:
+    """Responses and NPS per ISO week (Monday), with the same filters as the metrics."""
+    filters: dict[str, set[str]] = {}
+    for item in request.filters:
+        filters.setdefault(item.name, set()).update(item.values)
+    weeks: dict[date, Tally] = {}
+    with rt.uow(read_only=True) as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        for row in uow.responses.for_metrics(principal.account_id, campaign.id,
+                                             request.date_from, request.date_to):
+            if not _matches(row.attributes, filters):
+                continue
+            day = row.submitted_at.date()
+            tally = weeks.setdefault(day - timedelta(days=day.weekday()), Tally())
+            tally.responded += 1
+            category = nps_category(row.nps_score)
+            if category:
+                tally.categories[category] += 1
+    return [TrendPoint(week, weeks[week].responded, weeks[week].nps) for week in sorted(weeks)]

@@ -575,7 +575,7 @@ class ResponseRepository(_Repository):
                     date_to: datetime | None) -> Iterator[Row]:
         """(invitation_id, nps_score, answers, contact attributes) of a campaign's responses."""
         query = (select(responses.c.invitation_id, responses.c.nps_score, responses.c.answers,
-                        contacts.c.attributes)
+                        responses.c.submitted_at, contacts.c.attributes)
                  .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id))
