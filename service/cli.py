@@ -11,6 +11,8 @@ from service.config import Settings
 from service.domain.errors import DomainError
 
 DEMO_ACCOUNT = "demo"
+#: Engines a command opened, closed when it ends (main() also runs in-process, in tests).
+_ENGINES: list = []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         print(f"feedloop: {error.code}: {error.message}", file=sys.stderr)
         return 1
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("key_id")
     rotate.set_defaults(handler=_keys_rotate)
 
+    deliveries = commands.add_parser("deliveries", help="outbox deliveries (webhooks)") \
+        .add_subparsers(metavar="ACTION")
+    listed = deliveries.add_parser("list", help="list an account's deliveries")
+    listed.add_argument("--account", required=True)
+    listed.add_argument("--state", choices=["pending", "delivered", "dead"])
+    listed.set_defaults(handler=_deliveries_list)
+    retried = deliveries.add_parser("retry", help="queue a dead delivery again")
+    retried.add_argument("--account", required=True)
+    retried.add_argument("delivery_id", type=int)
+    retried.set_defaults(handler=_deliveries_retry)
+
     worker = commands.add_parser("worker", help="send due invitations and reminders, run "
                                                 "recurrences")
     worker.add_argument("--once", action="store_true", help="one round, then exit")
@@ -89,6 +105,7 @@ def _runtime(settings: Settings):
     from service.storage.engine import make_engine
     from service.storage.uow import SqlUnitOfWork
     engine = make_engine(settings.database_url)
+    _ENGINES.append(engine)
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                    secret_key=settings.secret_key, base_url=settings.base_url,
                    data_dir=settings.data_dir), engine
@@ -128,6 +145,30 @@ def _serve(args) -> int:
     os.environ["FEEDLOOP_WORKERS"] = str(args.workers)
     os.execv(gunicorn, [gunicorn, "--config", "python:service.gunicorn_conf",
                         "service.wsgi:create_app()"])
+
+
+def _deliveries_list(args) -> int:
+    from service.services import OPERATIONS, invoke
+    from service.services.keys import account_principal
+    rt, _ = _runtime(Settings.from_env())
+    op = OPERATIONS["ListDeliveries"]
+    result = invoke(rt, account_principal(rt, args.account), op, op.request(state=args.state))
+    print(f"{'ID':>6} {'STATE':<9} {'TRIES':>5} {'EVENT':<20} TARGET / LAST ERROR")
+    for d in result.deliveries:
+        print(f"{d.delivery_id:>6} {d.state:<9} {d.attempts:>5} {d.event:<20} {d.target}"
+              + (f"  ({d.last_error})" if d.last_error else ""))
+    return 0
+
+
+def _deliveries_retry(args) -> int:
+    from service.services import OPERATIONS, invoke
+    from service.services.keys import account_principal
+    rt, _ = _runtime(Settings.from_env())
+    op = OPERATIONS["RetryDelivery"]
+    delivery = invoke(rt, account_principal(rt, args.account), op,
+                      op.request(delivery_id=args.delivery_id))
+    print(f"delivery {delivery.delivery_id} is queued again")
+    return 0
 
 
 def _worker(args) -> int:

@@ -12,7 +12,9 @@ from typing import Callable
 from service.mail import DeliveryError
 from service.services import Runtime
 from service.services.delivery import claim_mail, record_failure, record_sent, run_recurrences
+from service.outbound import OutboundError, post_signed
 from service.services.dumps import run_scheduled_dumps
+from service.services.outbox import claim_outbox, record_delivered, record_failed
 
 log = logging.getLogger("feedloop.worker")
 
@@ -20,7 +22,7 @@ log = logging.getLogger("feedloop.worker")
 def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, int]:
     """One round: recurrences, then every mail due now, batch by batch."""
     counts = {"recurrences": run_recurrences(rt), "dumps": run_scheduled_dumps(rt),
-              "sent": 0, "retry": 0, "dead": 0}
+              "sent": 0, "retry": 0, "dead": 0, **deliver_outbox(rt, worker_id, batch)}
     while True:
         jobs = claim_mail(rt, worker_id, batch)
         for job in jobs:
@@ -34,6 +36,24 @@ def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, 
                 continue
             if record_sent(rt, worker_id, job):
                 counts["sent"] += 1
+        if len(jobs) < batch:
+            return counts
+
+
+def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50) -> dict[str, int]:
+    """Deliver every due outbox entry (webhooks), batch by batch."""
+    counts = {"delivered": 0, "delivery_retry": 0, "delivery_dead": 0}
+    while True:
+        jobs = claim_outbox(rt, worker_id, batch)
+        for job in jobs:
+            try:
+                post_signed(job.target, job.body, job.message_id, job.secret)
+            except OutboundError as error:
+                outcome = record_failed(rt, worker_id, job, str(error), error.retry_after)
+                counts[f"delivery_{outcome}"] += 1
+                log.warning("delivery %s: %s (%s)", job.delivery_id, error, outcome)
+                continue
+            counts["delivered"] += record_delivered(rt, worker_id, job)
         if len(jobs) < batch:
             return counts
 

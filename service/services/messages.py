@@ -707,3 +707,47 @@ class DumpFile:
 @dataclass
 class ListDumpsResult:
     dumps: list[DumpFile]
+
+
+# --- deliveries (outbox) -------------------------------------------------------------
+
+@dataclass
+class ListDeliveriesRequest:
+    state: str | None = wire(None, max_len=16, doc="pending, delivered or dead.")
+    limit: int | None = wire(None, min=1, max=1000)
+
+
+@dataclass
+class Delivery:
+    delivery_id: int
+    kind: str
+    event: str
+    target: str
+    state: str
+    attempts: int
+    idempotency_key: str
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class ListDeliveriesResult:
+    deliveries: list[Delivery]
+
+
+@dataclass
+class RetryDeliveryRequest:
+    delivery_id: int = wire(min=1)
+
+
+@dataclass
+class RotateWebhookSecretRequest:
+    confirm: bool = wire(doc="true: replace the signing secret now (receivers must switch).")
+
+
+@dataclass
+class WebhookSecret:
+    secret: str
+    created_at: datetime

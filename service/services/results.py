@@ -10,6 +10,7 @@ from service.domain.surveys import Survey, normalize_email, nps_category
 from service.domain.tokens import split_token, verify_token
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
+from service.services.outbox import response_webhooks
 from service.services.runtime import Runtime
 from service.services.surveys import get_campaign_of
 from service.services.tracking import pairs_to_dict
@@ -45,9 +46,21 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     if invitation is not None:
         uow.invitations.mark(invitation.id, status="responded", responded_at=now)
         uow.invitations.record_events([(invitation.id, now, "responded", "")])
-    return uow.responses.add(account_id, campaign.id, invitation.id if invitation else None,
-                             contact_id, answers, params, extra_params,
-                             survey.nps_score(answers), now)
+    response_id = uow.responses.add(account_id, campaign.id,
+                                    invitation.id if invitation else None, contact_id, answers,
+                                    params, extra_params, survey.nps_score(answers), now)
+    if campaign.webhooks:
+        contact = uow.contacts.get(account_id, contact_id) if contact_id else None
+        score = survey.nps_score(answers)
+        response_webhooks(uow, account_id, campaign, {
+            "response_id": response_id, "campaign_id": campaign.id,
+            "invitation_id": invitation.id if invitation else None,
+            "submitted_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "email": contact.email if contact else None,
+            "crm_id": contact.crm_id if contact else None, "answers": answers,
+            "params": params, "extra_params": extra_params, "nps_score": score,
+            "nps_category": nps_category(score)}, now)
+    return response_id
 
 
 def answers_by_key(answers: list[m.Answer]) -> dict[str, list[str]]:

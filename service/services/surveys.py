@@ -97,6 +97,9 @@ def create_campaign(rt: Runtime, principal: Principal,
     with rt.uow() as uow:
         if uow.surveys.get(principal.account_id, request.survey_id) is None:
             raise NotFound(f"No survey {request.survey_id} in your account.")
+        if campaign.webhooks and uow.outbox.webhook_secret(principal.account_id) is None:
+            raise ValidationError("Webhooks are signed with your account's secret: call "
+                                  "RotateWebhookSecret first.", field="webhooks")
         campaign_id = uow.campaigns.add(principal.account_id, campaign, rt.clock())
         uow.commit()
     return m.CreateCampaignResult(campaign_id=campaign_id, open_url=rt.open_url(campaign.public_id))

@@ -16,7 +16,7 @@ from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, attribute_definitions, audit_log,
                                     auth_failures, campaigns, contact_lists, contacts,
-                                    dump_files, export_cursors,
+                                    dump_files, export_cursors, outbox, webhook_secrets,
                                     invitation_events, invitations, list_members, responses,
                                     surveys)
 
@@ -747,3 +747,56 @@ class DumpFileRepository(_Repository):
     def get(self, account_id: int, name: str) -> Row | None:
         return self._one(select(dump_files).where(dump_files.c.account_id == account_id,
                                                   dump_files.c.name == name))
+
+
+class OutboxRepository(_Repository):
+    def add_many(self, account_id: int, entries: list[dict], now: datetime) -> None:
+        if entries:
+            self.connection.execute(insert(outbox), [
+                {"account_id": account_id, "state": "pending", "next_attempt_at": now,
+                 "created_at": now, **entry} for entry in entries])
+
+    def claim_due(self, owner: str, now: datetime, lease_until: datetime,
+                  limit: int) -> list[Row]:
+        """Lease pending entries that are due (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+        ids = list(self.connection.execute(
+            select(outbox.c.id).where(
+                outbox.c.state == "pending", outbox.c.next_attempt_at <= now,
+                (outbox.c.lease_until.is_(None)) | (outbox.c.lease_until < now))
+            .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
+            .with_for_update(skip_locked=True)).scalars())
+        if not ids:
+            return []
+        self.connection.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+            lease_owner=owner, lease_until=lease_until))
+        return list(self.connection.execute(select(outbox).where(outbox.c.id.in_(ids))
+                                            .order_by(outbox.c.id)))
+
+    def finish(self, entry_id: int, owner: str, **values: Any) -> bool:
+        return self.connection.execute(update(outbox).where(
+            outbox.c.id == entry_id, outbox.c.lease_owner == owner,
+            outbox.c.state == "pending").values(
+                lease_owner=None, lease_until=None, **values)).rowcount == 1
+
+    def list(self, account_id: int, state: str | None, limit: int) -> list[Row]:
+        query = select(outbox).where(outbox.c.account_id == account_id)
+        if state is not None:
+            query = query.where(outbox.c.state == state)
+        return list(self.connection.execute(query.order_by(outbox.c.id.desc()).limit(limit)))
+
+    def retry(self, account_id: int, entry_id: int, now: datetime) -> bool:
+        """Put a dead entry back in the queue, due now, with its attempts counted afresh."""
+        return self.connection.execute(update(outbox).where(
+            outbox.c.account_id == account_id, outbox.c.id == entry_id,
+            outbox.c.state == "dead").values(state="pending", attempts=0, next_attempt_at=now,
+                                             lease_owner=None, lease_until=None)).rowcount == 1
+
+    def webhook_secret(self, account_id: int) -> str | None:
+        return self.connection.execute(select(webhook_secrets.c.secret).where(
+            webhook_secrets.c.account_id == account_id)).scalar()
+
+    def set_webhook_secret(self, account_id: int, secret: str, now: datetime) -> None:
+        self.connection.execute(_insert_ignoring_conflicts(self.connection, webhook_secrets)
+                                .values(account_id=account_id, secret=secret, created_at=now)
+                                .on_conflict_do_update(index_elements=["account_id"],
+                                                       set_={"secret": secret, "created_at": now}))

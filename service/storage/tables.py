@@ -266,3 +266,34 @@ dump_files = Table(
     UniqueConstraint("account_id", "name", name="uq_dump_files_account_name"),
     Index("ix_dump_files_campaign", "campaign_id", "created_at"),
 )
+
+webhook_secrets = Table(
+    "webhook_secrets", metadata,
+    # The account's signing secret for webhooks (Standard Webhooks, whsec_...);
+    # shown once by RotateWebhookSecret and never returned by any read.
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("secret", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    _id(),
+    _account(),
+    Column("kind", String(16), nullable=False),            # webhook (crm, notification later)
+    Column("event", String(64), nullable=False),
+    Column("target", String(2000), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # Sent with every attempt, so that a receiver can drop a repeat.
+    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),            # pending, delivered, dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", String(500)),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_account", "account_id", "id"),
+)

@@ -7,7 +7,7 @@ from service.storage.engine import READ_ONLY
 from service.storage.repositories import (AccountRepository, AttributeRepository,
                                           AuditRepository, DumpFileRepository,
                                           ExportCursorRepository,
-                                          ListRepository,
+                                          ListRepository, OutboxRepository,
                                           AuthFailureRepository, CampaignRepository,
                                           ContactRepository, InvitationRepository,
                                           KeyRepository, ResponseRepository, SurveyRepository)
@@ -39,6 +39,7 @@ class SqlUnitOfWork:
         self.lists = ListRepository(connection)
         self.cursors = ExportCursorRepository(connection)
         self.dump_files = DumpFileRepository(connection)
+        self.outbox = OutboxRepository(connection)
         return self
 
     def commit(self) -> None:

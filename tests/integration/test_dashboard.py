@@ -105,4 +105,5 @@ def test_dashboard_renders_in_headless_chromium(app, key, campaign_id):
             browser.close()
     finally:
         server.shutdown()
+        server.server_close()
     assert os.path.getsize(ARTIFACTS / "dashboard-desktop.png") > 10_000

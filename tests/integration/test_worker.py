@@ -128,7 +128,8 @@ def test_smtp_outage_is_retried_with_backoff_until_delivered(rt, admin, clock, i
     inbox.refusals = ["451 4.3.0 try again later"] * 2
     assert run_once(rt, sender, WORKER)["retry"] == 1
     assert run_once(rt, sender, WORKER) == {"recurrences": 0, "dumps": 0, "sent": 0, "retry": 0,
-                                            "dead": 0}
+                                            "dead": 0, "delivered": 0, "delivery_retry": 0,
+                                            "delivery_dead": 0}
     clock.advance(minutes=1, seconds=15)   # first retry after 1 min (+-20%)
     assert run_once(rt, sender, WORKER)["retry"] == 1
     clock.advance(minutes=2, seconds=30)   # second after 2 min (+-20%)

@@ -1,0 +1,125 @@
+"""The transactional outbox: effects of a state change, written in its transaction and
+delivered by the worker with exponential backoff, an attempt limit and a visible dead state."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from service.domain.errors import NotFound, ValidationError
+from service.domain.webhooks import new_secret
+from service.services import messages as m
+from service.services.catalogue import Principal, operation
+from service.services.delivery import retry_delay
+from service.services.runtime import Runtime
+
+LEASE = timedelta(minutes=5)
+#: 1 min doubling to a 6 h cap: sixteen attempts spread over about two days.
+MAX_ATTEMPTS = 16
+
+
+def response_webhooks(uow, account_id: int, campaign, response: dict, now: datetime) -> None:
+    """Queue response.completed for each webhook of the campaign (call inside the transaction)."""
+    entries = []
+    for index, url in enumerate(campaign.webhooks):
+        message_id = f"msg_response_{response['response_id']}_{index}"
+        entries.append({"kind": "webhook", "event": "response.completed", "target": url,
+                        "idempotency_key": message_id,
+                        "payload": {"type": "response.completed",
+                                    "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "data": response}})
+    uow.outbox.add_many(account_id, entries, now)
+
+
+@dataclass
+class OutboundJob:
+    delivery_id: int
+    account_id: int
+    kind: str
+    target: str
+    message_id: str
+    body: bytes
+    secret: str | None
+    attempts: int
+
+
+def claim_outbox(rt: Runtime, worker_id: str, limit: int = 50) -> list[OutboundJob]:
+    now = rt.clock()
+    with rt.uow() as uow:
+        rows = uow.outbox.claim_due(worker_id, now, now + LEASE, limit)
+        secrets = {row.account_id: uow.outbox.webhook_secret(row.account_id) for row in rows}
+        uow.commit()
+    return [OutboundJob(row.id, row.account_id, row.kind, row.target, row.idempotency_key,
+                        json.dumps(row.payload, ensure_ascii=False,
+                                   separators=(",", ":")).encode(),
+                        secrets[row.account_id], row.attempts) for row in rows]
+
+
+def record_delivered(rt: Runtime, worker_id: str, job: OutboundJob) -> bool:
+    with rt.uow() as uow:
+        done = uow.outbox.finish(job.delivery_id, worker_id, state="delivered",
+                                 delivered_at=rt.clock(), attempts=job.attempts + 1,
+                                 last_error=None)
+        uow.commit()
+    return done
+
+
+def record_failed(rt: Runtime, worker_id: str, job: OutboundJob, error: str,
+                  retry_after: timedelta | None = None) -> str:
+    """Back off (at least as long as the receiver's Retry-After), or dead at the limit."""
+    now = rt.clock()
+    attempts = job.attempts + 1
+    dead = attempts >= MAX_ATTEMPTS
+    delay = max(retry_delay(attempts), retry_after or timedelta(0))
+    with rt.uow() as uow:
+        uow.outbox.finish(job.delivery_id, worker_id, attempts=attempts, last_error=error[:500],
+                          state="dead" if dead else "pending",
+                          next_attempt_at=now if dead else now + delay)
+        uow.commit()
+    return "dead" if dead else "retry"
+
+
+def _delivery(row) -> m.Delivery:
+    return m.Delivery(delivery_id=row.id, kind=row.kind, event=row.event, target=row.target,
+                      state=row.state, attempts=row.attempts,
+                      idempotency_key=row.idempotency_key, created_at=row.created_at,
+                      next_attempt_at=row.next_attempt_at if row.state == "pending" else None,
+                      delivered_at=row.delivered_at, last_error=row.last_error)
+
+
+@operation("ListDeliveries", scope="admin", errors=(ValidationError,))
+def list_deliveries(rt: Runtime, principal: Principal,
+                    request: m.ListDeliveriesRequest) -> m.ListDeliveriesResult:
+    """Outbox entries (webhooks), newest first, optionally in one state: pending, delivered, dead."""
+    if request.state not in (None, "pending", "delivered", "dead"):
+        raise ValidationError("state must be pending, delivered or dead.", field="state")
+    with rt.uow(read_only=True) as uow:
+        rows = uow.outbox.list(principal.account_id, request.state, request.limit or 100)
+    return m.ListDeliveriesResult(deliveries=[_delivery(row) for row in rows])
+
+
+@operation("RetryDelivery", scope="admin", errors=(NotFound,))
+def retry_delivery(rt: Runtime, principal: Principal,
+                   request: m.RetryDeliveryRequest) -> m.Delivery:
+    """Put a dead delivery back in the queue; it is attempted again at once."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        if not uow.outbox.retry(principal.account_id, request.delivery_id, now):
+            raise NotFound(f"No dead delivery {request.delivery_id} in your account.")
+        [row] = [r for r in uow.outbox.list(principal.account_id, None, 1000)
+                 if r.id == request.delivery_id]
+        uow.commit()
+    return _delivery(row)
+
+
+@operation("RotateWebhookSecret", scope="admin", errors=(ValidationError,))
+def rotate_webhook_secret(rt: Runtime, principal: Principal,
+                          request: m.RotateWebhookSecretRequest) -> m.WebhookSecret:
+    """A new secret for signing your webhooks (shown only here); the old one stops at once."""
+    if not request.confirm:
+        raise ValidationError("Set confirm to true to replace the secret.", field="confirm")
+    secret, now = new_secret(), rt.clock()
+    with rt.uow() as uow:
+        uow.outbox.set_webhook_secret(principal.account_id, secret, now)
+        uow.commit()
+    return m.WebhookSecret(secret=secret, created_at=now)

@@ -1,0 +1,183 @@
+"""Signed webhooks through the outbox, against a real HTTP receiver on 127.0.0.1."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from service.domain.errors import ValidationError
+from service.services import messages as m
+from service.services.outbox import MAX_ATTEMPTS, claim_outbox
+from service.worker import deliver_outbox
+from tests.conftest import call
+
+WORKER = "test-worker"
+
+
+class Receiver:
+    """A webhook receiver written from the documented scheme alone (Standard Webhooks)."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+        self.accepted: dict[str, dict] = {}   # webhook-id -> payload (repeats dropped)
+        self.attempts = 0
+        self.script: list[tuple[int, dict]] = []   # status and headers of the next answers
+        self.refused: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.attempts += 1
+                status, extra = outer.script.pop(0) if outer.script else (200, {})
+                if status == 200 and not outer.verify(self.headers, body):
+                    status = 401
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if status == 200:
+                    outer.accepted.setdefault(self.headers["webhook-id"], json.loads(body))
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/feedloop"
+
+    def verify(self, headers, body: bytes, now: float | None = None) -> bool:
+        message_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
+        if abs((now or time.time()) - int(timestamp)) > 5 * 60:
+            self.refused.append("too old")
+            return False
+        key = base64.b64decode(self.secret.split("_", 1)[1])
+        expected = base64.b64encode(hmac.new(key, f"{message_id}.{timestamp}.".encode() + body,
+                                             hashlib.sha256).digest()).decode()
+        given = [s.split(",", 1)[1] for s in headers["webhook-signature"].split()]
+        if not any(hmac.compare_digest(expected, signature) for signature in given):
+            self.refused.append("bad signature")
+            return False
+        return True
+
+
+@pytest.fixture
+def receiver():
+    hook = Receiver()
+    thread = threading.Thread(target=hook.server.serve_forever, daemon=True)
+    thread.start()
+    yield hook
+    hook.server.shutdown()
+    hook.server.server_close()
+
+
+@pytest.fixture
+def answered(rt, admin, receiver):
+    receiver.secret = call(rt, admin, "RotateWebhookSecret", confirm=True).secret
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="de",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c",
+                       webhooks=[receiver.url]).campaign_id
+
+    def answer(email: str, score: int) -> int:
+        link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email=email,
+                    crm_id="CRM-1", params=[m.Param("ticket", "T-1")])
+        return call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+                    answers=[m.Answer("nps", str(score))]).response_id
+    return answer
+
+
+def test_response_is_delivered_signed_with_its_answers(rt, admin, answered, receiver):
+    response_id = answered("a@example.com", 3)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 1
+    [(message_id, payload)] = receiver.accepted.items()
+    assert message_id == f"msg_response_{response_id}_0"
+    assert payload["type"] == "response.completed"
+    data = payload["data"]
+    assert (data["email"], data["crm_id"], data["nps_score"], data["nps_category"]) == (
+        "a@example.com", "CRM-1", 3, "detractor")
+    assert data["answers"] == {"nps": 3} and data["params"] == {"ticket": "T-1"}
+    [delivery] = call(rt, admin, "ListDeliveries", state="delivered").deliveries
+    assert delivery.idempotency_key == message_id and delivery.attempts == 1
+
+
+def test_receiver_refuses_a_tampered_body_and_an_old_timestamp(receiver):
+    receiver.secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    from service.domain.webhooks import headers
+    body = b'{"type":"response.completed"}'
+    signed = headers(receiver.secret, "msg_1", int(time.time()), body)
+    assert receiver.verify(signed, body)
+    assert not receiver.verify(signed, body.replace(b"completed", b"deleted"))
+    assert not receiver.verify(signed, body, now=time.time() + 301)
+    assert receiver.refused == ["bad signature", "too old"]
+
+
+def test_outage_is_retried_with_backoff_and_retry_after(rt, admin, answered, receiver, clock):
+    answered("a@example.com", 9)
+    receiver.script = [(500, {}), (503, {"Retry-After": "600"})]
+    assert deliver_outbox(rt, WORKER)["delivery_retry"] == 1
+    clock.advance(minutes=1, seconds=15)
+    assert deliver_outbox(rt, WORKER)["delivery_retry"] == 1
+    [pending] = call(rt, admin, "ListDeliveries", state="pending").deliveries
+    assert pending.next_attempt_at >= clock.now + timedelta(seconds=600)
+    assert pending.last_error == "HTTP 503"
+    clock.advance(minutes=5)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 0   # the receiver asked for 10 minutes
+    clock.advance(minutes=6)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 1
+    assert len(receiver.accepted) == 1 and receiver.attempts == 3
+
+
+def test_after_the_last_attempt_it_is_dead_and_can_be_retried(rt, admin, answered, receiver,
+                                                              clock):
+    answered("a@example.com", 9)
+    receiver.script = [(500, {})] * MAX_ATTEMPTS
+    for _ in range(MAX_ATTEMPTS):
+        deliver_outbox(rt, WORKER)
+        clock.advance(hours=8)
+    [dead] = call(rt, admin, "ListDeliveries", state="dead").deliveries
+    assert dead.attempts == MAX_ATTEMPTS and receiver.accepted == {}
+    call(rt, admin, "RetryDelivery", delivery_id=dead.delivery_id)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 1 and len(receiver.accepted) == 1
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(rt, admin, answered, receiver, clock):
+    answered("a@example.com", 10)
+    assert len(claim_outbox(rt, "worker-that-dies")) == 1   # leased, never reported
+    assert deliver_outbox(rt, WORKER)["delivered"] == 0      # still leased by the dead worker
+    clock.advance(minutes=5, seconds=1)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 1 and len(receiver.accepted) == 1
+
+
+def test_webhooks_need_a_signing_secret_first(rt, admin):
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    with pytest.raises(ValidationError, match="RotateWebhookSecret"):
+        call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c",
+             webhooks=["https://crm.example.com/hook"])
+
+
+def test_deliveries_command_lists_and_retries(rt, admin, answered, receiver, clock, capsys,
+                                              monkeypatch, database_url):
+    from service.cli import main
+    answered("a@example.com", 9)
+    receiver.script = [(500, {})] * MAX_ATTEMPTS
+    for _ in range(MAX_ATTEMPTS):
+        deliver_outbox(rt, WORKER)
+        clock.advance(hours=8)
+    monkeypatch.setenv("FEEDLOOP_DATABASE_URL", database_url)
+    monkeypatch.setenv("FEEDLOOP_SECRET_KEY", "k")
+    assert main(["deliveries", "list", "--account", "acme", "--state", "dead"]) == 0
+    listing = capsys.readouterr().out
+    assert "dead" in listing and "(HTTP 500)" in listing and receiver.url in listing
+    delivery_id = listing.splitlines()[1].split()[0]
+    assert main(["deliveries", "retry", "--account", "acme", delivery_id]) == 0
+    assert "queued again" in capsys.readouterr().out
+    clock.now = datetime.now(timezone.utc) + timedelta(seconds=1)  # the command's real clock
+    assert deliver_outbox(rt, WORKER)["delivered"] == 1
