@@ -31,7 +31,7 @@ def _surveys_by_campaign(uow, account_id: int, campaign_ids: set[int]) -> dict:
 @operation("EraseContact", scope="admin", errors=(NotFound, ValidationError))
 def erase_contact(rt: Runtime, principal: Principal,
                   request: m.EraseContactRequest) -> m.EraseContactResult:
-    """Erase a person's personal data; their numeric and choice answers stay, anonymised."""
+    """Erase a person's personal data (also from undelivered webhooks); scores and choices stay, anonymised."""
     now = rt.clock()
     with rt.uow() as uow:
         contact = _contact_of(uow, principal, request.email)
@@ -44,6 +44,7 @@ def erase_contact(rt: Runtime, principal: Principal,
                 if survey else set(row.answers)
             kept = {k: v for k, v in row.answers.items() if k not in personal}
             uow.responses.anonymise(principal.account_id, row.id, kept, now)
+        uow.outbox.erase_contact(principal.account_id, contact.email, now)
         uow.contacts.erase(contact.id, now)
         uow.commit()
     return m.EraseContactResult(contact_id=contact.id, invitations=invitations,

@@ -791,6 +791,24 @@ class OutboxRepository(_Repository):
             outbox.c.state == "dead").values(state="pending", attempts=0, next_attempt_at=now,
                                              lease_owner=None, lease_until=None)).rowcount == 1
 
+    def erase_contact(self, account_id: int, email: str, now: datetime) -> int:
+        """Scrub a person's data from the outbox; what was not delivered yet never will be."""
+        erased = 0
+        for row in self.connection.execute(select(outbox.c.id, outbox.c.payload, outbox.c.state)
+                                           .where(outbox.c.account_id == account_id)).all():
+            data = (row.payload or {}).get("data", {})
+            if data.get("email") != email:
+                continue
+            values = {"payload": {"type": row.payload.get("type"),
+                                  "data": {"response_id": data.get("response_id"),
+                                           "erased": True}}}
+            if row.state == "pending":
+                values.update(state="dead", last_error="not sent: the contact was erased",
+                              next_attempt_at=now)
+            self.connection.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+            erased += 1
+        return erased
+
     def webhook_secret(self, account_id: int) -> str | None:
         return self.connection.execute(select(webhook_secrets.c.secret).where(
             webhook_secrets.c.account_id == account_id)).scalar()

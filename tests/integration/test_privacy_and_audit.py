@@ -21,7 +21,10 @@ def answered(rt, admin):
     survey_id = call(rt, admin, "CreateSurvey", title="t", language="en", questions=[
         m.Question(key="nps", type="nps", text="?"), m.Question(key="why", type="text", text="?"),
         m.Question(key="mail", type="email", text="?")]).survey_id
-    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c").campaign_id
+    call(rt, admin, "RotateWebhookSecret", confirm=True)
+    # A webhook nobody answers: the response waits in the outbox, personal data and all.
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c",
+                       webhooks=["http://127.0.0.1:9/hook"]).campaign_id
     link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email=EMAIL,
                 crm_id="CRM-ANA", params=[m.Param("customer", "Ana Erase")],
                 attributes=[m.Attribute("name", "Ana")], event_id=f"signup {EMAIL}")
@@ -52,8 +55,11 @@ def test_export_contact_data_lists_everything_held(rt, admin, answered):
 def test_erased_contact_leaves_no_trace_but_its_score(rt, admin, answered, engine):
     campaign_id, cursor = answered
     assert EMAIL in database_text(engine)
+    assert call(rt, admin, "ListDeliveries", state="pending").deliveries
     result = call(rt, admin, "EraseContact", email=EMAIL)
     assert (result.invitations, result.responses) == (1, 1)
+    [undelivered] = call(rt, admin, "ListDeliveries").deliveries
+    assert (undelivered.state, undelivered.last_error) == ("dead", "not sent: the contact was erased")
     text = database_text(engine)
     for personal in (EMAIL, "Ana Erase", "I am Ana", "CRM-ANA", '"Ana"'):
         assert personal not in text
@@ -71,7 +77,8 @@ def test_erased_contact_leaves_no_trace_but_its_score(rt, admin, answered, engin
 
 def test_audit_log_records_admin_changes_by_whom(rt, admin, answered):
     entries = call(rt, admin, "ListAuditLog").entries
-    assert [e.operation for e in entries] == ["CreateCampaign", "CreateSurvey"]
+    assert [e.operation for e in entries] == ["CreateCampaign", "RotateWebhookSecret",
+                                             "CreateSurvey"]
     assert {e.key_id for e in entries} == {admin.key_id}
     assert entries[0].target.startswith("survey_id=") and "campaign_id=" in entries[0].target
     key = call(rt, admin, "CreateApiKey", scopes=["read"])
