@@ -12,7 +12,7 @@ from typing import Callable
 from service.mail import DeliveryError
 from service.services import Runtime
 from service.services.delivery import claim_mail, record_failure, record_sent, run_recurrences
-from service.outbound import OutboundError, post_signed
+from service.outbound import OutboundError, post_signed, push_contact
 from service.services.dumps import run_scheduled_dumps
 from service.services.outbox import claim_outbox, record_delivered, record_failed
 
@@ -47,7 +47,12 @@ def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50) -> dict[str, in
         jobs = claim_outbox(rt, worker_id, batch)
         for job in jobs:
             try:
-                post_signed(job.target, job.body, job.message_id, job.secret)
+                if job.kind == "crm":
+                    if job.crm is None:
+                        raise OutboundError("no CRM connection is configured any more")
+                    push_contact(job.crm, job.payload, job.message_id)
+                else:
+                    post_signed(job.target, job.body, job.message_id, job.secret)
             except OutboundError as error:
                 outcome = record_failed(rt, worker_id, job, str(error), error.retry_after)
                 counts[f"delivery_{outcome}"] += 1

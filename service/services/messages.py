@@ -727,6 +727,7 @@ class Delivery:
     attempts: int
     idempotency_key: str
     created_at: datetime
+    truncated: list[str] = wire([], doc="Fields cut to 255 characters for the CRM.")
     next_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
     last_error: str | None = None
@@ -751,3 +752,35 @@ class RotateWebhookSecretRequest:
 class WebhookSecret:
     secret: str
     created_at: datetime
+
+
+# --- CRM push ----------------------------------------------------------------------
+
+@dataclass
+class ConfigureCrmPushRequest:
+    connector: str = wire(max_len=16, doc="salesmanago, or generic (a signed JSON POST).")
+    endpoint: str = wire(max_len=2000, doc="Base URL of the CRM's API (or the generic receiver).")
+    client_id: str = wire(max_len=200)
+    api_secret: str = wire(max_len=500, doc="Stored encrypted; no operation ever returns it.")
+    api_key: str | None = wire(None, max_len=200, doc="SALESmanago: the API key.")
+    owner: str | None = wire(None, max_len=254, doc="SALESmanago: the owner's email.")
+    client_id_param: str | None = wire(None, max_len=64,
+                                       doc="URL parameter carrying the CRM contact id (smclientid).")
+    field_prefix: str | None = wire(None, max_len=64, doc="Prefix of the contact fields (survey.).")
+
+
+@dataclass
+class GetCrmPushRequest:
+    pass
+
+
+@dataclass
+class CrmPushInfo:
+    configured: bool
+    connector: str | None = None
+    endpoint: str | None = None
+    client_id: str | None = None
+    owner: str | None = None
+    client_id_param: str | None = None
+    field_prefix: str | None = None
+    updated_at: datetime | None = None

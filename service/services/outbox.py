@@ -41,18 +41,30 @@ class OutboundJob:
     body: bytes
     secret: str | None
     attempts: int
+    payload: dict
+    crm: dict | None = None     # the account's CRM connection, secret decrypted
 
 
 def claim_outbox(rt: Runtime, worker_id: str, limit: int = 50) -> list[OutboundJob]:
+    from service.services.crm import decrypt
     now = rt.clock()
     with rt.uow() as uow:
         rows = uow.outbox.claim_due(worker_id, now, now + LEASE, limit)
         secrets = {row.account_id: uow.outbox.webhook_secret(row.account_id) for row in rows}
+        crms = {}
+        for account_id in {row.account_id for row in rows if row.kind == "crm"}:
+            connection = uow.outbox.crm_connection(account_id)
+            crms[account_id] = connection and {
+                "connector": connection.connector, "endpoint": connection.endpoint,
+                "client_id": connection.client_id, "api_key": connection.api_key,
+                "owner": connection.owner,
+                "secret": decrypt(rt.secret_key, connection.secret_encrypted)}
         uow.commit()
     return [OutboundJob(row.id, row.account_id, row.kind, row.target, row.idempotency_key,
                         json.dumps(row.payload, ensure_ascii=False,
                                    separators=(",", ":")).encode(),
-                        secrets[row.account_id], row.attempts) for row in rows]
+                        secrets[row.account_id], row.attempts, row.payload,
+                        crms.get(row.account_id)) for row in rows]
 
 
 def record_delivered(rt: Runtime, worker_id: str, job: OutboundJob) -> bool:
@@ -82,6 +94,7 @@ def record_failed(rt: Runtime, worker_id: str, job: OutboundJob, error: str,
 def _delivery(row) -> m.Delivery:
     return m.Delivery(delivery_id=row.id, kind=row.kind, event=row.event, target=row.target,
                       state=row.state, attempts=row.attempts,
+                      truncated=list((row.payload or {}).get("truncated", [])),
                       idempotency_key=row.idempotency_key, created_at=row.created_at,
                       next_attempt_at=row.next_attempt_at if row.state == "pending" else None,
                       delivered_at=row.delivered_at, last_error=row.last_error)

@@ -10,6 +10,7 @@ from service.domain.surveys import Survey, normalize_email, nps_category
 from service.domain.tokens import split_token, verify_token
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
+from service.services.crm import queue_crm_push
 from service.services.outbox import response_webhooks
 from service.services.runtime import Runtime
 from service.services.surveys import get_campaign_of
@@ -49,8 +50,11 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     response_id = uow.responses.add(account_id, campaign.id,
                                     invitation.id if invitation else None, contact_id, answers,
                                     params, extra_params, survey.nps_score(answers), now)
+    contact = uow.contacts.get(account_id, contact_id) if contact_id else None
+    if campaign.crm_push:
+        queue_crm_push(uow, account_id, campaign, survey, response_id, answers,
+                       {**params, **extra_params}, contact.email if contact else None, now)
     if campaign.webhooks:
-        contact = uow.contacts.get(account_id, contact_id) if contact_id else None
         score = survey.nps_score(answers)
         response_webhooks(uow, account_id, campaign, {
             "response_id": response_id, "campaign_id": campaign.id,

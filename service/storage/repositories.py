@@ -16,7 +16,8 @@ from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, attribute_definitions, audit_log,
                                     auth_failures, campaigns, contact_lists, contacts,
-                                    dump_files, export_cursors, outbox, webhook_secrets,
+                                    crm_connections, dump_files, export_cursors, outbox,
+                                    webhook_secrets,
                                     invitation_events, invitations, list_members, responses,
                                     surveys)
 
@@ -808,6 +809,16 @@ class OutboxRepository(_Repository):
             self.connection.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
             erased += 1
         return erased
+
+    def crm_connection(self, account_id: int) -> Row | None:
+        return self._one(select(crm_connections).where(
+            crm_connections.c.account_id == account_id))
+
+    def set_crm_connection(self, account_id: int, values: dict, now: datetime) -> None:
+        self.connection.execute(_insert_ignoring_conflicts(self.connection, crm_connections)
+                                .values(account_id=account_id, updated_at=now, **values)
+                                .on_conflict_do_update(index_elements=["account_id"],
+                                                       set_={**values, "updated_at": now}))
 
     def webhook_secret(self, account_id: int) -> str | None:
         return self.connection.execute(select(webhook_secrets.c.secret).where(

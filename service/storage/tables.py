@@ -297,3 +297,19 @@ outbox = Table(
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_account", "account_id", "id"),
 )
+
+crm_connections = Table(
+    "crm_connections", metadata,
+    # The account's CRM for contact pushes; the secret is stored encrypted
+    # (Fernet, keyed from FEEDLOOP_SECRET_KEY) and returned by no read.
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("connector", String(16), nullable=False),
+    Column("endpoint", String(2000), nullable=False),
+    Column("client_id", String(200), nullable=False),
+    Column("api_key", String(200), nullable=False, server_default=""),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("owner", String(254), nullable=False, server_default=""),
+    Column("client_id_param", String(64), nullable=False),
+    Column("field_prefix", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

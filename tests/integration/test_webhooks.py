@@ -39,12 +39,12 @@ class Receiver:
                 status, extra = outer.script.pop(0) if outer.script else (200, {})
                 if status == 200 and not outer.verify(self.headers, body):
                     status = 401
+                if status == 200:  # recorded before answering: the sender may look at once
+                    outer.accepted.setdefault(self.headers["webhook-id"], json.loads(body))
                 self.send_response(status)
                 for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
-                if status == 200:
-                    outer.accepted.setdefault(self.headers["webhook-id"], json.loads(body))
 
             def log_message(self, *args) -> None:
                 pass
