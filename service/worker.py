@@ -9,6 +9,7 @@ import socket
 import time
 from typing import Callable
 
+from service.domain.mail import Mail
 from service.mail import DeliveryError
 from service.services import Runtime
 from service.services.delivery import claim_mail, record_failure, record_sent, run_recurrences
@@ -22,7 +23,8 @@ log = logging.getLogger("feedloop.worker")
 def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, int]:
     """One round: recurrences, then every mail due now, batch by batch."""
     counts = {"recurrences": run_recurrences(rt), "dumps": run_scheduled_dumps(rt),
-              "sent": 0, "retry": 0, "dead": 0, **deliver_outbox(rt, worker_id, batch)}
+              "sent": 0, "retry": 0, "dead": 0,
+              **deliver_outbox(rt, worker_id, batch, sender)}
     while True:
         jobs = claim_mail(rt, worker_id, batch)
         for job in jobs:
@@ -40,8 +42,9 @@ def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, 
             return counts
 
 
-def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50) -> dict[str, int]:
-    """Deliver every due outbox entry (webhooks), batch by batch."""
+def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50,
+                   sender=None) -> dict[str, int]:
+    """Deliver every due outbox entry (CRM pushes, webhooks, notification mails)."""
     counts = {"delivered": 0, "delivery_retry": 0, "delivery_dead": 0}
     while True:
         jobs = claim_outbox(rt, worker_id, batch)
@@ -51,6 +54,14 @@ def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50) -> dict[str, in
                     if job.crm is None:
                         raise OutboundError("no CRM connection is configured any more")
                     push_contact(job.crm, job.payload, job.message_id)
+                elif job.kind == "notification":
+                    if sender is None:
+                        raise OutboundError("no mail sender in this worker")
+                    try:
+                        sender.send(Mail(to=job.target, subject=job.payload["subject"],
+                                         text=job.payload["text"], html=None))
+                    except DeliveryError as error:
+                        raise OutboundError(str(error)) from None
                 else:
                     post_signed(job.target, job.body, job.message_id, job.secret)
             except OutboundError as error:

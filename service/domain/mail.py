@@ -103,3 +103,20 @@ def compose(kind: str, templates: dict[str, str], language: str, to: str,
                 html=body_html,
                 headers={"List-Unsubscribe": f"<{values['unsubscribe_url']}>",
                          "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+
+
+def notification(campaign_name: str, survey, answers: dict, email: str | None,
+                 crm_id: str | None, score: int | None, category: str | None,
+                 link: str) -> tuple[str, str]:
+    """Subject and text of the mail that tells a campaign's people about a response."""
+    who = email or "an anonymous respondent"
+    headline = f"NPS {score} ({category})" if score is not None else "a new response"
+    lines = [f"{who}{f' (CRM id {crm_id})' if crm_id else ''} answered {campaign_name!r}: "
+             f"{headline}.", ""]
+    for question in survey.questions:
+        if question.key in answers:
+            value = answers[question.key]
+            lines.append(f"- {question.text}\n  {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    lines += ["", f"Results of this campaign: {link}"]
+    subject = f"[{campaign_name}] {headline} from {who}"
+    return " ".join(subject.split())[:200], "\n".join(lines) + "\n"

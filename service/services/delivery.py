@@ -7,7 +7,6 @@ only leaves a lease that expires, after which another worker tries again.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,13 +14,12 @@ from service.domain.mail import Mail, compose
 from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
+from service.services.outbox import queue_webhooks, retry_delay
 from service.services.runtime import Runtime
 from service.services.tracking import token_of
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
-FIRST_RETRY = timedelta(minutes=1)
-LAST_RETRY = timedelta(hours=6)
 OPEN_STATUSES = ("sent", "opened", "reminded")
 
 
@@ -32,12 +30,6 @@ class MailJob:
     mail: Mail
     attempts: int
     reminders_sent: int
-
-
-def retry_delay(attempts: int, rng: random.Random = random.Random()) -> timedelta:
-    """Exponential backoff with +-20% jitter: 1 min, 2, 4, ... capped at 6 hours."""
-    base = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
-    return base * rng.uniform(0.8, 1.2)
 
 
 def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
@@ -95,6 +87,11 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
             event = ("reminded", f"reminder {sent} by email")
         if done:
             uow.invitations.record_events([(job.invitation_id, now, *event)])
+            if job.kind == "invitation":
+                queue_webhooks(uow, invitation[0], campaign, "invitation.sent",
+                               f"invitation_{job.invitation_id}_sent",
+                               {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
+                                "sent_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, now)
         uow.commit()
     return done
 
@@ -120,6 +117,13 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
             uow.invitations.record_events([(job.invitation_id, now,
                                             "delivery_dead" if dead else "delivery_failed",
                                             detail)])
+            if dead and job.kind == "invitation":
+                account_id, invitation = uow.invitations.get_any(job.invitation_id)
+                campaign = uow.campaigns.get(account_id, invitation.campaign_id)
+                queue_webhooks(uow, account_id, campaign, "invitation.bounced",
+                               f"invitation_{job.invitation_id}_bounced",
+                               {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
+                                "reason": error[:500]}, now)
         uow.commit()
     return "dead" if dead else "retry"
 

@@ -3,32 +3,57 @@ delivered by the worker with exponential backoff, an attempt limit and a visible
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.domain.errors import NotFound, ValidationError
+from service.domain.mail import notification
 from service.domain.webhooks import new_secret
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
-from service.services.delivery import retry_delay
 from service.services.runtime import Runtime
 
 LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(minutes=1)
+LAST_RETRY = timedelta(hours=6)
 #: 1 min doubling to a 6 h cap: sixteen attempts spread over about two days.
 MAX_ATTEMPTS = 16
 
 
-def response_webhooks(uow, account_id: int, campaign, response: dict, now: datetime) -> None:
-    """Queue response.completed for each webhook of the campaign (call inside the transaction)."""
-    entries = []
-    for index, url in enumerate(campaign.webhooks):
-        message_id = f"msg_response_{response['response_id']}_{index}"
-        entries.append({"kind": "webhook", "event": "response.completed", "target": url,
-                        "idempotency_key": message_id,
-                        "payload": {"type": "response.completed",
-                                    "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                    "data": response}})
-    uow.outbox.add_many(account_id, entries, now)
+def retry_delay(attempts: int, rng: random.Random = random.Random()) -> timedelta:
+    """Exponential backoff with +-20% jitter: 1 min, 2, 4, ... capped at 6 hours."""
+    base = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
+    return base * rng.uniform(0.8, 1.2)
+
+
+def queue_webhooks(uow, account_id: int, campaign, event: str, key: str, data: dict,
+                   now: datetime) -> None:
+    """Queue ``event`` for each webhook of the campaign (call inside the state change's
+    transaction); ``key`` names the event instance, so retries keep one webhook-id."""
+    uow.outbox.add_many(account_id, [{
+        "kind": "webhook", "event": event, "target": url,
+        "idempotency_key": f"msg_{key}_{index}",
+        "payload": {"type": event, "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "data": data}} for index, url in enumerate(campaign.webhooks)], now)
+
+
+def response_notifications(uow, account_id: int, campaign, survey, response: dict,
+                           dashboard_url: str, now: datetime) -> None:
+    """Queue the notification mails of a response: every one, or detractors only."""
+    if not campaign.notify_emails or (campaign.notify_on == "detractors"
+                                      and response["nps_category"] != "detractor"):
+        return
+    subject, text = notification(campaign.name, survey, response["answers"], response["email"],
+                                 response["crm_id"], response["nps_score"],
+                                 response["nps_category"], dashboard_url)
+    uow.outbox.add_many(account_id, [{
+        "kind": "notification", "event": "response.completed", "target": address,
+        "idempotency_key": f"notify_response_{response['response_id']}_{index}",
+        "payload": {"type": "notification", "subject": subject, "text": text,
+                    "data": {"response_id": response["response_id"],
+                             "email": response["email"]}}}
+        for index, address in enumerate(campaign.notify_emails)], now)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from service.domain.tokens import split_token, verify_token
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.crm import queue_crm_push
-from service.services.outbox import response_webhooks
+from service.services.outbox import queue_webhooks, response_notifications
 from service.services.runtime import Runtime
 from service.services.surveys import get_campaign_of
 from service.services.tracking import pairs_to_dict
@@ -35,7 +35,7 @@ def find_invitation_by_token(rt: Runtime, uow, token: str) -> tuple[int, Invitat
 def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
                    invitation: Invitation | None, contact_id: int | None,
                    submitted: dict[str, list[str]], extra_params: dict[str, str],
-                   now: datetime) -> int:
+                   now: datetime, dashboard_url: str = "") -> int:
     """Validate and store one response; the invitation, if any, becomes responded."""
     if invitation is not None:
         if uow.responses.get_by_invitation(invitation.id) is not None:
@@ -54,16 +54,17 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     if campaign.crm_push:
         queue_crm_push(uow, account_id, campaign, survey, response_id, answers,
                        {**params, **extra_params}, contact.email if contact else None, now)
-    if campaign.webhooks:
-        score = survey.nps_score(answers)
-        response_webhooks(uow, account_id, campaign, {
-            "response_id": response_id, "campaign_id": campaign.id,
-            "invitation_id": invitation.id if invitation else None,
-            "submitted_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "email": contact.email if contact else None,
-            "crm_id": contact.crm_id if contact else None, "answers": answers,
-            "params": params, "extra_params": extra_params, "nps_score": score,
-            "nps_category": nps_category(score)}, now)
+    score = survey.nps_score(answers)
+    response = {"response_id": response_id, "campaign_id": campaign.id,
+                "invitation_id": invitation.id if invitation else None,
+                "submitted_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "email": contact.email if contact else None,
+                "crm_id": contact.crm_id if contact else None, "answers": answers,
+                "params": params, "extra_params": extra_params, "nps_score": score,
+                "nps_category": nps_category(score)}
+    queue_webhooks(uow, account_id, campaign, "response.completed", f"response_{response_id}",
+                   response, now)
+    response_notifications(uow, account_id, campaign, survey, response, dashboard_url, now)
     return response_id
 
 
@@ -113,7 +114,7 @@ def record_response(rt: Runtime, principal: Principal,
         survey, _ = uow.surveys.get(principal.account_id, campaign.survey_id)
         response_id = record_answers(uow, principal.account_id, campaign, survey, invitation,
                                      invitation.contact_id, answers_by_key(request.answers),
-                                     extra, now)
+                                     extra, now, rt.dashboard_url(campaign.id))
         uow.commit()
     return m.RecordResponseResult(response_id=response_id)
 

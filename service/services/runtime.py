@@ -39,6 +39,9 @@ class Runtime:
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.base_url}/u/{token}"
 
+    def dashboard_url(self, campaign_id: int) -> str:
+        return f"{self.base_url}/dashboard/{campaign_id}"
+
     def dump_url(self, name: str) -> str:
         return f"{self.base_url}/exports/files/{name}"
 

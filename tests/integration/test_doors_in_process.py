@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from webtest import TestApp
 
-from service.config import Settings
 from service.domain.errors import XMLRPC_CODES, all_error_classes
 from service.services import OPERATIONS
-from service.services.keys import create_account_key
 from service.soap import render_wsdl
-from service.storage.migrations import upgrade
-from service.wsgi import create_app
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL_FILE = Path(__file__).parents[2] / "wsdl" / "feedloop.wsdl"

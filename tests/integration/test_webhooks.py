@@ -181,3 +181,29 @@ def test_deliveries_command_lists_and_retries(rt, admin, answered, receiver, clo
     assert "queued again" in capsys.readouterr().out
     clock.now = datetime.now(timezone.utc) + timedelta(seconds=1)  # the command's real clock
     assert deliver_outbox(rt, WORKER)["delivered"] == 1
+
+
+
+def test_invitation_sent_and_bounced_are_webhooks_too(rt, admin, receiver, clock):
+    from service.domain.mail import Mail
+    from service.mail import DeliveryError
+    from service.worker import run_once
+    receiver.secret = call(rt, admin, "RotateWebhookSecret", confirm=True).secret
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c",
+                       delivery="email", webhooks=[receiver.url]).campaign_id
+    rows = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
+        m.Respondent(email="ok@example.com"), m.Respondent(email="nobody@example.com")]).results
+
+    class Sender:
+        def send(self, mail: Mail) -> None:
+            if mail.to.startswith("nobody"):
+                raise DeliveryError("SMTP 550: no such user", temporary=False)
+
+    run_once(rt, Sender(), WORKER)
+    run_once(rt, Sender(), WORKER)   # the webhooks the first round queued
+    events = {p["type"]: p["data"] for p in receiver.accepted.values()}
+    assert events["invitation.sent"]["invitation_id"] == rows[0].invitation_id
+    assert events["invitation.bounced"]["invitation_id"] == rows[1].invitation_id
+    assert "550" in events["invitation.bounced"]["reason"]

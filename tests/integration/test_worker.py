@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -194,3 +193,25 @@ def test_two_worker_processes_send_every_invitation_exactly_once(postgres_server
     assert all(w.returncode == 0 for w in workers), outputs
     assert sorted(inbox.to()) == sorted(f"p{i}@example.com" for i in range(200))
     engine.dispose()
+
+
+def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sender):
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en", questions=[
+        m.Question(key="nps", type="nps", text="Would you recommend us?"),
+        m.Question(key="why", type="text", text="Why?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="Support",
+                       notify_emails=["team@example.com", "Lead@example.com"],
+                       notify_on="detractors").campaign_id
+    for address, score in (("happy@example.com", "10"), ("angry@example.com", "2")):
+        link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email=address,
+                    crm_id="C-9")
+        call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+             answers=[m.Answer("nps", score), m.Answer("why", "Too slow")])
+    counts = run_once(rt, sender, WORKER)
+    assert counts["delivered"] == 2
+    assert sorted(inbox.to()) == ["lead@example.com", "team@example.com"]
+    message = inbox.messages[0]
+    assert message["Subject"] == "[Support] NPS 2 (detractor) from angry@example.com"
+    body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "(CRM id C-9)" in body and "Why?\n  Too slow" in body
+    assert f"http://feedloop.test/dashboard/{campaign_id}" in body
