@@ -163,3 +163,30 @@ def test_the_secret_is_stored_encrypted_and_never_returned(rt, admin, survey_cam
     with engine.connect() as connection:
         stored = connection.execute(select(crm_connections.c.secret_encrypted)).scalar_one()
     assert "s3cret" not in stored and stored.startswith("gAAAA")
+
+
+def test_generic_connector_posts_a_signed_contact_upsert(rt, admin):
+    from tests.integration.test_webhooks import Receiver
+    receiver = Receiver()
+    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    try:
+        secret = "whsec_" + __import__("base64").b64encode(b"generic-crm-secret-32-bytes!!!!!").decode()
+        receiver.secret = secret
+        call(rt, admin, "ConfigureCrmPush", connector="generic", endpoint=receiver.url,
+             client_id="ours", api_secret=secret, field_prefix="fb_")
+        survey_id = call(rt, admin, "CreateSurvey", title="t", language="en", questions=[
+            m.Question(key="nps", type="nps", text="Recommend us?")]).survey_id
+        campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="g",
+                           crm_push=True, crm_tag="NPS").campaign_id
+        respond(rt, admin, campaign_id, "g@example.com", [("nps", "7")])
+        assert deliver_outbox(rt, WORKER)["delivered"] == 1
+        [(message_id, payload)] = receiver.accepted.items()
+        assert message_id.startswith("crm_response_")
+        assert payload == {"event": "contact.upsert", "response_id": payload["response_id"],
+                           "email": "g@example.com", "client_id": None,
+                           "fields": {"fb_recommend-us": "7", "fb_nps-score": "7",
+                                      "fb_nps-category": "passive"},
+                           "tags": ["NPS"], "truncated": []}
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
