@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None,
     from service.soap import create_soap_app
     from service.web.dashboard import create_dashboard_app
     from service.web.exports import create_exports_app
+    from service.web.survey_page import create_survey_app
     from service.web.unsubscribe import create_unsubscribe_app
     from service.xmlrpc import create_xmlrpc_app
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None,
                  secret_key=settings.secret_key, base_url=settings.base_url, clock=clock,
                  data_dir=settings.data_dir)
     xmlrpc = create_xmlrpc_app(rt)
+    survey_pages = create_survey_app(rt)
     routes: dict[str, WSGIApp] = {
         "/soap": create_soap_app(rt),
         "/xmlrpc": xmlrpc,
@@ -46,6 +48,9 @@ def create_app(settings: Settings | None = None,
         "/exports/": create_exports_app(rt),
         "/u/": create_unsubscribe_app(rt),
         "/dashboard/": create_dashboard_app(rt),
+        "/s/": survey_pages,
+        "/o/": survey_pages,
+        "/static/": survey_pages,
     }
     app = Router(routes)
     app.runtime = rt

@@ -121,3 +121,41 @@ def web(app, key):
     client = TestApp(app)
     client.authorization = ("Basic", key)
     return client
+
+
+#: Debian's chromium, headless, with nothing that reaches the network on its own.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium per test module (tests/run.sh installs Debian's package)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is installed by tests/run.sh")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def served(app):
+    """The `app` fixture served over HTTP on 127.0.0.1 from a thread; yields its base URL."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()

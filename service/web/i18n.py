@@ -1,0 +1,51 @@
+"""The page's own words in the respondent's language, from gettext catalogues.
+
+Catalogues live in ``locale/<lang>/LC_MESSAGES/messages.po`` and are compiled to
+``.mo`` files committed beside them (tests/web/test_catalogues.py proves both agree
+and are complete). English is the source language and needs no catalogue.
+After changing a wording in a template:
+
+    pybabel extract -F babel.cfg -o /tmp/messages.pot .
+    pybabel update -i /tmp/messages.pot -d service/web/locale
+    (translate the new entries, then)
+    pybabel compile -d service/web/locale
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from service.domain.surveys import LANGUAGES
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+SOURCE_LANGUAGE = "en"
+
+
+def choose_language(survey_language: str | None, allow_override: bool,
+                    accepted: list[str]) -> str:
+    """The survey's language, or the browser's first supported one when the survey allows it.
+
+    ``accepted`` lists the browser's language tags, preferred first (Accept-Language).
+    """
+    if survey_language and not allow_override:
+        return survey_language
+    for tag in accepted:
+        primary = tag.split("-")[0].split("_")[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return survey_language or SOURCE_LANGUAGE
+
+
+@lru_cache(maxsize=None)
+def templates(language: str) -> Environment:
+    """The Jinja environment of one language (one per language: translations stay per request)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR),
+                      autoescape=select_autoescape(default=True),
+                      extensions=["jinja2.ext.i18n", "jinja2.ext.do"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_translations(  # type: ignore[attr-defined]  (added by the extension)
+        Translations.load(str(LOCALE_DIR), [language], domain="messages"), newstyle=True)
+    return env

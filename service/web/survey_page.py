@@ -1,0 +1,154 @@
+"""/s/<token> and /o/<public id>: the respondent's survey page, and its stylesheet.
+
+Server-rendered, no script: GET shows the survey (or why it cannot be answered),
+POST validates and records, re-rendering the form with the answers kept and each
+problem next to its question. Every answer is a page in the respondent's
+language; an unexpected error too, logged without the link or any answer.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from pathlib import Path
+from typing import Callable, Iterable
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from service.domain.surveys import MAX_TEXT_ANSWER, Question, Survey
+from service.services import Runtime
+from service.services import respondents
+from service.services.respondents import Submission, SurveyView
+from service.web.csrf import check_csrf, issue_csrf
+from service.web.i18n import choose_language, templates
+
+log = logging.getLogger("feedloop.web")
+
+STYLESHEET = (Path(__file__).parent / "static" / "feedloop.css").read_bytes()
+#: The stylesheet's address changes with its content, so browsers may keep it for a year.
+STYLESHEET_VERSION = hashlib.sha256(STYLESHEET).hexdigest()[:10]
+MAX_FORM_BYTES = 1024 * 1024
+#: A numeric question with at most this many points is a row of buttons, wider ones a field.
+MAX_SCALE_POINTS = 11
+CSRF_FIELD = "_csrf"
+
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    # The token is in the address: no other site may ever see it in a Referer.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+_STATUS = {"open": 200, "thanks": 200, "answered": 200, "expired": 410, "paused": 409,
+           "closed": 410, "unsubscribed": 410, "unknown": 404}
+
+_ROUTES = Map([
+    Rule("/s/<token>", endpoint="invitation", methods=["GET", "POST"]),
+    Rule("/o/<public_id>", endpoint="campaign", methods=["GET", "POST"]),
+    Rule("/static/feedloop.css", endpoint="stylesheet", methods=["GET"]),
+], strict_slashes=False)
+
+
+class _Request(Request):
+    max_content_length = MAX_FORM_BYTES
+    max_form_memory_size = MAX_FORM_BYTES
+
+
+def create_survey_app(rt: Runtime) -> Callable:
+    """The WSGI application of /s/, /o/ and /static/."""
+
+    def survey_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = _Request(environ)
+        try:
+            response = _dispatch(rt, request)
+        except Exception as error:  # the respondent gets a page, never a traceback
+            # Type and frames only: messages can quote SQL parameters, answers or the token.
+            log.error("survey page failed: %s\n%s", type(error).__name__,
+                      "".join(traceback.format_tb(error.__traceback__)))
+            response = _page(request, "survey_state.html", 500, None, state="error")
+        return response(environ, start_response)
+
+    return survey_app
+
+
+def _dispatch(rt: Runtime, request: Request) -> Response:
+    try:
+        endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
+    except MethodNotAllowed:
+        return _page(request, "survey_state.html", 405, None, {"Allow": "GET, HEAD, POST"},
+                     state="unknown")
+    except HTTPException:  # not ours: the same page as an unknown link, revealing nothing
+        return _state_page(request, SurveyView("unknown"))
+    if endpoint == "stylesheet":
+        return Response(STYLESHEET, mimetype="text/css", headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff"})
+    personal = endpoint == "invitation"
+    key = args["token"] if personal else args["public_id"]
+    subject = ("s:" if personal else "o:") + key
+    if request.method != "POST":
+        # Only a GET counts as an opening: HEAD is what link checkers send.
+        view = _view(rt, personal, key, mark_opened=request.method == "GET")
+        return _survey_or_state(rt, request, subject, Submission(view))
+    try:
+        form = request.form.to_dict(flat=False)
+    except RequestEntityTooLarge:
+        return _page(request, "survey_state.html", 413, None, state="too_large")
+    if not check_csrf(rt.secret_key, subject, request.form.get(CSRF_FIELD), rt.clock()):
+        # Forged, or a page left open too long: nothing is recorded, the answers stay.
+        view = _view(rt, personal, key, mark_opened=False)
+        return _survey_or_state(rt, request, subject, Submission(view, {"": "csrf"}), form,
+                                status=403)
+    answer = respondents.answer_invitation if personal else respondents.answer_campaign
+    submission = answer(rt, key, form, respondents.capture_params(
+        request.args.to_dict(flat=False)))
+    return _survey_or_state(rt, request, subject, submission, form)
+
+
+def _view(rt: Runtime, personal: bool, key: str, mark_opened: bool) -> SurveyView:
+    if personal:
+        return respondents.open_invitation(rt, key, mark_opened)
+    return respondents.open_campaign(rt, key)
+
+
+def _survey_or_state(rt: Runtime, request: Request, subject: str, submission: Submission,
+                     form: dict[str, list[str]] | None = None, status: int | None = None
+                     ) -> Response:
+    view = submission.view
+    if view.state != "open":
+        return _state_page(request, view)
+    problems = submission.problems
+    action = request.script_root + request.path
+    if request.query_string:
+        action += "?" + request.query_string.decode("latin-1")
+    return _page(request, "survey.html", status or (422 if problems else 200), view.survey,
+                 action=action, answers=form or {}, problems=problems,
+                 csrf_field=CSRF_FIELD, csrf=issue_csrf(rt.secret_key, subject, rt.clock()))
+
+
+def _state_page(request: Request, view: SurveyView) -> Response:
+    return _page(request, "survey_state.html", _STATUS[view.state], view.survey, state=view.state)
+
+
+def _page(request: Request, template: str, status: int, survey: Survey | None,
+          headers: dict | None = None, **values) -> Response:
+    accepted = [tag for tag, quality in request.accept_languages if quality > 0]
+    language = choose_language(survey.language if survey else None,
+                               survey.allow_language_override if survey else True, accepted)
+    html = templates(language).get_template(template).render(
+        lang=language, survey=survey, is_scale=_is_scale, max_text=MAX_TEXT_ANSWER,
+        stylesheet=f"{request.script_root}/static/feedloop.css?v={STYLESHEET_VERSION}",
+        **values)
+    return Response(html, status=status, mimetype="text/html",
+                    headers={**_HEADERS, "Content-Language": language, **(headers or {})})
+
+
+def _is_scale(question: Question) -> bool:
+    if question.type not in ("nps", "rating"):
+        return False
+    low, high = question.bounds()
+    return high - low + 1 <= MAX_SCALE_POINTS
