@@ -21,7 +21,7 @@ loglevel = os.environ.get("FEEDLOOP_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 proc_name = "feedloop"
 
-_TOKEN_PATH = re.compile(r"^/s/[^/?]+")
+_TOKEN_PATH = re.compile(r"^/(s|u)/[^/?]+")
 
 
 class RedactingLogger(Logger):
@@ -29,7 +29,7 @@ class RedactingLogger(Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        atoms["U"] = _TOKEN_PATH.sub("/s/<token>", atoms.get("U", ""))
+        atoms["U"] = _TOKEN_PATH.sub(r"/\1/<token>", atoms.get("U", ""))
         return atoms
 
 

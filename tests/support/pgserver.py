@@ -1,40 +1,59 @@
 """A throwaway PostgreSQL server on 127.0.0.1 for tests.
 
 initdb and postgres refuse to run as root, and CI runs as root: then the
-server runs as the unprivileged ``postgres`` user (runuser) on a data
-directory owned by it. Durability settings are off: these databases live for
-one test session.
+server runs as the unprivileged ``postgres`` user (runuser) in a directory
+owned by it. Durability is off: these databases live for one test session.
 """
 from __future__ import annotations
 
 import atexit
-import glob
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Self
 
 import psycopg
+from psycopg import sql
 
-SERVER_USER = "postgres"
+SERVER_USER = "postgres"  # the system user that runs the server when we are root
+SUPERUSER = "postgres"  # the database role in every URL handed out
+SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    # Crash safety buys nothing for a database that lives one test session.
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    # Concurrent-writer tests hold many connections at once (pools, workers, gunicorn).
+    "max_connections": "200",
+}
 
 
 def _bindir() -> Path:
-    try:
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-        if (Path(out) / "initdb").exists():
-            return Path(out)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda p: int(Path(p).parent.parent.name))
-    if not candidates:
+    """The directory of initdb and pg_ctl: pg_config's, else Debian's newest version's."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
+                             check=False)
+        if (Path(out.stdout.strip()) / "initdb").exists():
+            return Path(out.stdout.strip())
+    found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")
+             if p.parent.parent.name.replace(".", "").isdigit()]
+    if not found:
         raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
-    return Path(candidates[-1]).parent
+    return max(found, key=lambda bindir: [int(n) for n in bindir.parent.name.split(".")])
+
+
+def _runuser() -> str:
+    # /usr/sbin may be missing from PATH in CI, and runuser lives there.
+    found = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    if not found:
+        raise RuntimeError("runuser (util-linux) is needed to run PostgreSQL as root")
+    return found
 
 
 def _free_port() -> int:
@@ -43,73 +62,127 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _conf_line(name: str, value: str) -> str:
+    escaped = value.replace("'", "''")
+    return f"{name} = '{escaped}'\n"
+
+
 class PostgresServer:
-    """A PostgreSQL server in a temporary directory, listening on 127.0.0.1."""
+    """A throwaway PostgreSQL server in a temp dir on 127.0.0.1, for tests."""
 
-    def __init__(self) -> None:
-        self.bindir = _bindir()
+    def __init__(self, base_dir: Path | None = None) -> None:
+        # /tmp by default: short enough for the unix socket path (107 bytes at most) and
+        # traversable by the server user, unlike a root-owned pytest tmp dir.
+        self.base_dir = Path(base_dir or "/tmp")
         self.as_root = os.geteuid() == 0
-        # /tmp is traversable by the server user, unlike a root-owned pytest tmp dir.
-        self.root = Path(tempfile.mkdtemp(prefix="feedloop-pg-", dir="/tmp"))
-        self.data = self.root / "data"
-        self.port = _free_port()
-        self.started = False
-
-    def _run(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        command = [str(self.bindir / args[0]), *args[1:]]
-        if self.as_root:
-            command = ["runuser", "-u", SERVER_USER, "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, **kwargs)
+        self.root: Path | None = None  # data dir, log and socket live here
+        self.port: int | None = None
+        self._bindir: Path | None = None
+        self._watchdog: subprocess.Popen | None = None
 
     def start(self) -> None:
-        if self.as_root:
-            user = pwd.getpwnam(SERVER_USER)
-            os.chmod(self.root, 0o755)
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-        done = self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", timeout=120)
-        if done.returncode:
-            raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-                   f"-c unix_socket_directories={self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        log = self.root / "server.log"
-        done = self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", options,
-                         "-w", "-t", "60", "start", timeout=90)
-        if done.returncode:
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            raise RuntimeError(f"PostgreSQL did not start:\n{done.stderr}\n{tail}")
-        self.started = True
+        """Create a cluster in a new temp dir and start it; returns once it accepts connections."""
+        if self._watchdog:
+            raise RuntimeError("this PostgresServer is already started")
+        self._bindir = _bindir()
+        owner = pwd.getpwnam(SERVER_USER) if self.as_root else None
+        self.root = Path(tempfile.mkdtemp(prefix="feedloop-pg-", dir=self.base_dir))
+        if owner:
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        self._watchdog = self._start_watchdog()
         atexit.register(self.stop)
+        try:
+            self._initdb()
+            self._start_postmaster()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Shut the server down (fast mode) and remove its directory; a no-op when not running."""
+        if self._watchdog is None:
+            return
+        watchdog, self._watchdog = self._watchdog, None
+        atexit.unregister(self.stop)
+        watchdog.stdin.close()  # the watchdog's cue, exactly as when this process dies
+        watchdog.wait(timeout=120)
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        """SQLAlchemy URL of the superuser's maintenance database."""
+        return self._url("postgres")
 
-    def _admin(self) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
-                               dbname="postgres", autocommit=True)
-
-    def create_database(self, name: str) -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
+    def create_database(self, name: str, template: str = "template0") -> str:
+        """Create database ``name`` as a copy of ``template`` (empty by default); return its URL."""
         with self._admin() as connection:
-            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+            connection.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))
+        return self._url(name)
 
     def drop_database(self, name: str) -> None:
+        """Drop database ``name`` if it exists, disconnecting its sessions."""
         with self._admin() as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
 
-    def stop(self) -> None:
-        if self.started:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30",
-                      "stop", timeout=60)
-            self.started = False
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> Self:
         self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _url(self, database: str) -> str:
+        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self) -> psycopg.Connection:
+        return psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER,
+                               dbname="postgres", autocommit=True, connect_timeout=10)
+
+    def _command(self, program: str, *args: str) -> list[str]:
+        command = [str(self._bindir / program), *args]
+        return [_runuser(), "-u", SERVER_USER, "--", *command] if self.as_root else command
+
+    def _run(self, program: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+        # cwd "/": the server user may not enter ours (a checkout under /root), and
+        # initdb and pg_ctl fail when they cannot.
+        return subprocess.run(self._command(program, *args), cwd="/", stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def _start_watchdog(self) -> subprocess.Popen:
+        """A process that stops the server and deletes its directory when its stdin closes.
+
+        Its stdin closes in stop() and also when this process dies in any way, SIGKILL
+        included, so no server outlives the tests. Its own session keeps the terminal's
+        Ctrl-C from killing it before it has cleaned up.
+        """
+        pg_ctl = shlex.join(self._command("pg_ctl", "-D", str(self.root / "data"),
+                                          "-w", "-t", "30", "stop", "-m"))
+        script = (f"cat >/dev/null; {pg_ctl} fast >/dev/null 2>&1"
+                  f" || {pg_ctl} immediate >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}")
+        return subprocess.Popen(["sh", "-c", script], cwd="/", stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+
+    def _initdb(self) -> None:
+        data = self.root / "data"
+        done = self._run("initdb", "-D", str(data), "-U", SUPERUSER, "--auth=trust",
+                         "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", timeout=120)
+        if done.returncode:
+            hint = f" (as user {SERVER_USER}: it must be able to enter every parent)" \
+                if self.as_root else ""
+            raise RuntimeError(f"initdb failed in {self.root}{hint}:\n{done.stdout}{done.stderr}")
+        settings = {**SETTINGS, "unix_socket_directories": str(self.root)}
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.writelines(_conf_line(name, value) for name, value in settings.items())
+
+    def _start_postmaster(self) -> None:
+        self.port = _free_port()
+        log = self.root / "server.log"
+        done = self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(log),
+                         "-o", f"-p {self.port}", "-w", "-t", "60", "start", timeout=90)
+        if done.returncode:
+            tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
+            raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:{self.port}:\n"
+                               f"{done.stdout}{done.stderr}--- server log, last lines ---\n"
+                               + "\n".join(tail))

@@ -1,29 +1,88 @@
-"""The test PostgreSQL server starts as a non-root user, serves databases and cleans up."""
+"""The test PostgreSQL server runs as a non-root user, serves databases, leaves nothing behind."""
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.support import pgserver
 from tests.support.pgserver import PostgresServer
 
 pytestmark = pytest.mark.postgres
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg", "postgresql")
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_server_serves_separate_databases_and_leaves_nothing_behind():
     with PostgresServer() as server:
         urls = [server.create_database(name) for name in ("one", "two")]
-        for url, value in zip(urls, ("first", "second")):
-            with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
+        for url, value in zip(urls, ("first", "second"), strict=True):
+            with psycopg.connect(libpq(url)) as connection:
                 connection.execute("CREATE TABLE t (v text)")
                 connection.execute("INSERT INTO t VALUES (%s)", (value,))
-        with psycopg.connect(urls[1].replace("postgresql+psycopg", "postgresql")) as connection:
-            assert connection.execute("SELECT v FROM t").fetchall() == [("second",)]
+        for url, value in zip(urls, ("first", "second"), strict=True):
+            with psycopg.connect(libpq(url)) as connection:
+                assert connection.execute("SELECT v FROM t").fetchall() == [(value,)]
         server.drop_database("one")
-        with psycopg.connect(server.admin_url.replace("postgresql+psycopg", "postgresql")) as c:
-            names = {row[0] for row in c.execute("SELECT datname FROM pg_database")}
+        with psycopg.connect(libpq(server.admin_url)) as connection:
+            names = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
         assert "one" not in names and "two" in names
     assert not server.root.exists()
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", server.port)) != 0
+    assert not port_is_open(server.port)
+
+
+def test_database_can_be_copied_from_a_prepared_template_and_dropped_while_in_use():
+    with PostgresServer() as server:
+        with psycopg.connect(libpq(server.create_database("migrated"))) as connection:
+            connection.execute("CREATE TABLE t (v text)")
+            connection.execute("INSERT INTO t VALUES ('from the template')")
+        session = psycopg.connect(libpq(server.create_database("copy", template="migrated")))
+        assert session.execute("SELECT v FROM t").fetchall() == [("from the template",)]
+        server.drop_database("copy")
+        with pytest.raises(psycopg.OperationalError):
+            session.execute("SELECT 1")
+        session.close()
+
+
+def test_server_that_cannot_start_says_why_and_leaves_nothing_behind(monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setattr(pgserver, "_free_port", lambda: taken.getsockname()[1])
+        server = PostgresServer()
+        with pytest.raises(RuntimeError, match="(?s)did not start.*could not bind"):
+            server.start()
+    assert not server.root.exists()
+
+
+def test_server_does_not_outlive_a_killed_test_process():
+    script = ("import os, signal\n"
+              "from tests.support.pgserver import PostgresServer\n"
+              "server = PostgresServer()\n"
+              "server.start()\n"
+              "print(server.port, server.root, flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    port, root = child.stdout.split()
+    deadline = time.monotonic() + 60
+    while (port_is_open(int(port)) or Path(root).exists()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not port_is_open(int(port))
+    assert not Path(root).exists()
