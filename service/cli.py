@@ -148,11 +148,7 @@ def _serve(args) -> int:
 
 
 def _deliveries_list(args) -> int:
-    from service.services import OPERATIONS, invoke
-    from service.services.keys import account_principal
-    rt, _ = _runtime(Settings.from_env())
-    op = OPERATIONS["ListDeliveries"]
-    result = invoke(rt, account_principal(rt, args.account), op, op.request(state=args.state))
+    result = _as_account(args.account, "ListDeliveries", state=args.state)
     print(f"{'ID':>6} {'STATE':<9} {'TRIES':>5} {'EVENT':<20} TARGET / LAST ERROR")
     for d in result.deliveries:
         print(f"{d.delivery_id:>6} {d.state:<9} {d.attempts:>5} {d.event:<20} {d.target}"
@@ -161,12 +157,7 @@ def _deliveries_list(args) -> int:
 
 
 def _deliveries_retry(args) -> int:
-    from service.services import OPERATIONS, invoke
-    from service.services.keys import account_principal
-    rt, _ = _runtime(Settings.from_env())
-    op = OPERATIONS["RetryDelivery"]
-    delivery = invoke(rt, account_principal(rt, args.account), op,
-                      op.request(delivery_id=args.delivery_id))
+    delivery = _as_account(args.account, "RetryDelivery", delivery_id=args.delivery_id)
     print(f"delivery {delivery.delivery_id} is queued again")
     return 0
 
@@ -242,13 +233,17 @@ def _keys_rotate(args) -> int:
     return 0
 
 
-def _keys_list(args) -> int:
+def _as_account(account: str, operation: str, **fields):
+    """Run a catalogue operation as the operator of ``account`` (admin scope)."""
     from service.services import OPERATIONS, invoke
     from service.services.keys import account_principal
     rt, _ = _runtime(Settings.from_env())
-    op = OPERATIONS["ListApiKeys"]
-    result = invoke(rt, account_principal(rt, args.account), op,
-                    op.request(include_revoked=args.all))
+    op = OPERATIONS[operation]
+    return invoke(rt, account_principal(rt, account), op, op.request(**fields))
+
+
+def _keys_list(args) -> int:
+    result = _as_account(args.account, "ListApiKeys", include_revoked=args.all)
     print(f"{'KEY':<22} {'SCOPES':<22} {'STATE':<8} {'LAST USED':<17} LABEL")
     for key in result.keys:
         state = "active" if key.active else ("revoked" if key.revoked_at else "expired")
@@ -258,11 +253,7 @@ def _keys_list(args) -> int:
 
 
 def _keys_revoke(args) -> int:
-    from service.services import OPERATIONS, invoke
-    from service.services.keys import account_principal
-    rt, _ = _runtime(Settings.from_env())
-    op = OPERATIONS["RevokeApiKey"]
-    result = invoke(rt, account_principal(rt, args.account), op, op.request(key_id=args.key_id))
+    result = _as_account(args.account, "RevokeApiKey", key_id=args.key_id)
     print(f"revoked {result.key_id} at {result.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
     return 0
 

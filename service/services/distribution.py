@@ -295,19 +295,6 @@ def update_campaign(rt: Runtime, principal: Principal,
     return campaign_info(rt, campaign)
 
 
-def unsubscribe_language(rt: Runtime, token: str) -> str | None:
-    """The language of the survey behind an unsubscribe link; None for an invalid token."""
-    from service.services.results import find_invitation_by_token
-    with rt.uow(read_only=True) as uow:
-        found = find_invitation_by_token(rt, uow, token)
-        if found is None:
-            return None
-        account_id, invitation = found
-        campaign = uow.campaigns.get(account_id, invitation.campaign_id)
-        survey, _ = uow.surveys.get(account_id, campaign.survey_id)
-    return survey.language
-
-
 def unsubscribe(rt: Runtime, token: str) -> bool:
     """The person behind a link asks never to be surveyed by this account again.
 

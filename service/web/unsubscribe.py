@@ -7,7 +7,8 @@ from jinja2 import Environment, DictLoader, select_autoescape
 
 from service.domain.mail import DEFAULT_TEXTS
 from service.services import Runtime
-from service.services.distribution import unsubscribe, unsubscribe_language
+from service.services.distribution import unsubscribe
+from service.services.respondents import open_invitation
 
 _PAGE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
@@ -33,7 +34,8 @@ _HEADERS = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-
 def create_unsubscribe_app(rt: Runtime) -> Callable:
     def page(environ: dict, start_response: Callable) -> Iterable[bytes]:
         token = environ.get("PATH_INFO", "").removeprefix("/u/")
-        language = unsubscribe_language(rt, token)
+        survey = open_invitation(rt, token, mark_opened=False).survey
+        language = survey.language if survey is not None else None
         texts = DEFAULT_TEXTS.get(language or "en", DEFAULT_TEXTS["en"])
         if language is None:
             return _render(start_response, "404 Not Found", "en", texts["invalid_link"])

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import threading
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
@@ -69,41 +66,20 @@ def test_dashboard_needs_a_key_of_the_campaigns_account(web, app, campaign_id):
     web.get("/dashboard/not-a-number", status=400)
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is installed by "
-                    "tests/run.sh")
-def test_dashboard_renders_in_headless_chromium(app, key, campaign_id):
-    from playwright.sync_api import sync_playwright
-    server = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/dashboard/{campaign_id}?breakdown=region"
+def test_dashboard_renders_in_headless_chromium(served, chromium, key, campaign_id):
+    url = f"{served}/dashboard/{campaign_id}?breakdown=region"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run",
-                    "--disable-quic"])
-            for name, size in (("phone", {"width": 375, "height": 667}),
-                               ("desktop", {"width": 1280, "height": 900})):
-                context = browser.new_context(viewport=size, http_credentials={
-                    "username": key[0], "password": key[1]})
-                page = context.new_page()
-                page.goto(url)
-                assert page.locator("h1").inner_text() == "Closed tickets"
-                assert page.locator("svg circle").count() == 8
-                # nothing wider than the screen: no sideways scrolling on a phone
-                assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
-                page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
-                context.close()
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    for name, size in (("phone", {"width": 375, "height": 667}),
+                       ("desktop", {"width": 1280, "height": 900})):
+        context = chromium.new_context(viewport=size, http_credentials={
+            "username": key[0], "password": key[1]})
+        page = context.new_page()
+        page.goto(url)
+        assert page.locator("h1").inner_text() == "Closed tickets"
+        assert page.locator("svg circle").count() == 8
+        # nothing wider than the screen: no sideways scrolling on a phone
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+        context.close()
     assert os.path.getsize(ARTIFACTS / "dashboard-desktop.png") > 10_000
