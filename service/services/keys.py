@@ -35,38 +35,52 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
                  address: str | None = None) -> Principal:
     """The principal of valid credentials; one uniform Unauthorized for anything else.
 
-    An address that failed THROTTLE_LIMIT times within THROTTLE_WINDOW is refused
-    with TooManyRequests for THROTTLE_BLOCK, whatever it sends meanwhile.
+    An address that failed THROTTLE_LIMIT times within THROTTLE_WINDOW gets
+    TooManyRequests instead of Unauthorized for THROTTLE_BLOCK; valid credentials
+    still pass. Keys are cached for ``rt.keys.seconds``: a revocation made by
+    another process takes effect within that time.
     """
     if credentials is None:
         raise Unauthorized("Authentication required: send HTTP Basic credentials "
                            "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
     now = rt.clock()
     address = (address or "unknown")[:64]
-    # Read first, write only when there is something to record: on SQLite a write
-    # transaction takes the database lock, and most calls only need a read.
-    with rt.uow(read_only=True) as uow:
-        blocked = uow.auth_failures.blocked_until(address, now)
-        row = uow.keys.get(credentials.key_id)
-    if blocked is not None:
-        raise TooManyRequests("Too many failed authentications from your address; "
-                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.")
+    row = rt.keys.get(credentials.key_id, lambda: _read_key(rt, credentials.key_id))
     # Compare against a dummy hash when the key is unknown, so that an unknown
     # key and a wrong secret take the same time and get the same answer.
     expected = row.secret_hash if row is not None else _UNKNOWN_KEY_HASH
     matches = hmac.compare_digest(expected, hash_secret(credentials.secret))
     if (not matches or row is None or row.revoked_at is not None
             or (row.expires_at is not None and row.expires_at <= now)):
-        with rt.uow() as uow:
-            uow.auth_failures.record(address, now, THROTTLE_WINDOW, THROTTLE_LIMIT,
-                                     THROTTLE_BLOCK)
-            uow.commit()
-        raise Unauthorized(_BAD_CREDENTIALS)
+        _refuse(rt, address, now)
+    # Valid credentials pass even from a throttled address: secrets are 256-bit
+    # random strings, so the throttle is not what stops guessing; it caps what
+    # failing callers cost, and must not lock out the others behind one NAT.
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
         with rt.uow() as uow:
             uow.keys.touch(row.key_id, now)
             uow.commit()
+        rt.keys.forget(row.key_id)
     return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
+
+
+def _read_key(rt: Runtime, key_id: str):
+    with rt.uow(read_only=True) as uow:
+        return uow.keys.get(key_id)
+
+
+def _refuse(rt: Runtime, address: str, now: datetime) -> None:
+    """Count a failed authentication of ``address``; refuse it, throttled once over the limit."""
+    with rt.uow() as uow:
+        blocked = uow.auth_failures.blocked_until(address, now)
+        if blocked is None:
+            uow.auth_failures.record(address, now, THROTTLE_WINDOW, THROTTLE_LIMIT,
+                                     THROTTLE_BLOCK)
+            uow.commit()
+    if blocked is not None:
+        raise TooManyRequests("Too many failed authentications from your address; "
+                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.")
+    raise Unauthorized(_BAD_CREDENTIALS)
 
 
 def _check_scopes(scopes: list[str]) -> list[str]:
@@ -126,6 +140,8 @@ def create_api_key(rt: Runtime, principal: Principal, request: CreateApiKeyReque
         key = _new_key(uow, principal.account_id, scopes, request.label or "", now,
                        request.expires_at)
         uow.commit()
+    if request.replaces is not None:
+        rt.keys.forget(request.replaces)
     return key
 
 
@@ -176,6 +192,7 @@ def revoke_api_key(rt: Runtime, principal: Principal,
         if not uow.keys.revoke(principal.account_id, request.key_id, now):
             raise NotFound(f"No active API key '{request.key_id}' in your account.")
         uow.commit()
+    rt.keys.forget(request.key_id)
     return RevokeApiKeyResult(key_id=request.key_id, revoked_at=now)
 
 

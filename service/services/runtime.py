@@ -1,10 +1,12 @@
 """What every use case needs from the outside world, composed once by the app."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 
 class UnitOfWork(Protocol):
@@ -19,6 +21,38 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class RecentCache:
+    """Values read from the database, reused for ``seconds`` by this process.
+
+    For data that changes rarely and is read on every call (API keys): a change
+    made in another process is seen at the latest ``seconds`` later; one made in
+    this process is seen at once when its writer calls ``forget``.
+    """
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.monotonic = monotonic
+        self._entries: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, load: Callable[[], Any]) -> Any:
+        """The cached value of ``key``, or ``load()`` when it is missing or too old."""
+        now = self.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self.seconds:
+            return entry[1]
+        value = load()
+        with self._lock:
+            if len(self._entries) > 10_000:  # unknown key ids must not grow it without bound
+                self._entries.clear()
+            self._entries[key] = (now, value)
+        return value
+
+    def forget(self, key: Any) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
 @dataclass
 class Runtime:
     """The unit-of-work factory, the clock and the settings the rules depend on."""
@@ -28,6 +62,9 @@ class Runtime:
     base_url: str
     clock: Callable[[], datetime] = utc_now
     data_dir: Path = Path("var")
+    #: Verified API keys, so that a call does not read its key from the database;
+    #: a key revoked or expired through another process stops working within 5 s.
+    keys: RecentCache = field(default_factory=lambda: RecentCache(seconds=5.0))
 
     @property
     def dump_dir(self) -> Path:

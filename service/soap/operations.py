@@ -104,7 +104,10 @@ def wire_of(cls: type, data: dict) -> Any:
             value = ([wire_of(spec.base, item) for item in value] if spec.is_list
                      else wire_of(spec.base, value))
         values[spec.name] = value
-    return model_of(cls)(**values)
+    model = model_of(cls)
+    # Spyne warns (and formats a stack) on every instance of a customized class;
+    # values are serialised by the declared field type, so the plain class serves.
+    return (model.__orig__ or model)(**values)
 
 
 _SERVICE: list[type] = []

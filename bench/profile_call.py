@@ -1,0 +1,117 @@
+"""Profile one kind of call in process (no HTTP), on a fresh SQLite database.
+
+    python bench/profile_call.py soap-add [--calls 500] [--top 30]
+
+Kinds: soap-add, rpc-add, soap-link, rpc-link, soap-campaign. Prints the mean wall
+and CPU time per call (CPU time is what to compare on a busy machine) and cProfile's top functions by cumulative time. A tool for
+finding where the time goes; the figures that count come from bench/run.py.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+import xmlrpc.client
+from base64 import b64encode
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.config import Settings  # noqa: E402
+from service.services.keys import create_account_key  # noqa: E402
+from service.storage.migrations import upgrade  # noqa: E402
+from service.wsgi import create_app  # noqa: E402
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def soap(body: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{ENV}" '
+            f'xmlns:f="urn:feedloop:v1"><s:Body>{body}</s:Body></s:Envelope>').encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind")
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--no-profile", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    settings = Settings(database_url=f"sqlite:///{tmp / 'db.sqlite'}",
+                        base_url="http://127.0.0.1:8000", secret_key=b"k", smtp_url="",
+                        data_dir=tmp)
+    app = create_app(settings)
+    upgrade(app.engine)
+    key = create_account_key(app.runtime, "bench", ["admin"])
+    auth = "Basic " + b64encode(f"{key.key_id}:{key.secret}".encode()).decode()
+
+    def post(path: str, data: bytes, content_type: str = "text/xml", extra=None) -> bytes:
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
+                   "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(data)),
+                   "wsgi.input": io.BytesIO(data), "HTTP_AUTHORIZATION": auth,
+                   "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "127.0.0.1",
+                   "SERVER_PORT": "8000", "wsgi.url_scheme": "http",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": sys.stderr}
+        environ.update(extra or {})
+        status = []
+        body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+        assert status[0].startswith("200"), (status, body[:500])
+        return body
+
+    rpc = lambda method, **f: xmlrpc.client.loads(post("/xmlrpc", xmlrpc.client.dumps(
+        (f,), method).encode()))[0][0]
+    survey = rpc("feedloop.create_survey", title="t", language="en", questions=[
+        {"key": "nps", "type": "nps", "required": True, "text": "How likely?"}])
+    campaign = rpc("feedloop.create_campaign", survey_id=survey["survey_id"], name="c")
+    cid = campaign["campaign_id"]
+    counter = iter(range(10**9))
+
+    def call() -> None:
+        n = next(counter)
+        if args.kind == "soap-add":
+            post("/soap", soap(f"<f:AddRespondents><f:campaign_id>{cid}</f:campaign_id>"
+                               f"<f:respondents><f:email>p{n}@example.com</f:email>"
+                               f"<f:event_id>e{n}</f:event_id></f:respondents>"
+                               "</f:AddRespondents>"))
+        elif args.kind == "rpc-add":
+            rpc("feedloop.add_respondents", campaign_id=cid,
+                respondents=[{"email": f"p{n}@example.com", "event_id": f"e{n}"}])
+        elif args.kind == "soap-link":
+            post("/soap", soap(f"<f:GetTrackingUrl><f:campaign_id>{cid}</f:campaign_id>"
+                               f"<f:email>p{n}@example.com</f:email>"
+                               f"<f:event_id>e{n}</f:event_id></f:GetTrackingUrl>"))
+        elif args.kind == "rpc-link":
+            rpc("feedloop.get_tracking_url", campaign_id=cid, email=f"p{n}@example.com",
+                event_id=f"e{n}")
+        elif args.kind == "soap-campaign":
+            post("/soap", soap(f"<f:GetCampaign><f:campaign_id>{cid}</f:campaign_id>"
+                               "</f:GetCampaign>"))
+        else:
+            raise SystemExit(f"unknown kind {args.kind}")
+
+    for _ in range(20):
+        call()
+    profiler = cProfile.Profile()
+    started, cpu = time.perf_counter(), time.process_time()
+    if not args.no_profile:
+        profiler.enable()
+    for _ in range(args.calls):
+        call()
+    profiler.disable()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"{args.kind}: {elapsed / args.calls * 1000:.2f} ms per call, "
+          f"{cpu / args.calls * 1000:.2f} ms CPU "
+          f"({'profiled' if not args.no_profile else 'not profiled'})")
+    if not args.no_profile:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
