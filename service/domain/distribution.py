@@ -11,8 +11,6 @@ DELIVERY_MODES = ("crm", "email")
 CAMPAIGN_STATUSES = ("active", "paused", "closed")
 QUARANTINE_SCOPES = ("campaign", "account")
 NOTIFY_ON = ("all", "detractors")
-#: An invitation in one of these states can still be answered.
-OPEN_STATUSES = ("scheduled", "sent", "opened", "reminded")
 DUMP_PERIODS = {"": None, "daily": 1, "weekly": 7}
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
@@ -95,6 +93,42 @@ class Campaign:
         return now + timedelta(days=self.link_valid_days) if self.link_valid_days else None
 
 
+class Status:
+    """The states of an invitation. Every list of states in the code is one of the
+    named subsets below: adding a state means deciding which subsets it joins."""
+
+    SCHEDULED = "scheduled"    # feedloop mails it at send_at
+    SENT = "sent"              # mailed, or the link handed to a CRM that sends it
+    OPENED = "opened"          # the respondent opened the link
+    REMINDED = "reminded"      # a reminder went out
+    RESPONDED = "responded"
+    SUPPRESSED = "suppressed"  # not mailed: the contact unsubscribed meanwhile
+    FAILED = "failed"          # the mail could not be delivered
+    EXPIRED = "expired"        # never stored: an answerable invitation past its expiry
+
+    STORED = (SCHEDULED, SENT, OPENED, REMINDED, RESPONDED, SUPPRESSED, FAILED)
+    #: The link can still be answered (until it expires).
+    ANSWERABLE = (SCHEDULED, SENT, OPENED, REMINDED)
+    #: Out with the respondent and not answered yet: reminders may follow.
+    AWAITING_ANSWER = (SENT, OPENED, REMINDED)
+    #: The first mail is still to be sent.
+    UNSENT = (SCHEDULED,)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of an invitation's state, applied only while it is in one of ``allowed``.
+
+    ``values`` are the invitation's fields to set (status among them when it
+    changes); ``event`` and ``detail`` go into the invitation's history.
+    """
+
+    allowed: tuple[str, ...]
+    values: dict[str, object]
+    event: str
+    detail: str = ""
+
+
 @dataclass
 class Invitation:
     campaign_id: int
@@ -110,17 +144,63 @@ class Invitation:
     opened_at: datetime | None = None
     responded_at: datetime | None = None
     reminders_sent: int = 0
+    attempts: int = 0
     id: int | None = None
 
     def is_open(self, now: datetime) -> bool:
         """True while the invitation can still be answered."""
-        return self.status in OPEN_STATUSES and (self.expires_at is None or now < self.expires_at)
+        return (self.status in Status.ANSWERABLE
+                and (self.expires_at is None or now < self.expires_at))
 
     def effective_status(self, now: datetime) -> str:
         """The status as a caller should see it, expiry included."""
-        if self.status in OPEN_STATUSES and self.expires_at is not None and now >= self.expires_at:
-            return "expired"
+        if (self.status in Status.ANSWERABLE and self.expires_at is not None
+                and now >= self.expires_at):
+            return Status.EXPIRED
         return self.status
+
+    def opened(self, now: datetime) -> Transition:
+        """The respondent opened the link. A scheduled one stays scheduled: its mail is
+        still due (the link was handed out early)."""
+        values: dict[str, object] = {"opened_at": now}
+        if self.status in (Status.SENT, Status.REMINDED):
+            values["status"] = Status.OPENED
+        return Transition(Status.ANSWERABLE, values, "opened")
+
+    def responded(self, now: datetime) -> Transition:
+        return Transition(Status.ANSWERABLE, {"status": Status.RESPONDED, "responded_at": now},
+                          "responded")
+
+    def mailed(self, now: datetime, next_reminder_at: datetime | None) -> Transition:
+        """The invitation mail was accepted by the SMTP server."""
+        return Transition(Status.UNSENT, {
+            "status": Status.SENT, "sent_at": now, "attempts": 0, "next_attempt_at": None,
+            "last_error": None, "next_reminder_at": next_reminder_at}, "sent", "email")
+
+    def reminded(self, now: datetime, next_reminder_at: datetime | None) -> Transition:
+        """Reminder number ``reminders_sent + 1`` was accepted by the SMTP server."""
+        count = self.reminders_sent + 1
+        return Transition(Status.AWAITING_ANSWER, {
+            "status": Status.REMINDED, "reminders_sent": count, "last_reminder_at": now,
+            "attempts": 0, "next_attempt_at": None, "last_error": None,
+            "next_reminder_at": next_reminder_at}, "reminded", f"reminder {count} by email")
+
+    def suppressed(self, reason: str) -> Transition:
+        """Not mailed after all (the contact unsubscribed after the invitation was made)."""
+        return Transition((self.status,), {"status": Status.SUPPRESSED,
+                                           "next_reminder_at": None}, "suppressed", reason)
+
+    def mail_failed(self, reminder: bool, attempts: int, error: str,
+                    retry_at: datetime | None) -> Transition:
+        """A send failed: retried at ``retry_at``, or given up when it is None (an
+        invitation mail then fails the invitation; a reminder only stops the reminders)."""
+        allowed = Status.AWAITING_ANSWER if reminder else Status.UNSENT
+        values: dict[str, object] = {"attempts": attempts, "last_error": error[:500],
+                                     "next_attempt_at": retry_at}
+        if retry_at is None:
+            values.update({"next_reminder_at": None} if reminder else {"status": Status.FAILED})
+        event = "delivery_failed" if retry_at is not None else "delivery_dead"
+        return Transition(allowed, values, event, f"attempt {attempts}: {error}"[:500])
 
 
 def quarantine_end(last_invited_at: datetime | None, quarantine_days: int) -> datetime | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from service.domain.distribution import Status
 from service.domain.mail import Mail, compose
 from service.services import messages as m
 from service.services.catalogue import Principal
@@ -20,7 +21,6 @@ from service.services.tracking import token_of
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
-OPEN_STATUSES = ("sent", "opened", "reminded")
 
 
 @dataclass
@@ -29,39 +29,36 @@ class MailJob:
     kind: str            # "invitation" or "reminder"
     mail: Mail
     attempts: int
-    reminders_sent: int
 
 
 def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
     """Lease up to ``limit`` due mails; unsubscribed contacts are suppressed, not mailed."""
-    from service.storage.repositories import _invitation  # row -> entity, for the link
     now = rt.clock()
     jobs: list[MailJob] = []
     with rt.uow() as uow:
-        rows = uow.invitations.claim_due_mail(worker_id, now, now + LEASE, limit)
+        claimed = uow.invitations.claim_due_mail(worker_id, now, now + LEASE, limit)
         settings: dict[int, tuple] = {}
-        for row in rows:
-            if row.campaign_id not in settings:
-                campaign = uow.campaigns.get(row.account_id, row.campaign_id)
-                survey, _ = uow.surveys.get(row.account_id, campaign.survey_id)
-                settings[row.campaign_id] = (campaign, survey)
-            campaign, survey = settings[row.campaign_id]
-            contact = uow.contacts.get(row.account_id, row.contact_id)
-            kind = "invitation" if row.status == "scheduled" else "reminder"
+        for account_id, invitation in claimed:
+            if invitation.campaign_id not in settings:
+                campaign = uow.campaigns.get(account_id, invitation.campaign_id)
+                survey, _ = uow.surveys.get(account_id, campaign.survey_id)
+                settings[invitation.campaign_id] = (campaign, survey)
+            campaign, survey = settings[invitation.campaign_id]
+            contact = uow.contacts.get(account_id, invitation.contact_id)
+            kind = "invitation" if invitation.status in Status.UNSENT else "reminder"
             if uow.contacts.is_unsubscribed(contact.id):
-                uow.invitations.finish_mail(row.id, worker_id, (row.status,),
-                                            status="suppressed", next_reminder_at=None)
-                uow.invitations.record_events([(row.id, now, "suppressed", "unsubscribed")])
+                uow.invitations.apply(invitation.id, invitation.suppressed("unsubscribed"), now,
+                                      lease_owner=worker_id)
                 continue
-            token = token_of(rt, _invitation(row))
+            token = token_of(rt, invitation)
             values = {"url": rt.tracking_url(token), "unsubscribe_url":
                       rt.unsubscribe_url(token), "email": contact.email,
                       "survey_title": survey.title, "campaign_name": campaign.name,
                       **{f"attr.{k}": v for k, v in contact.attributes.items()},
-                      **{f"param.{k}": v for k, v in row.params.items()}}
-            jobs.append(MailJob(row.id, kind, compose(kind, campaign.templates, survey.language,
-                                                      contact.email, values),
-                                row.attempts, row.reminders_sent))
+                      **{f"param.{k}": v for k, v in invitation.params.items()}}
+            jobs.append(MailJob(invitation.id, kind, compose(
+                kind, campaign.templates, survey.language, contact.email, values),
+                invitation.attempts))
         uow.commit()
     return jobs
 
@@ -70,28 +67,19 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
     """The mail was accepted by the SMTP server: the invitation moves on, once."""
     now = rt.clock()
     with rt.uow() as uow:
-        invitation = uow.invitations.get_any(job.invitation_id)
-        campaign = uow.campaigns.get(invitation[0], invitation[1].campaign_id)
+        account_id, invitation = uow.invitations.get_any(job.invitation_id)
+        campaign = uow.campaigns.get(account_id, invitation.campaign_id)
         if job.kind == "invitation":
-            done = uow.invitations.finish_mail(
-                job.invitation_id, worker_id, ("scheduled",), status="sent", sent_at=now,
-                attempts=0, next_attempt_at=None, last_error=None,
-                next_reminder_at=campaign.next_reminder(now, 0))
-            event = ("sent", "email")
+            change = invitation.mailed(now, campaign.next_reminder(now, 0))
         else:
-            sent = job.reminders_sent + 1
-            done = uow.invitations.finish_mail(
-                job.invitation_id, worker_id, OPEN_STATUSES, status="reminded",
-                reminders_sent=sent, last_reminder_at=now, attempts=0, next_attempt_at=None,
-                last_error=None, next_reminder_at=campaign.next_reminder(now, sent))
-            event = ("reminded", f"reminder {sent} by email")
-        if done:
-            uow.invitations.record_events([(job.invitation_id, now, *event)])
-            if job.kind == "invitation":
-                queue_webhooks(uow, invitation[0], campaign, "invitation.sent",
-                               f"invitation_{job.invitation_id}_sent",
-                               {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
-                                "sent_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, now)
+            change = invitation.reminded(
+                now, campaign.next_reminder(now, invitation.reminders_sent + 1))
+        done = uow.invitations.apply(job.invitation_id, change, now, lease_owner=worker_id)
+        if done and job.kind == "invitation":
+            queue_webhooks(uow, account_id, campaign, "invitation.sent",
+                           f"invitation_{job.invitation_id}_sent",
+                           {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
+                            "sent_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, now)
         uow.commit()
     return done
 
@@ -103,27 +91,17 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
     now = rt.clock()
     attempts = job.attempts + 1
     dead = not temporary or attempts >= MAX_ATTEMPTS
-    statuses = ("scheduled",) if job.kind == "invitation" else OPEN_STATUSES
     with rt.uow() as uow:
-        if dead:
-            values = {"status": "failed"} if job.kind == "invitation" else \
-                {"next_reminder_at": None}
-            values.update(attempts=attempts, last_error=error[:500], next_attempt_at=None)
-        else:
-            values = {"attempts": attempts, "last_error": error[:500],
-                      "next_attempt_at": now + retry_delay(attempts)}
-        if uow.invitations.finish_mail(job.invitation_id, worker_id, statuses, **values):
-            detail = f"attempt {attempts}: {error}"[:500]
-            uow.invitations.record_events([(job.invitation_id, now,
-                                            "delivery_dead" if dead else "delivery_failed",
-                                            detail)])
-            if dead and job.kind == "invitation":
-                account_id, invitation = uow.invitations.get_any(job.invitation_id)
-                campaign = uow.campaigns.get(account_id, invitation.campaign_id)
-                queue_webhooks(uow, account_id, campaign, "invitation.bounced",
-                               f"invitation_{job.invitation_id}_bounced",
-                               {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
-                                "reason": error[:500]}, now)
+        account_id, invitation = uow.invitations.get_any(job.invitation_id)
+        change = invitation.mail_failed(job.kind == "reminder", attempts, error,
+                                        None if dead else now + retry_delay(attempts))
+        if (uow.invitations.apply(job.invitation_id, change, now, lease_owner=worker_id)
+                and dead and job.kind == "invitation"):
+            campaign = uow.campaigns.get(account_id, invitation.campaign_id)
+            queue_webhooks(uow, account_id, campaign, "invitation.bounced",
+                           f"invitation_{job.invitation_id}_bounced",
+                           {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
+                            "reason": error[:500]}, now)
         uow.commit()
     return "dead" if dead else "retry"
 

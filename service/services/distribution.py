@@ -11,7 +11,8 @@ from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime
 from service.services.surveys import (_SETTING_FIELDS, _TEMPLATE_FIELDS, campaign_info,
                                       get_campaign_of)
-from service.services.tracking import new_invitation, pairs_to_dict, token_of, tracking_result
+from service.services.tracking import (creation_history, new_invitation, pairs_to_dict,
+                                       token_of, tracking_result)
 
 ATTRIBUTE_KINDS = ("ordinal", "text")
 
@@ -103,9 +104,7 @@ def _add_respondents(rt: Runtime, principal: Principal,
             link = tracking_result(rt, invitation, now)
             results[index] = m.RespondentResult(row=index, status=invitation.status, email=email,
                                                 invitation_id=new_id, url=link.url)
-            history.append((new_id, now, "created", "AddRespondents"))
-            if invitation.status == "sent":
-                history.append((new_id, now, "sent", "link returned to the caller (crm delivery)"))
+            history.extend(creation_history(invitation, now, "AddRespondents"))
         uow.invitations.record_events(history)
         uow.commit()
     for index, row in enumerate(rows):
@@ -264,11 +263,11 @@ def list_non_responders(rt: Runtime, principal: Principal,
         rows, total = uow.invitations.non_responders(
             principal.account_id, campaign.id, request.since, request.offset or 0,
             request.limit or 100, now)
-    from service.storage.repositories import _invitation  # row -> entity, to rebuild the link
     return m.ListNonRespondersResult(total=total, invitations=[m.NonResponder(
-        invitation_id=row.id, email=row.email, crm_id=row.crm_id, status=row.status,
-        created_at=row.created_at, reminders_sent=row.reminders_sent, sent_at=row.sent_at,
-        url=rt.tracking_url(token_of(rt, _invitation(row)))) for row in rows])
+        invitation_id=found.invitation.id, email=found.email, crm_id=found.crm_id,
+        status=found.invitation.status, created_at=found.invitation.created_at,
+        reminders_sent=found.invitation.reminders_sent, sent_at=found.invitation.sent_at,
+        url=rt.tracking_url(token_of(rt, found.invitation))) for found in rows])
 
 
 @operation("UpdateCampaign", scope="admin", errors=(UnknownCampaign, ValidationError))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from service.domain.distribution import Campaign, Invitation, clean_params
+from service.domain.distribution import Campaign, Invitation, Status, clean_params
 from service.domain.errors import Conflict, ValidationError
 from service.domain.surveys import AnswerErrors, Question, Survey
 from service.services.results import find_invitation_by_token, record_answers
@@ -58,12 +58,7 @@ def open_invitation(rt: Runtime, token: str, mark_opened: bool = True) -> Survey
         state = _invitation_state(uow, invitation, campaign, now)
     if state == "open" and mark_opened and invitation.opened_at is None:
         with rt.uow() as uow:
-            values: dict = {"opened_at": now}
-            # "scheduled" stays: its mail is still due (the link was handed out early).
-            if invitation.status in ("sent", "reminded"):
-                values["status"] = "opened"
-            uow.invitations.mark(invitation.id, **values)
-            uow.invitations.record_events([(invitation.id, now, "opened", "")])
+            uow.invitations.apply(invitation.id, invitation.opened(now), now)
             uow.commit()
     return SurveyView(state, survey)
 
@@ -187,7 +182,7 @@ def _campaign_state(campaign: Campaign) -> str | None:
 
 def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> str:
     # Order matters: someone who answered hears so even after the campaign closed.
-    if invitation.status == "responded":
+    if invitation.status == Status.RESPONDED:
         return "answered"
     if uow.contacts.is_unsubscribed(invitation.contact_id):
         return "unsubscribed"

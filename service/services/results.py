@@ -44,9 +44,9 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
             raise Conflict(f"Invitation {invitation.id} is {invitation.effective_status(now)}.")
     answers = survey.parse_answers(submitted)
     params = dict(invitation.params) if invitation is not None else {}
-    if invitation is not None:
-        uow.invitations.mark(invitation.id, status="responded", responded_at=now)
-        uow.invitations.record_events([(invitation.id, now, "responded", "")])
+    if invitation is not None and not uow.invitations.apply(invitation.id,
+                                                            invitation.responded(now), now):
+        raise Conflict(f"Invitation {invitation.id} has already been answered.")
     response_id = uow.responses.add(account_id, campaign.id,
                                     invitation.id if invitation else None, contact_id, answers,
                                     params, extra_params, survey.nps_score(answers), now)

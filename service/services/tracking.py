@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.domain.distribution import Campaign, Invitation, clean_params, quarantine_end
+from service.domain.distribution import (Campaign, Invitation, Status, clean_params,
+                                         quarantine_end)
 from service.domain.errors import (Conflict, DuplicateEvent, Quarantined, UnknownCampaign,
                                    Unsubscribed, ValidationError)
 from service.domain.surveys import normalize_email
@@ -89,11 +90,18 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
         check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
         invitation = new_invitation(campaign, contact.id, params, request.event_id, now)
         invitation.id = uow.invitations.add(principal.account_id, invitation)
-        uow.invitations.record_events([(invitation.id, now, "created", "GetTrackingUrl")] + (
-            [(invitation.id, now, "sent", "link returned to the caller (crm delivery)")]
-            if invitation.status == "sent" else []))
+        uow.invitations.record_events(creation_history(invitation, now, "GetTrackingUrl"))
         uow.commit()
     return tracking_result(rt, invitation, now)
+
+
+def creation_history(invitation: Invitation, now: datetime,
+                     source: str) -> list[tuple[int, datetime, str, str]]:
+    """The first history events of a stored new invitation."""
+    events = [(invitation.id, now, "created", source)]
+    if invitation.status == Status.SENT:
+        events.append((invitation.id, now, "sent", "link returned to the caller (crm delivery)"))
+    return events
 
 
 def new_invitation(campaign: Campaign, contact_id: int, params: dict[str, str],
@@ -101,9 +109,9 @@ def new_invitation(campaign: Campaign, contact_id: int, params: dict[str, str],
     """An invitation as the campaign's delivery mode starts it."""
     if campaign.delivery == "crm":
         # The caller sends the link itself: it is out as soon as it is handed back.
-        status, sent_at, send_at = "sent", now, None
+        status, sent_at, send_at = Status.SENT, now, None
     else:
-        status, sent_at = "scheduled", None
+        status, sent_at = Status.SCHEDULED, None
         send_at = send_at or now + timedelta(minutes=campaign.send_delay_minutes)
     return Invitation(campaign_id=campaign.id, contact_id=contact_id, nonce=new_nonce(),
                       params=params, status=status, created_at=now,

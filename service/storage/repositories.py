@@ -1,6 +1,7 @@
 """Repositories: the queries of each aggregate, scoped to one account wherever it applies."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
@@ -11,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from service.domain.distribution import Campaign, Invitation
+from service.domain.distribution import Campaign, Invitation, Status, Transition
 from service.domain.errors import Conflict, DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, attribute_definitions, audit_log,
@@ -316,13 +317,22 @@ class ContactRepository(_Repository):
             contacts.c.id == contact_id)).scalar_one() is not None
 
 
+@dataclass(frozen=True)
+class InvitedContact:
+    """An invitation with the email and CRM id of its contact."""
+
+    invitation: Invitation
+    email: str
+    crm_id: str | None
+
+
 def _invitation(row: Row) -> Invitation:
     return Invitation(id=row.id, campaign_id=row.campaign_id, contact_id=row.contact_id,
                       nonce=bytes(row.nonce), params=dict(row.params), status=row.status,
                       created_at=row.created_at, expires_at=row.expires_at,
                       event_id=row.event_id, send_at=row.send_at, sent_at=row.sent_at,
                       opened_at=row.opened_at, responded_at=row.responded_at,
-                      reminders_sent=row.reminders_sent)
+                      reminders_sent=row.reminders_sent, attempts=row.attempts)
 
 
 class InvitationRepository(_Repository):
@@ -429,32 +439,35 @@ class InvitationRepository(_Repository):
             invitation_events.c.invitation_id == invitation_id).order_by(invitation_events.c.id)))
 
     def non_responders(self, account_id: int, campaign_id: int, since: datetime | None,
-                       offset: int, limit: int, now: datetime) -> tuple[list[Row], int]:
+                       offset: int, limit: int, now: datetime
+                       ) -> tuple[list[InvitedContact], int]:
         """Open invitations of a campaign (not answered, not expired), oldest first."""
         where = [invitations.c.account_id == account_id, invitations.c.campaign_id == campaign_id,
-                 invitations.c.status.in_(("sent", "opened", "reminded")),
+                 invitations.c.status.in_(Status.AWAITING_ANSWER),
                  (invitations.c.expires_at.is_(None)) | (invitations.c.expires_at > now)]
         if since is not None:
             where.append(invitations.c.created_at >= since)
-        rows = list(self.connection.execute(
-            select(invitations, contacts.c.email, contacts.c.crm_id)
-            .join(contacts, contacts.c.id == invitations.c.contact_id).where(*where)
-            .order_by(invitations.c.id).offset(offset).limit(limit)))
+        found = [InvitedContact(_invitation(row), row.email, row.crm_id)
+                 for row in self.connection.execute(
+                     select(invitations, contacts.c.email, contacts.c.crm_id)
+                     .join(contacts, contacts.c.id == invitations.c.contact_id).where(*where)
+                     .order_by(invitations.c.id).offset(offset).limit(limit))]
         total = self.connection.execute(select(func.count()).select_from(invitations)
                                         .where(*where)).scalar_one()
-        return rows, total
+        return found, total
 
     def claim_due_mail(self, owner: str, now: datetime, lease_until: datetime,
-                       limit: int) -> list[Row]:
-        """Lease invitations of active email campaigns whose mail (or reminder) is due.
+                       limit: int) -> list[tuple[int, Invitation]]:
+        """Lease invitations of active email campaigns whose mail (or reminder) is due;
+        (account id, invitation) pairs.
 
         On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
         workers claiming at the same moment never take the same row; on SQLite
         the write transaction already admits one claimer at a time. The lease
         lets the SMTP conversation happen outside any transaction.
         """
-        due = (((invitations.c.status == "scheduled") & (invitations.c.send_at <= now))
-               | (invitations.c.status.in_(("sent", "opened", "reminded"))
+        due = ((invitations.c.status.in_(Status.UNSENT) & (invitations.c.send_at <= now))
+               | (invitations.c.status.in_(Status.AWAITING_ANSWER)
                   & (invitations.c.next_reminder_at <= now)))
         candidates = (
             select(invitations.c.id)
@@ -471,16 +484,23 @@ class InvitationRepository(_Repository):
             return []
         self.connection.execute(update(invitations).where(invitations.c.id.in_(ids)).values(
             lease_owner=owner, lease_until=lease_until))
-        return list(self.connection.execute(select(invitations).where(
-            invitations.c.id.in_(ids)).order_by(invitations.c.id)))
+        return [(row.account_id, _invitation(row)) for row in self.connection.execute(
+            select(invitations).where(invitations.c.id.in_(ids)).order_by(invitations.c.id))]
 
-    def finish_mail(self, invitation_id: int, owner: str, only_if_status: tuple[str, ...],
-                    **values: Any) -> bool:
-        """Record the outcome of a leased mail; False if the lease was lost meanwhile."""
-        return self.connection.execute(update(invitations).where(
-            invitations.c.id == invitation_id, invitations.c.lease_owner == owner,
-            invitations.c.status.in_(only_if_status)).values(
-                lease_owner=None, lease_until=None, **values)).rowcount == 1
+    def apply(self, invitation_id: int, change: Transition, now: datetime,
+              lease_owner: str | None = None) -> bool:
+        """Apply a state change and record it in the history, if the invitation is still
+        in an allowed state (and, with ``lease_owner``, still leased by it: the lease ends).
+        False when it was not applied."""
+        where = [invitations.c.id == invitation_id, invitations.c.status.in_(change.allowed)]
+        values = dict(change.values)
+        if lease_owner is not None:
+            where.append(invitations.c.lease_owner == lease_owner)
+            values.update(lease_owner=None, lease_until=None)
+        if self.connection.execute(update(invitations).where(*where).values(**values)).rowcount != 1:
+            return False
+        self.record_events([(invitation_id, now, change.event, change.detail)])
+        return True
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
@@ -504,10 +524,6 @@ class InvitationRepository(_Repository):
         """Drop the parameters and event ids of a contact's invitations (personal data)."""
         return self.connection.execute(update(invitations).where(
             invitations.c.contact_id == contact_id).values(params={}, event_id=None)).rowcount
-
-    def mark(self, invitation_id: int, **values: Any) -> None:
-        self.connection.execute(
-            update(invitations).where(invitations.c.id == invitation_id).values(**values))
 
 
 class ResponseRepository(_Repository):

@@ -156,3 +156,18 @@ def test_invitation_history_follows_the_link_to_the_answer(rt, admin, clock):
     assert [(h.event, h.at) for h in info.history] == [
         ("created", clock.now - timedelta(hours=2)), ("sent", clock.now - timedelta(hours=2)),
         ("responded", clock.now)]
+
+
+def test_a_state_change_is_not_applied_from_a_state_that_does_not_allow_it(rt, admin, clock):
+    campaign_id = campaign(rt, admin)
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="s@example.com")
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "9")])
+    with rt.uow() as uow:
+        account_id, answered = uow.invitations.get_any(link.invitation_id)
+        assert not uow.invitations.apply(answered.id, answered.opened(clock.now), clock.now)
+        assert not uow.invitations.apply(answered.id, answered.mailed(clock.now, None), clock.now)
+        uow.commit()
+    info = call(rt, admin, "GetInvitation", invitation_id=link.invitation_id)
+    assert info.status == "responded" and info.opened_at is None
+    assert [h.event for h in info.history] == ["created", "sent", "responded"]
