@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--rows", type=int, default=1, help="respondents per add call")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     settings = Settings(database_url=f"sqlite:///{tmp / 'db.sqlite'}",
@@ -74,13 +75,15 @@ def main() -> None:
     def call() -> None:
         n = next(counter)
         if args.kind == "soap-add":
-            post("/soap", soap(f"<f:AddRespondents><f:campaign_id>{cid}</f:campaign_id>"
-                               f"<f:respondents><f:email>p{n}@example.com</f:email>"
-                               f"<f:event_id>e{n}</f:event_id></f:respondents>"
+            rows = "".join(f"<f:respondents><f:email>p{n}.{i}@example.com</f:email>"
+                           f"<f:event_id>e{n}.{i}</f:event_id></f:respondents>"
+                           for i in range(args.rows))
+            post("/soap", soap(f"<f:AddRespondents><f:campaign_id>{cid}</f:campaign_id>{rows}"
                                "</f:AddRespondents>"))
         elif args.kind == "rpc-add":
             rpc("feedloop.add_respondents", campaign_id=cid,
-                respondents=[{"email": f"p{n}@example.com", "event_id": f"e{n}"}])
+                respondents=[{"email": f"p{n}.{i}@example.com", "event_id": f"e{n}.{i}"}
+                             for i in range(args.rows)])
         elif args.kind == "soap-link":
             post("/soap", soap(f"<f:GetTrackingUrl><f:campaign_id>{cid}</f:campaign_id>"
                                f"<f:email>p{n}@example.com</f:email>"
@@ -94,7 +97,7 @@ def main() -> None:
         else:
             raise SystemExit(f"unknown kind {args.kind}")
 
-    for _ in range(20):
+    for _ in range(20 if args.rows == 1 else 1):
         call()
     profiler = cProfile.Profile()
     started, cpu = time.perf_counter(), time.process_time()

@@ -213,3 +213,5 @@ class Contact:
     crm_id: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     id: int | None = None
+    #: Opted out of every survey of the account (the /u/ link): never invited again.
+    unsubscribed: bool = False

@@ -53,7 +53,8 @@ def _add_respondents(rt: Runtime, principal: Principal,
     results: list[m.RespondentResult | None] = [None] * len(rows)
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
-        definitions = uow.attributes.all(principal.account_id)
+        definitions = uow.attributes.all(principal.account_id) \
+            if any(row.attributes for row in rows) else {}
         accepted: list[tuple[int, str, str | None, dict, dict]] = []
         first_of_event: dict[str, int] = {}
         for index, row in enumerate(rows):
@@ -72,14 +73,15 @@ def _add_respondents(rt: Runtime, principal: Principal,
         earlier = uow.invitations.by_events(campaign.id, list(first_of_event))
         contacts = uow.contacts.upsert_many(
             principal.account_id, [(e, c, a) for _, e, c, a, _ in accepted], now)
-        ids = [contact.id for contact, _ in contacts.values()]
-        unsubscribed = uow.contacts.unsubscribed(ids)
         scope = None if campaign.quarantine_scope == "account" else campaign.id
-        last = uow.invitations.last_invited_many(principal.account_id, ids, scope)
+        # Contacts created by this call have no invitations yet: nothing to look up.
+        known = [change.contact.id for change in contacts.values() if change.state != "created"]
+        last = uow.invitations.last_invited_many(principal.account_id, known, scope) \
+            if known and campaign.quarantine_days > 0 else {}
         pending = []
         for index, email, _, _, params in accepted:
             row = rows[index]
-            contact = contacts[email][0]
+            contact = contacts[email].contact
             if row.event_id in earlier:
                 first = earlier[row.event_id]
                 results[index] = m.RespondentResult(
@@ -87,8 +89,7 @@ def _add_respondents(rt: Runtime, principal: Principal,
                     url=rt.tracking_url(token_of(rt, first)),
                     reason=f"event_id '{row.event_id}' was already received.")
                 continue
-            reason, until = _suppression(campaign, contact.id in unsubscribed,
-                                         last.get(contact.id), now)
+            reason, until = _suppression(campaign, contact.unsubscribed, last.get(contact.id), now)
             if reason:
                 results[index] = m.RespondentResult(row=index, status="suppressed", email=email,
                                                     reason=reason, until=until)
@@ -146,9 +147,10 @@ def upsert_contacts(rt: Runtime, principal: Principal,
             results.append(m.ContactResult(row=index, status="invalid", email=row.email,
                                            reason=errors[index]))
         else:
-            contact, state = outcome[normalize_email(row.email)]
-            results.append(m.ContactResult(row=index, status=state, email=contact.email,
-                                           contact_id=contact.id))
+            change = outcome[normalize_email(row.email)]
+            results.append(m.ContactResult(row=index, status=change.state,
+                                           email=change.contact.email,
+                                           contact_id=change.contact.id))
     return m.UpsertContactsResult(results=results)
 
 
@@ -216,7 +218,7 @@ def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> 
             unchanged = len({f[0] for _, f in valid}) - len(to_remove)
         else:
             outcome = uow.contacts.upsert_many(principal.account_id, [f for _, f in valid], now)
-            named = {contact.id for contact, _ in outcome.values()}
+            named = {change.contact.id for change in outcome.values()}
             to_add = named - members
             to_remove = members - named if request.mode == "replace" else set()
             unchanged = len(named & members)

@@ -122,7 +122,7 @@ def answer_campaign(rt: Runtime, public_id: str, form: dict[str, list[str]],
             contact_id = None
             if email_question is not None and email_question.key in answers:
                 contact_id = uow.contacts.upsert(account_id, answers[email_question.key], None,
-                                                 {}, now).id
+                                                 {}, now).contact.id
             response_id = record_answers(uow, account_id, campaign, survey, None, contact_id,
                                          submitted, extra_params, now,
                                          rt.dashboard_url(campaign.id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.domain.cursors import format_cursor, parse_cursor
-from service.domain.distribution import Campaign, Invitation
+from service.domain.distribution import Campaign, Invitation, Status
 from service.domain.errors import Conflict, NotFound, UnknownCampaign, ValidationError
 from service.domain.surveys import Survey, normalize_email, nps_category
 from service.domain.tokens import split_token, verify_token
@@ -37,11 +37,10 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
                    submitted: dict[str, list[str]], extra_params: dict[str, str],
                    now: datetime, dashboard_url: str = "") -> int:
     """Validate and store one response; the invitation, if any, becomes responded."""
-    if invitation is not None:
-        if uow.responses.get_by_invitation(invitation.id) is not None:
+    if invitation is not None and not invitation.is_open(now):
+        if invitation.status == Status.RESPONDED:
             raise Conflict(f"Invitation {invitation.id} has already been answered.")
-        if not invitation.is_open(now):
-            raise Conflict(f"Invitation {invitation.id} is {invitation.effective_status(now)}.")
+        raise Conflict(f"Invitation {invitation.id} is {invitation.effective_status(now)}.")
     answers = survey.parse_answers(submitted)
     params = dict(invitation.params) if invitation is not None else {}
     if invitation is not None and not uow.invitations.apply(invitation.id,

@@ -80,14 +80,17 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
                 return tracking_result(rt, first, now)
         if campaign.status != "active":
             raise Conflict(f"Campaign {campaign.id} is {campaign.status}: no new links are issued.")
-        contact = uow.contacts.upsert(principal.account_id, email, request.crm_id, attributes, now)
-        if uow.contacts.is_unsubscribed(contact.id):
+        change = uow.contacts.upsert(principal.account_id, email, request.crm_id, attributes,
+                                     now)
+        contact = change.contact
+        if contact.unsubscribed:
             raise Unsubscribed(f"{email} has unsubscribed from your surveys.")
-        latest = uow.invitations.latest(campaign.id, contact.id)
-        if latest is not None and latest.is_open(now) and latest.params == params:
-            uow.commit()  # keep the contact's new attributes
-            return tracking_result(rt, latest, now)
-        check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
+        if change.state != "created":  # a new contact has no invitations yet
+            latest = uow.invitations.latest(campaign.id, contact.id)
+            if latest is not None and latest.is_open(now) and latest.params == params:
+                uow.commit()  # keep the contact's new attributes
+                return tracking_result(rt, latest, now)
+            check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
         invitation = new_invitation(campaign, contact.id, params, request.event_id, now)
         invitation.id = uow.invitations.add(principal.account_id, invitation)
         uow.invitations.record_events(creation_history(invitation, now, "GetTrackingUrl"))

@@ -10,10 +10,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
 
 from service.domain.distribution import Campaign, Invitation, Status, Transition
-from service.domain.errors import Conflict, DuplicateEvent
+from service.domain.errors import DuplicateEvent
 from service.domain.surveys import Contact, Question, Survey
 from service.storage.tables import (accounts, api_keys, attribute_definitions, audit_log,
                                     auth_failures, campaigns, contact_lists, contacts,
@@ -202,7 +201,16 @@ def _insert_ignoring_conflicts(connection: Connection, table):
 
 
 def _contact(row: Row) -> Contact:
-    return Contact(id=row.id, email=row.email, crm_id=row.crm_id, attributes=dict(row.attributes))
+    return Contact(id=row.id, email=row.email, crm_id=row.crm_id, attributes=dict(row.attributes),
+                   unsubscribed=row.unsubscribed_at is not None)
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """A contact after an upsert, and whether it was ``created``, ``updated`` or ``unchanged``."""
+
+    contact: Contact
+    state: str
 
 
 class ContactRepository(_Repository):
@@ -223,21 +231,28 @@ class ContactRepository(_Repository):
         return _contact(row) if row else None
 
     def upsert(self, account_id: int, email: str, crm_id: str | None,
-               attributes: dict[str, str], now: datetime) -> Contact:
+               attributes: dict[str, str], now: datetime) -> ContactChange:
         """The contact of ``email``, created or updated with the crm id and attributes given."""
         # INSERT .. ON CONFLICT DO NOTHING: two requests creating the same contact
         # at once both succeed, and the second one then updates what the first made.
-        self.connection.execute(_insert_ignoring_conflicts(self.connection, contacts).values(
-            account_id=account_id, email=email, crm_id=crm_id, attributes=attributes,
-            created_at=now, updated_at=now).on_conflict_do_nothing(
-                index_elements=["account_id", "email"]))
+        created = self.connection.execute(
+            _insert_ignoring_conflicts(self.connection, contacts).values(
+                account_id=account_id, email=email, crm_id=crm_id, attributes=attributes,
+                created_at=now, updated_at=now).on_conflict_do_nothing(
+                    index_elements=["account_id", "email"]).returning(contacts.c.id)).scalar()
+        if created is not None:
+            return ContactChange(Contact(id=created, email=email, crm_id=crm_id,
+                                         attributes=dict(attributes)), "created")
         existing = self.get_by_email(account_id, email)
         merged = {**existing.attributes, **attributes}
         new_crm = crm_id if crm_id is not None else existing.crm_id
-        if merged != existing.attributes or new_crm != existing.crm_id:
-            self.connection.execute(update(contacts).where(contacts.c.id == existing.id).values(
-                attributes=merged, crm_id=new_crm, updated_at=now))
-        return Contact(id=existing.id, email=email, crm_id=new_crm, attributes=merged)
+        if merged == existing.attributes and new_crm == existing.crm_id:
+            return ContactChange(existing, "unchanged")
+        self.connection.execute(update(contacts).where(contacts.c.id == existing.id).values(
+            attributes=merged, crm_id=new_crm, updated_at=now))
+        return ContactChange(Contact(id=existing.id, email=email, crm_id=new_crm,
+                                     attributes=merged, unsubscribed=existing.unsubscribed),
+                             "updated")
 
     def details(self, contact_id: int) -> Row:
         return self._one(select(contacts).where(contacts.c.id == contact_id))
@@ -249,8 +264,8 @@ class ContactRepository(_Repository):
             erased_at=now, updated_at=now))
 
     def upsert_many(self, account_id: int, rows: list[tuple[str, str | None, dict[str, str]]],
-                    now: datetime) -> dict[str, tuple[Contact, str]]:
-        """Contacts of many (email, crm_id, attributes) rows, each with created/updated/unchanged."""
+                    now: datetime) -> dict[str, ContactChange]:
+        """Contacts of many (email, crm_id, attributes) rows, by email."""
         emails = list(dict.fromkeys(email for email, _, _ in rows))
         current = self.by_emails(account_id, emails)
         new = {email: {"account_id": account_id, "email": email, "crm_id": crm_id,
@@ -270,20 +285,23 @@ class ContactRepository(_Repository):
         # re-reading everything would be slow: the planner's statistics still say "empty".
         racing = [email for email in new if email not in created]
         current.update(self.by_emails(account_id, racing) if racing else {})
-        outcome: dict[str, tuple[Contact, str]] = {}
+        outcome: dict[str, ContactChange] = {}
         changes = []
         for email, crm_id, attributes in rows:
             contact = current[email]
             merged = {**contact.attributes, **attributes}
             new_crm = crm_id if crm_id is not None else contact.crm_id
             if merged != contact.attributes or new_crm != contact.crm_id:
-                contact = Contact(id=contact.id, email=email, crm_id=new_crm, attributes=merged)
+                contact = Contact(id=contact.id, email=email, crm_id=new_crm, attributes=merged,
+                                  unsubscribed=contact.unsubscribed)
                 current[email] = contact
                 changes.append(contact)
                 state = "created" if email in created else "updated"
+            elif email in outcome:
+                state = outcome[email].state
             else:
-                state = outcome.get(email, (None, "created" if email in created else "unchanged"))[1]
-            outcome[email] = (contact, state)
+                state = "created" if email in created else "unchanged"
+            outcome[email] = ContactChange(contact, state)
         for contact in {c.email: c for c in changes}.values():
             self.connection.execute(update(contacts).where(contacts.c.id == contact.id).values(
                 crm_id=contact.crm_id, attributes=contact.attributes, updated_at=now))
@@ -296,14 +314,6 @@ class ContactRepository(_Repository):
                     contacts.c.account_id == account_id,
                     _among(self.connection, contacts.c.email, chunk))):
                 found[row.email] = _contact(row)
-        return found
-
-    def unsubscribed(self, contact_ids: list[int]) -> set[int]:
-        found = set()
-        for chunk in _chunks(contact_ids):
-            found.update(self.connection.execute(select(contacts.c.id).where(
-                _among(self.connection, contacts.c.id, chunk),
-                contacts.c.unsubscribed_at.is_not(None))).scalars())
         return found
 
     def unsubscribe(self, contact_id: int, now: datetime) -> bool:
@@ -338,23 +348,7 @@ def _invitation(row: Row) -> Invitation:
 class InvitationRepository(_Repository):
     def add(self, account_id: int, invitation: Invitation) -> int:
         """Store a new invitation; DuplicateEvent if its event id was recorded concurrently."""
-        try:
-            with self.connection.begin_nested():
-                return self._insert(account_id, invitation)
-        except IntegrityError:
-            if invitation.event_id and self.get_by_event(invitation.campaign_id,
-                                                         invitation.event_id):
-                raise DuplicateEvent(f"event_id '{invitation.event_id}' is already recorded.")
-            raise
-
-    def _insert(self, account_id: int, invitation: Invitation) -> int:
-        return self.connection.execute(insert(invitations).values(
-            account_id=account_id, campaign_id=invitation.campaign_id,
-            contact_id=invitation.contact_id, nonce=invitation.nonce, params=invitation.params,
-            event_id=invitation.event_id, status=invitation.status,
-            created_at=invitation.created_at, send_at=invitation.send_at,
-            sent_at=invitation.sent_at, expires_at=invitation.expires_at,
-        ).returning(invitations.c.id)).scalar_one()
+        return self.add_many(account_id, [invitation])[0]
 
     def get(self, account_id: int, invitation_id: int) -> Invitation | None:
         row = self._one(select(invitations).where(invitations.c.account_id == account_id,
@@ -391,18 +385,27 @@ class InvitationRepository(_Repository):
         return self.connection.execute(query).scalar_one()
 
     def add_many(self, account_id: int, new: list[Invitation]) -> list[int]:
-        """Store many invitations at once; their ids in the same order."""
-        ids: list[int] = []
+        """Store many invitations at once; their ids in the same order.
+
+        DuplicateEvent when a concurrent call recorded one of their event ids first:
+        ON CONFLICT DO NOTHING keeps the transaction usable on PostgreSQL too (no
+        aborted transaction, no savepoint), and the caller answers as that call did.
+        """
+        ids: dict[bytes, int] = {}
         for chunk in _chunks(new):
             result = self.connection.execute(
-                insert(invitations).returning(invitations.c.id, sort_by_parameter_order=True),
+                _insert_ignoring_conflicts(self.connection, invitations)
+                .on_conflict_do_nothing(index_elements=["campaign_id", "event_id"])
+                .returning(invitations.c.id, invitations.c.nonce),
                 [{"account_id": account_id, "campaign_id": i.campaign_id,
                   "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
                   "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
                   "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at}
                  for i in chunk])
-            ids.extend(result.scalars())
-        return ids
+            ids.update((bytes(nonce), invitation_id) for invitation_id, nonce in result)
+        if len(ids) < len(new):
+            raise DuplicateEvent("An event id of this call was recorded concurrently.")
+        return [ids[i.nonce] for i in new]
 
     def by_events(self, campaign_id: int, event_ids: list[str]) -> dict[str, Invitation]:
         found = {}
@@ -543,20 +546,15 @@ class ResponseRepository(_Repository):
     def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
             contact_id: int | None, answers: dict[str, object], params: dict[str, str],
             extra_params: dict[str, str], nps_score: int | None, now: datetime) -> int:
+        # Two answers to one invitation never both get here: the invitation's move to
+        # "responded" (InvitationRepository.apply) admits one of them.
         position = self.assign_position(account_id)
-        try:
-            with self.connection.begin_nested():
-                return self.connection.execute(insert(responses).values(
-                    account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
-                    contact_id=contact_id, answers=answers, params=params,
-                    extra_params=extra_params, nps_score=nps_score, submitted_at=now,
-                    updated_at=now, change="new", position=position,
-                ).returning(responses.c.id)).scalar_one()
-        except IntegrityError:
-            if invitation_id is not None and self.get_by_invitation(invitation_id) is not None:
-                # Two submissions of one invitation raced: the first one counts.
-                raise Conflict(f"Invitation {invitation_id} has already been answered.") from None
-            raise
+        return self.connection.execute(insert(responses).values(
+            account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
+            contact_id=contact_id, answers=answers, params=params,
+            extra_params=extra_params, nps_score=nps_score, submitted_at=now,
+            updated_at=now, change="new", position=position,
+        ).returning(responses.c.id)).scalar_one()
 
     def of_contact(self, contact_id: int) -> list[Row]:
         return list(self.connection.execute(select(responses).where(
