@@ -1,0 +1,95 @@
+"""Accounts, their API keys, failed authentications and the audit log."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
+
+from service.storage.repositories.base import Repository, insert_ignoring_conflicts
+from service.storage.tables import accounts, api_keys, audit_log, auth_failures
+
+
+class AccountRepository(Repository):
+    def get_by_name(self, name: str) -> Row | None:
+        return self._one(select(accounts).where(accounts.c.name == name))
+
+    def get(self, account_id: int) -> Row | None:
+        return self._one(select(accounts).where(accounts.c.id == account_id))
+
+    def add(self, name: str, now: datetime) -> int:
+        return self.connection.execute(
+            insert(accounts).values(name=name, created_at=now).returning(accounts.c.id)).scalar_one()
+
+    def count(self) -> int:
+        return self.connection.execute(select(func.count()).select_from(accounts)).scalar_one()
+
+
+class KeyRepository(Repository):
+    def add(self, account_id: int, key_id: str, secret_hash: str, scopes: list[str], label: str,
+            now: datetime, expires_at: datetime | None) -> None:
+        self.connection.execute(insert(api_keys).values(
+            account_id=account_id, key_id=key_id, secret_hash=secret_hash,
+            scopes=" ".join(scopes), label=label, created_at=now, expires_at=expires_at))
+
+    def get(self, key_id: str) -> Row | None:
+        return self._one(select(api_keys).where(api_keys.c.key_id == key_id))
+
+    def list(self, account_id: int, include_revoked: bool) -> list[Row]:
+        query = select(api_keys).where(api_keys.c.account_id == account_id)
+        if not include_revoked:
+            query = query.where(api_keys.c.revoked_at.is_(None))
+        return list(self.connection.execute(query.order_by(api_keys.c.id)))
+
+    def revoke(self, account_id: int, key_id: str, now: datetime) -> bool:
+        result = self.connection.execute(update(api_keys).where(
+            api_keys.c.account_id == account_id, api_keys.c.key_id == key_id,
+            api_keys.c.revoked_at.is_(None)).values(revoked_at=now))
+        return result.rowcount == 1
+
+    def expire(self, key_id: str, at: datetime) -> None:
+        self.connection.execute(
+            update(api_keys).where(api_keys.c.key_id == key_id).values(expires_at=at))
+
+    def touch(self, key_id: str, now: datetime) -> None:
+        self.connection.execute(
+            update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=now))
+
+
+class AuthFailureRepository(Repository):
+    def blocked_until(self, address: str, now: datetime) -> datetime | None:
+        until = self.connection.execute(select(auth_failures.c.blocked_until).where(
+            auth_failures.c.address == address)).scalar()
+        return until if until is not None and until > now else None
+
+    def record(self, address: str, now: datetime, window: timedelta, limit: int,
+               block: timedelta) -> None:
+        """Count one failure in the address's current window; block it once over ``limit``."""
+        row = self._one(select(auth_failures).where(auth_failures.c.address == address))
+        if row is None or now - row.window_start > window:
+            failures, start = 1, now
+        else:
+            failures, start = row.failures + 1, row.window_start
+        values = {"failures": failures, "window_start": start,
+                  "blocked_until": now + block if failures >= limit else None}
+        if row is None:
+            self.connection.execute(insert_ignoring_conflicts(self.connection, auth_failures)
+                                    .values(address=address, **values)
+                                    .on_conflict_do_nothing(index_elements=["address"]))
+        else:
+            self.connection.execute(update(auth_failures)
+                                    .where(auth_failures.c.address == address).values(**values))
+
+
+class AuditRepository(Repository):
+    def add(self, account_id: int, key_id: str, operation: str, target: str,
+            now: datetime) -> None:
+        self.connection.execute(insert(audit_log).values(
+            account_id=account_id, key_id=key_id, operation=operation, target=target[:200],
+            at=now))
+
+    def list(self, account_id: int, since: datetime | None, limit: int) -> list[Row]:
+        query = select(audit_log).where(audit_log.c.account_id == account_id)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        return list(self.connection.execute(query.order_by(audit_log.c.id.desc()).limit(limit)))

@@ -1,0 +1,177 @@
+"""Contacts and the lists they belong to."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
+
+from service.domain.surveys import Contact
+from service.storage.repositories.base import (
+    Repository,
+    among,
+    chunks,
+    insert_ignoring_conflicts,
+)
+from service.storage.tables import contact_lists, contacts, list_members
+
+
+def _contact(row: Row) -> Contact:
+    return Contact(id=row.id, email=row.email, crm_id=row.crm_id, attributes=dict(row.attributes),
+                   unsubscribed=row.unsubscribed_at is not None)
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """A contact after an upsert, and whether it was ``created``, ``updated`` or ``unchanged``."""
+
+    contact: Contact
+    state: str
+
+
+class ContactRepository(Repository):
+    def get_by_email(self, account_id: int, email: str) -> Contact | None:
+        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
+                                               contacts.c.email == email))
+        return _contact(row) if row else None
+
+    def get_by_crm_id(self, account_id: int, crm_id: str) -> Contact | None:
+        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
+                                               contacts.c.crm_id == crm_id)
+                        .order_by(contacts.c.updated_at.desc()).limit(1))
+        return _contact(row) if row else None
+
+    def get(self, account_id: int, contact_id: int) -> Contact | None:
+        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
+                                               contacts.c.id == contact_id))
+        return _contact(row) if row else None
+
+    def upsert(self, account_id: int, email: str, crm_id: str | None,
+               attributes: dict[str, str], now: datetime) -> ContactChange:
+        """The contact of ``email``, created or updated with the crm id and attributes given."""
+        # INSERT .. ON CONFLICT DO NOTHING: two requests creating the same contact
+        # at once both succeed, and the second one then updates what the first made.
+        created = self.connection.execute(
+            insert_ignoring_conflicts(self.connection, contacts).values(
+                account_id=account_id, email=email, crm_id=crm_id, attributes=attributes,
+                created_at=now, updated_at=now).on_conflict_do_nothing(
+                    index_elements=["account_id", "email"]).returning(contacts.c.id)).scalar()
+        if created is not None:
+            return ContactChange(Contact(id=created, email=email, crm_id=crm_id,
+                                         attributes=dict(attributes)), "created")
+        existing = self.get_by_email(account_id, email)
+        merged = {**existing.attributes, **attributes}
+        new_crm = crm_id if crm_id is not None else existing.crm_id
+        if merged == existing.attributes and new_crm == existing.crm_id:
+            return ContactChange(existing, "unchanged")
+        self.connection.execute(update(contacts).where(contacts.c.id == existing.id).values(
+            attributes=merged, crm_id=new_crm, updated_at=now))
+        return ContactChange(Contact(id=existing.id, email=email, crm_id=new_crm,
+                                     attributes=merged, unsubscribed=existing.unsubscribed),
+                             "updated")
+
+    def details(self, contact_id: int) -> Row:
+        return self._one(select(contacts).where(contacts.c.id == contact_id))
+
+    def erase(self, contact_id: int, now: datetime) -> None:
+        """Remove a contact's personal data; the row stays so its answers still count."""
+        self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(
+            email=f"erased-{contact_id}@erased.invalid", crm_id=None, attributes={},
+            erased_at=now, updated_at=now))
+
+    def upsert_many(self, account_id: int, rows: list[tuple[str, str | None, dict[str, str]]],
+                    now: datetime) -> dict[str, ContactChange]:
+        """Contacts of many (email, crm_id, attributes) rows, by email."""
+        emails = list(dict.fromkeys(email for email, _, _ in rows))
+        current = self.by_emails(account_id, emails)
+        new = {email: {"account_id": account_id, "email": email, "crm_id": crm_id,
+                       "attributes": attributes, "created_at": now, "updated_at": now}
+               for email, crm_id, attributes in rows if email not in current}
+        created = set()
+        for chunk in chunks(list(new.values())):
+            inserted = self.connection.execute(
+                insert_ignoring_conflicts(self.connection, contacts)
+                .on_conflict_do_nothing(index_elements=["account_id", "email"])
+                .returning(contacts.c.id, contacts.c.email), chunk)
+            for contact_id, email in inserted:
+                created.add(email)
+                current[email] = Contact(id=contact_id, email=email, crm_id=new[email]["crm_id"],
+                                         attributes=dict(new[email]["attributes"]))
+        # Rows another request inserted meanwhile (ON CONFLICT skipped them) are read back;
+        # re-reading everything would be slow: the planner's statistics still say "empty".
+        racing = [email for email in new if email not in created]
+        current.update(self.by_emails(account_id, racing) if racing else {})
+        outcome: dict[str, ContactChange] = {}
+        changes = []
+        for email, crm_id, attributes in rows:
+            contact = current[email]
+            merged = {**contact.attributes, **attributes}
+            new_crm = crm_id if crm_id is not None else contact.crm_id
+            if merged != contact.attributes or new_crm != contact.crm_id:
+                contact = Contact(id=contact.id, email=email, crm_id=new_crm, attributes=merged,
+                                  unsubscribed=contact.unsubscribed)
+                current[email] = contact
+                changes.append(contact)
+                state = "created" if email in created else "updated"
+            elif email in outcome:
+                state = outcome[email].state
+            else:
+                state = "created" if email in created else "unchanged"
+            outcome[email] = ContactChange(contact, state)
+        for contact in {c.email: c for c in changes}.values():
+            self.connection.execute(update(contacts).where(contacts.c.id == contact.id).values(
+                crm_id=contact.crm_id, attributes=contact.attributes, updated_at=now))
+        return outcome
+
+    def by_emails(self, account_id: int, emails: list[str]) -> dict[str, Contact]:
+        found = {}
+        for chunk in chunks(emails):
+            for row in self.connection.execute(select(contacts).where(
+                    contacts.c.account_id == account_id,
+                    among(self.connection, contacts.c.email, chunk))):
+                found[row.email] = _contact(row)
+        return found
+
+    def unsubscribe(self, contact_id: int, now: datetime) -> bool:
+        """Mark the contact unsubscribed; False if it already was."""
+        return self.connection.execute(update(contacts).where(
+            contacts.c.id == contact_id, contacts.c.unsubscribed_at.is_(None)).values(
+                unsubscribed_at=now, updated_at=now)).rowcount == 1
+
+    def is_unsubscribed(self, contact_id: int) -> bool:
+        return self.connection.execute(select(contacts.c.unsubscribed_at).where(
+            contacts.c.id == contact_id)).scalar_one() is not None
+
+
+class ListRepository(Repository):
+    def get_or_create(self, account_id: int, name: str, now: datetime) -> int:
+        self.connection.execute(insert_ignoring_conflicts(self.connection, contact_lists)
+                                .values(account_id=account_id, name=name, created_at=now)
+                                .on_conflict_do_nothing(index_elements=["account_id", "name"]))
+        return self.connection.execute(select(contact_lists.c.id).where(
+            contact_lists.c.account_id == account_id,
+            contact_lists.c.name == name)).scalar_one()
+
+    def member_contacts(self, account_id: int, name: str) -> list[Contact]:
+        rows = self.connection.execute(
+            select(contacts).join(list_members, list_members.c.contact_id == contacts.c.id)
+            .join(contact_lists, contact_lists.c.id == list_members.c.list_id)
+            .where(contact_lists.c.account_id == account_id, contact_lists.c.name == name,
+                   contacts.c.erased_at.is_(None))
+            .order_by(contacts.c.id))
+        return [_contact(row) for row in rows]
+
+    def members(self, list_id: int) -> set[int]:
+        return set(self.connection.execute(select(list_members.c.contact_id).where(
+            list_members.c.list_id == list_id)).scalars())
+
+    def add_members(self, list_id: int, contact_ids: list[int], now: datetime) -> None:
+        for chunk in chunks(contact_ids):
+            self.connection.execute(insert(list_members), [
+                {"list_id": list_id, "contact_id": c, "added_at": now} for c in chunk])
+
+    def remove_members(self, list_id: int, contact_ids: list[int]) -> None:
+        for chunk in chunks(contact_ids):
+            self.connection.execute(list_members.delete().where(
+                list_members.c.list_id == list_id, list_members.c.contact_id.in_(chunk)))

@@ -1,0 +1,221 @@
+"""Invitations: creation, look-ups, state changes, history and the worker's mail claims."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
+
+from service.domain.distribution import Invitation, Status, Transition
+from service.domain.errors import DuplicateEvent
+from service.storage.repositories.base import (
+    Repository,
+    among,
+    chunks,
+    insert_ignoring_conflicts,
+)
+from service.storage.tables import campaigns, contacts, invitation_events, invitations
+
+
+@dataclass(frozen=True)
+class InvitedContact:
+    """An invitation with the email and CRM id of its contact."""
+
+    invitation: Invitation
+    email: str
+    crm_id: str | None
+
+
+def _invitation(row: Row) -> Invitation:
+    return Invitation(id=row.id, campaign_id=row.campaign_id, contact_id=row.contact_id,
+                      nonce=bytes(row.nonce), params=dict(row.params), status=row.status,
+                      created_at=row.created_at, expires_at=row.expires_at,
+                      event_id=row.event_id, send_at=row.send_at, sent_at=row.sent_at,
+                      opened_at=row.opened_at, responded_at=row.responded_at,
+                      reminders_sent=row.reminders_sent, attempts=row.attempts)
+
+
+class InvitationRepository(Repository):
+    def add(self, account_id: int, invitation: Invitation) -> int:
+        """Store a new invitation; DuplicateEvent if its event id was recorded concurrently."""
+        return self.add_many(account_id, [invitation])[0]
+
+    def get(self, account_id: int, invitation_id: int) -> Invitation | None:
+        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
+                                                  invitations.c.id == invitation_id))
+        return _invitation(row) if row else None
+
+    def get_any(self, invitation_id: int) -> tuple[int, Invitation] | None:
+        """An invitation of any account, with its account id (for the worker)."""
+        row = self._one(select(invitations).where(invitations.c.id == invitation_id))
+        return (row.account_id, _invitation(row)) if row else None
+
+    def get_by_nonce(self, nonce: bytes) -> tuple[int, Invitation] | None:
+        row = self._one(select(invitations).where(invitations.c.nonce == nonce))
+        return (row.account_id, _invitation(row)) if row else None
+
+    def get_by_event(self, campaign_id: int, event_id: str) -> Invitation | None:
+        row = self._one(select(invitations).where(invitations.c.campaign_id == campaign_id,
+                                                  invitations.c.event_id == event_id))
+        return _invitation(row) if row else None
+
+    def latest(self, campaign_id: int, contact_id: int) -> Invitation | None:
+        row = self._one(select(invitations).where(
+            invitations.c.campaign_id == campaign_id, invitations.c.contact_id == contact_id)
+            .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
+        return _invitation(row) if row else None
+
+    def last_invited_at(self, account_id: int, contact_id: int,
+                        campaign_id: int | None) -> datetime | None:
+        """When the contact was last invited (by this campaign, or by any when None)."""
+        query = select(func.max(invitations.c.created_at)).where(
+            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id)
+        if campaign_id is not None:
+            query = query.where(invitations.c.campaign_id == campaign_id)
+        return self.connection.execute(query).scalar_one()
+
+    def add_many(self, account_id: int, new: list[Invitation]) -> list[int]:
+        """Store many invitations at once; their ids in the same order.
+
+        DuplicateEvent when a concurrent call recorded one of their event ids first:
+        ON CONFLICT DO NOTHING keeps the transaction usable on PostgreSQL too (no
+        aborted transaction, no savepoint), and the caller answers as that call did.
+        """
+        ids: dict[bytes, int] = {}
+        for chunk in chunks(new):
+            result = self.connection.execute(
+                insert_ignoring_conflicts(self.connection, invitations)
+                .on_conflict_do_nothing(index_elements=["campaign_id", "event_id"])
+                .returning(invitations.c.id, invitations.c.nonce),
+                [{"account_id": account_id, "campaign_id": i.campaign_id,
+                  "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
+                  "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
+                  "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at}
+                 for i in chunk])
+            ids.update((bytes(nonce), invitation_id) for invitation_id, nonce in result)
+        if len(ids) < len(new):
+            raise DuplicateEvent("An event id of this call was recorded concurrently.")
+        return [ids[i.nonce] for i in new]
+
+    def by_events(self, campaign_id: int, event_ids: list[str]) -> dict[str, Invitation]:
+        found = {}
+        for chunk in chunks(event_ids):
+            for row in self.connection.execute(select(invitations).where(
+                    invitations.c.campaign_id == campaign_id,
+                    among(self.connection, invitations.c.event_id, chunk))):
+                found[row.event_id] = _invitation(row)
+        return found
+
+    def last_invited_many(self, account_id: int, contact_ids: list[int],
+                          campaign_id: int | None) -> dict[int, datetime]:
+        """When each contact was last invited (by this campaign, or by any when None)."""
+        found = {}
+        for chunk in chunks(contact_ids):
+            query = (select(invitations.c.contact_id, func.max(invitations.c.created_at))
+                     .where(invitations.c.account_id == account_id,
+                            among(self.connection, invitations.c.contact_id, chunk))
+                     .group_by(invitations.c.contact_id))
+            if campaign_id is not None:
+                query = query.where(invitations.c.campaign_id == campaign_id)
+            found.update((contact_id, last) for contact_id, last in self.connection.execute(query))
+        return found
+
+    def record_events(self, events: list[tuple[int, datetime, str, str]]) -> None:
+        """Append (invitation_id, at, event, detail) rows to invitations' histories."""
+        for chunk in chunks(events):
+            self.connection.execute(insert(invitation_events), [
+                {"invitation_id": i, "at": at, "event": event, "detail": detail[:500]}
+                for i, at, event, detail in chunk])
+
+    def history(self, invitation_id: int) -> list[Row]:
+        return list(self.connection.execute(select(invitation_events).where(
+            invitation_events.c.invitation_id == invitation_id).order_by(invitation_events.c.id)))
+
+    def non_responders(self, account_id: int, campaign_id: int, since: datetime | None,
+                       offset: int, limit: int, now: datetime
+                       ) -> tuple[list[InvitedContact], int]:
+        """Open invitations of a campaign (not answered, not expired), oldest first."""
+        where = [invitations.c.account_id == account_id, invitations.c.campaign_id == campaign_id,
+                 invitations.c.status.in_(Status.AWAITING_ANSWER),
+                 (invitations.c.expires_at.is_(None)) | (invitations.c.expires_at > now)]
+        if since is not None:
+            where.append(invitations.c.created_at >= since)
+        found = [InvitedContact(_invitation(row), row.email, row.crm_id)
+                 for row in self.connection.execute(
+                     select(invitations, contacts.c.email, contacts.c.crm_id)
+                     .join(contacts, contacts.c.id == invitations.c.contact_id).where(*where)
+                     .order_by(invitations.c.id).offset(offset).limit(limit))]
+        total = self.connection.execute(select(func.count()).select_from(invitations)
+                                        .where(*where)).scalar_one()
+        return found, total
+
+    def claim_due_mail(self, owner: str, now: datetime, lease_until: datetime,
+                       limit: int) -> list[tuple[int, Invitation]]:
+        """Lease invitations of active email campaigns whose mail (or reminder) is due;
+        (account id, invitation) pairs.
+
+        On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
+        workers claiming at the same moment never take the same row; on SQLite
+        the write transaction already admits one claimer at a time. The lease
+        lets the SMTP conversation happen outside any transaction.
+        """
+        due = ((invitations.c.status.in_(Status.UNSENT) & (invitations.c.send_at <= now))
+               | (invitations.c.status.in_(Status.AWAITING_ANSWER)
+                  & (invitations.c.next_reminder_at <= now)))
+        candidates = (
+            select(invitations.c.id)
+            .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
+            .where(due, campaigns.c.status == "active", campaigns.c.delivery == "email",
+                   (invitations.c.lease_until.is_(None)) | (invitations.c.lease_until < now),
+                   (invitations.c.next_attempt_at.is_(None))
+                   | (invitations.c.next_attempt_at <= now),
+                   (invitations.c.expires_at.is_(None)) | (invitations.c.expires_at > now))
+            .order_by(invitations.c.id).limit(limit)
+            .with_for_update(skip_locked=True, of=invitations))
+        ids = list(self.connection.execute(candidates).scalars())
+        if not ids:
+            return []
+        self.connection.execute(update(invitations).where(invitations.c.id.in_(ids)).values(
+            lease_owner=owner, lease_until=lease_until))
+        return [(row.account_id, _invitation(row)) for row in self.connection.execute(
+            select(invitations).where(invitations.c.id.in_(ids)).order_by(invitations.c.id))]
+
+    def apply(self, invitation_id: int, change: Transition, now: datetime,
+              lease_owner: str | None = None) -> bool:
+        """Apply a state change and record it in the history, if the invitation is still
+        in an allowed state (and, with ``lease_owner``, still leased by it: the lease ends).
+        False when it was not applied."""
+        where = [invitations.c.id == invitation_id, invitations.c.status.in_(change.allowed)]
+        values = dict(change.values)
+        if lease_owner is not None:
+            where.append(invitations.c.lease_owner == lease_owner)
+            values.update(lease_owner=None, lease_until=None)
+        if self.connection.execute(update(invitations).where(*where).values(**values)).rowcount != 1:
+            return False
+        self.record_events([(invitation_id, now, change.event, change.detail)])
+        return True
+
+    def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
+                    date_to: datetime | None) -> Iterator[Row]:
+        """(sent_at, opened_at, contact attributes) of a campaign's invitations."""
+        query = (select(invitations.c.sent_at, invitations.c.opened_at, contacts.c.attributes)
+                 .join(contacts, contacts.c.id == invitations.c.contact_id)
+                 .where(invitations.c.account_id == account_id,
+                        invitations.c.campaign_id == campaign_id))
+        if date_from is not None:
+            query = query.where(invitations.c.created_at >= date_from)
+        if date_to is not None:
+            query = query.where(invitations.c.created_at < date_to)
+        return iter(self.connection.execution_options(yield_per=5000).execute(query))
+
+    def of_contact(self, contact_id: int) -> list[Invitation]:
+        return [_invitation(row) for row in self.connection.execute(
+            select(invitations).where(invitations.c.contact_id == contact_id)
+            .order_by(invitations.c.id))]
+
+    def erase_contact(self, contact_id: int) -> int:
+        """Drop the parameters and event ids of a contact's invitations (personal data)."""
+        return self.connection.execute(update(invitations).where(
+            invitations.c.contact_id == contact_id).values(params={}, event_id=None)).rowcount

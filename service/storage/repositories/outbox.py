@@ -1,0 +1,92 @@
+"""The transactional outbox of webhooks, CRM pushes and notifications."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
+
+from service.storage.repositories.base import Repository, insert_ignoring_conflicts
+from service.storage.tables import crm_connections, outbox, webhook_secrets
+
+
+class OutboxRepository(Repository):
+    def add_many(self, account_id: int, entries: list[dict], now: datetime) -> None:
+        if entries:
+            self.connection.execute(insert(outbox), [
+                {"account_id": account_id, "state": "pending", "next_attempt_at": now,
+                 "created_at": now, **entry} for entry in entries])
+
+    def claim_due(self, owner: str, now: datetime, lease_until: datetime,
+                  limit: int) -> list[Row]:
+        """Lease pending entries that are due (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+        ids = list(self.connection.execute(
+            select(outbox.c.id).where(
+                outbox.c.state == "pending", outbox.c.next_attempt_at <= now,
+                (outbox.c.lease_until.is_(None)) | (outbox.c.lease_until < now))
+            .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
+            .with_for_update(skip_locked=True)).scalars())
+        if not ids:
+            return []
+        self.connection.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+            lease_owner=owner, lease_until=lease_until))
+        return list(self.connection.execute(select(outbox).where(outbox.c.id.in_(ids))
+                                            .order_by(outbox.c.id)))
+
+    def finish(self, entry_id: int, owner: str, **values: Any) -> bool:
+        return self.connection.execute(update(outbox).where(
+            outbox.c.id == entry_id, outbox.c.lease_owner == owner,
+            outbox.c.state == "pending").values(
+                lease_owner=None, lease_until=None, **values)).rowcount == 1
+
+    def list(self, account_id: int, state: str | None, limit: int) -> list[Row]:
+        query = select(outbox).where(outbox.c.account_id == account_id)
+        if state is not None:
+            query = query.where(outbox.c.state == state)
+        return list(self.connection.execute(query.order_by(outbox.c.id.desc()).limit(limit)))
+
+    def retry(self, account_id: int, entry_id: int, now: datetime) -> bool:
+        """Put a dead entry back in the queue, due now, with its attempts counted afresh."""
+        return self.connection.execute(update(outbox).where(
+            outbox.c.account_id == account_id, outbox.c.id == entry_id,
+            outbox.c.state == "dead").values(state="pending", attempts=0, next_attempt_at=now,
+                                             lease_owner=None, lease_until=None)).rowcount == 1
+
+    def erase_contact(self, account_id: int, email: str, now: datetime) -> int:
+        """Scrub a person's data from the outbox; what was not delivered yet never will be."""
+        erased = 0
+        for row in self.connection.execute(select(outbox.c.id, outbox.c.payload, outbox.c.state)
+                                           .where(outbox.c.account_id == account_id)).all():
+            data = (row.payload or {}).get("data", {})
+            if data.get("email") != email:
+                continue
+            values = {"payload": {"type": row.payload.get("type"),
+                                  "data": {"response_id": data.get("response_id"),
+                                           "erased": True}}}
+            if row.state == "pending":
+                values.update(state="dead", last_error="not sent: the contact was erased",
+                              next_attempt_at=now)
+            self.connection.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+            erased += 1
+        return erased
+
+    def crm_connection(self, account_id: int) -> Row | None:
+        return self._one(select(crm_connections).where(
+            crm_connections.c.account_id == account_id))
+
+    def set_crm_connection(self, account_id: int, values: dict, now: datetime) -> None:
+        self.connection.execute(insert_ignoring_conflicts(self.connection, crm_connections)
+                                .values(account_id=account_id, updated_at=now, **values)
+                                .on_conflict_do_update(index_elements=["account_id"],
+                                                       set_={**values, "updated_at": now}))
+
+    def webhook_secret(self, account_id: int) -> str | None:
+        return self.connection.execute(select(webhook_secrets.c.secret).where(
+            webhook_secrets.c.account_id == account_id)).scalar()
+
+    def set_webhook_secret(self, account_id: int, secret: str, now: datetime) -> None:
+        self.connection.execute(insert_ignoring_conflicts(self.connection, webhook_secrets)
+                                .values(account_id=account_id, secret=secret, created_at=now)
+                                .on_conflict_do_update(index_elements=["account_id"],
+                                                       set_={"secret": secret, "created_at": now}))

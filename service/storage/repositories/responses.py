@@ -1,0 +1,159 @@
+"""Responses, export cursors and scheduled dump files."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
+
+from service.storage.repositories.base import Repository, insert_ignoring_conflicts
+from service.storage.tables import (
+    accounts,
+    campaigns,
+    contacts,
+    dump_files,
+    export_cursors,
+    responses,
+)
+
+
+class ResponseRepository(Repository):
+    def assign_position(self, account_id: int) -> int:
+        """The next export position of the account.
+
+        The row lock this UPDATE takes is held until commit, so positions of one
+        account are committed in the order they are handed out: an exporter that
+        has read position N has already seen every committed position below N.
+        Call it as the last write of a transaction to keep the lock short.
+        """
+        return self.connection.execute(
+            update(accounts).where(accounts.c.id == account_id)
+            .values(response_position=accounts.c.response_position + 1)
+            .returning(accounts.c.response_position)).scalar_one()
+
+    def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
+            contact_id: int | None, answers: dict[str, object], params: dict[str, str],
+            extra_params: dict[str, str], nps_score: int | None, now: datetime) -> int:
+        # Two answers to one invitation never both get here: the invitation's move to
+        # "responded" (InvitationRepository.apply) admits one of them.
+        position = self.assign_position(account_id)
+        return self.connection.execute(insert(responses).values(
+            account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
+            contact_id=contact_id, answers=answers, params=params,
+            extra_params=extra_params, nps_score=nps_score, submitted_at=now,
+            updated_at=now, change="new", position=position,
+        ).returning(responses.c.id)).scalar_one()
+
+    def of_contact(self, contact_id: int) -> list[Row]:
+        return list(self.connection.execute(select(responses).where(
+            responses.c.contact_id == contact_id).order_by(responses.c.id)))
+
+    def anonymise(self, account_id: int, response_id: int, answers: dict[str, object],
+                  now: datetime) -> None:
+        """Keep only the given answers; the next incremental export reports the erasure."""
+        self.connection.execute(update(responses).where(responses.c.id == response_id).values(
+            answers=answers, params={}, extra_params={}, change="erased", updated_at=now,
+            position=self.assign_position(account_id)))
+
+    def get_by_invitation(self, invitation_id: int) -> Row | None:
+        return self._one(select(responses.c.id).where(responses.c.invitation_id == invitation_id))
+
+    def latest_per_campaign(self, account_id: int, contact_id: int,
+                            campaign_id: int | None) -> list[Row]:
+        """The contact's most recent response in each campaign, newest campaign activity first."""
+        ranked = (select(responses, func.row_number().over(
+            partition_by=responses.c.campaign_id,
+            order_by=(responses.c.submitted_at.desc(), responses.c.id.desc())).label("rank"))
+            .where(responses.c.account_id == account_id, responses.c.contact_id == contact_id))
+        if campaign_id is not None:
+            ranked = ranked.where(responses.c.campaign_id == campaign_id)
+        ranked = ranked.subquery()
+        query = (select(ranked, campaigns.c.name.label("campaign_name"))
+                 .join(campaigns, campaigns.c.id == ranked.c.campaign_id)
+                 .where(ranked.c.rank == 1)
+                 .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
+        return list(self.connection.execute(query))
+
+    def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
+                    date_to: datetime | None) -> Iterator[Row]:
+        """(invitation_id, nps_score, answers, contact attributes) of a campaign's responses."""
+        query = (select(responses.c.invitation_id, responses.c.nps_score, responses.c.answers,
+                        responses.c.submitted_at, contacts.c.attributes)
+                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .where(responses.c.account_id == account_id,
+                        responses.c.campaign_id == campaign_id))
+        if date_from is not None:
+            query = query.where(responses.c.submitted_at >= date_from)
+        if date_to is not None:
+            query = query.where(responses.c.submitted_at < date_to)
+        return iter(self.connection.execution_options(yield_per=5000).execute(query))
+
+    def last_position(self, account_id: int, campaign_id: int) -> int:
+        """The highest export position of a campaign's committed responses (0: none)."""
+        return self.connection.execute(select(func.coalesce(func.max(responses.c.position), 0))
+                                       .where(responses.c.account_id == account_id,
+                                              responses.c.campaign_id == campaign_id)).scalar_one()
+
+    def count_range(self, account_id: int, campaign_id: int, after: int, upto: int) -> int:
+        return self.connection.execute(select(func.count()).select_from(responses).where(
+            responses.c.account_id == account_id, responses.c.campaign_id == campaign_id,
+            responses.c.position > after, responses.c.position <= upto)).scalar_one()
+
+    def dump_rows(self, account_id: int, campaign_id: int, after: int, upto: int,
+                  keys_only: bool = False) -> Iterator[Row]:
+        """Responses with positions in (after, upto], streamed in position order."""
+        columns = ([responses.c.params, responses.c.extra_params, contacts.c.attributes]
+                   if keys_only else [responses, contacts.c.email, contacts.c.crm_id,
+                                      contacts.c.erased_at, contacts.c.attributes])
+        query = (select(*columns)
+                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .where(responses.c.account_id == account_id,
+                        responses.c.campaign_id == campaign_id,
+                        responses.c.position > after, responses.c.position <= upto)
+                 .order_by(responses.c.position))
+        return iter(self.connection.execution_options(yield_per=2000).execute(query))
+
+    def export_rows(self, account_id: int, campaign_id: int, after: int,
+                    limit: int | None) -> Iterator[Row]:
+        """Responses of a campaign after export position ``after``, in position order."""
+        query = (select(responses, contacts.c.email, contacts.c.crm_id, contacts.c.erased_at)
+                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .where(responses.c.account_id == account_id,
+                        responses.c.campaign_id == campaign_id,
+                        responses.c.position > after)
+                 .order_by(responses.c.position))
+        if limit is not None:
+            query = query.limit(limit)
+        return iter(self.connection.execute(query))
+
+
+class ExportCursorRepository(Repository):
+    def get(self, account_id: int, campaign_id: int, name: str) -> int:
+        return self.connection.execute(select(export_cursors.c.position).where(
+            export_cursors.c.account_id == account_id, export_cursors.c.campaign_id == campaign_id,
+            export_cursors.c.name == name)).scalar() or 0
+
+    def set(self, account_id: int, campaign_id: int, name: str, position: int,
+            now: datetime) -> None:
+        key = {"account_id": account_id, "campaign_id": campaign_id, "name": name}
+        self.connection.execute(insert_ignoring_conflicts(self.connection, export_cursors)
+                                .values(**key, position=position, updated_at=now)
+                                .on_conflict_do_update(
+                                    index_elements=list(key),
+                                    set_={"position": position, "updated_at": now}))
+
+
+class DumpFileRepository(Repository):
+    def add(self, account_id: int, **values: Any) -> None:
+        self.connection.execute(insert(dump_files).values(account_id=account_id, **values))
+
+    def list(self, account_id: int, campaign_id: int | None, limit: int) -> list[Row]:
+        query = select(dump_files).where(dump_files.c.account_id == account_id)
+        if campaign_id is not None:
+            query = query.where(dump_files.c.campaign_id == campaign_id)
+        return list(self.connection.execute(query.order_by(dump_files.c.id.desc()).limit(limit)))
+
+    def get(self, account_id: int, name: str) -> Row | None:
+        return self._one(select(dump_files).where(dump_files.c.account_id == account_id,
+                                                  dump_files.c.name == name))

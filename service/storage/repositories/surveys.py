@@ -1,0 +1,135 @@
+"""Surveys, campaigns and attribute definitions."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
+
+from service.domain.distribution import Campaign
+from service.domain.surveys import Question, Survey
+from service.storage.repositories.base import Repository
+from service.storage.tables import attribute_definitions, campaigns, surveys
+
+
+def _survey(row: Row) -> Survey:
+    questions = tuple(Question(key=q["key"], type=q["type"], text=q["text"],
+                               required=q.get("required", False),
+                               choices=tuple(q.get("choices", ())), min=q.get("min"),
+                               max=q.get("max")) for q in row.questions)
+    return Survey(id=row.id, title=row.title, language=row.language, questions=questions,
+                  intro=row.intro, thank_you=row.thank_you,
+                  allow_language_override=row.allow_language_override)
+
+
+class SurveyRepository(Repository):
+    def add(self, account_id: int, survey: Survey, now: datetime) -> int:
+        questions = [{"key": q.key, "type": q.type, "text": q.text, "required": q.required,
+                      "choices": list(q.choices), "min": q.min, "max": q.max}
+                     for q in survey.questions]
+        return self.connection.execute(insert(surveys).values(
+            account_id=account_id, title=survey.title, language=survey.language,
+            intro=survey.intro, thank_you=survey.thank_you,
+            allow_language_override=survey.allow_language_override, questions=questions,
+            created_at=now).returning(surveys.c.id)).scalar_one()
+
+    def get(self, account_id: int, survey_id: int) -> tuple[Survey, datetime] | None:
+        row = self._one(select(surveys).where(surveys.c.account_id == account_id,
+                                              surveys.c.id == survey_id))
+        return (_survey(row), row.created_at) if row else None
+
+    def list(self, account_id: int, offset: int, limit: int) -> tuple[list[tuple[Survey, datetime]], int]:
+        where = surveys.c.account_id == account_id
+        rows = self.connection.execute(
+            select(surveys).where(where).order_by(surveys.c.id).offset(offset).limit(limit))
+        total = self.connection.execute(select(func.count()).where(where)).scalar_one()
+        return [(_survey(row), row.created_at) for row in rows], total
+
+
+_CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minutes",
+                    "reminder_days", "max_reminders", "quarantine_days", "quarantine_scope",
+                    "link_valid_days", "recurrence_days", "templates", "notify_emails",
+                    "notify_on", "crm_push", "crm_tag", "webhooks", "recurrence_list",
+                    "last_recurrence_at", "dump_every", "dump_at", "dump_format", "dump_gzip",
+                    "next_dump_at")
+
+
+def _campaign(row: Row) -> Campaign:
+    return Campaign(id=row.id, public_id=row.public_id, created_at=row.created_at,
+                    updated_at=row.updated_at, **{name: getattr(row, name) for name in _CAMPAIGN_FIELDS})
+
+
+class CampaignRepository(Repository):
+    def add(self, account_id: int, campaign: Campaign, now: datetime) -> int:
+        values = {name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}
+        return self.connection.execute(insert(campaigns).values(
+            account_id=account_id, public_id=campaign.public_id, created_at=now, updated_at=now,
+            **values).returning(campaigns.c.id)).scalar_one()
+
+    def get(self, account_id: int, campaign_id: int) -> Campaign | None:
+        row = self._one(select(campaigns).where(campaigns.c.account_id == account_id,
+                                                campaigns.c.id == campaign_id))
+        return _campaign(row) if row else None
+
+    def update(self, campaign: Campaign, now: datetime) -> None:
+        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(
+            updated_at=now, **{name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}))
+
+    def recurring(self, now: datetime) -> list[tuple[int, Campaign]]:
+        """Active campaigns with a recurrence, of every account (their due time is checked after)."""
+        rows = self.connection.execute(select(campaigns).where(
+            campaigns.c.status == "active", campaigns.c.recurrence_days > 0,
+            campaigns.c.recurrence_list != ""))
+        return [(row.account_id, _campaign(row)) for row in rows]
+
+    def due_dumps(self, now: datetime) -> list[tuple[int, Campaign]]:
+        """Campaigns of every account whose scheduled dump is due."""
+        rows = self.connection.execute(select(campaigns).where(
+            campaigns.c.dump_every != "", campaigns.c.next_dump_at <= now)
+            .order_by(campaigns.c.next_dump_at))
+        return [(row.account_id, _campaign(row)) for row in rows]
+
+    def set_next_dump(self, campaign_id: int, at: datetime | None) -> None:
+        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
+                                .values(next_dump_at=at))
+
+    def mark_recurrence(self, campaign_id: int, now: datetime) -> None:
+        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
+                                .values(last_recurrence_at=now))
+
+    def get_any(self, campaign_id: int) -> tuple[int, Campaign] | None:
+        """A campaign of any account, with its account id (operator tools only)."""
+        row = self._one(select(campaigns).where(campaigns.c.id == campaign_id))
+        return (row.account_id, _campaign(row)) if row else None
+
+    def get_public(self, public_id: str) -> tuple[int, Campaign] | None:
+        row = self._one(select(campaigns).where(campaigns.c.public_id == public_id))
+        return (row.account_id, _campaign(row)) if row else None
+
+    def list(self, account_id: int, survey_id: int | None, status: str | None) -> list[Campaign]:
+        query = select(campaigns).where(campaigns.c.account_id == account_id)
+        if survey_id is not None:
+            query = query.where(campaigns.c.survey_id == survey_id)
+        if status is not None:
+            query = query.where(campaigns.c.status == status)
+        return [_campaign(row) for row in self.connection.execute(query.order_by(campaigns.c.id))]
+
+
+class AttributeRepository(Repository):
+    def define(self, account_id: int, name: str, kind: str, values: list[str],
+               now: datetime) -> None:
+        """Create or redefine an attribute."""
+        existing = self._one(select(attribute_definitions.c.id).where(
+            attribute_definitions.c.account_id == account_id,
+            attribute_definitions.c.name == name))
+        if existing is None:
+            self.connection.execute(insert(attribute_definitions).values(
+                account_id=account_id, name=name, kind=kind, values=values, created_at=now))
+        else:
+            self.connection.execute(update(attribute_definitions).where(
+                attribute_definitions.c.id == existing.id).values(kind=kind, values=values))
+
+    def all(self, account_id: int) -> dict[str, Row]:
+        return {row.name: row for row in self.connection.execute(
+            select(attribute_definitions).where(attribute_definitions.c.account_id == account_id)
+            .order_by(attribute_definitions.c.name))}
