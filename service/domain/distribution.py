@@ -42,6 +42,7 @@ class Campaign:
     dump_gzip: bool = False
     next_dump_at: datetime | None = None
     id: int | None = None
+    account_id: int | None = None
     public_id: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -146,6 +147,7 @@ class Invitation:
     reminders_sent: int = 0
     attempts: int = 0
     id: int | None = None
+    account_id: int | None = None
 
     def is_open(self, now: datetime) -> bool:
         """True while the invitation can still be answered."""

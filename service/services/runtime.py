@@ -6,11 +6,39 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:  # for the annotations only: services never call storage directly
+    from service.storage.repositories import (AccountRepository, AttributeRepository,
+                                              AuditRepository, AuthFailureRepository,
+                                              CampaignRepository, ContactRepository,
+                                              DumpFileRepository, ExportCursorRepository,
+                                              InvitationRepository, KeyRepository,
+                                              ListRepository, OutboxRepository,
+                                              ResponseRepository, SurveyRepository)
 
 
 class UnitOfWork(Protocol):
-    """A transaction and its repositories (see service.storage.uow)."""
+    """A transaction and its repositories (service.storage.uow is the real one;
+    tests/support/fakes.py keeps the trigger rules' repositories in memory).
+
+    Services reach storage only through these attributes.
+    """
+
+    accounts: AccountRepository
+    keys: KeyRepository
+    auth_failures: AuthFailureRepository
+    audit: AuditRepository
+    surveys: SurveyRepository
+    campaigns: CampaignRepository
+    attributes: AttributeRepository
+    contacts: ContactRepository
+    lists: ListRepository
+    invitations: InvitationRepository
+    responses: ResponseRepository
+    cursors: ExportCursorRepository
+    dump_files: DumpFileRepository
+    outbox: OutboxRepository
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc_info: object) -> None: ...

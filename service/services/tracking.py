@@ -116,7 +116,8 @@ def new_invitation(campaign: Campaign, contact_id: int, params: dict[str, str],
     else:
         status, sent_at = Status.SCHEDULED, None
         send_at = send_at or now + timedelta(minutes=campaign.send_delay_minutes)
-    return Invitation(campaign_id=campaign.id, contact_id=contact_id, nonce=new_nonce(),
+    return Invitation(campaign_id=campaign.id, account_id=campaign.account_id,
+                      contact_id=contact_id, nonce=new_nonce(),
                       params=params, status=status, created_at=now,
                       expires_at=campaign.link_expiry(now), event_id=event_id or None,
                       send_at=send_at, sent_at=sent_at)

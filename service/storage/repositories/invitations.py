@@ -29,7 +29,8 @@ class InvitedContact:
 
 
 def _invitation(row: Row) -> Invitation:
-    return Invitation(id=row.id, campaign_id=row.campaign_id, contact_id=row.contact_id,
+    return Invitation(id=row.id, account_id=row.account_id, campaign_id=row.campaign_id,
+                      contact_id=row.contact_id,
                       nonce=bytes(row.nonce), params=dict(row.params), status=row.status,
                       created_at=row.created_at, expires_at=row.expires_at,
                       event_id=row.event_id, send_at=row.send_at, sent_at=row.sent_at,

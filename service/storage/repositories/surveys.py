@@ -55,7 +55,8 @@ _CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minut
 
 
 def _campaign(row: Row) -> Campaign:
-    return Campaign(id=row.id, public_id=row.public_id, created_at=row.created_at,
+    return Campaign(id=row.id, account_id=row.account_id, public_id=row.public_id,
+                    created_at=row.created_at,
                     updated_at=row.updated_at, **{name: getattr(row, name) for name in _CAMPAIGN_FIELDS})
 
 

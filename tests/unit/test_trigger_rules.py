@@ -1,0 +1,136 @@
+"""The trigger rules of GetTrackingUrl and AddRespondents on the in-memory unit of work."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from service.domain.distribution import Campaign
+from service.domain.errors import Conflict, Quarantined, UnknownCampaign, Unsubscribed
+from service.services import messages as m
+from service.services.catalogue import Principal
+from service.services.distribution import add_respondents
+from service.services.runtime import Runtime
+from service.services.tracking import get_tracking_url
+from tests.conftest import FakeClock
+from tests.support.fakes import FakeUnitOfWork
+
+ACME = Principal(1, "fl_test", frozenset({"trigger"}))
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def rt(uow, clock) -> Runtime:
+    return Runtime(uow=uow, secret_key=b"k", base_url="http://feedloop.test", clock=clock)
+
+
+def campaign(uow: FakeUnitOfWork, campaign_id: int = 10, **settings) -> Campaign:
+    found = Campaign(survey_id=1, name="c", id=campaign_id, account_id=ACME.account_id,
+                     **settings)
+    uow.campaigns.rows[campaign_id] = found
+    return found
+
+
+def link(rt, email: str = "ana@example.com", campaign_id: int = 10, **fields) -> m.TrackingUrl:
+    return get_tracking_url(rt, ACME, m.GetTrackingUrlRequest(campaign_id=campaign_id,
+                                                              email=email, **fields))
+
+
+def add(rt, *emails: str, campaign_id: int = 10) -> list[m.RespondentResult]:
+    return add_respondents(rt, ACME, m.AddRespondentsRequest(
+        campaign_id=campaign_id, respondents=[m.Respondent(email=e) for e in emails])).results
+
+
+def test_a_repeated_event_id_returns_the_first_link_and_stores_nothing_new(rt, uow):
+    campaign(uow)
+    first = link(rt, event_id="ticket-1")
+    again = link(rt, event_id="ticket-1")
+    assert again.url == first.url and again.invitation_id == first.invitation_id
+    assert len(uow.invitations.rows) == 1
+
+
+def test_an_event_id_used_for_another_email_is_a_conflict(rt, uow):
+    campaign(uow)
+    link(rt, "ana@example.com", event_id="ticket-1")
+    with pytest.raises(Conflict, match="another email"):
+        link(rt, "bo@example.com", event_id="ticket-1")
+
+
+def test_an_open_link_is_handed_out_again_for_the_same_parameters(rt, uow, clock):
+    campaign(uow)
+    first = link(rt)
+    clock.advance(hours=1)
+    assert link(rt).url == first.url
+    assert link(rt, params=[m.Param("ticket", "T-2")]).url != first.url
+
+
+@pytest.mark.parametrize("after, refused", [
+    (timedelta(days=30) - timedelta(seconds=1), True),
+    (timedelta(days=30), False)])
+def test_quarantine_of_a_link_ends_exactly_after_its_days(rt, uow, clock, after, refused):
+    campaign(uow, quarantine_days=30)
+    link(rt, params=[m.Param("n", "1")])
+    clock.advance(seconds=after.total_seconds())
+    if refused:
+        with pytest.raises(Quarantined) as caught:
+            link(rt, params=[m.Param("n", "2")])
+        assert caught.value.details["until"] == datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+    else:
+        assert link(rt, params=[m.Param("n", "2")]).status == "sent"
+
+
+@pytest.mark.parametrize("after, status", [
+    (timedelta(days=30) - timedelta(seconds=1), "suppressed"),
+    (timedelta(days=30), "sent")])
+def test_quarantine_of_a_bulk_row_ends_exactly_after_its_days(rt, uow, clock, after, status):
+    campaign(uow, quarantine_days=30)
+    add(rt, "ana@example.com")
+    clock.advance(seconds=after.total_seconds())
+    [result] = add(rt, "ana@example.com")
+    assert result.status == status
+    if status == "suppressed":
+        assert result.until == datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("scope, refused", [("campaign", False), ("account", True)])
+def test_account_wide_quarantine_counts_invitations_of_other_campaigns(rt, uow, scope,
+                                                                        refused):
+    campaign(uow, 10)
+    campaign(uow, 11, quarantine_days=30, quarantine_scope=scope)
+    link(rt, campaign_id=10)
+    if refused:
+        with pytest.raises(Quarantined, match="any campaign"):
+            link(rt, campaign_id=11)
+    else:
+        link(rt, campaign_id=11)
+    assert [r.status for r in add(rt, "ana@example.com", campaign_id=11)] == ["suppressed"]
+    statuses = [r.status for r in add(rt, "bo@example.com", campaign_id=11)]
+    assert statuses == ["sent"]
+
+
+def test_an_unsubscribed_person_gets_no_link_and_no_invitation(rt, uow):
+    campaign(uow)
+    link(rt, "ana@example.com")
+    uow.contacts.unsubscribe(ACME.account_id, "ana@example.com")
+    with pytest.raises(Unsubscribed):
+        link(rt, "ana@example.com", params=[m.Param("n", "2")])
+    result = add(rt, "ana@example.com")
+    assert [(r.status, r.reason) for r in result] == [("suppressed", "unsubscribed")]
+
+
+def test_the_same_person_twice_in_one_call_is_quarantined_the_second_time(rt, uow):
+    campaign(uow, quarantine_days=1)
+    results = add(rt, "ana@example.com", "ana@example.com", "bo@example.com")
+    assert [r.status for r in results] == ["sent", "suppressed", "sent"]
+    assert results[1].reason == "quarantine"
+
+
+def test_another_accounts_campaign_is_unknown(rt, uow):
+    other = campaign(uow, 12)
+    other.account_id = 2
+    with pytest.raises(UnknownCampaign):
+        link(rt, campaign_id=12)
