@@ -237,3 +237,51 @@ def test_soap_refuses_several_operations_and_references(web, body, fragment):
     code, message = soap_fault(web.post("/soap", envelope(body), content_type="text/xml",
                                         expect_errors=True))
     assert code == "Client.InvalidRequest" and fragment in message
+
+
+def _wsdl_schema() -> etree.XMLSchema:
+    """The XML Schema of the committed WSDL, with the namespaces its QNames need."""
+    xs = "http://www.w3.org/2001/XMLSchema"
+    schema = etree.parse(str(WSDL_FILE)).find(f".//{{{xs}}}schema")
+    root = etree.Element(f"{{{xs}}}schema", nsmap={"xs": xs, "tns": "urn:feedloop:v1"},
+                         attrib=dict(schema.attrib))
+    root.extend(schema)
+    return etree.XMLSchema(root)
+
+
+def test_every_soap_answer_is_valid_against_the_wsdl_and_carries_text_exactly(web):
+    schema = _wsdl_schema()
+
+    def soap(operation: str, fields: str) -> etree._Element:
+        answer = web.post("/soap", envelope(f"<f:{operation}>{fields}</f:{operation}>"),
+                          content_type="text/xml")
+        body = etree.fromstring(answer.body).find(f"{{{ENV}}}Body")[0]
+        schema.assertValid(body)
+        return body
+
+    title = 'Tom & Jerry <"quoted"> \u00e9t\u00e9 \r\n line'
+    survey = soap("CreateSurvey", "<f:title>Tom &amp; Jerry &lt;\"quoted\"&gt; \u00e9t\u00e9 "
+                  "&#13;\n line</f:title><f:language>en</f:language><f:questions><f:key>nps"
+                  "</f:key><f:type>nps</f:type><f:text>?</f:text><f:required>true</f:required>"
+                  "</f:questions><f:questions><f:key>pick</f:key><f:type>single</f:type>"
+                  "<f:text>Which?</f:text><f:choices>a</f:choices><f:choices>b</f:choices>"
+                  "</f:questions>")
+    survey_id = survey.findtext(".//{urn:feedloop:v1}survey_id")
+    got = soap("GetSurvey", f"<f:survey_id>{survey_id}</f:survey_id>")
+    assert got.findtext(".//{urn:feedloop:v1}title") == title
+    assert [c.text for c in got.iter("{urn:feedloop:v1}choices")] == ["a", "b"]
+    campaign = soap("CreateCampaign", f"<f:survey_id>{survey_id}</f:survey_id><f:name>c</f:name>")
+    campaign_id = campaign.findtext(".//{urn:feedloop:v1}campaign_id")
+    details = soap("GetCampaign", f"<f:campaign_id>{campaign_id}</f:campaign_id>")
+    assert details.findtext(".//{urn:feedloop:v1}crm_push") == "false"
+    added = soap("AddRespondents", f"<f:campaign_id>{campaign_id}</f:campaign_id>"
+                 "<f:respondents><f:email>a@example.com</f:email></f:respondents>"
+                 "<f:respondents><f:email>not-an-email</f:email></f:respondents>")
+    invitation_id = added.findtext(".//{urn:feedloop:v1}invitation_id")
+    soap("RecordResponse", "<f:answers><f:key>nps</f:key><f:value>9</f:value></f:answers>"
+         f"<f:invitation_id>{invitation_id}</f:invitation_id>")
+    soap("GetContactResults", "<f:email>a@example.com</f:email>")
+    soap("ExportResponses", f"<f:campaign_id>{campaign_id}</f:campaign_id>")
+    metrics = soap("GetCampaignMetrics", f"<f:campaign_id>{campaign_id}</f:campaign_id>")
+    assert float(metrics.findtext(".//{urn:feedloop:v1}nps")) == 100.0
+    soap("ListApiKeys", "")
