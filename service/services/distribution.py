@@ -32,54 +32,86 @@ def _contact_fields(definitions: dict, row) -> tuple[str, str | None, dict[str, 
             check_attributes(definitions, pairs_to_dict(row.attributes, "attributes")))
 
 
+#: Rows per write transaction of a bulk call: each one holds SQLite's write lock for
+#: a few tens of milliseconds, so single-row calls never queue behind a 10,000-row
+#: batch. A call interrupted half way has committed whole batches only; rows with
+#: an event id then come back as duplicates when the call is retried.
+BATCH_ROWS = 500
+
+_Accepted = tuple[int, str, "str | None", dict, dict]  # row, email, crm id, attributes, params
+
+
 @operation("AddRespondents", scope="trigger", errors=(UnknownCampaign, ValidationError))
 def add_respondents(rt: Runtime, principal: Principal,
                     request: m.AddRespondentsRequest) -> m.AddRespondentsResult:
     """Invite up to 10,000 people at once; one result per row, in row order."""
-    try:
-        results = _add_respondents(rt, principal, request)
-    except DuplicateEvent:
-        # A concurrent call recorded one of these events first: its rows are now duplicates.
-        results = _add_respondents(rt, principal, request)
+    rows = request.respondents
+    definitions = {}
+    if any(row.attributes for row in rows):
+        with rt.uow(read_only=True) as uow:
+            definitions = uow.attributes.all(principal.account_id)
+    results: list[m.RespondentResult | None] = [None] * len(rows)
+    accepted, first_of_event = _accepted_rows(rows, definitions, results)
+    if not accepted:
+        with rt.uow(read_only=True) as uow:
+            get_campaign_of(uow, principal, request.campaign_id)
+    for start in range(0, len(accepted), BATCH_ROWS):
+        batch = accepted[start:start + BATCH_ROWS]
+        try:
+            _invite(rt, principal, request.campaign_id, rows, batch, results)
+        except DuplicateEvent:
+            # A concurrent call recorded one of these events first: its rows are now duplicates.
+            _invite(rt, principal, request.campaign_id, rows, batch, results)
+    for index, row in enumerate(rows):
+        if results[index] is None:  # a later row repeating an event id of this call
+            first = results[first_of_event[row.event_id]]
+            results[index] = m.RespondentResult(
+                row=index, status="duplicate", email=first.email,
+                invitation_id=first.invitation_id, url=first.url,
+                reason=f"event_id '{row.event_id}' repeats row {first.row}.")
     counts = {status: sum(r.status == status for r in results)
               for status in ("scheduled", "sent", "suppressed", "duplicate", "invalid")}
     return m.AddRespondentsResult(results=results, **counts)
 
 
-def _add_respondents(rt: Runtime, principal: Principal,
-                     request: m.AddRespondentsRequest) -> list[m.RespondentResult]:
+def _accepted_rows(rows: list[m.Respondent], definitions: dict,
+                   results: list) -> tuple[list[_Accepted], dict[str, int]]:
+    """The rows to invite, checked outside any transaction; invalid rows get their result."""
+    accepted: list[_Accepted] = []
+    first_of_event: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        try:
+            email, crm_id, attributes = _contact_fields(definitions, row)
+            params = clean_params(pairs_to_dict(row.params, "params"))
+        except ValidationError as error:
+            results[index] = m.RespondentResult(row=index, status="invalid",
+                                                email=row.email, reason=error.message)
+            continue
+        if row.event_id and row.event_id in first_of_event:
+            continue  # answered with the first row's result
+        if row.event_id:
+            first_of_event[row.event_id] = index
+        accepted.append((index, email, crm_id, attributes, params))
+    return accepted, first_of_event
+
+
+def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Respondent],
+            batch: list[_Accepted], results: list) -> None:
+    """Invite one batch of accepted rows in one transaction, filling in their results."""
     now = rt.clock()
-    rows = request.respondents
-    results: list[m.RespondentResult | None] = [None] * len(rows)
     with rt.uow() as uow:
-        campaign = get_campaign_of(uow, principal, request.campaign_id)
-        definitions = uow.attributes.all(principal.account_id) \
-            if any(row.attributes for row in rows) else {}
-        accepted: list[tuple[int, str, str | None, dict, dict]] = []
-        first_of_event: dict[str, int] = {}
-        for index, row in enumerate(rows):
-            try:
-                email, crm_id, attributes = _contact_fields(definitions, row)
-                params = clean_params(pairs_to_dict(row.params, "params"))
-            except ValidationError as error:
-                results[index] = m.RespondentResult(row=index, status="invalid",
-                                                    email=row.email, reason=error.message)
-                continue
-            if row.event_id and row.event_id in first_of_event:
-                continue  # answered below with the first row's result
-            if row.event_id:
-                first_of_event[row.event_id] = index
-            accepted.append((index, email, crm_id, attributes, params))
-        earlier = uow.invitations.by_events(campaign.id, list(first_of_event))
+        campaign = get_campaign_of(uow, principal, campaign_id)
+        earlier = uow.invitations.by_events(
+            campaign.id, [rows[index].event_id for index, *_ in batch if rows[index].event_id])
         contacts = uow.contacts.upsert_many(
-            principal.account_id, [(e, c, a) for _, e, c, a, _ in accepted], now)
+            principal.account_id, [(e, c, a) for _, e, c, a, _ in batch], now)
         scope = None if campaign.quarantine_scope == "account" else campaign.id
-        # Contacts created by this call have no invitations yet: nothing to look up.
+        # Contacts created just now have no invitations yet: nothing to look up.
         known = [change.contact.id for change in contacts.values() if change.state != "created"]
         last = uow.invitations.last_invited_many(principal.account_id, known, scope) \
             if known and campaign.quarantine_days > 0 else {}
         pending = []
-        for index, email, _, _, params in accepted:
+        for index, email, _, _, params in batch:
             row = rows[index]
             contact = contacts[email].contact
             if row.event_id in earlier:
@@ -102,20 +134,12 @@ def _add_respondents(rt: Runtime, principal: Principal,
         history = []
         for (index, email, invitation), new_id in zip(pending, new_ids):
             invitation.id = new_id
-            link = tracking_result(rt, invitation, now)
-            results[index] = m.RespondentResult(row=index, status=invitation.status, email=email,
-                                                invitation_id=new_id, url=link.url)
+            results[index] = m.RespondentResult(
+                row=index, status=invitation.status, email=email, invitation_id=new_id,
+                url=tracking_result(rt, invitation, now).url)
             history.extend(creation_history(invitation, now, "AddRespondents"))
         uow.invitations.record_events(history)
         uow.commit()
-    for index, row in enumerate(rows):
-        if results[index] is None:  # a later row repeating an event id of this call
-            first = results[first_of_event[row.event_id]]
-            results[index] = m.RespondentResult(
-                row=index, status="duplicate", email=first.email,
-                invitation_id=first.invitation_id, url=first.url,
-                reason=f"event_id '{row.event_id}' repeats row {first.row}.")
-    return results
 
 
 def _suppression(campaign, unsubscribed: bool, last_invited: datetime | None,

@@ -134,3 +134,29 @@ def test_another_accounts_campaign_is_unknown(rt, uow):
     other.account_id = 2
     with pytest.raises(UnknownCampaign):
         link(rt, campaign_id=12)
+
+
+def test_a_bulk_call_commits_in_batches_with_the_same_verdicts_as_one_transaction(
+        rt, uow, monkeypatch):
+    import service.services.distribution as distribution
+    monkeypatch.setattr(distribution, "BATCH_ROWS", 2)
+    campaign(uow, quarantine_days=1)
+    rows = [m.Respondent(email="a@example.com", event_id="e1"),
+            m.Respondent(email="b@example.com"),
+            m.Respondent(email="a@example.com", event_id="e2"),   # next batch: quarantined
+            m.Respondent(email="c@example.com", event_id="e1"),   # repeats row 0
+            m.Respondent(email="not-an-email"),
+            m.Respondent(email="d@example.com")]
+    result = add_respondents(rt, ACME, m.AddRespondentsRequest(campaign_id=10,
+                                                               respondents=rows))
+    assert [r.status for r in result.results] == ["sent", "sent", "suppressed", "duplicate",
+                                                  "invalid", "sent"]
+    assert result.results[3].invitation_id == result.results[0].invitation_id
+    assert (result.sent, result.suppressed, result.duplicate, result.invalid) == (3, 1, 1, 1)
+    assert uow.commits == 2  # rows 0, 1 | 2, 5 (row 3 repeats an event, row 4 is invalid)
+
+
+def test_a_bulk_call_of_invalid_rows_still_checks_the_campaign(rt, uow):
+    with pytest.raises(UnknownCampaign):
+        add_respondents(rt, ACME, m.AddRespondentsRequest(
+            campaign_id=99, respondents=[m.Respondent(email="not-an-email")]))
