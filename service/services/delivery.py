@@ -15,6 +15,7 @@ from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
 from service.services.outbox import queue_webhooks, retry_delay
+from service.services.records import timestamp
 from service.services.runtime import Runtime
 from service.services.tracking import token_of
 
@@ -91,7 +92,7 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
                 queue_webhooks(uow, invitation[0], campaign, "invitation.sent",
                                f"invitation_{job.invitation_id}_sent",
                                {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
-                                "sent_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, now)
+                                "sent_at": timestamp(now)}, now)
         uow.commit()
     return done
 

@@ -11,7 +11,8 @@ from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime
 from service.services.surveys import (_SETTING_FIELDS, _TEMPLATE_FIELDS, campaign_info,
                                       get_campaign_of)
-from service.services.tracking import new_invitation, pairs_to_dict, token_of, tracking_result
+from service.services.tracking import (find_invitation_by_token, new_invitation, pairs_to_dict,
+                                       token_of, tracking_result)
 
 ATTRIBUTE_KINDS = ("ordinal", "text")
 
@@ -300,7 +301,6 @@ def unsubscribe(rt: Runtime, token: str) -> bool:
 
     True once done (also when it already was); False for an invalid token.
     """
-    from service.services.results import find_invitation_by_token
     now = rt.clock()
     with rt.uow() as uow:
         found = find_invitation_by_token(rt, uow, token)

@@ -12,6 +12,7 @@ from service.domain.mail import notification
 from service.domain.webhooks import new_secret
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
+from service.services.records import timestamp
 from service.services.runtime import Runtime
 
 LEASE = timedelta(minutes=5)
@@ -34,7 +35,7 @@ def queue_webhooks(uow, account_id: int, campaign, event: str, key: str, data: d
     uow.outbox.add_many(account_id, [{
         "kind": "webhook", "event": event, "target": url,
         "idempotency_key": f"msg_{key}_{index}",
-        "payload": {"type": event, "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "payload": {"type": event, "timestamp": timestamp(now),
                     "data": data}} for index, url in enumerate(campaign.webhooks)], now)
 
 

@@ -79,6 +79,17 @@ def get_campaign_of(uow, principal: Principal, campaign_id: int) -> Campaign:
     return campaign
 
 
+def surveys_of_campaigns(uow, account_id: int, campaign_ids: set[int]
+                         ) -> dict[int, Survey | None]:
+    """The survey of each campaign (None for a campaign that is not the account's)."""
+    surveys: dict[int, Survey | None] = {}
+    for campaign_id in campaign_ids:
+        campaign = uow.campaigns.get(account_id, campaign_id)
+        found = uow.surveys.get(account_id, campaign.survey_id) if campaign else None
+        surveys[campaign_id] = found[0] if found else None
+    return surveys
+
+
 @operation("CreateCampaign", scope="admin", errors=(NotFound, ValidationError))
 def create_campaign(rt: Runtime, principal: Principal,
                     request: m.CreateCampaignRequest) -> m.CreateCampaignResult:
