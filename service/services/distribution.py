@@ -32,7 +32,8 @@ def _contact_fields(definitions: dict, row) -> tuple[str, str | None, dict[str, 
             check_attributes(definitions, pairs_to_dict(row.attributes, "attributes")))
 
 
-@operation("AddRespondents", scope="trigger", errors=(UnknownCampaign, ValidationError))
+@operation("AddRespondents", scope="trigger", audited=False,
+           errors=(UnknownCampaign, ValidationError))
 def add_respondents(rt: Runtime, principal: Principal,
                     request: m.AddRespondentsRequest) -> m.AddRespondentsResult:
     """Invite up to 10,000 people at once; one result per row, in row order."""
@@ -131,7 +132,7 @@ def _suppression(campaign, unsubscribed: bool, last_invited: datetime | None,
     return None, None
 
 
-@operation("UpsertContacts", scope="trigger", errors=(ValidationError,))
+@operation("UpsertContacts", scope="trigger", audited=False, errors=(ValidationError,))
 def upsert_contacts(rt: Runtime, principal: Principal,
                     request: m.UpsertContactsRequest) -> m.UpsertContactsResult:
     """Create or update up to 10,000 contacts (email, crm_id, attributes); a result per row."""
@@ -164,7 +165,7 @@ def _valid_rows(definitions: dict, rows: list) -> tuple[list[tuple[int, tuple]],
     return valid, errors
 
 
-@operation("DefineAttribute", scope="admin", errors=(ValidationError,))
+@operation("DefineAttribute", scope="admin", audited=True, errors=(ValidationError,))
 def define_attribute(rt: Runtime, principal: Principal,
                      request: m.DefineAttributeRequest) -> m.AttributeInfo:
     """Define (or redefine) a background attribute: ordinal with ordered values, or free text."""
@@ -187,7 +188,7 @@ def define_attribute(rt: Runtime, principal: Principal,
     return m.AttributeInfo(name=request.name, kind=request.kind, values=values)
 
 
-@operation("ListAttributes", scope="read", errors=())
+@operation("ListAttributes", scope="read", audited=False, errors=())
 def list_attributes(rt: Runtime, principal: Principal,
                     request: m.ListAttributesRequest) -> m.ListAttributesResult:
     """Your attribute definitions, ordinal values in their report order."""
@@ -198,7 +199,7 @@ def list_attributes(rt: Runtime, principal: Principal,
         for row in found.values() if request.name in (None, row.name)])
 
 
-@operation("SyncList", scope="trigger", errors=(ValidationError,))
+@operation("SyncList", scope="trigger", audited=False, errors=(ValidationError,))
 def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> m.SyncListResult:
     """Keep a named list in step with a directory: add, remove, or replace its members."""
     if request.mode not in ("add", "remove", "replace"):
@@ -232,7 +233,7 @@ def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> 
                   for i, reason in sorted(errors.items())])
 
 
-@operation("GetInvitation", scope="read", errors=(NotFound,))
+@operation("GetInvitation", scope="read", audited=False, errors=(NotFound,))
 def get_invitation(rt: Runtime, principal: Principal,
                    request: m.GetInvitationRequest) -> m.InvitationInfo:
     """One invitation: its status, link, parameters and history."""
@@ -255,7 +256,7 @@ def get_invitation(rt: Runtime, principal: Principal,
         expires_at=invitation.expires_at)
 
 
-@operation("ListNonResponders", scope="read", errors=(UnknownCampaign,))
+@operation("ListNonResponders", scope="read", audited=False, errors=(UnknownCampaign,))
 def list_non_responders(rt: Runtime, principal: Principal,
                         request: m.ListNonRespondersRequest) -> m.ListNonRespondersResult:
     """Who was invited and has not answered yet (open links), for CRMs sending their own reminders."""
@@ -272,7 +273,8 @@ def list_non_responders(rt: Runtime, principal: Principal,
         url=rt.tracking_url(token_of(rt, _invitation(row)))) for row in rows])
 
 
-@operation("UpdateCampaign", scope="admin", errors=(UnknownCampaign, ValidationError))
+@operation("UpdateCampaign", scope="admin", audited=True,
+           errors=(UnknownCampaign, ValidationError))
 def update_campaign(rt: Runtime, principal: Principal,
                     request: m.UpdateCampaignRequest) -> m.CampaignInfo:
     """Change a campaign's settings or status (e.g. pause it); fields left out stay as they are."""

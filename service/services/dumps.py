@@ -296,7 +296,7 @@ def run_scheduled_dumps(rt: Runtime) -> int:
     return len(due)
 
 
-@operation("ListDumps", scope="read", errors=(UnknownCampaign,))
+@operation("ListDumps", scope="read", audited=False, errors=(UnknownCampaign,))
 def list_dumps(rt: Runtime, principal: Principal, request: m.ListDumpsRequest) -> m.ListDumpsResult:
     """Scheduled dump files, newest first: name, cursor range, rows, SHA-256, download URL."""
     with rt.uow(read_only=True) as uow:

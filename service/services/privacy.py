@@ -20,7 +20,7 @@ def _contact_of(uow, principal: Principal, email: str):
     return contact
 
 
-@operation("EraseContact", scope="admin", errors=(NotFound, ValidationError))
+@operation("EraseContact", scope="admin", audited=True, errors=(NotFound, ValidationError))
 def erase_contact(rt: Runtime, principal: Principal,
                   request: m.EraseContactRequest) -> m.EraseContactResult:
     """Erase a person's personal data (also from undelivered webhooks); scores and choices stay, anonymised."""
@@ -43,7 +43,7 @@ def erase_contact(rt: Runtime, principal: Principal,
                                 responses=len(rows))
 
 
-@operation("ExportContactData", scope="admin", errors=(NotFound, ValidationError))
+@operation("ExportContactData", scope="admin", audited=False, errors=(NotFound, ValidationError))
 def export_contact_data(rt: Runtime, principal: Principal,
                         request: m.ExportContactDataRequest) -> m.ContactData:
     """Everything held about one email, for a person's access request."""

@@ -86,7 +86,7 @@ def param_list(params: dict[str, str]) -> list[m.Param]:
     return [m.Param(name=k, value=v) for k, v in params.items()]
 
 
-@operation("RecordResponse", scope="trigger",
+@operation("RecordResponse", scope="trigger", audited=False,
            errors=(NotFound, Conflict, ValidationError))
 def record_response(rt: Runtime, principal: Principal,
                     request: m.RecordResponseRequest) -> m.RecordResponseResult:
@@ -112,7 +112,7 @@ def record_response(rt: Runtime, principal: Principal,
     return m.RecordResponseResult(response_id=response_id)
 
 
-@operation("GetContactResults", scope="read", errors=(NotFound, ValidationError))
+@operation("GetContactResults", scope="read", audited=False, errors=(NotFound, ValidationError))
 def get_contact_results(rt: Runtime, principal: Principal,
                         request: m.GetContactResultsRequest) -> m.ContactResults:
     """A contact's latest answers, NPS score and category in each campaign (by email or crm_id)."""
@@ -150,7 +150,8 @@ def export_record(survey: Survey | None, row) -> m.ExportRecord:
         "params": param_list(record["params"]), "extra_params": param_list(record["extra_params"])})
 
 
-@operation("ExportResponses", scope="read", errors=(UnknownCampaign, ValidationError))
+@operation("ExportResponses", scope="read", audited=False,
+           errors=(UnknownCampaign, ValidationError))
 def export_responses(rt: Runtime, principal: Principal,
                      request: m.ExportResponsesRequest) -> m.ExportPage:
     """A page of responses committed after a cursor; pass next_cursor back for the next page."""

@@ -62,7 +62,7 @@ def check_quarantine(uow, account_id: int, campaign: Campaign, contact_id: int, 
             until=until)
 
 
-@operation("GetTrackingUrl", scope="trigger",
+@operation("GetTrackingUrl", scope="trigger", audited=False,
            errors=(UnknownCampaign, Quarantined, Unsubscribed, Conflict, ValidationError))
 def get_tracking_url(rt: Runtime, principal: Principal,
                      request: m.GetTrackingUrlRequest) -> m.TrackingUrl:
