@@ -181,13 +181,12 @@ def _worker(args) -> int:
 
 
 def _dump(args) -> int:
-    import json
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from service.services.dumps import (advance_cursor, operator_principal, plan_dump, records,
-                                        write_dump)
+    from service.services.dumps import (advance_cursor, dump_manifest, operator_principal,
+                                        plan_dump, records, write_dump)
     from service.storage.atomic import atomic_file
     rt, _ = _runtime(Settings.from_env())
     plan = plan_dump(rt, operator_principal(rt, args.campaign), args.campaign, args.after,
@@ -195,19 +194,17 @@ def _dump(args) -> int:
     out = Path(args.out)
     with tqdm(total=plan.rows, unit=" rows", file=sys.stderr, disable=None) as bar:
         with atomic_file(out) as data:
-            rows, sha256 = write_dump(plan, records(rt, plan), data, args.format, args.gzip,
-                                      bar.update)
-    manifest = {"file": out.name, "format": args.format, "gzip": args.gzip,
-                "campaign_id": plan.campaign_id, "cursor_name": args.cursor,
-                "cursor_from": str(plan.after), "cursor_to": str(plan.upto), "rows": rows,
-                "sha256": sha256, "created_at": rt.clock().isoformat()}
+            result = write_dump(plan, records(rt, plan), data, args.format, args.gzip,
+                                bar.update)
     with atomic_file(out.with_name(out.name + ".manifest.json")) as handle:
-        handle.write(json.dumps(manifest, indent=2).encode() + b"\n")
+        handle.write(dump_manifest(out.name, plan, args.format, args.gzip, result, rt.clock(),
+                                   args.cursor))
     if args.cursor:
         # Only now: an interrupted run leaves the cursor where it was, so the next
         # run repeats the same range instead of losing it.
         advance_cursor(rt, plan, args.cursor)
-    print(f"{rows} rows, cursor {plan.after} -> {plan.upto}, sha256 {sha256}, {out}")
+    print(f"{result.rows} rows, cursor {plan.after} -> {plan.upto}, sha256 {result.sha256}, "
+          f"{out}")
     return 0
 
 

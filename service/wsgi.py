@@ -5,34 +5,32 @@ no database connection is ever shared between processes.
 """
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Callable, Iterable
 
 from sqlalchemy import text
+from werkzeug.wrappers import Request, Response
 
 from service.config import Settings
 from service.services import Runtime
 from service.services.runtime import utc_now
+from service.soap import create_soap_app
 from service.storage.engine import make_engine
 from service.storage.uow import SqlUnitOfWork
+from service.web.dashboard import create_dashboard_app
+from service.web.exports import create_exports_app
+from service.web.survey_page import create_survey_app
+from service.web.toolkit import WSGIApp, json_response, text_response, wsgi_app
+from service.web.unsubscribe import create_unsubscribe_app
+from service.xmlrpc import create_xmlrpc_app
 
 log = logging.getLogger("feedloop")
-
-WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 def create_app(settings: Settings | None = None,
                clock: Callable[[], datetime] = utc_now) -> WSGIApp:
     """Compose the doors (/soap, /xmlrpc, /RPC2, /healthz) onto one runtime."""
-    from service.soap import create_soap_app
-    from service.web.dashboard import create_dashboard_app
-    from service.web.exports import create_exports_app
-    from service.web.survey_page import create_survey_app
-    from service.web.unsubscribe import create_unsubscribe_app
-    from service.xmlrpc import create_xmlrpc_app
-
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
@@ -69,29 +67,20 @@ class Router:
         path = environ.get("PATH_INFO", "") or "/"
         app = self.routes.get(path) or next(
             (self.routes[p] for p in self.prefixes if path.startswith(p)), None)
-        if app is None:
-            return plain(start_response, "404 Not Found", "Not found.\n")
-        return app(environ, start_response)
+        return (app or _NOT_FOUND)(environ, start_response)
 
 
-def plain(start_response: Callable, status: str, body: str,
-          content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
-    data = body.encode("utf-8")
-    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data))),
-                            ("X-Content-Type-Options", "nosniff")])
-    return [data]
+_NOT_FOUND = wsgi_app(lambda request: text_response("Not found.\n", 404), "router")
 
 
 def _health(engine) -> WSGIApp:
-    def health(environ: dict, start_response: Callable) -> list[bytes]:
+    def health(request: Request) -> Response:
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            status, report = "200 OK", {"status": "ok", "database": "ok"}
         except Exception:  # an operator needs a 503, not a traceback
             log.exception("health check: database unreachable")
-            status, report = "503 Service Unavailable", {"status": "error",
-                                                          "database": "unreachable"}
-        return plain(start_response, status, json.dumps(report) + "\n", "application/json")
+            return json_response({"status": "error", "database": "unreachable"}, 503)
+        return json_response({"status": "ok", "database": "ok"})
 
-    return health
+    return wsgi_app(health, "health check")

@@ -1,6 +1,7 @@
 """Fixtures shared by every test: clocks, databases (SQLite and PostgreSQL), runtimes."""
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -10,6 +11,7 @@ import pytest
 
 from service.domain.credentials import Credentials
 from service.services import OPERATIONS, Runtime, invoke
+from service.services import messages as m
 from service.services.keys import authenticate, create_account_key
 from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
@@ -92,6 +94,20 @@ def call(rt, principal, operation_name: str, **fields):
     """Run a catalogue operation as a door would, with the request built from ``fields``."""
     op = OPERATIONS[operation_name]
     return invoke(rt, principal, op, op.request(**fields))
+
+
+def create_campaign(rt, principal, title: str = "t", language: str = "en", **settings) -> int:
+    """A campaign of a new survey with one NPS question; its id."""
+    survey_id = call(rt, principal, "CreateSurvey", title=title, language=language,
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    return call(rt, principal, "CreateCampaign", survey_id=survey_id, name="c",
+                **settings).campaign_id
+
+
+@pytest.fixture
+def new_campaign(rt, admin):
+    """Creates campaigns of account acme: ``new_campaign(**settings)`` (see create_campaign)."""
+    return functools.partial(create_campaign, rt, admin)
 
 
 @pytest.fixture

@@ -9,36 +9,24 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
 #: Texts used when a campaign has no template of its own, in the survey's language.
 DEFAULT_TEXTS: dict[str, dict[str, str]] = {
-    "en": {"unsubscribe_question": "Stop receiving our surveys?", "unsubscribe_button": "Unsubscribe",
-           "unsubscribed": "You are unsubscribed: you will not receive our surveys any more.",
-           "invalid_link": "This link is not valid.",
-           "invitation_subject": "{{survey_title}}: we would like your opinion",
+    "en": {"invitation_subject": "{{survey_title}}: we would like your opinion",
            "invitation_text": "Hello,\n\nPlease tell us what you think. It takes a minute:\n"
                               "{{url}}\n\nThank you!",
            "reminder_subject": "Reminder: {{survey_title}}",
            "reminder_text": "Hello,\n\nWe would still love to hear from you:\n{{url}}\n\nThank you!",
            "unsubscribe": "Do not want these surveys? Unsubscribe: {{unsubscribe_url}}"},
-    "es": {"unsubscribe_question": "¿Dejar de recibir nuestras encuestas?", "unsubscribe_button": "Darse de baja",
-           "unsubscribed": "Se ha dado de baja: ya no recibirá nuestras encuestas.",
-           "invalid_link": "Este enlace no es válido.",
-           "invitation_subject": "{{survey_title}}: nos gustaría conocer su opinión",
+    "es": {"invitation_subject": "{{survey_title}}: nos gustaría conocer su opinión",
            "invitation_text": "Hola:\n\nCuéntenos qué piensa. Solo le llevará un minuto:\n"
                               "{{url}}\n\n¡Gracias!",
            "reminder_subject": "Recordatorio: {{survey_title}}",
            "reminder_text": "Hola:\n\nTodavía nos encantaría conocer su opinión:\n{{url}}\n\n¡Gracias!",
            "unsubscribe": "¿No desea recibir estas encuestas? Darse de baja: {{unsubscribe_url}}"},
-    "sv": {"unsubscribe_question": "Sluta få våra enkäter?", "unsubscribe_button": "Avregistrera",
-           "unsubscribed": "Du är avregistrerad: du får inte fler enkäter från oss.",
-           "invalid_link": "Länken är inte giltig.",
-           "invitation_subject": "{{survey_title}}: vi vill gärna höra vad du tycker",
+    "sv": {"invitation_subject": "{{survey_title}}: vi vill gärna höra vad du tycker",
            "invitation_text": "Hej!\n\nBerätta vad du tycker. Det tar en minut:\n{{url}}\n\nTack!",
            "reminder_subject": "Påminnelse: {{survey_title}}",
            "reminder_text": "Hej!\n\nVi vill fortfarande gärna höra från dig:\n{{url}}\n\nTack!",
            "unsubscribe": "Vill du inte få dessa enkäter? Avregistrera dig: {{unsubscribe_url}}"},
-    "fr": {"unsubscribe_question": "Ne plus recevoir nos enquêtes ?", "unsubscribe_button": "Se désinscrire",
-           "unsubscribed": "Vous êtes désinscrit : vous ne recevrez plus nos enquêtes.",
-           "invalid_link": "Ce lien n'est pas valide.",
-           "invitation_subject": "{{survey_title}} : votre avis nous intéresse",
+    "fr": {"invitation_subject": "{{survey_title}} : votre avis nous intéresse",
            "invitation_text": "Bonjour,\n\nDites-nous ce que vous en pensez. Cela prend une "
                               "minute :\n{{url}}\n\nMerci !",
            "reminder_subject": "Rappel : {{survey_title}}",
@@ -46,20 +34,14 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
                             "Merci !",
            "unsubscribe": "Vous ne souhaitez plus ces enquêtes ? Se désinscrire : "
                           "{{unsubscribe_url}}"},
-    "de": {"unsubscribe_question": "Keine Umfragen mehr von uns erhalten?", "unsubscribe_button": "Abmelden",
-           "unsubscribed": "Sie sind abgemeldet: Sie erhalten keine Umfragen mehr von uns.",
-           "invalid_link": "Dieser Link ist nicht gültig.",
-           "invitation_subject": "{{survey_title}}: Ihre Meinung ist uns wichtig",
+    "de": {"invitation_subject": "{{survey_title}}: Ihre Meinung ist uns wichtig",
            "invitation_text": "Hallo,\n\nbitte sagen Sie uns Ihre Meinung. Es dauert nur eine "
                               "Minute:\n{{url}}\n\nVielen Dank!",
            "reminder_subject": "Erinnerung: {{survey_title}}",
            "reminder_text": "Hallo,\n\nwir würden uns immer noch über Ihre Meinung freuen:\n"
                             "{{url}}\n\nVielen Dank!",
            "unsubscribe": "Keine Umfragen mehr erhalten? Abmelden: {{unsubscribe_url}}"},
-    "cs": {"unsubscribe_question": "Přestat dostávat naše průzkumy?", "unsubscribe_button": "Odhlásit se",
-           "unsubscribed": "Jste odhlášeni: naše průzkumy už nebudete dostávat.",
-           "invalid_link": "Tento odkaz není platný.",
-           "invitation_subject": "{{survey_title}}: zajímá nás váš názor",
+    "cs": {"invitation_subject": "{{survey_title}}: zajímá nás váš názor",
            "invitation_text": "Dobrý den,\n\nřekněte nám, co si myslíte. Zabere to minutu:\n"
                               "{{url}}\n\nDěkujeme!",
            "reminder_subject": "Připomenutí: {{survey_title}}",

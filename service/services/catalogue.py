@@ -3,6 +3,14 @@
 Both doors are generated from this table, so an operation exists on SOAP and
 XML-RPC with the same name, fields, scope check and error codes. The
 isolation and scope tests walk it too.
+
+``@operation`` says everything about an operation where it is defined: its
+scope, whether a successful call is written to the audit log (``audited``:
+changes an account owner must be able to trace, never reads), and the domain
+errors it may answer with besides ``COMMON_ERRORS`` (the WSDL declares them as
+the operation's faults). Nothing is implied by the operation's name. A module
+of operations registers them when it is imported: service/services/__init__.py
+lists those modules in one place.
 """
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from service.domain.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationError
+from service.domain.errors import DomainError, Forbidden, Unauthorized, ValidationError
 
 SCOPES = ("trigger", "read", "admin")
 
@@ -41,6 +49,7 @@ class Operation:
     request: type
     result: type
     scope: str
+    audited: bool
     doc: str
     errors: tuple[type[DomainError], ...]
 
@@ -56,7 +65,8 @@ OPERATIONS: dict[str, Operation] = {}
 COMMON_ERRORS = (Unauthorized, Forbidden, ValidationError)
 
 
-def operation(name: str, scope: str, errors: tuple[type[DomainError], ...] = (NotFound,)):
+def operation(name: str, *, scope: str, audited: bool,
+              errors: tuple[type[DomainError], ...]) -> Callable[[Callable], Callable]:
     """Register a use case ``func(rt, principal, request) -> result`` as public operation ``name``."""
     assert scope in SCOPES
 
@@ -64,7 +74,8 @@ def operation(name: str, scope: str, errors: tuple[type[DomainError], ...] = (No
         hints = typing.get_type_hints(func)
         doc = (func.__doc__ or "").strip().splitlines()[0]
         assert name not in OPERATIONS, name
-        OPERATIONS[name] = Operation(name, func, hints["request"], hints["return"], scope, doc,
+        OPERATIONS[name] = Operation(name, func, hints["request"], hints["return"], scope,
+                                     audited, doc,
                                      tuple(dict.fromkeys(COMMON_ERRORS + tuple(errors))))
         return func
 
@@ -75,7 +86,7 @@ def invoke(rt: Any, principal: Principal, op: Operation, request: Any) -> Any:
     """Run one operation for an authenticated caller: the scope check, the use case, the audit."""
     principal.require(op.scope)
     result = op.func(rt, principal, request)
-    if op.scope == "admin" and not op.name.startswith(("List", "Get", "Export")):
+    if op.audited:
         with rt.uow() as uow:
             uow.audit.add(principal.account_id, principal.key_id, op.name,
                           audit_target(request, result), rt.clock())

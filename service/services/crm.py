@@ -41,7 +41,7 @@ def _info(row) -> m.CrmPushInfo:
                          updated_at=row.updated_at)
 
 
-@operation("ConfigureCrmPush", scope="admin", errors=(ValidationError,))
+@operation("ConfigureCrmPush", scope="admin", audited=True, errors=(ValidationError,))
 def configure_crm_push(rt: Runtime, principal: Principal,
                        request: m.ConfigureCrmPushRequest) -> m.CrmPushInfo:
     """Set the CRM that campaigns with crm_push update (once per account; the secret is kept encrypted)."""
@@ -65,7 +65,7 @@ def configure_crm_push(rt: Runtime, principal: Principal,
     return get_crm_push(rt, principal, m.GetCrmPushRequest())
 
 
-@operation("GetCrmPush", scope="admin", errors=())
+@operation("GetCrmPush", scope="admin", audited=False, errors=())
 def get_crm_push(rt: Runtime, principal: Principal, request: m.GetCrmPushRequest) -> m.CrmPushInfo:
     """The account's CRM connection, without its secret."""
     with rt.uow(read_only=True) as uow:

@@ -16,6 +16,7 @@ from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
 from service.services.outbox import queue_webhooks, retry_delay
+from service.services.records import timestamp
 from service.services.runtime import Runtime
 from service.services.tracking import token_of
 
@@ -46,7 +47,7 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
             campaign, survey = settings[invitation.campaign_id]
             contact = uow.contacts.get(account_id, invitation.contact_id)
             kind = "invitation" if invitation.status in Status.UNSENT else "reminder"
-            if uow.contacts.is_unsubscribed(contact.id):
+            if contact.unsubscribed:
                 uow.invitations.apply(invitation.id, invitation.suppressed("unsubscribed"), now,
                                       lease_owner=worker_id)
                 continue
@@ -79,7 +80,7 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
             queue_webhooks(uow, account_id, campaign, "invitation.sent",
                            f"invitation_{job.invitation_id}_sent",
                            {"invitation_id": job.invitation_id, "campaign_id": campaign.id,
-                            "sent_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, now)
+                            "sent_at": timestamp(now)}, now)
         uow.commit()
     return done
 

@@ -11,7 +11,8 @@ from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime
 from service.services.surveys import (_SETTING_FIELDS, _TEMPLATE_FIELDS, campaign_info,
                                       get_campaign_of)
-from service.services.tracking import (creation_history, new_invitation, pairs_to_dict,
+from service.services.tracking import (creation_history, find_invitation_by_token,
+                                       new_invitation, pairs_to_dict,
                                        token_of, tracking_result)
 
 ATTRIBUTE_KINDS = ("ordinal", "text")
@@ -41,7 +42,8 @@ BATCH_ROWS = 500
 _Accepted = tuple[int, str, "str | None", dict, dict]  # row, email, crm id, attributes, params
 
 
-@operation("AddRespondents", scope="trigger", errors=(UnknownCampaign, ValidationError))
+@operation("AddRespondents", scope="trigger", audited=False,
+           errors=(UnknownCampaign, ValidationError))
 def add_respondents(rt: Runtime, principal: Principal,
                     request: m.AddRespondentsRequest) -> m.AddRespondentsResult:
     """Invite up to 10,000 people at once; one result per row, in row order."""
@@ -154,7 +156,7 @@ def _suppression(campaign, unsubscribed: bool, last_invited: datetime | None,
     return None, None
 
 
-@operation("UpsertContacts", scope="trigger", errors=(ValidationError,))
+@operation("UpsertContacts", scope="trigger", audited=False, errors=(ValidationError,))
 def upsert_contacts(rt: Runtime, principal: Principal,
                     request: m.UpsertContactsRequest) -> m.UpsertContactsResult:
     """Create or update up to 10,000 contacts (email, crm_id, attributes); a result per row."""
@@ -188,7 +190,7 @@ def _valid_rows(definitions: dict, rows: list) -> tuple[list[tuple[int, tuple]],
     return valid, errors
 
 
-@operation("DefineAttribute", scope="admin", errors=(ValidationError,))
+@operation("DefineAttribute", scope="admin", audited=True, errors=(ValidationError,))
 def define_attribute(rt: Runtime, principal: Principal,
                      request: m.DefineAttributeRequest) -> m.AttributeInfo:
     """Define (or redefine) a background attribute: ordinal with ordered values, or free text."""
@@ -211,7 +213,7 @@ def define_attribute(rt: Runtime, principal: Principal,
     return m.AttributeInfo(name=request.name, kind=request.kind, values=values)
 
 
-@operation("ListAttributes", scope="read", errors=())
+@operation("ListAttributes", scope="read", audited=False, errors=())
 def list_attributes(rt: Runtime, principal: Principal,
                     request: m.ListAttributesRequest) -> m.ListAttributesResult:
     """Your attribute definitions, ordinal values in their report order."""
@@ -222,7 +224,7 @@ def list_attributes(rt: Runtime, principal: Principal,
         for row in found.values() if request.name in (None, row.name)])
 
 
-@operation("SyncList", scope="trigger", errors=(ValidationError,))
+@operation("SyncList", scope="trigger", audited=False, errors=(ValidationError,))
 def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> m.SyncListResult:
     """Keep a named list in step with a directory: add, remove, or replace its members."""
     if request.mode not in ("add", "remove", "replace"):
@@ -256,7 +258,7 @@ def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> 
                   for i, reason in sorted(errors.items())])
 
 
-@operation("GetInvitation", scope="read", errors=(NotFound,))
+@operation("GetInvitation", scope="read", audited=False, errors=(NotFound,))
 def get_invitation(rt: Runtime, principal: Principal,
                    request: m.GetInvitationRequest) -> m.InvitationInfo:
     """One invitation: its status, link, parameters and history."""
@@ -279,7 +281,7 @@ def get_invitation(rt: Runtime, principal: Principal,
         expires_at=invitation.expires_at)
 
 
-@operation("ListNonResponders", scope="read", errors=(UnknownCampaign,))
+@operation("ListNonResponders", scope="read", audited=False, errors=(UnknownCampaign,))
 def list_non_responders(rt: Runtime, principal: Principal,
                         request: m.ListNonRespondersRequest) -> m.ListNonRespondersResult:
     """Who was invited and has not answered yet (open links), for CRMs sending their own reminders."""
@@ -296,7 +298,8 @@ def list_non_responders(rt: Runtime, principal: Principal,
         url=rt.tracking_url(token_of(rt, found.invitation))) for found in rows])
 
 
-@operation("UpdateCampaign", scope="admin", errors=(UnknownCampaign, ValidationError))
+@operation("UpdateCampaign", scope="admin", audited=True,
+           errors=(UnknownCampaign, ValidationError))
 def update_campaign(rt: Runtime, principal: Principal,
                     request: m.UpdateCampaignRequest) -> m.CampaignInfo:
     """Change a campaign's settings or status (e.g. pause it); fields left out stay as they are."""
@@ -325,7 +328,6 @@ def unsubscribe(rt: Runtime, token: str) -> bool:
 
     True once done (also when it already was); False for an invalid token.
     """
-    from service.services.results import find_invitation_by_token
     now = rt.clock()
     with rt.uow() as uow:
         found = find_invitation_by_token(rt, uow, token)

@@ -22,9 +22,10 @@ from lxml import etree
 
 from service.domain.cursors import format_cursor, parse_cursor
 from service.domain.errors import UnknownCampaign, ValidationError
-from service.domain.surveys import Survey, nps_category
+from service.domain.surveys import Survey
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
+from service.services.records import response_record, timestamp
 from service.services.runtime import Runtime
 from service.services.surveys import get_campaign_of
 
@@ -85,19 +86,10 @@ def records(rt: Runtime, plan: DumpPlan) -> Iterator[dict]:
     with rt.uow(read_only=True) as uow:
         for row in uow.responses.dump_rows(plan.account_id, plan.campaign_id, plan.after,
                                            plan.upto):
-            erased = row.erased_at is not None
-            yield {
-                "response_id": row.id, "cursor": format_cursor(row.position),
-                "change": row.change, "submitted_at": _iso(row.submitted_at),
-                "updated_at": _iso(row.updated_at), "invitation_id": row.invitation_id,
-                "email": None if erased else row.email,
-                "crm_id": None if erased else row.crm_id,
-                "nps_score": row.nps_score, "nps_category": nps_category(row.nps_score),
-                "answers": {q.key: row.answers[q.key] for q in plan.survey.questions
-                            if q.key in row.answers},
-                "params": dict(row.params), "extra_params": dict(row.extra_params),
-                "attributes": {} if erased else dict(row.attributes or {}),
-            }
+            record = response_record(row, plan.survey)
+            record["cursor"] = format_cursor(row.position)
+            record["attributes"] = {} if row.erased_at is not None else row.attributes or {}
+            yield record
 
 
 def advance_cursor(rt: Runtime, plan: DumpPlan, cursor_name: str) -> None:
@@ -114,10 +106,6 @@ def operator_principal(rt: Runtime, campaign_id: int) -> Principal:
     if found is None:
         raise UnknownCampaign(f"No campaign {campaign_id}.")
     return Principal(found[0], "operator", frozenset({"read"}))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # --- formats ---------------------------------------------------------------------------
@@ -142,10 +130,11 @@ class HashingWriter(io.RawIOBase):
 
 @dataclass
 class DumpResult:
-    """Filled in as a dump is produced: rows written and the SHA-256 of the bytes."""
+    """Filled in as a dump is produced: rows written, the SHA-256 and size of the bytes."""
 
     rows: int = 0
     sha256: str = ""
+    size: int = 0
 
 
 def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool = False,
@@ -170,18 +159,30 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
     out.flush()
     if compress:
         sink.close()
-    result.sha256 = hashing.sha256.hexdigest()
+    result.sha256, result.size = hashing.sha256.hexdigest(), hashing.size
     if buffer.tell():
         yield buffer.getvalue()
 
 
 def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
-               compress: bool = False, progress=None) -> tuple[int, str]:
-    """Write the dump to ``out``; (rows written, SHA-256 of the bytes written)."""
+               compress: bool = False, progress=None) -> DumpResult:
+    """Write the dump to ``out``: what was written (rows, SHA-256, size)."""
     result = DumpResult()
     for chunk in dump_chunks(plan, rows, fmt, compress, result, progress):
         out.write(chunk)
-    return result.rows, result.sha256
+    return result
+
+
+def dump_manifest(name: str, plan: DumpPlan, fmt: str, compress: bool, result: DumpResult,
+                  created_at: datetime, cursor_name: str | None = None) -> bytes:
+    """The manifest of a complete dump file ``name``, written beside it as NAME.manifest.json
+    (by the command line and the scheduled dumps alike)."""
+    manifest = {"file": name, "format": fmt, "gzip": compress, "campaign_id": plan.campaign_id,
+                "cursor_name": cursor_name, "cursor_from": format_cursor(plan.after),
+                "cursor_to": format_cursor(plan.upto), "rows": result.rows,
+                "size": result.size, "sha256": result.sha256,
+                "created_at": timestamp(created_at)}
+    return json.dumps(manifest, indent=2).encode() + b"\n"
 
 
 def _cell(value) -> str | int:
@@ -278,20 +279,16 @@ def run_scheduled_dumps(rt: Runtime) -> int:
         name = (f"campaign-{campaign.id}-{now:%Y%m%dT%H%M%SZ}.{campaign.dump_format}"
                 + (".gz" if campaign.dump_gzip else ""))
         with store.new_file(account_id, name) as handle:
-            rows, sha256 = write_dump(plan, records(rt, plan), handle, campaign.dump_format,
-                                      campaign.dump_gzip)
-        size = store.path(account_id, name).stat().st_size
-        manifest = {"file": name, "format": campaign.dump_format, "gzip": campaign.dump_gzip,
-                    "campaign_id": campaign.id, "cursor_from": format_cursor(plan.after),
-                    "cursor_to": format_cursor(plan.upto), "rows": rows, "size": size,
-                    "sha256": sha256, "created_at": now.isoformat()}
+            result = write_dump(plan, records(rt, plan), handle, campaign.dump_format,
+                                campaign.dump_gzip)
         with store.new_file(account_id, name + ".manifest.json") as handle:
-            handle.write(json.dumps(manifest, indent=2).encode() + b"\n")
+            handle.write(dump_manifest(name, plan, campaign.dump_format, campaign.dump_gzip,
+                                       result, now, SCHEDULE_CURSOR))
         with rt.uow() as uow:
             uow.dump_files.add(account_id, campaign_id=campaign.id, name=name,
                                format=campaign.dump_format, gzip=campaign.dump_gzip,
-                               cursor_from=plan.after, cursor_to=plan.upto, rows=rows,
-                               size=size, sha256=sha256, created_at=now)
+                               cursor_from=plan.after, cursor_to=plan.upto, rows=result.rows,
+                               size=result.size, sha256=result.sha256, created_at=now)
             uow.cursors.set(account_id, campaign.id, SCHEDULE_CURSOR, plan.upto, now)
             uow.campaigns.set_next_dump(campaign.id, next_dump_time(
                 campaign.dump_every, campaign.dump_at, now))
@@ -299,7 +296,7 @@ def run_scheduled_dumps(rt: Runtime) -> int:
     return len(due)
 
 
-@operation("ListDumps", scope="read", errors=(UnknownCampaign,))
+@operation("ListDumps", scope="read", audited=False, errors=(UnknownCampaign,))
 def list_dumps(rt: Runtime, principal: Principal, request: m.ListDumpsRequest) -> m.ListDumpsResult:
     """Scheduled dump files, newest first: name, cursor range, rows, SHA-256, download URL."""
     with rt.uow(read_only=True) as uow:

@@ -125,7 +125,7 @@ def has_accounts(rt: Runtime) -> bool:
 DEFAULT_GRACE = timedelta(hours=24)
 
 
-@operation("CreateApiKey", scope="admin", errors=(NotFound, ValidationError))
+@operation("CreateApiKey", scope="admin", audited=True, errors=(NotFound, ValidationError))
 def create_api_key(rt: Runtime, principal: Principal, request: CreateApiKeyRequest) -> NewApiKey:
     """Create an API key for your account (or rotate one); the secret is shown in this answer only."""
     scopes = _check_scopes(request.scopes)
@@ -173,7 +173,7 @@ def _key_info(row, now: datetime) -> ApiKeyInfo:
                       expires_at=row.expires_at, revoked_at=row.revoked_at)
 
 
-@operation("ListApiKeys", scope="admin", errors=())
+@operation("ListApiKeys", scope="admin", audited=False, errors=())
 def list_api_keys(rt: Runtime, principal: Principal,
                   request: ListApiKeysRequest) -> ListApiKeysResult:
     """List your account's API keys (never their secrets), revoked ones on request."""
@@ -183,7 +183,7 @@ def list_api_keys(rt: Runtime, principal: Principal,
     return ListApiKeysResult(keys=[_key_info(row, now) for row in rows])
 
 
-@operation("RevokeApiKey", scope="admin", errors=(NotFound,))
+@operation("RevokeApiKey", scope="admin", audited=True, errors=(NotFound,))
 def revoke_api_key(rt: Runtime, principal: Principal,
                    request: RevokeApiKeyRequest) -> RevokeApiKeyResult:
     """Revoke one of your account's keys at once; calls with it fail from now on."""
@@ -205,7 +205,7 @@ def account_principal(rt: Runtime, account: str) -> Principal:
     return Principal(row.id, "operator", frozenset({"admin"}))
 
 
-@operation("ListAuditLog", scope="admin", errors=())
+@operation("ListAuditLog", scope="admin", audited=False, errors=())
 def list_audit_log(rt: Runtime, principal: Principal,
                    request: ListAuditLogRequest) -> ListAuditLogResult:
     """Who changed what and when in your account (admin operations), newest first."""

@@ -50,7 +50,8 @@ def _matches(attributes: dict | None, filters: dict[str, set[str]]) -> bool:
     return all(attributes.get(name) in values for name, values in filters.items())
 
 
-@operation("GetCampaignMetrics", scope="read", errors=(UnknownCampaign, ValidationError))
+@operation("GetCampaignMetrics", scope="read", audited=False,
+           errors=(UnknownCampaign, ValidationError))
 def get_campaign_metrics(rt: Runtime, principal: Principal,
                          request: m.GetCampaignMetricsRequest) -> m.CampaignMetrics:
     """Sent, opened, responded, response rate, NPS and rating averages; filters and a breakdown."""

@@ -12,6 +12,7 @@ from service.domain.mail import notification
 from service.domain.webhooks import new_secret
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
+from service.services.records import timestamp
 from service.services.runtime import Runtime
 
 LEASE = timedelta(minutes=5)
@@ -34,7 +35,7 @@ def queue_webhooks(uow, account_id: int, campaign, event: str, key: str, data: d
     uow.outbox.add_many(account_id, [{
         "kind": "webhook", "event": event, "target": url,
         "idempotency_key": f"msg_{key}_{index}",
-        "payload": {"type": event, "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "payload": {"type": event, "timestamp": timestamp(now),
                     "data": data}} for index, url in enumerate(campaign.webhooks)], now)
 
 
@@ -125,7 +126,7 @@ def _delivery(row) -> m.Delivery:
                       delivered_at=row.delivered_at, last_error=row.last_error)
 
 
-@operation("ListDeliveries", scope="admin", errors=(ValidationError,))
+@operation("ListDeliveries", scope="admin", audited=False, errors=(ValidationError,))
 def list_deliveries(rt: Runtime, principal: Principal,
                     request: m.ListDeliveriesRequest) -> m.ListDeliveriesResult:
     """Outbox entries (webhooks), newest first, optionally in one state: pending, delivered, dead."""
@@ -136,7 +137,7 @@ def list_deliveries(rt: Runtime, principal: Principal,
     return m.ListDeliveriesResult(deliveries=[_delivery(row) for row in rows])
 
 
-@operation("RetryDelivery", scope="admin", errors=(NotFound,))
+@operation("RetryDelivery", scope="admin", audited=True, errors=(NotFound,))
 def retry_delivery(rt: Runtime, principal: Principal,
                    request: m.RetryDeliveryRequest) -> m.Delivery:
     """Put a dead delivery back in the queue; it is attempted again at once."""
@@ -150,7 +151,7 @@ def retry_delivery(rt: Runtime, principal: Principal,
     return _delivery(row)
 
 
-@operation("RotateWebhookSecret", scope="admin", errors=(ValidationError,))
+@operation("RotateWebhookSecret", scope="admin", audited=True, errors=(ValidationError,))
 def rotate_webhook_secret(rt: Runtime, principal: Principal,
                           request: m.RotateWebhookSecretRequest) -> m.WebhookSecret:
     """A new secret for signing your webhooks (shown only here); the old one stops at once."""

@@ -7,6 +7,7 @@ from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.results import answer_list, param_list
 from service.services.runtime import Runtime
+from service.services.surveys import surveys_of_campaigns
 
 #: Answers that may identify a person; erasure removes them, the rest stays for metrics.
 PERSONAL_ANSWER_TYPES = ("text", "email")
@@ -19,16 +20,7 @@ def _contact_of(uow, principal: Principal, email: str):
     return contact
 
 
-def _surveys_by_campaign(uow, account_id: int, campaign_ids: set[int]) -> dict:
-    surveys = {}
-    for campaign_id in campaign_ids:
-        campaign = uow.campaigns.get(account_id, campaign_id)
-        found = uow.surveys.get(account_id, campaign.survey_id) if campaign else None
-        surveys[campaign_id] = found[0] if found else None
-    return surveys
-
-
-@operation("EraseContact", scope="admin", errors=(NotFound, ValidationError))
+@operation("EraseContact", scope="admin", audited=True, errors=(NotFound, ValidationError))
 def erase_contact(rt: Runtime, principal: Principal,
                   request: m.EraseContactRequest) -> m.EraseContactResult:
     """Erase a person's personal data (also from undelivered webhooks); scores and choices stay, anonymised."""
@@ -37,7 +29,7 @@ def erase_contact(rt: Runtime, principal: Principal,
         contact = _contact_of(uow, principal, request.email)
         invitations = uow.invitations.erase_contact(contact.id)
         rows = uow.responses.of_contact(contact.id)
-        surveys = _surveys_by_campaign(uow, principal.account_id, {r.campaign_id for r in rows})
+        surveys = surveys_of_campaigns(uow, principal.account_id, {r.campaign_id for r in rows})
         for row in rows:
             survey = surveys[row.campaign_id]
             personal = {q.key for q in survey.questions if q.type in PERSONAL_ANSWER_TYPES} \
@@ -51,7 +43,7 @@ def erase_contact(rt: Runtime, principal: Principal,
                                 responses=len(rows))
 
 
-@operation("ExportContactData", scope="admin", errors=(NotFound, ValidationError))
+@operation("ExportContactData", scope="admin", audited=False, errors=(NotFound, ValidationError))
 def export_contact_data(rt: Runtime, principal: Principal,
                         request: m.ExportContactDataRequest) -> m.ContactData:
     """Everything held about one email, for a person's access request."""
@@ -60,7 +52,7 @@ def export_contact_data(rt: Runtime, principal: Principal,
         details = uow.contacts.details(contact.id)
         invitations = uow.invitations.of_contact(contact.id)
         rows = uow.responses.of_contact(contact.id)
-        surveys = _surveys_by_campaign(uow, principal.account_id, {r.campaign_id for r in rows})
+        surveys = surveys_of_campaigns(uow, principal.account_id, {r.campaign_id for r in rows})
     return m.ContactData(
         email=contact.email, crm_id=contact.crm_id,
         attributes=[m.Attribute(name=k, value=v) for k, v in contact.attributes.items()],

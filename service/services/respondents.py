@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from service.domain.distribution import Campaign, Invitation, Status, clean_params
 from service.domain.errors import Conflict, ValidationError
 from service.domain.surveys import AnswerErrors, Question, Survey
-from service.services.results import find_invitation_by_token, record_answers
+from service.services.results import record_answers
 from service.services.runtime import Runtime
+from service.services.tracking import find_invitation_by_token
 
 #: What a respondent can meet: the survey itself ("open"), the thank-you page, or why not.
 STATES = ("open", "thanks", "answered", "expired", "paused", "closed", "unsubscribed",
@@ -81,7 +82,7 @@ def answer_invitation(rt: Runtime, token: str, form: dict[str, list[str]],
             return Submission(SurveyView(state, survey))
         try:
             response_id = record_answers(uow, account_id, campaign, survey, invitation,
-                                         invitation.contact_id, submitted, extra_params, now,
+                                         submitted, extra_params, now,
                                          rt.dashboard_url(campaign.id))
         except ValidationError as error:
             return _refused(survey, submitted, error)
@@ -117,15 +118,8 @@ def answer_campaign(rt: Runtime, public_id: str, form: dict[str, list[str]],
             return Submission(SurveyView(state, survey))
         submitted = _submitted(survey, form)
         try:
-            answers = survey.parse_answers(submitted)
-            email_question = survey.email_question
-            contact_id = None
-            if email_question is not None and email_question.key in answers:
-                contact_id = uow.contacts.upsert(account_id, answers[email_question.key], None,
-                                                 {}, now).contact.id
-            response_id = record_answers(uow, account_id, campaign, survey, None, contact_id,
-                                         submitted, extra_params, now,
-                                         rt.dashboard_url(campaign.id))
+            response_id = record_answers(uow, account_id, campaign, survey, None, submitted,
+                                         extra_params, now, rt.dashboard_url(campaign.id))
         except ValidationError as error:
             return _refused(survey, submitted, error)
         uow.commit()

@@ -7,63 +7,57 @@ from service.domain.cursors import format_cursor, parse_cursor
 from service.domain.distribution import Campaign, Invitation, Status
 from service.domain.errors import Conflict, NotFound, UnknownCampaign, ValidationError
 from service.domain.surveys import Survey, normalize_email, nps_category
-from service.domain.tokens import split_token, verify_token
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.crm import queue_crm_push
 from service.services.outbox import queue_webhooks, response_notifications
+from service.services.records import StoredResponse, response_record
 from service.services.runtime import Runtime
-from service.services.surveys import get_campaign_of
-from service.services.tracking import pairs_to_dict
+from service.services.surveys import get_campaign_of, surveys_of_campaigns
+from service.services.tracking import find_invitation_by_token, pairs_to_dict
 
 DEFAULT_EXPORT_PAGE = 100
 
 
-def find_invitation_by_token(rt: Runtime, uow, token: str) -> tuple[int, Invitation] | None:
-    """The account and invitation of a genuine token; None for unknown or tampered tokens."""
-    nonce = split_token(token)
-    found = uow.invitations.get_by_nonce(nonce) if nonce else None
-    if found is None:
-        return None
-    _, invitation = found
-    if not verify_token(rt.secret_key, token, invitation.campaign_id, invitation.expires_at,
-                        invitation.params):
-        return None
-    return found
-
-
 def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
-                   invitation: Invitation | None, contact_id: int | None,
-                   submitted: dict[str, list[str]], extra_params: dict[str, str],
-                   now: datetime, dashboard_url: str = "") -> int:
-    """Validate and store one response; the invitation, if any, becomes responded."""
+                   invitation: Invitation | None, submitted: dict[str, list[str]],
+                   extra_params: dict[str, str], now: datetime, dashboard_url: str = "") -> int:
+    """Validate and store one response; the invitation, if any, becomes responded.
+
+    The respondent is the invitation's contact; without an invitation (an open
+    link), the answer to the survey's email question identifies or creates one.
+    """
     if invitation is not None and not invitation.is_open(now):
         if invitation.status == Status.RESPONDED:
             raise Conflict(f"Invitation {invitation.id} has already been answered.")
         raise Conflict(f"Invitation {invitation.id} is {invitation.effective_status(now)}.")
     answers = survey.parse_answers(submitted)
+    if invitation is not None:
+        contact = uow.contacts.get(account_id, invitation.contact_id)
+    else:
+        email_question = survey.email_question
+        contact = uow.contacts.upsert(account_id, answers[email_question.key], None, {},
+                                      now).contact \
+            if email_question is not None and email_question.key in answers else None
     params = dict(invitation.params) if invitation is not None else {}
     if invitation is not None and not uow.invitations.apply(invitation.id,
                                                             invitation.responded(now), now):
         raise Conflict(f"Invitation {invitation.id} has already been answered.")
-    response_id = uow.responses.add(account_id, campaign.id,
-                                    invitation.id if invitation else None, contact_id, answers,
-                                    params, extra_params, survey.nps_score(answers), now)
-    contact = uow.contacts.get(account_id, contact_id) if contact_id else None
+    score = survey.nps_score(answers)
+    invitation_id = invitation.id if invitation is not None else None
+    response_id = uow.responses.add(account_id, campaign.id, invitation_id,
+                                    contact.id if contact else None, answers, params,
+                                    extra_params, score, now)
+    email, crm_id = (contact.email, contact.crm_id) if contact else (None, None)
     if campaign.crm_push:
         queue_crm_push(uow, account_id, campaign, survey, response_id, answers,
-                       {**params, **extra_params}, contact.email if contact else None, now)
-    score = survey.nps_score(answers)
-    response = {"response_id": response_id, "campaign_id": campaign.id,
-                "invitation_id": invitation.id if invitation else None,
-                "submitted_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "email": contact.email if contact else None,
-                "crm_id": contact.crm_id if contact else None, "answers": answers,
-                "params": params, "extra_params": extra_params, "nps_score": score,
-                "nps_category": nps_category(score)}
+                       {**params, **extra_params}, email, now)
+    record = response_record(StoredResponse(
+        response_id, campaign.id, invitation_id, "new", now, now, email, crm_id, None, score,
+        answers, params, extra_params), survey)
     queue_webhooks(uow, account_id, campaign, "response.completed", f"response_{response_id}",
-                   response, now)
-    response_notifications(uow, account_id, campaign, survey, response, dashboard_url, now)
+                   record, now)
+    response_notifications(uow, account_id, campaign, survey, record, dashboard_url, now)
     return response_id
 
 
@@ -92,7 +86,7 @@ def param_list(params: dict[str, str]) -> list[m.Param]:
     return [m.Param(name=k, value=v) for k, v in params.items()]
 
 
-@operation("RecordResponse", scope="trigger",
+@operation("RecordResponse", scope="trigger", audited=False,
            errors=(NotFound, Conflict, ValidationError))
 def record_response(rt: Runtime, principal: Principal,
                     request: m.RecordResponseRequest) -> m.RecordResponseResult:
@@ -112,13 +106,13 @@ def record_response(rt: Runtime, principal: Principal,
         campaign = get_campaign_of(uow, principal, invitation.campaign_id)
         survey, _ = uow.surveys.get(principal.account_id, campaign.survey_id)
         response_id = record_answers(uow, principal.account_id, campaign, survey, invitation,
-                                     invitation.contact_id, answers_by_key(request.answers),
-                                     extra, now, rt.dashboard_url(campaign.id))
+                                     answers_by_key(request.answers), extra, now,
+                                     rt.dashboard_url(campaign.id))
         uow.commit()
     return m.RecordResponseResult(response_id=response_id)
 
 
-@operation("GetContactResults", scope="read", errors=(NotFound, ValidationError))
+@operation("GetContactResults", scope="read", audited=False, errors=(NotFound, ValidationError))
 def get_contact_results(rt: Runtime, principal: Principal,
                         request: m.GetContactResultsRequest) -> m.ContactResults:
     """A contact's latest answers, NPS score and category in each campaign (by email or crm_id)."""
@@ -136,7 +130,8 @@ def get_contact_results(rt: Runtime, principal: Principal,
             get_campaign_of(uow, principal, request.campaign_id)
         rows = uow.responses.latest_per_campaign(principal.account_id, contact.id,
                                                  request.campaign_id)
-        surveys = _surveys_of(uow, principal.account_id, {row.campaign_id for row in rows})
+        surveys = surveys_of_campaigns(uow, principal.account_id,
+                                       {row.campaign_id for row in rows})
     results = [m.CampaignResult(
         campaign_id=row.campaign_id, campaign_name=row.campaign_name, response_id=row.id,
         submitted_at=row.submitted_at, answers=answer_list(surveys[row.campaign_id], row.answers),
@@ -145,28 +140,18 @@ def get_contact_results(rt: Runtime, principal: Principal,
     return m.ContactResults(email=contact.email, crm_id=contact.crm_id, results=results)
 
 
-def _surveys_of(uow, account_id: int, campaign_ids: set[int]) -> dict[int, Survey | None]:
-    surveys: dict[int, Survey | None] = {}
-    for campaign_id in campaign_ids:
-        campaign = uow.campaigns.get(account_id, campaign_id)
-        found = uow.surveys.get(account_id, campaign.survey_id) if campaign else None
-        surveys[campaign_id] = found[0] if found else None
-    return surveys
-
-
 def export_record(survey: Survey | None, row) -> m.ExportRecord:
-    return m.ExportRecord(
-        response_id=row.id, cursor=format_cursor(row.position), change=row.change,
-        campaign_id=row.campaign_id, submitted_at=row.submitted_at, updated_at=row.updated_at,
-        answers=answer_list(survey, row.answers), params=param_list(row.params),
-        extra_params=param_list(row.extra_params), invitation_id=row.invitation_id,
-        # An erased person's row carries no personal data, not even a placeholder.
-        email=None if row.erased_at else row.email, crm_id=None if row.erased_at else row.crm_id,
-        nps_score=row.nps_score,
-        nps_category=nps_category(row.nps_score))
+    """A response as ExportResponses gives it: the response record, typed for the doors
+    (which carry date-times as date-times, not as text)."""
+    record = response_record(row, survey)
+    return m.ExportRecord(**{
+        **record, "cursor": format_cursor(row.position), "submitted_at": row.submitted_at,
+        "updated_at": row.updated_at, "answers": answer_list(survey, record["answers"]),
+        "params": param_list(record["params"]), "extra_params": param_list(record["extra_params"])})
 
 
-@operation("ExportResponses", scope="read", errors=(UnknownCampaign, ValidationError))
+@operation("ExportResponses", scope="read", audited=False,
+           errors=(UnknownCampaign, ValidationError))
 def export_responses(rt: Runtime, principal: Principal,
                      request: m.ExportResponsesRequest) -> m.ExportPage:
     """A page of responses committed after a cursor; pass next_cursor back for the next page."""

@@ -14,7 +14,7 @@ from service.services.runtime import Runtime
 DEFAULT_PAGE = 100
 
 
-@operation("CreateSurvey", scope="admin", errors=(ValidationError,))
+@operation("CreateSurvey", scope="admin", audited=True, errors=(ValidationError,))
 def create_survey(rt: Runtime, principal: Principal,
                   request: m.CreateSurveyRequest) -> m.CreateSurveyResult:
     """Create a survey: a title, its language and its ordered questions."""
@@ -43,7 +43,7 @@ def _survey_info(survey: Survey, created_at: datetime) -> m.SurveyInfo:
         created_at=created_at)
 
 
-@operation("GetSurvey", scope="read")
+@operation("GetSurvey", scope="read", audited=False, errors=(NotFound,))
 def get_survey(rt: Runtime, principal: Principal, request: m.GetSurveyRequest) -> m.SurveyInfo:
     """Read one survey with its questions."""
     with rt.uow(read_only=True) as uow:
@@ -53,7 +53,7 @@ def get_survey(rt: Runtime, principal: Principal, request: m.GetSurveyRequest) -
     return _survey_info(*found)
 
 
-@operation("ListSurveys", scope="read", errors=())
+@operation("ListSurveys", scope="read", audited=False, errors=())
 def list_surveys(rt: Runtime, principal: Principal,
                  request: m.ListSurveysRequest) -> m.ListSurveysResult:
     """List your surveys, oldest first, a page at a time (offset, limit)."""
@@ -79,7 +79,18 @@ def get_campaign_of(uow, principal: Principal, campaign_id: int) -> Campaign:
     return campaign
 
 
-@operation("CreateCampaign", scope="admin", errors=(NotFound, ValidationError))
+def surveys_of_campaigns(uow, account_id: int, campaign_ids: set[int]
+                         ) -> dict[int, Survey | None]:
+    """The survey of each campaign (None for a campaign that is not the account's)."""
+    surveys: dict[int, Survey | None] = {}
+    for campaign_id in campaign_ids:
+        campaign = uow.campaigns.get(account_id, campaign_id)
+        found = uow.surveys.get(account_id, campaign.survey_id) if campaign else None
+        surveys[campaign_id] = found[0] if found else None
+    return surveys
+
+
+@operation("CreateCampaign", scope="admin", audited=True, errors=(NotFound, ValidationError))
 def create_campaign(rt: Runtime, principal: Principal,
                     request: m.CreateCampaignRequest) -> m.CreateCampaignResult:
     """Create a campaign: a survey and how it is distributed (delivery, delays, quarantine, ...)."""
@@ -122,7 +133,7 @@ def campaign_info(rt: Runtime, campaign: Campaign) -> m.CampaignInfo:
         updated_at=campaign.updated_at)
 
 
-@operation("GetCampaign", scope="read", errors=(UnknownCampaign,))
+@operation("GetCampaign", scope="read", audited=False, errors=(UnknownCampaign,))
 def get_campaign(rt: Runtime, principal: Principal,
                  request: m.GetCampaignRequest) -> m.CampaignInfo:
     """Read one campaign's settings and status."""
@@ -131,7 +142,7 @@ def get_campaign(rt: Runtime, principal: Principal,
     return campaign_info(rt, campaign)
 
 
-@operation("ListCampaigns", scope="read", errors=())
+@operation("ListCampaigns", scope="read", audited=False, errors=())
 def list_campaigns(rt: Runtime, principal: Principal,
                    request: m.ListCampaignsRequest) -> m.ListCampaignsResult:
     """List your campaigns, optionally of one survey or in one status."""

@@ -1,4 +1,4 @@
-"""Triggers: personal tracking URLs for one contact of a campaign."""
+"""Tracking links: personal URLs for one contact of a campaign, and back from a URL's token."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -8,7 +8,7 @@ from service.domain.distribution import (Campaign, Invitation, Status, clean_par
 from service.domain.errors import (Conflict, DuplicateEvent, Quarantined, UnknownCampaign,
                                    Unsubscribed, ValidationError)
 from service.domain.surveys import normalize_email
-from service.domain.tokens import make_token, new_nonce
+from service.domain.tokens import make_token, new_nonce, split_token, verify_token
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime
@@ -28,6 +28,19 @@ def pairs_to_dict(pairs: list, where: str) -> dict[str, str]:
 def token_of(rt: Runtime, invitation: Invitation) -> str:
     return make_token(rt.secret_key, invitation.nonce, invitation.campaign_id,
                       invitation.expires_at, invitation.params)
+
+
+def find_invitation_by_token(rt: Runtime, uow, token: str) -> tuple[int, Invitation] | None:
+    """The account and invitation of a genuine token; None for unknown or tampered tokens."""
+    nonce = split_token(token)
+    found = uow.invitations.get_by_nonce(nonce) if nonce else None
+    if found is None:
+        return None
+    _, invitation = found
+    if not verify_token(rt.secret_key, token, invitation.campaign_id, invitation.expires_at,
+                        invitation.params):
+        return None
+    return found
 
 
 def tracking_result(rt: Runtime, invitation: Invitation, now: datetime) -> m.TrackingUrl:
@@ -50,7 +63,7 @@ def check_quarantine(uow, account_id: int, campaign: Campaign, contact_id: int, 
             until=until)
 
 
-@operation("GetTrackingUrl", scope="trigger",
+@operation("GetTrackingUrl", scope="trigger", audited=False,
            errors=(UnknownCampaign, Quarantined, Unsubscribed, Conflict, ValidationError))
 def get_tracking_url(rt: Runtime, principal: Principal,
                      request: m.GetTrackingUrlRequest) -> m.TrackingUrl:

@@ -6,28 +6,16 @@ Filters use the query string: from, to (dates), f.<attribute> (repeatable), brea
 from __future__ import annotations
 
 from datetime import datetime, time, timezone
-from pathlib import Path
-from typing import Callable, Iterable
-from urllib.parse import parse_qs
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.wrappers import Request, Response
 
 from service.domain.errors import DomainError, ValidationError
-from service.http.request import basic_credentials
 from service.services import OPERATIONS, Runtime, invoke
 from service.services import messages as m
-from service.services.keys import authenticate
 from service.services.metrics import campaign_trend
+from service.web.toolkit import (STYLE_INLINE, WSGIApp, authenticated, challenge, html_response,
+                                 query, render, status_of, wsgi_app)
 
-_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                         autoescape=select_autoescape(default=True))
-_HEADERS = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
-            ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
-                                        "form-action 'self'; frame-ancestors 'none'")]
-_STATUS = {"Unauthorized": "401 Unauthorized", "Forbidden": "403 Forbidden",
-           "UnknownCampaign": "404 Not Found", "TooManyRequests": "429 Too Many Requests"}
 WIDTH, HEIGHT = 720, 260
 
 
@@ -66,52 +54,42 @@ def chart(points) -> dict:
             "ticks": [{"y": y_of(v), "label": f"{v:+d}" if v else "0"} for v in (100, 50, 0, -50, -100)]}
 
 
-def create_dashboard_app(rt: Runtime) -> Callable:
-    def dashboard(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        first = {k: v[-1] for k, v in query.items()}
-        try:
-            principal = authenticate(rt, basic_credentials(environ), environ.get("REMOTE_ADDR"))
-            campaign_part = environ.get("PATH_INFO", "").removeprefix("/dashboard/")
-            if not campaign_part.isdigit():
-                raise ValidationError("The address is /dashboard/<campaign id>.", field="campaign")
-            filters = {k[2:]: v for k, v in query.items() if k.startswith("f.") and v}
-            request = m.GetCampaignMetricsRequest(
-                campaign_id=int(campaign_part), date_from=_date(first.get("from"), "from"),
-                date_to=_date(first.get("to"), "to", end=True),
-                filters=[m.AttributeFilter(name, values) for name, values in filters.items()],
-                breakdown=first.get("breakdown") or None)
-            metrics = invoke(rt, principal, OPERATIONS["GetCampaignMetrics"], request)
-            campaign = invoke(rt, principal, OPERATIONS["GetCampaign"],
-                              m.GetCampaignRequest(campaign_id=request.campaign_id))
-            survey = invoke(rt, principal, OPERATIONS["GetSurvey"],
-                            m.GetSurveyRequest(survey_id=campaign.survey_id))
-            attributes = invoke(rt, principal, OPERATIONS["ListAttributes"],
-                                m.ListAttributesRequest()).attributes
-            trend = campaign_trend(rt, principal, request)
-        except DomainError as error:
-            headers = [("WWW-Authenticate", 'Basic realm="feedloop dashboard"')] \
-                if error.code == "Unauthorized" else []
-            return _page(start_response, _STATUS.get(error.code, "400 Bad Request"),
-                         f"<!doctype html><title>{error.code}</title><h1>{error.code}</h1>",
-                         headers, error.message)
-        html = _TEMPLATES.get_template("dashboard.html").render(
-            campaign={"id": campaign.campaign_id, "name": campaign.name}, survey=survey,
-            metrics=metrics, chart=chart(trend), attributes=attributes, filters=filters,
-            breakdown=request.breakdown, query=first,
-            period=" – ".join(filter(None, (first.get("from"), first.get("to")))),
+def create_dashboard_app(rt: Runtime) -> WSGIApp:
+    """The WSGI application of /dashboard/."""
+
+    def dashboard(request: Request) -> Response:
+        principal = authenticated(rt, request, "read")
+        campaign_part = request.path.removeprefix("/dashboard/")
+        if not campaign_part.isdigit():
+            raise ValidationError("The address is /dashboard/<campaign id>.", field="campaign")
+        values = query(request)
+        last = {name: given[-1] for name, given in values.items()}
+        filters = {name[2:]: given for name, given in values.items() if name.startswith("f.")}
+        metrics_request = m.GetCampaignMetricsRequest(
+            campaign_id=int(campaign_part), date_from=_date(last.get("from"), "from"),
+            date_to=_date(last.get("to"), "to", end=True),
+            filters=[m.AttributeFilter(name, given) for name, given in filters.items()],
+            breakdown=last.get("breakdown"))
+        metrics = invoke(rt, principal, OPERATIONS["GetCampaignMetrics"], metrics_request)
+        campaign = invoke(rt, principal, OPERATIONS["GetCampaign"],
+                          m.GetCampaignRequest(campaign_id=metrics_request.campaign_id))
+        survey = invoke(rt, principal, OPERATIONS["GetSurvey"],
+                        m.GetSurveyRequest(survey_id=campaign.survey_id))
+        attributes = invoke(rt, principal, OPERATIONS["ListAttributes"],
+                            m.ListAttributesRequest()).attributes
+        trend = campaign_trend(rt, principal, metrics_request)
+        html = render(
+            "dashboard.html", campaign={"id": campaign.campaign_id, "name": campaign.name},
+            survey=survey, metrics=metrics, chart=chart(trend), attributes=attributes,
+            filters=filters, breakdown=metrics_request.breakdown, query=last,
+            period=" – ".join(filter(None, (last.get("from"), last.get("to")))),
             fmt=lambda v: "–" if v is None else (f"{v:g}"),
             pct=lambda v: "–" if v is None else f"{100 * v:.1f} %")
-        return _page(start_response, "200 OK", html)
+        return html_response(html, style_src=STYLE_INLINE)
 
-    return dashboard
+    return wsgi_app(dashboard, "dashboard", _error_page)
 
 
-def _page(start_response: Callable, status: str, html: str,
-          headers: list[tuple[str, str]] = (), message: str = "") -> list[bytes]:
-    if message:
-        from html import escape
-        html += f"<p>{escape(message)}</p>"
-    body = html.encode("utf-8")
-    start_response(status, [*_HEADERS, *headers, ("Content-Length", str(len(body)))])
-    return [body]
+def _error_page(request: Request, error: DomainError) -> Response:
+    return html_response(render("dashboard_error.html", error=error), status_of(error),
+                         STYLE_INLINE, challenge(error))

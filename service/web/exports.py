@@ -2,97 +2,63 @@
 /exports/files/<name> — scheduled dump files and their manifests (scope read)."""
 from __future__ import annotations
 
-import json
-import logging
 import re
-from typing import Callable, Iterable
-from urllib.parse import parse_qs
 
-from service.domain.errors import DomainError, ValidationError
-from service.http.request import basic_credentials
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import wrap_file
+
+from service.domain.errors import NotFound, ValidationError
 from service.services import Runtime
 from service.services.dumps import dump_chunks, dump_file_path, plan_dump, records
-from service.services.keys import authenticate
-
-log = logging.getLogger("feedloop.web")
+from service.web.toolkit import NO_SNIFF, WSGIApp, authenticated, query, wsgi_app
 
 _PATH = re.compile(r"^/exports/responses\.(csv|jsonl|xml)(\.gz)?$")
 _FILE_NAME = re.compile(r"^campaign-\d+-\d{8}T\d{6}Z\.(csv|jsonl|xml)(\.gz)?(\.manifest\.json)?$")
 _TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8",
           "xml": "application/xml; charset=utf-8"}
-_STATUS = {"Unauthorized": "401 Unauthorized", "Forbidden": "403 Forbidden",
-           "TooManyRequests": "429 Too Many Requests", "NotFound": "404 Not Found",
-           "UnknownCampaign": "404 Not Found"}
+_CHUNK = 256 * 1024
 
 
-def create_exports_app(rt: Runtime) -> Callable:
+def create_exports_app(rt: Runtime) -> WSGIApp:
     """The WSGI application of /exports/: dumps streamed with memory that does not grow."""
 
-    def exports(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path.startswith("/exports/files/") and environ.get("REQUEST_METHOD", "GET") == "GET":
-            return _file(environ, start_response, path.removeprefix("/exports/files/"))
-        match = _PATH.match(path)
-        if environ.get("REQUEST_METHOD", "GET") != "GET" or match is None:
-            return _error(start_response, "404 Not Found", "NotFound",
-                          "Use GET /exports/responses.csv|jsonl|xml[.gz]?campaign=ID&after=C.")
+    def exports(request: Request) -> Response:
+        if request.method == "GET" and request.path.startswith("/exports/files/"):
+            return _file(request, request.path.removeprefix("/exports/files/"))
+        match = _PATH.match(request.path)
+        if request.method != "GET" or match is None:
+            raise NotFound("Use GET /exports/responses.csv|jsonl|xml[.gz]?campaign=ID&after=C.")
         fmt, compress = match.group(1), bool(match.group(2))
-        try:
-            principal = authenticate(rt, basic_credentials(environ), environ.get("REMOTE_ADDR"))
-            principal.require("read")
-            query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-            if not query.get("campaign", "").isdigit():
-                raise ValidationError("Give the campaign: ?campaign=ID.", field="campaign")
-            plan = plan_dump(rt, principal, int(query["campaign"]), query.get("after"))
-        except DomainError as error:
-            headers = [("WWW-Authenticate", 'Basic realm="feedloop"')] \
-                if error.code == "Unauthorized" else []
-            return _error(start_response, _STATUS.get(error.code, "400 Bad Request"),
-                          error.code, error.message, headers)
+        principal = authenticated(rt, request, "read")
+        last = {name: given[-1] for name, given in query(request).items()}
+        if not last.get("campaign", "").isdigit():
+            raise ValidationError("Give the campaign: ?campaign=ID.", field="campaign")
+        plan = plan_dump(rt, principal, int(last["campaign"]), last.get("after"))
         name = f"responses-{plan.campaign_id}-{plan.after}-{plan.upto}.{fmt}" + \
             (".gz" if compress else "")
-        start_response("200 OK", [
-            ("Content-Type", "application/gzip" if compress else _TYPES[fmt]),
-            ("Content-Disposition", f'attachment; filename="{name}"'),
-            ("X-Feedloop-Rows", str(plan.rows)),
-            ("X-Feedloop-Cursor-From", str(plan.after)),
-            # Pass this as ?after= next time: every response committed later follows it.
-            ("X-Feedloop-Cursor-To", str(plan.upto)),
-            ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
-        return dump_chunks(plan, records(rt, plan), fmt, compress)
+        # A generator body: rows are read from the database as the client takes them.
+        return Response(dump_chunks(plan, records(rt, plan), fmt, compress),
+                        content_type="application/gzip" if compress else _TYPES[fmt],
+                        direct_passthrough=True, headers={
+                            "Content-Disposition": f'attachment; filename="{name}"',
+                            "X-Feedloop-Rows": str(plan.rows),
+                            "X-Feedloop-Cursor-From": str(plan.after),
+                            # Pass this as ?after= next time: every response committed
+                            # later follows it.
+                            "X-Feedloop-Cursor-To": str(plan.upto),
+                            "Cache-Control": "no-store", **NO_SNIFF})
 
-    def _file(environ: dict, start_response: Callable, name: str) -> Iterable[bytes]:
-        try:
-            principal = authenticate(rt, basic_credentials(environ), environ.get("REMOTE_ADDR"))
-            principal.require("read")
-        except DomainError as error:
-            return _error(start_response, _STATUS.get(error.code, "400 Bad Request"),
-                          error.code, error.message)
+    def _file(request: Request, name: str) -> Response:
+        principal = authenticated(rt, request, "read")
         path = dump_file_path(rt, principal, name) if _FILE_NAME.match(name) else None
         if path is None or not path.is_file():
-            return _error(start_response, "404 Not Found", "NotFound",
-                          "No such dump file in your account; ListDumps lists them.")
+            raise NotFound("No such dump file in your account; ListDumps lists them.")
         kind = "application/json" if name.endswith(".json") else \
             "application/gzip" if name.endswith(".gz") else _TYPES[name.rsplit(".", 1)[-1]]
-        start_response("200 OK", [("Content-Type", kind), ("Content-Length",
-                                                            str(path.stat().st_size)),
-                                  ("Content-Disposition", f'attachment; filename="{name}"'),
-                                  ("X-Content-Type-Options", "nosniff")])
-        handle = open(path, "rb")
-        return environ.get("wsgi.file_wrapper", _chunks)(handle, 256 * 1024)
+        return Response(wrap_file(request.environ, open(path, "rb"), _CHUNK), content_type=kind,
+                        direct_passthrough=True, headers={
+                            "Content-Length": str(path.stat().st_size),
+                            "Content-Disposition": f'attachment; filename="{name}"',
+                            **NO_SNIFF})
 
-    return exports
-
-
-def _chunks(handle, size: int) -> Iterable[bytes]:
-    with handle:
-        while chunk := handle.read(size):
-            yield chunk
-
-
-def _error(start_response: Callable, status: str, code: str, message: str,
-           headers: list[tuple[str, str]] = ()) -> list[bytes]:
-    body = json.dumps({"error": code, "message": message}).encode() + b"\n"
-    start_response(status, [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body))), *headers])
-    return [body]
+    return wsgi_app(exports, "exports")

@@ -3,10 +3,10 @@
 Catalogues live in ``locale/<lang>/LC_MESSAGES/messages.po`` and are compiled to
 ``.mo`` files committed beside them (tests/web/test_catalogues.py proves both agree
 and are complete). English is the source language and needs no catalogue.
-After changing a wording in a template:
+After changing a wording in a template (the flags keep the catalogues' diffs small):
 
-    pybabel extract -F babel.cfg -o /tmp/messages.pot .
-    pybabel update -i /tmp/messages.pot -d service/web/locale
+    pybabel extract --no-location --no-wrap -F babel.cfg -o /tmp/messages.pot .
+    pybabel update --no-wrap --no-fuzzy-matching -i /tmp/messages.pot -d service/web/locale
     (translate the new entries, then)
     pybabel compile -d service/web/locale
 """

@@ -7,42 +7,25 @@ language; an unexpected error too, logged without the link or any answer.
 """
 from __future__ import annotations
 
-import hashlib
-import logging
-import traceback
-from pathlib import Path
-from typing import Callable, Iterable
-
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from service.domain.errors import DomainError
 from service.domain.surveys import MAX_TEXT_ANSWER, Question, Survey
 from service.services import Runtime
 from service.services import respondents
 from service.services.respondents import Submission, SurveyView
 from service.web.csrf import check_csrf, issue_csrf
-from service.web.i18n import choose_language, templates
+from service.web.i18n import choose_language
+from service.web.toolkit import (NO_SNIFF, STYLESHEET, WSGIApp, html_response, render,
+                                 status_of, stylesheet_url, wsgi_app)
 
-log = logging.getLogger("feedloop.web")
-
-STYLESHEET = (Path(__file__).parent / "static" / "feedloop.css").read_bytes()
-#: The stylesheet's address changes with its content, so browsers may keep it for a year.
-STYLESHEET_VERSION = hashlib.sha256(STYLESHEET).hexdigest()[:10]
 MAX_FORM_BYTES = 1024 * 1024
 #: A numeric question with at most this many points is a row of buttons, wider ones a field.
 MAX_SCALE_POINTS = 11
 CSRF_FIELD = "_csrf"
 
-_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    # The token is in the address: no other site may ever see it in a Referer.
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
 _STATUS = {"open": 200, "thanks": 200, "answered": 200, "expired": 410, "paused": 409,
            "closed": 410, "unsubscribed": 410, "unknown": 404}
 
@@ -58,21 +41,15 @@ class _Request(Request):
     max_form_memory_size = MAX_FORM_BYTES
 
 
-def create_survey_app(rt: Runtime) -> Callable:
+def create_survey_app(rt: Runtime) -> WSGIApp:
     """The WSGI application of /s/, /o/ and /static/."""
+    return wsgi_app(lambda request: _dispatch(rt, request), "survey page",
+                    respondent_error_page, _Request)
 
-    def survey_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        request = _Request(environ)
-        try:
-            response = _dispatch(rt, request)
-        except Exception as error:  # the respondent gets a page, never a traceback
-            # Type and frames only: messages can quote SQL parameters, answers or the token.
-            log.error("survey page failed: %s\n%s", type(error).__name__,
-                      "".join(traceback.format_tb(error.__traceback__)))
-            response = _page(request, "survey_state.html", 500, None, state="error")
-        return response(environ, start_response)
 
-    return survey_app
+def respondent_error_page(request: Request, error: DomainError) -> Response:
+    """Whatever went wrong, a respondent gets a page in their language."""
+    return _page(request, "survey_state.html", status_of(error), None, state="error")
 
 
 def _dispatch(rt: Runtime, request: Request) -> Response:
@@ -85,8 +62,7 @@ def _dispatch(rt: Runtime, request: Request) -> Response:
         return _state_page(request, SurveyView("unknown"))
     if endpoint == "stylesheet":
         return Response(STYLESHEET, mimetype="text/css", headers={
-            "Cache-Control": "public, max-age=31536000, immutable",
-            "X-Content-Type-Options": "nosniff"})
+            "Cache-Control": "public, max-age=31536000, immutable", **NO_SNIFF})
     personal = endpoint == "invitation"
     key = args["token"] if personal else args["public_id"]
     subject = ("s:" if personal else "o:") + key
@@ -139,12 +115,9 @@ def _page(request: Request, template: str, status: int, survey: Survey | None,
     accepted = [tag for tag, quality in request.accept_languages if quality > 0]
     language = choose_language(survey.language if survey else None,
                                survey.allow_language_override if survey else True, accepted)
-    html = templates(language).get_template(template).render(
-        lang=language, survey=survey, is_scale=_is_scale, max_text=MAX_TEXT_ANSWER,
-        stylesheet=f"{request.script_root}/static/feedloop.css?v={STYLESHEET_VERSION}",
-        **values)
-    return Response(html, status=status, mimetype="text/html",
-                    headers={**_HEADERS, "Content-Language": language, **(headers or {})})
+    html = render(template, language, survey=survey, is_scale=_is_scale,
+                  max_text=MAX_TEXT_ANSWER, stylesheet=stylesheet_url(request), **values)
+    return html_response(html, status, headers={"Content-Language": language, **(headers or {})})
 
 
 def _is_scale(question: Question) -> bool:

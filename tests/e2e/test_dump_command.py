@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -69,6 +70,10 @@ def test_complete_dump_writes_file_and_manifest_then_moves_the_cursor(embedded, 
     manifest = json.loads((tmp / "nightly.csv.gz.manifest.json").read_text())
     assert manifest["rows"] == 5 and manifest["cursor_from"] == "0"
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert (manifest["file"], manifest["format"], manifest["gzip"], manifest["cursor_name"],
+            manifest["size"]) == ("nightly.csv.gz", "csv", True, "crm-nightly",
+                                  out.stat().st_size)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_at"])
     assert cursor_of(rt, campaign_id) == int(manifest["cursor_to"])
     answer(2)
     second = tmp / "next.jsonl"

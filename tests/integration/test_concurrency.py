@@ -4,23 +4,14 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from service.domain.credentials import Credentials
 from tests.conftest import call
 from service.services import messages as m
-from service.services.keys import authenticate
 from service.services.runtime import utc_now
 
 
-def setup_campaign(rt, admin_key):
-    admin = authenticate(rt, Credentials(admin_key.key_id, admin_key.secret))
-    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
-                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
-    return admin, call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c").campaign_id
-
-
-def test_concurrent_repeats_of_one_event_create_one_invitation(rt, admin_key):
+def test_concurrent_repeats_of_one_event_create_one_invitation(rt, admin, new_campaign):
     rt.clock = utc_now
-    admin, campaign_id = setup_campaign(rt, admin_key)
+    campaign_id = new_campaign()
     barrier = threading.Barrier(8)
 
     def trigger(_):
@@ -33,9 +24,9 @@ def test_concurrent_repeats_of_one_event_create_one_invitation(rt, admin_key):
     assert len({(link.invitation_id, link.url) for link in links}) == 1
 
 
-def test_export_while_responses_arrive_returns_each_exactly_once(rt, admin_key):
+def test_export_while_responses_arrive_returns_each_exactly_once(rt, admin, new_campaign):
     rt.clock = utc_now
-    admin, campaign_id = setup_campaign(rt, admin_key)
+    campaign_id = new_campaign()
     links = [call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
                   email=f"p{i}@example.com").invitation_id for i in range(60)]
     done = threading.Event()

@@ -12,19 +12,13 @@ from service.services import messages as m
 from service.storage.tables import contacts
 
 
-def campaign(rt, admin, **settings) -> int:
-    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
-                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
-    return call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c", **settings).campaign_id
-
-
 def row(email, **fields) -> m.Respondent:
     return m.Respondent(email=email, **fields)
 
 
-def test_mixed_rows_get_one_result_each_in_row_order(rt, admin, clock):
+def test_mixed_rows_get_one_result_each_in_row_order(rt, admin, clock, new_campaign):
     call(rt, admin, "DefineAttribute", name="region", kind="ordinal", values=["north", "south"])
-    campaign_id = campaign(rt, admin, quarantine_days=30)
+    campaign_id = new_campaign(quarantine_days=30)
     call(rt, admin, "AddRespondents", campaign_id=campaign_id,
          respondents=[row("old@example.com", event_id="E0")])
     clock.advance(days=1)
@@ -53,8 +47,8 @@ def test_mixed_rows_get_one_result_each_in_row_order(rt, admin, clock):
     assert [(p.name, p.value) for p in history.params] == [("ticket", "1")]
 
 
-def test_email_delivery_schedules_after_the_delay_or_at_send_at(rt, admin, clock):
-    campaign_id = campaign(rt, admin, delivery="email", send_delay_minutes=30)
+def test_email_delivery_schedules_after_the_delay_or_at_send_at(rt, admin, clock, new_campaign):
+    campaign_id = new_campaign(delivery="email", send_delay_minutes=30)
     at = clock.now + timedelta(days=2)
     result = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
         row("a@example.com"), row("b@example.com", send_at=at)])
@@ -64,8 +58,8 @@ def test_email_delivery_schedules_after_the_delay_or_at_send_at(rt, admin, clock
     assert first.send_at == clock.now + timedelta(minutes=30) and second.send_at == at
 
 
-def test_paused_campaign_suppresses_rows_and_refuses_links(rt, admin):
-    campaign_id = campaign(rt, admin)
+def test_paused_campaign_suppresses_rows_and_refuses_links(rt, admin, new_campaign):
+    campaign_id = new_campaign()
     info = call(rt, admin, "UpdateCampaign", campaign_id=campaign_id, status="paused")
     assert info.status == "paused"
     result = call(rt, admin, "AddRespondents", campaign_id=campaign_id,
@@ -75,8 +69,8 @@ def test_paused_campaign_suppresses_rows_and_refuses_links(rt, admin):
         call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
 
 
-def test_unsubscribed_contacts_are_suppressed(rt, admin, engine, clock):
-    campaign_id = campaign(rt, admin)
+def test_unsubscribed_contacts_are_suppressed(rt, admin, engine, clock, new_campaign):
+    campaign_id = new_campaign()
     call(rt, admin, "UpsertContacts", contacts=[m.ContactRow(email="gone@example.com")])
     with engine.begin() as connection:
         connection.execute(update(contacts).values(unsubscribed_at=clock.now))
@@ -120,8 +114,8 @@ def test_sync_list_adds_removes_and_replaces(rt, admin):
     assert (removed.added, removed.removed, removed.unchanged, removed.members) == (0, 1, 1, 2)
 
 
-def test_non_responders_are_the_open_invitations(rt, admin, clock):
-    campaign_id = campaign(rt, admin, link_valid_days=10)
+def test_non_responders_are_the_open_invitations(rt, admin, clock, new_campaign):
+    campaign_id = new_campaign(link_valid_days=10)
     links = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
         row(f"n{i}@example.com", crm_id=f"C{i}") for i in range(4)]).results
     call(rt, admin, "RecordResponse", invitation_id=links[1].invitation_id,
@@ -135,8 +129,8 @@ def test_non_responders_are_the_open_invitations(rt, admin, clock):
     assert call(rt, admin, "ListNonResponders", campaign_id=campaign_id).total == 0
 
 
-def test_update_campaign_changes_only_what_is_given(rt, admin):
-    campaign_id = campaign(rt, admin, quarantine_days=14)
+def test_update_campaign_changes_only_what_is_given(rt, admin, new_campaign):
+    campaign_id = new_campaign(quarantine_days=14)
     info = call(rt, admin, "UpdateCampaign", campaign_id=campaign_id, name="Renamed",
                 invitation_subject="How did we do?")
     assert (info.name, info.quarantine_days, info.invitation_subject) == (
@@ -145,8 +139,8 @@ def test_update_campaign_changes_only_what_is_given(rt, admin):
         call(rt, admin, "UpdateCampaign", campaign_id=campaign_id, status="gone")
 
 
-def test_invitation_history_follows_the_link_to_the_answer(rt, admin, clock):
-    campaign_id = campaign(rt, admin)
+def test_invitation_history_follows_the_link_to_the_answer(rt, admin, clock, new_campaign):
+    campaign_id = new_campaign()
     link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="h@example.com")
     clock.advance(hours=2)
     call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
@@ -158,8 +152,9 @@ def test_invitation_history_follows_the_link_to_the_answer(rt, admin, clock):
         ("responded", clock.now)]
 
 
-def test_a_state_change_is_not_applied_from_a_state_that_does_not_allow_it(rt, admin, clock):
-    campaign_id = campaign(rt, admin)
+def test_a_state_change_is_not_applied_from_a_state_that_does_not_allow_it(rt, admin, clock,
+                                                                           new_campaign):
+    campaign_id = new_campaign()
     link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="s@example.com")
     call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
          answers=[m.Answer("nps", "9")])

@@ -41,9 +41,10 @@ def answered(rt, admin):
 def dump(rt, admin, campaign_id, fmt, compress=False, **where):
     plan = plan_dump(rt, admin, campaign_id, **where)
     out = io.BytesIO()
-    rows, sha256 = write_dump(plan, records(rt, plan), out, fmt, compress)
+    result = write_dump(plan, records(rt, plan), out, fmt, compress)
     data = out.getvalue()
-    assert hashlib.sha256(data).hexdigest() == sha256 and rows == plan.rows
+    assert hashlib.sha256(data).hexdigest() == result.sha256 and result.rows == plan.rows
+    assert result.size == len(data)
     return plan, gzip.decompress(data) if compress else data
 
 
@@ -71,6 +72,8 @@ def test_jsonl_round_trips_every_record(rt, admin, answered):
     assert lines[0]["answers"] == {"nps": 9, "topics": ["prix", "accueil"],
                                    "comment": "Très bien, merci ✓"}
     assert lines[0]["params"] == {"ticket": "T-0"} and lines[0]["extra_params"] == {"src": "-mail"}
+    # one timestamp format everywhere a response is text: UTC to the second, with a Z
+    assert lines[0]["submitted_at"] == lines[0]["updated_at"] == "2026-11-02T09:00:00Z"
 
 
 def test_xml_validates_against_the_published_xsd(rt, admin, answered):

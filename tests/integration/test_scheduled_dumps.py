@@ -61,7 +61,11 @@ def test_nightly_dump_is_written_listed_and_next_night_has_only_the_new(rt, admi
     path = rt.dump_dir / str(admin.account_id) / newest.name
     assert hashlib.sha256(path.read_bytes()).hexdigest() == newest.sha256
     manifest = json.loads(path.with_name(newest.name + ".manifest.json").read_text())
-    assert (manifest["rows"], manifest["sha256"]) == (2, newest.sha256)
+    assert manifest == {"file": newest.name, "format": "jsonl", "gzip": True,
+                        "campaign_id": campaign_id, "cursor_name": "scheduled",
+                        "cursor_from": newest.cursor_from, "cursor_to": newest.cursor_to,
+                        "rows": 2, "size": path.stat().st_size, "sha256": newest.sha256,
+                        "created_at": "2026-11-04T02:05:00Z"}
     assert newest.url == f"http://feedloop.test/exports/files/{newest.name}"
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from service.domain.errors import ValidationError
 from service.services import messages as m
+from service.services.dumps import plan_dump, records
 from service.services.outbox import MAX_ATTEMPTS, claim_outbox
 from service.worker import deliver_outbox
 from tests.conftest import call
@@ -103,6 +104,10 @@ def test_response_is_delivered_signed_with_its_answers(rt, admin, answered, rece
     assert (data["email"], data["crm_id"], data["nps_score"], data["nps_category"]) == (
         "a@example.com", "CRM-1", 3, "detractor")
     assert data["answers"] == {"nps": 3} and data["params"] == {"ticket": "T-1"}
+    # the same record as a dump's, in the same timestamp format
+    [dumped] = records(rt, plan_dump(rt, admin, data["campaign_id"]))
+    assert data == {k: v for k, v in dumped.items() if k not in ("cursor", "attributes")}
+    assert payload["timestamp"] == data["submitted_at"] == "2026-11-02T09:00:00Z"
     [delivery] = call(rt, admin, "ListDeliveries", state="delivered").deliveries
     assert delivery.idempotency_key == message_id and delivery.attempts == 1
 

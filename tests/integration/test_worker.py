@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from service.mail import SmtpSender
 from service.services import messages as m
 from service.storage.tables import contacts
 from service.worker import run_once
-from tests.conftest import call
+from tests.conftest import call, create_campaign
 from tests.e2e.conftest import free_port
 
 WORKER = "test-worker"
@@ -59,11 +60,11 @@ def sender(inbox):
     return SmtpSender(inbox.url)
 
 
-def email_campaign(rt, admin, **settings) -> int:
-    survey_id = call(rt, admin, "CreateSurvey", title="Kundenumfrage", language="de",
-                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
-    return call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c", delivery="email",
-                **settings).campaign_id
+@pytest.fixture
+def email_campaign(new_campaign):
+    """A factory of email campaigns of a German survey."""
+    return functools.partial(new_campaign, title="Kundenumfrage", language="de",
+                             delivery="email")
 
 
 def invite(rt, admin, campaign_id, *emails, **fields):
@@ -71,8 +72,9 @@ def invite(rt, admin, campaign_id, *emails, **fields):
                 respondents=[m.Respondent(email=e, **fields) for e in emails]).results
 
 
-def test_invitation_is_mailed_once_its_delay_has_passed(rt, admin, clock, inbox, sender):
-    campaign_id = email_campaign(rt, admin, send_delay_minutes=30,
+def test_invitation_is_mailed_once_its_delay_has_passed(rt, admin, clock, inbox, sender,
+                                                        email_campaign):
+    campaign_id = email_campaign(send_delay_minutes=30,
                                  invitation_text="Hallo {{attr.name}}, bitte hier: {{url}}")
     [row] = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
         m.Respondent(email="ana@example.com", attributes=[m.Attribute("name", "Ana")])]).results
@@ -94,8 +96,9 @@ def test_invitation_is_mailed_once_its_delay_has_passed(rt, admin, clock, inbox,
     assert run_once(rt, sender, WORKER)["sent"] == 0 and len(inbox.messages) == 1
 
 
-def test_reminders_follow_the_schedule_and_stop_at_a_response(rt, admin, clock, inbox, sender):
-    campaign_id = email_campaign(rt, admin, reminder_days=3, max_reminders=2)
+def test_reminders_follow_the_schedule_and_stop_at_a_response(rt, admin, clock, inbox, sender,
+                                                              email_campaign):
+    campaign_id = email_campaign(reminder_days=3, max_reminders=2)
     first, second = invite(rt, admin, campaign_id, "a@example.com", "b@example.com")
     run_once(rt, sender, WORKER)
     clock.advance(days=3)
@@ -111,8 +114,9 @@ def test_reminders_follow_the_schedule_and_stop_at_a_response(rt, admin, clock, 
     assert (info.status, info.reminders_sent) == ("reminded", 2)
 
 
-def test_unsubscribed_contact_is_not_mailed(rt, admin, clock, inbox, sender, engine):
-    campaign_id = email_campaign(rt, admin)
+def test_unsubscribed_contact_is_not_mailed(rt, admin, clock, inbox, sender, engine,
+                                            email_campaign):
+    campaign_id = email_campaign()
     [row] = invite(rt, admin, campaign_id, "gone@example.com")
     with engine.begin() as connection:
         connection.execute(update(contacts).values(unsubscribed_at=clock.now))
@@ -121,8 +125,9 @@ def test_unsubscribed_contact_is_not_mailed(rt, admin, clock, inbox, sender, eng
     assert call(rt, admin, "GetInvitation", invitation_id=row.invitation_id).status == "suppressed"
 
 
-def test_smtp_outage_is_retried_with_backoff_until_delivered(rt, admin, clock, inbox, sender):
-    campaign_id = email_campaign(rt, admin)
+def test_smtp_outage_is_retried_with_backoff_until_delivered(rt, admin, clock, inbox, sender,
+                                                             email_campaign):
+    campaign_id = email_campaign()
     [row] = invite(rt, admin, campaign_id, "a@example.com")
     inbox.refusals = ["451 4.3.0 try again later"] * 2
     assert run_once(rt, sender, WORKER)["retry"] == 1
@@ -138,8 +143,8 @@ def test_smtp_outage_is_retried_with_backoff_until_delivered(rt, admin, clock, i
     assert "451" in history[1].detail
 
 
-def test_permanent_refusal_is_a_visible_dead_state(rt, admin, inbox, sender):
-    campaign_id = email_campaign(rt, admin)
+def test_permanent_refusal_is_a_visible_dead_state(rt, admin, inbox, sender, email_campaign):
+    campaign_id = email_campaign()
     [row] = invite(rt, admin, campaign_id, "nobody@example.com")
     inbox.refusals = ["550 5.1.1 no such user"]
     assert run_once(rt, sender, WORKER)["dead"] == 1
@@ -147,17 +152,18 @@ def test_permanent_refusal_is_a_visible_dead_state(rt, admin, inbox, sender):
     assert info.status == "failed" and "550" in info.history[-1].detail
 
 
-def test_unreachable_smtp_server_is_retried_not_dropped(rt, admin, clock):
-    campaign_id = email_campaign(rt, admin)
+def test_unreachable_smtp_server_is_retried_not_dropped(rt, admin, clock, email_campaign):
+    campaign_id = email_campaign()
     invite(rt, admin, campaign_id, "a@example.com")
     down = SmtpSender("smtp://127.0.0.1:9")
     assert run_once(rt, down, WORKER)["retry"] == 1
 
 
-def test_recurrence_invites_the_list_again_each_period(rt, admin, clock, inbox, sender):
+def test_recurrence_invites_the_list_again_each_period(rt, admin, clock, inbox, sender,
+                                                       email_campaign):
     call(rt, admin, "SyncList", list_name="customers", mode="add",
          contacts=[m.ContactRow(email=f"c{i}@example.com") for i in range(3)])
-    email_campaign(rt, admin, recurrence_days=90, recurrence_list="customers", quarantine_days=30)
+    email_campaign(recurrence_days=90, recurrence_list="customers", quarantine_days=30)
     assert run_once(rt, sender, WORKER)["recurrences"] == 3
     assert sorted(inbox.to()) == [f"c{i}@example.com" for i in range(3)]
     clock.advance(days=1)
@@ -181,7 +187,7 @@ def test_two_worker_processes_send_every_invitation_exactly_once(postgres_server
                  secret_key=b"k", base_url="http://feedloop.test")
     key = create_account_key(rt, "acme", ["admin"])
     admin = authenticate(rt, Credentials(key.key_id, key.secret))
-    campaign_id = email_campaign(rt, admin)
+    campaign_id = create_campaign(rt, admin, delivery="email")
     invite(rt, admin, campaign_id, *[f"p{i}@example.com" for i in range(200)])
     env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "k",
            "FEEDLOOP_SMTP_URL": inbox.url, "FEEDLOOP_BASE_URL": "http://feedloop.test"}

@@ -12,7 +12,6 @@ from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
 from service.services.runtime import Runtime
 from service.services.tracking import get_tracking_url
-from tests.conftest import FakeClock
 from tests.support.fakes import FakeUnitOfWork
 
 ACME = Principal(1, "fl_test", frozenset({"trigger"}))
