@@ -104,11 +104,12 @@ def _runtime(settings: Settings):
     from service.services import Runtime
     from service.storage.engine import make_engine
     from service.storage.uow import SqlUnitOfWork
+    from service.storage.atomic import DumpStore
     engine = make_engine(settings.database_url)
     _ENGINES.append(engine)
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                    secret_key=settings.secret_key, base_url=settings.base_url,
-                   data_dir=settings.data_dir), engine
+                   dump_store=DumpStore(settings.data_dir / "dumps")), engine
 
 
 def _migrate(args) -> int:

@@ -16,6 +16,7 @@ from service.config import Settings
 from service.services import Runtime
 from service.services.runtime import utc_now
 from service.soap import create_soap_app
+from service.storage.atomic import DumpStore
 from service.storage.engine import make_engine
 from service.storage.uow import SqlUnitOfWork
 from service.web.dashboard import create_dashboard_app
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None,
     engine = make_engine(settings.database_url)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                  secret_key=settings.secret_key, base_url=settings.base_url, clock=clock,
-                 data_dir=settings.data_dir)
+                 dump_store=DumpStore(settings.data_dir / "dumps"))
     xmlrpc = create_xmlrpc_app(rt)
     survey_pages = create_survey_app(rt)
     routes: dict[str, WSGIApp] = {

@@ -13,6 +13,7 @@ from service.domain.credentials import Credentials
 from service.services import OPERATIONS, Runtime, invoke
 from service.services import messages as m
 from service.services.keys import authenticate, create_account_key
+from service.storage.atomic import DumpStore
 from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
 from service.storage.uow import SqlUnitOfWork
@@ -76,7 +77,7 @@ def engine(database_url):
 def rt(engine, clock, tmp_path) -> Runtime:
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                    secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
-                   data_dir=tmp_path / "var")
+                   dump_store=DumpStore(tmp_path / "var" / "dumps"))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from typing import BinaryIO, Iterator
 from lxml import etree
 
 from service.domain.cursors import format_cursor, parse_cursor
+from service.domain.distribution import next_dump_time
 from service.domain.errors import UnknownCampaign, ValidationError
 from service.domain.surveys import Survey
 from service.services import messages as m
@@ -267,9 +268,7 @@ def run_scheduled_dumps(rt: Runtime) -> int:
     records them and moves the schedule's cursor, in one transaction: a crash
     in between leaves at worst an unlisted file, and the next run repeats the range.
     """
-    from service.domain.distribution import next_dump_time
-    from service.storage.atomic import DumpStore
-    store = DumpStore(rt.dump_dir)
+    store = rt.dump_store
     now = rt.clock()
     with rt.uow(read_only=True) as uow:
         due = uow.campaigns.due_dumps(now)
@@ -314,8 +313,7 @@ def list_dumps(rt: Runtime, principal: Principal, request: m.ListDumpsRequest) -
 
 def dump_file_path(rt: Runtime, principal: Principal, name: str):
     """The stored file (or its manifest) of one of the caller's dumps, or None."""
-    from service.storage.atomic import DumpStore
     listed = name.removesuffix(".manifest.json")
     with rt.uow(read_only=True) as uow:
         row = uow.dump_files.get(principal.account_id, listed)
-    return DumpStore(rt.dump_dir).path(principal.account_id, name) if row else None
+    return rt.dump_store.path(principal.account_id, name) if row else None

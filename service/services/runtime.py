@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ContextManager, Protocol
 
 if TYPE_CHECKING:  # for the annotations only: services never call storage directly
     from service.storage.repositories import (AccountRepository, AttributeRepository,
@@ -43,6 +43,13 @@ class UnitOfWork(Protocol):
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc_info: object) -> None: ...
     def commit(self) -> None: ...
+
+
+class FileStore(Protocol):
+    """Files of an account that appear complete or not at all."""
+
+    def path(self, account_id: int, name: str) -> Path: ...
+    def new_file(self, account_id: int, name: str) -> ContextManager[BinaryIO]: ...
 
 
 def utc_now() -> datetime:
@@ -89,14 +96,11 @@ class Runtime:
     secret_key: bytes
     base_url: str
     clock: Callable[[], datetime] = utc_now
-    data_dir: Path = Path("var")
     #: Verified API keys, so that a call does not read its key from the database;
     #: a key revoked or expired through another process stops working within 5 s.
     keys: RecentCache = field(default_factory=lambda: RecentCache(seconds=5.0))
-
-    @property
-    def dump_dir(self) -> Path:
-        return self.data_dir / "dumps"
+    #: Where scheduled dump files are kept (service.storage.atomic.DumpStore on local disk).
+    dump_store: FileStore | None = None
 
     def tracking_url(self, token: str) -> str:
         return f"{self.base_url}/s/{token}"

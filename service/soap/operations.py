@@ -17,8 +17,8 @@ from spyne.model.complex import ComplexModelBase
 from service.services import OPERATIONS, Operation
 from service.services.schema import FieldSpec, fields_of, from_plain
 from service.soap.codec import encode_result
+from service.soap.faults import TNS
 
-TNS = "urn:feedloop:v1"
 _MODELS: dict[type, type] = {}
 
 

@@ -58,7 +58,7 @@ def test_nightly_dump_is_written_listed_and_next_night_has_only_the_new(rt, admi
     assert [(d.rows, d.cursor_from) for d in dumps] == [(2, dumps[1].cursor_to), (3, "0")]
     newest = dumps[0]
     assert newest.name == "campaign-%d-20261104T020500Z.jsonl.gz" % campaign_id
-    path = rt.dump_dir / str(admin.account_id) / newest.name
+    path = rt.dump_store.path(admin.account_id, newest.name)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == newest.sha256
     manifest = json.loads(path.with_name(newest.name + ".manifest.json").read_text())
     assert manifest == {"file": newest.name, "format": "jsonl", "gzip": True,
