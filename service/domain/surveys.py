@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from service.domain.errors import InvalidEmail, ValidationError
 
@@ -137,6 +138,7 @@ class Survey:
     thank_you: str = ""
     allow_language_override: bool = True
     id: int | None = None
+    created_at: datetime | None = None
 
     def validate(self) -> None:
         """Raise ValidationError when the survey cannot be published as it is."""

@@ -39,10 +39,11 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
     with rt.uow() as uow:
         claimed = uow.invitations.claim_due_mail(worker_id, now, now + LEASE, limit)
         settings: dict[int, tuple] = {}
-        for account_id, invitation in claimed:
+        for invitation in claimed:
+            account_id = invitation.account_id
             if invitation.campaign_id not in settings:
                 campaign = uow.campaigns.get(account_id, invitation.campaign_id)
-                survey, _ = uow.surveys.get(account_id, campaign.survey_id)
+                survey = uow.surveys.get(account_id, campaign.survey_id)
                 settings[invitation.campaign_id] = (campaign, survey)
             campaign, survey = settings[invitation.campaign_id]
             contact = uow.contacts.get(account_id, invitation.contact_id)
@@ -68,7 +69,8 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
     """The mail was accepted by the SMTP server: the invitation moves on, once."""
     now = rt.clock()
     with rt.uow() as uow:
-        account_id, invitation = uow.invitations.get_any(job.invitation_id)
+        invitation = uow.invitations.get_any(job.invitation_id)
+        account_id = invitation.account_id
         campaign = uow.campaigns.get(account_id, invitation.campaign_id)
         if job.kind == "invitation":
             change = invitation.mailed(now, campaign.next_reminder(now, 0))
@@ -93,7 +95,8 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
     attempts = job.attempts + 1
     dead = not temporary or attempts >= MAX_ATTEMPTS
     with rt.uow() as uow:
-        account_id, invitation = uow.invitations.get_any(job.invitation_id)
+        invitation = uow.invitations.get_any(job.invitation_id)
+        account_id = invitation.account_id
         change = invitation.mail_failed(job.kind == "reminder", attempts, error,
                                         None if dead else now + retry_delay(attempts))
         if (uow.invitations.apply(job.invitation_id, change, now, lease_owner=worker_id)
@@ -111,13 +114,15 @@ def run_recurrences(rt: Runtime) -> int:
     """Invite the members of each recurring campaign's list again when its period is up."""
     now = rt.clock()
     with rt.uow(read_only=True) as uow:
-        due = [(account_id, campaign) for account_id, campaign in uow.campaigns.recurring(now)
+        due = [campaign for campaign in uow.campaigns.recurring(now)
                if campaign.last_recurrence_at is None
                or campaign.last_recurrence_at + timedelta(days=campaign.recurrence_days) <= now]
-        members = {campaign.id: uow.lists.member_contacts(account_id, campaign.recurrence_list)
-                   for account_id, campaign in due}
+        members = {campaign.id: uow.lists.member_contacts(campaign.account_id,
+                                                          campaign.recurrence_list)
+                   for campaign in due}
     invited = 0
-    for account_id, campaign in due:
+    for campaign in due:
+        account_id = campaign.account_id
         cycle = f"{now:%Y-%m-%d}"
         rows = [m.Respondent(email=contact.email, event_id=f"recurrence:{cycle}:{contact.id}")
                 for contact in members[campaign.id]]

@@ -330,10 +330,9 @@ def unsubscribe(rt: Runtime, token: str) -> bool:
     """
     now = rt.clock()
     with rt.uow() as uow:
-        found = find_invitation_by_token(rt, uow, token)
-        if found is None:
+        invitation = find_invitation_by_token(rt, uow, token)
+        if invitation is None:
             return False
-        _, invitation = found
         if uow.contacts.unsubscribe(invitation.contact_id, now):
             uow.invitations.record_events([(invitation.id, now, "unsubscribed", "")])
         uow.commit()

@@ -66,7 +66,7 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
                               field="after")
     with rt.uow(read_only=True) as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
-        survey, _ = uow.surveys.get(principal.account_id, campaign.survey_id)
+        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
         start = (uow.cursors.get(principal.account_id, campaign.id, cursor_name)
                  if cursor_name else parse_cursor(after))
         upto = uow.responses.last_position(principal.account_id, campaign.id)
@@ -103,10 +103,10 @@ def advance_cursor(rt: Runtime, plan: DumpPlan, cursor_name: str) -> None:
 def operator_principal(rt: Runtime, campaign_id: int) -> Principal:
     """The owner's read principal of a campaign, for the operator's command line."""
     with rt.uow(read_only=True) as uow:
-        found = uow.campaigns.get_any(campaign_id)
-    if found is None:
+        campaign = uow.campaigns.get_any(campaign_id)
+    if campaign is None:
         raise UnknownCampaign(f"No campaign {campaign_id}.")
-    return Principal(found[0], "operator", frozenset({"read"}))
+    return Principal(campaign.account_id, "operator", frozenset({"read"}))
 
 
 # --- formats ---------------------------------------------------------------------------
@@ -272,7 +272,8 @@ def run_scheduled_dumps(rt: Runtime) -> int:
     now = rt.clock()
     with rt.uow(read_only=True) as uow:
         due = uow.campaigns.due_dumps(now)
-    for account_id, campaign in due:
+    for campaign in due:
+        account_id = campaign.account_id
         principal = Principal(account_id, "worker", frozenset({"read"}))
         plan = plan_dump(rt, principal, campaign.id, cursor_name=SCHEDULE_CURSOR)
         name = (f"campaign-{campaign.id}-{now:%Y%m%dT%H%M%SZ}.{campaign.dump_format}"

@@ -70,7 +70,7 @@ def get_campaign_metrics(rt: Runtime, principal: Principal,
 
     with rt.uow(read_only=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
-        survey, _ = uow.surveys.get(principal.account_id, campaign.survey_id)
+        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
         rating_keys = [q.key for q in survey.questions if q.type == "rating"]
         definition = uow.attributes.all(principal.account_id).get(request.breakdown or "")
         for row in uow.invitations.for_metrics(principal.account_id, campaign.id,

@@ -152,22 +152,20 @@ def problem_of(question: Question, values: list[str]) -> str:
 
 def _invitation_of(rt: Runtime, uow, token: str
                    ) -> tuple[int, Invitation, Campaign, Survey] | None:
-    found = find_invitation_by_token(rt, uow, token)
-    if found is None:
+    invitation = find_invitation_by_token(rt, uow, token)
+    if invitation is None:
         return None
-    account_id, invitation = found
+    account_id = invitation.account_id
     campaign = uow.campaigns.get(account_id, invitation.campaign_id)
-    survey, _ = uow.surveys.get(account_id, campaign.survey_id)
-    return account_id, invitation, campaign, survey
+    return account_id, invitation, campaign, uow.surveys.get(account_id, campaign.survey_id)
 
 
 def _campaign_of(uow, public_id: str) -> tuple[int, Campaign, Survey] | None:
-    found = uow.campaigns.get_public(public_id) if _PUBLIC_ID.match(public_id) else None
-    if found is None:
+    campaign = uow.campaigns.get_public(public_id) if _PUBLIC_ID.match(public_id) else None
+    if campaign is None:
         return None
-    account_id, campaign = found
-    survey, _ = uow.surveys.get(account_id, campaign.survey_id)
-    return account_id, campaign, survey
+    return campaign.account_id, campaign, uow.surveys.get(campaign.account_id,
+                                                          campaign.survey_id)
 
 
 def _campaign_state(campaign: Campaign) -> str | None:

@@ -97,14 +97,15 @@ def record_response(rt: Runtime, principal: Principal,
     now = rt.clock()
     with rt.uow() as uow:
         if request.token is not None:
-            found = find_invitation_by_token(rt, uow, request.token)
-            invitation = found[1] if found and found[0] == principal.account_id else None
+            invitation = find_invitation_by_token(rt, uow, request.token)
+            if invitation is not None and invitation.account_id != principal.account_id:
+                invitation = None
         else:
             invitation = uow.invitations.get(principal.account_id, request.invitation_id)
         if invitation is None:
             raise NotFound("No such invitation in your account.")
         campaign = get_campaign_of(uow, principal, invitation.campaign_id)
-        survey, _ = uow.surveys.get(principal.account_id, campaign.survey_id)
+        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
         response_id = record_answers(uow, principal.account_id, campaign, survey, invitation,
                                      answers_by_key(request.answers), extra, now,
                                      rt.dashboard_url(campaign.id))
@@ -159,10 +160,10 @@ def export_responses(rt: Runtime, principal: Principal,
     limit = request.limit or DEFAULT_EXPORT_PAGE
     with rt.uow(read_only=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
-        found = uow.surveys.get(principal.account_id, campaign.survey_id)
+        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
         rows = list(uow.responses.export_rows(principal.account_id, campaign.id, after, limit + 1))
     has_more = len(rows) > limit
     rows = rows[:limit]
-    records = [export_record(found[0] if found else None, row) for row in rows]
+    records = [export_record(survey, row) for row in rows]
     next_cursor = records[-1].cursor if records else format_cursor(after)
     return m.ExportPage(records=records, next_cursor=next_cursor, has_more=has_more)

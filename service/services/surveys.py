@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 from service.domain.distribution import Campaign, next_dump_time
 from service.domain.errors import NotFound, UnknownCampaign, ValidationError
@@ -33,14 +32,14 @@ def create_survey(rt: Runtime, principal: Principal,
     return m.CreateSurveyResult(survey_id=survey_id)
 
 
-def _survey_info(survey: Survey, created_at: datetime) -> m.SurveyInfo:
+def _survey_info(survey: Survey) -> m.SurveyInfo:
     return m.SurveyInfo(
         survey_id=survey.id, title=survey.title, language=survey.language, intro=survey.intro,
         thank_you=survey.thank_you, allow_language_override=survey.allow_language_override,
         questions=[m.Question(key=q.key, type=q.type, text=q.text, required=q.required,
                               choices=list(q.choices), min=q.min, max=q.max)
                    for q in survey.questions],
-        created_at=created_at)
+        created_at=survey.created_at)
 
 
 @operation("GetSurvey", scope="read", audited=False, errors=(NotFound,))
@@ -50,7 +49,7 @@ def get_survey(rt: Runtime, principal: Principal, request: m.GetSurveyRequest) -
         found = uow.surveys.get(principal.account_id, request.survey_id)
     if found is None:
         raise NotFound(f"No survey {request.survey_id} in your account.")
-    return _survey_info(*found)
+    return _survey_info(found)
 
 
 @operation("ListSurveys", scope="read", audited=False, errors=())
@@ -60,7 +59,7 @@ def list_surveys(rt: Runtime, principal: Principal,
     with rt.uow(read_only=True) as uow:
         found, total = uow.surveys.list(principal.account_id, request.offset or 0,
                                         request.limit or DEFAULT_PAGE)
-    return m.ListSurveysResult(surveys=[_survey_info(*item) for item in found], total=total)
+    return m.ListSurveysResult(surveys=[_survey_info(survey) for survey in found], total=total)
 
 
 _TEMPLATE_FIELDS = ("invitation_subject", "invitation_text", "invitation_html",
@@ -85,8 +84,8 @@ def surveys_of_campaigns(uow, account_id: int, campaign_ids: set[int]
     surveys: dict[int, Survey | None] = {}
     for campaign_id in campaign_ids:
         campaign = uow.campaigns.get(account_id, campaign_id)
-        found = uow.surveys.get(account_id, campaign.survey_id) if campaign else None
-        surveys[campaign_id] = found[0] if found else None
+        surveys[campaign_id] = uow.surveys.get(account_id, campaign.survey_id) \
+            if campaign else None
     return surveys
 
 

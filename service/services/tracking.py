@@ -11,7 +11,7 @@ from service.domain.surveys import normalize_email
 from service.domain.tokens import make_token, new_nonce, split_token, verify_token
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
-from service.services.runtime import Runtime
+from service.services.runtime import Runtime, UnitOfWork
 from service.services.surveys import get_campaign_of
 
 
@@ -30,17 +30,14 @@ def token_of(rt: Runtime, invitation: Invitation) -> str:
                       invitation.expires_at, invitation.params)
 
 
-def find_invitation_by_token(rt: Runtime, uow, token: str) -> tuple[int, Invitation] | None:
-    """The account and invitation of a genuine token; None for unknown or tampered tokens."""
+def find_invitation_by_token(rt: Runtime, uow: UnitOfWork, token: str) -> Invitation | None:
+    """The invitation of a genuine token; None for unknown or tampered tokens."""
     nonce = split_token(token)
-    found = uow.invitations.get_by_nonce(nonce) if nonce else None
-    if found is None:
+    invitation = uow.invitations.get_by_nonce(nonce) if nonce else None
+    if invitation is None or not verify_token(rt.secret_key, token, invitation.campaign_id,
+                                              invitation.expires_at, invitation.params):
         return None
-    _, invitation = found
-    if not verify_token(rt.secret_key, token, invitation.campaign_id, invitation.expires_at,
-                        invitation.params):
-        return None
-    return found
+    return invitation
 
 
 def tracking_result(rt: Runtime, invitation: Invitation, now: datetime) -> m.TrackingUrl:

@@ -48,14 +48,14 @@ class InvitationRepository(Repository):
                                                   invitations.c.id == invitation_id))
         return _invitation(row) if row else None
 
-    def get_any(self, invitation_id: int) -> tuple[int, Invitation] | None:
-        """An invitation of any account, with its account id (for the worker)."""
+    def get_any(self, invitation_id: int) -> Invitation | None:
+        """An invitation of any account (for the worker)."""
         row = self._one(select(invitations).where(invitations.c.id == invitation_id))
-        return (row.account_id, _invitation(row)) if row else None
+        return _invitation(row) if row else None
 
-    def get_by_nonce(self, nonce: bytes) -> tuple[int, Invitation] | None:
+    def get_by_nonce(self, nonce: bytes) -> Invitation | None:
         row = self._one(select(invitations).where(invitations.c.nonce == nonce))
-        return (row.account_id, _invitation(row)) if row else None
+        return _invitation(row) if row else None
 
     def get_by_event(self, campaign_id: int, event_id: str) -> Invitation | None:
         row = self._one(select(invitations).where(invitations.c.campaign_id == campaign_id,
@@ -153,9 +153,8 @@ class InvitationRepository(Repository):
         return found, total
 
     def claim_due_mail(self, owner: str, now: datetime, lease_until: datetime,
-                       limit: int) -> list[tuple[int, Invitation]]:
-        """Lease invitations of active email campaigns whose mail (or reminder) is due;
-        (account id, invitation) pairs.
+                       limit: int) -> list[Invitation]:
+        """Lease invitations of active email campaigns whose mail (or reminder) is due.
 
         On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
         workers claiming at the same moment never take the same row; on SQLite
@@ -180,7 +179,7 @@ class InvitationRepository(Repository):
             return []
         self.connection.execute(update(invitations).where(invitations.c.id.in_(ids)).values(
             lease_owner=owner, lease_until=lease_until))
-        return [(row.account_id, _invitation(row)) for row in self.connection.execute(
+        return [_invitation(row) for row in self.connection.execute(
             select(invitations).where(invitations.c.id.in_(ids)).order_by(invitations.c.id))]
 
     def apply(self, invitation_id: int, change: Transition, now: datetime,

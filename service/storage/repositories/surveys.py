@@ -19,7 +19,8 @@ def _survey(row: Row) -> Survey:
                                max=q.get("max")) for q in row.questions)
     return Survey(id=row.id, title=row.title, language=row.language, questions=questions,
                   intro=row.intro, thank_you=row.thank_you,
-                  allow_language_override=row.allow_language_override)
+                  allow_language_override=row.allow_language_override,
+                  created_at=row.created_at)
 
 
 class SurveyRepository(Repository):
@@ -33,17 +34,18 @@ class SurveyRepository(Repository):
             allow_language_override=survey.allow_language_override, questions=questions,
             created_at=now).returning(surveys.c.id)).scalar_one()
 
-    def get(self, account_id: int, survey_id: int) -> tuple[Survey, datetime] | None:
+    def get(self, account_id: int, survey_id: int) -> Survey | None:
         row = self._one(select(surveys).where(surveys.c.account_id == account_id,
                                               surveys.c.id == survey_id))
-        return (_survey(row), row.created_at) if row else None
+        return _survey(row) if row else None
 
-    def list(self, account_id: int, offset: int, limit: int) -> tuple[list[tuple[Survey, datetime]], int]:
+    def list(self, account_id: int, offset: int, limit: int) -> tuple[list[Survey], int]:
+        """One page of the account's surveys, and how many there are in all."""
         where = surveys.c.account_id == account_id
         rows = self.connection.execute(
             select(surveys).where(where).order_by(surveys.c.id).offset(offset).limit(limit))
         total = self.connection.execute(select(func.count()).where(where)).scalar_one()
-        return [(_survey(row), row.created_at) for row in rows], total
+        return [_survey(row) for row in rows], total
 
 
 _CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minutes",
@@ -76,19 +78,19 @@ class CampaignRepository(Repository):
         self.connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(
             updated_at=now, **{name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}))
 
-    def recurring(self, now: datetime) -> list[tuple[int, Campaign]]:
+    def recurring(self, now: datetime) -> list[Campaign]:
         """Active campaigns with a recurrence, of every account (their due time is checked after)."""
         rows = self.connection.execute(select(campaigns).where(
             campaigns.c.status == "active", campaigns.c.recurrence_days > 0,
             campaigns.c.recurrence_list != ""))
-        return [(row.account_id, _campaign(row)) for row in rows]
+        return [_campaign(row) for row in rows]
 
-    def due_dumps(self, now: datetime) -> list[tuple[int, Campaign]]:
+    def due_dumps(self, now: datetime) -> list[Campaign]:
         """Campaigns of every account whose scheduled dump is due."""
         rows = self.connection.execute(select(campaigns).where(
             campaigns.c.dump_every != "", campaigns.c.next_dump_at <= now)
             .order_by(campaigns.c.next_dump_at))
-        return [(row.account_id, _campaign(row)) for row in rows]
+        return [_campaign(row) for row in rows]
 
     def set_next_dump(self, campaign_id: int, at: datetime | None) -> None:
         self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
@@ -98,14 +100,14 @@ class CampaignRepository(Repository):
         self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
                                 .values(last_recurrence_at=now))
 
-    def get_any(self, campaign_id: int) -> tuple[int, Campaign] | None:
-        """A campaign of any account, with its account id (operator tools only)."""
+    def get_any(self, campaign_id: int) -> Campaign | None:
+        """A campaign of any account (operator tools only)."""
         row = self._one(select(campaigns).where(campaigns.c.id == campaign_id))
-        return (row.account_id, _campaign(row)) if row else None
+        return _campaign(row) if row else None
 
-    def get_public(self, public_id: str) -> tuple[int, Campaign] | None:
+    def get_public(self, public_id: str) -> Campaign | None:
         row = self._one(select(campaigns).where(campaigns.c.public_id == public_id))
-        return (row.account_id, _campaign(row)) if row else None
+        return _campaign(row) if row else None
 
     def list(self, account_id: int, survey_id: int | None, status: str | None) -> list[Campaign]:
         query = select(campaigns).where(campaigns.c.account_id == account_id)
