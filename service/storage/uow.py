@@ -6,13 +6,22 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from service.storage.engine import READ_ONLY
-from service.storage.repositories import (AccountRepository, AttributeRepository,
-                                          AuditRepository, AuthFailureRepository,
-                                          CampaignRepository, ContactRepository,
-                                          DumpFileRepository, ExportCursorRepository,
-                                          InvitationRepository, KeyRepository, ListRepository,
-                                          OutboxRepository, ResponseRepository,
-                                          SurveyRepository)
+from service.storage.repositories import (
+    AccountRepository,
+    AttributeRepository,
+    AuditRepository,
+    AuthFailureRepository,
+    CampaignRepository,
+    ContactRepository,
+    DumpFileRepository,
+    ExportCursorRepository,
+    InvitationRepository,
+    KeyRepository,
+    ListRepository,
+    OutboxRepository,
+    ResponseRepository,
+    SurveyRepository,
+)
 
 
 class SqlUnitOfWork:

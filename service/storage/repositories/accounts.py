@@ -4,18 +4,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Row
 
+from service.storage.records import AccountRecord, ApiKeyRecord, AuditRecord
 from service.storage.repositories.base import Repository, insert_ignoring_conflicts
 from service.storage.tables import accounts, api_keys, audit_log, auth_failures
 
 
 class AccountRepository(Repository):
-    def get_by_name(self, name: str) -> Row | None:
-        return self._one(select(accounts).where(accounts.c.name == name))
+    def get_by_name(self, name: str) -> AccountRecord | None:
+        return self._record(AccountRecord, select(accounts).where(accounts.c.name == name))
 
-    def get(self, account_id: int) -> Row | None:
-        return self._one(select(accounts).where(accounts.c.id == account_id))
+    def get(self, account_id: int) -> AccountRecord | None:
+        return self._record(AccountRecord, select(accounts).where(accounts.c.id == account_id))
 
     def add(self, name: str, now: datetime) -> int:
         return self.connection.execute(
@@ -32,14 +32,14 @@ class KeyRepository(Repository):
             account_id=account_id, key_id=key_id, secret_hash=secret_hash,
             scopes=" ".join(scopes), label=label, created_at=now, expires_at=expires_at))
 
-    def get(self, key_id: str) -> Row | None:
-        return self._one(select(api_keys).where(api_keys.c.key_id == key_id))
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        return self._record(ApiKeyRecord, select(api_keys).where(api_keys.c.key_id == key_id))
 
-    def list(self, account_id: int, include_revoked: bool) -> list[Row]:
+    def list(self, account_id: int, include_revoked: bool) -> list[ApiKeyRecord]:
         query = select(api_keys).where(api_keys.c.account_id == account_id)
         if not include_revoked:
             query = query.where(api_keys.c.revoked_at.is_(None))
-        return list(self.connection.execute(query.order_by(api_keys.c.id)))
+        return self._records(ApiKeyRecord, query.order_by(api_keys.c.id))
 
     def revoke(self, account_id: int, key_id: str, now: datetime) -> bool:
         result = self.connection.execute(update(api_keys).where(
@@ -88,8 +88,8 @@ class AuditRepository(Repository):
             account_id=account_id, key_id=key_id, operation=operation, target=target[:200],
             at=now))
 
-    def list(self, account_id: int, since: datetime | None, limit: int) -> list[Row]:
+    def list(self, account_id: int, since: datetime | None, limit: int) -> list[AuditRecord]:
         query = select(audit_log).where(audit_log.c.account_id == account_id)
         if since is not None:
             query = query.where(audit_log.c.at >= since)
-        return list(self.connection.execute(query.order_by(audit_log.c.id.desc()).limit(limit)))
+        return self._records(AuditRecord, query.order_by(audit_log.c.id.desc()).limit(limit))

@@ -1,13 +1,16 @@
 """What every repository shares: the connection, IN lists, chunking, inserts that skip conflicts."""
 from __future__ import annotations
 
-from typing import Iterator
+import dataclasses
+from typing import Iterator, TypeVar
 
 from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
+
+R = TypeVar("R")
 
 #: Rows per IN (...) list or multi-row statement: well inside every backend's limits.
 CHUNK = 500
@@ -25,12 +28,31 @@ def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start:start + size]
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def as_record(cls: type[R], row: Row) -> R:
+    """The record ``cls`` of a row (extra columns of the row are left out)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return cls(*(getattr(row, name) for name in names))
+
+
 class Repository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
     def _one(self, statement) -> Row | None:
         return self.connection.execute(statement).first()
+
+    def _record(self, cls: type[R], statement) -> R | None:
+        """The first row of ``statement`` as a ``cls`` record, or None."""
+        row = self.connection.execute(statement).first()
+        return as_record(cls, row) if row is not None else None
+
+    def _records(self, cls: type[R], statement) -> list[R]:
+        return [as_record(cls, row) for row in self.connection.execute(statement)]
 
 
 def insert_ignoring_conflicts(connection: Connection, table):

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 
 from service.domain.surveys import Contact
+from service.storage.records import ContactRecord
 from service.storage.repositories.base import (
     Repository,
     among,
@@ -71,8 +72,8 @@ class ContactRepository(Repository):
                                      attributes=merged, unsubscribed=existing.unsubscribed),
                              "updated")
 
-    def details(self, contact_id: int) -> Row:
-        return self._one(select(contacts).where(contacts.c.id == contact_id))
+    def details(self, contact_id: int) -> ContactRecord:
+        return self._record(ContactRecord, select(contacts).where(contacts.c.id == contact_id))
 
     def erase(self, contact_id: int, now: datetime) -> None:
         """Remove a contact's personal data; the row stays so its answers still count."""

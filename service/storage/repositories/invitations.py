@@ -10,6 +10,7 @@ from sqlalchemy.engine import Row
 
 from service.domain.distribution import Invitation, Status, Transition
 from service.domain.errors import DuplicateEvent
+from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
     Repository,
     among,
@@ -130,9 +131,9 @@ class InvitationRepository(Repository):
                 {"invitation_id": i, "at": at, "event": event, "detail": detail[:500]}
                 for i, at, event, detail in chunk])
 
-    def history(self, invitation_id: int) -> list[Row]:
-        return list(self.connection.execute(select(invitation_events).where(
-            invitation_events.c.invitation_id == invitation_id).order_by(invitation_events.c.id)))
+    def history(self, invitation_id: int) -> list[HistoryRecord]:
+        return self._records(HistoryRecord, select(invitation_events).where(
+            invitation_events.c.invitation_id == invitation_id).order_by(invitation_events.c.id))
 
     def non_responders(self, account_id: int, campaign_id: int, since: datetime | None,
                        offset: int, limit: int, now: datetime

@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Row
 
+from service.storage.records import CrmConnectionRecord, OutboxRecord
 from service.storage.repositories.base import Repository, insert_ignoring_conflicts
 from service.storage.tables import crm_connections, outbox, webhook_secrets
 
@@ -19,7 +19,7 @@ class OutboxRepository(Repository):
                  "created_at": now, **entry} for entry in entries])
 
     def claim_due(self, owner: str, now: datetime, lease_until: datetime,
-                  limit: int) -> list[Row]:
+                  limit: int) -> list[OutboxRecord]:
         """Lease pending entries that are due (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
         ids = list(self.connection.execute(
             select(outbox.c.id).where(
@@ -31,8 +31,8 @@ class OutboxRepository(Repository):
             return []
         self.connection.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
             lease_owner=owner, lease_until=lease_until))
-        return list(self.connection.execute(select(outbox).where(outbox.c.id.in_(ids))
-                                            .order_by(outbox.c.id)))
+        return self._records(OutboxRecord, select(outbox).where(outbox.c.id.in_(ids))
+                             .order_by(outbox.c.id))
 
     def finish(self, entry_id: int, owner: str, **values: Any) -> bool:
         return self.connection.execute(update(outbox).where(
@@ -40,11 +40,11 @@ class OutboxRepository(Repository):
             outbox.c.state == "pending").values(
                 lease_owner=None, lease_until=None, **values)).rowcount == 1
 
-    def list(self, account_id: int, state: str | None, limit: int) -> list[Row]:
+    def list(self, account_id: int, state: str | None, limit: int) -> list[OutboxRecord]:
         query = select(outbox).where(outbox.c.account_id == account_id)
         if state is not None:
             query = query.where(outbox.c.state == state)
-        return list(self.connection.execute(query.order_by(outbox.c.id.desc()).limit(limit)))
+        return self._records(OutboxRecord, query.order_by(outbox.c.id.desc()).limit(limit))
 
     def retry(self, account_id: int, entry_id: int, now: datetime) -> bool:
         """Put a dead entry back in the queue, due now, with its attempts counted afresh."""
@@ -71,8 +71,8 @@ class OutboxRepository(Repository):
             erased += 1
         return erased
 
-    def crm_connection(self, account_id: int) -> Row | None:
-        return self._one(select(crm_connections).where(
+    def crm_connection(self, account_id: int) -> CrmConnectionRecord | None:
+        return self._record(CrmConnectionRecord, select(crm_connections).where(
             crm_connections.c.account_id == account_id))
 
     def set_crm_connection(self, account_id: int, values: dict, now: datetime) -> None:

@@ -7,6 +7,11 @@ from typing import Any, Iterator
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 
+from service.storage.records import (
+    CampaignResponseRecord,
+    DumpFileRecord,
+    ResponseRecord,
+)
 from service.storage.repositories.base import Repository, insert_ignoring_conflicts
 from service.storage.tables import (
     accounts,
@@ -45,9 +50,9 @@ class ResponseRepository(Repository):
             updated_at=now, change="new", position=position,
         ).returning(responses.c.id)).scalar_one()
 
-    def of_contact(self, contact_id: int) -> list[Row]:
-        return list(self.connection.execute(select(responses).where(
-            responses.c.contact_id == contact_id).order_by(responses.c.id)))
+    def of_contact(self, contact_id: int) -> list[ResponseRecord]:
+        return self._records(ResponseRecord, select(responses).where(
+            responses.c.contact_id == contact_id).order_by(responses.c.id))
 
     def anonymise(self, account_id: int, response_id: int, answers: dict[str, object],
                   now: datetime) -> None:
@@ -56,11 +61,8 @@ class ResponseRepository(Repository):
             answers=answers, params={}, extra_params={}, change="erased", updated_at=now,
             position=self.assign_position(account_id)))
 
-    def get_by_invitation(self, invitation_id: int) -> Row | None:
-        return self._one(select(responses.c.id).where(responses.c.invitation_id == invitation_id))
-
     def latest_per_campaign(self, account_id: int, contact_id: int,
-                            campaign_id: int | None) -> list[Row]:
+                            campaign_id: int | None) -> list[CampaignResponseRecord]:
         """The contact's most recent response in each campaign, newest campaign activity first."""
         ranked = (select(responses, func.row_number().over(
             partition_by=responses.c.campaign_id,
@@ -73,7 +75,7 @@ class ResponseRepository(Repository):
                  .join(campaigns, campaigns.c.id == ranked.c.campaign_id)
                  .where(ranked.c.rank == 1)
                  .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
-        return list(self.connection.execute(query))
+        return self._records(CampaignResponseRecord, query)
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
@@ -148,12 +150,12 @@ class DumpFileRepository(Repository):
     def add(self, account_id: int, **values: Any) -> None:
         self.connection.execute(insert(dump_files).values(account_id=account_id, **values))
 
-    def list(self, account_id: int, campaign_id: int | None, limit: int) -> list[Row]:
+    def list(self, account_id: int, campaign_id: int | None, limit: int) -> list[DumpFileRecord]:
         query = select(dump_files).where(dump_files.c.account_id == account_id)
         if campaign_id is not None:
             query = query.where(dump_files.c.campaign_id == campaign_id)
-        return list(self.connection.execute(query.order_by(dump_files.c.id.desc()).limit(limit)))
+        return self._records(DumpFileRecord, query.order_by(dump_files.c.id.desc()).limit(limit))
 
-    def get(self, account_id: int, name: str) -> Row | None:
-        return self._one(select(dump_files).where(dump_files.c.account_id == account_id,
-                                                  dump_files.c.name == name))
+    def get(self, account_id: int, name: str) -> DumpFileRecord | None:
+        return self._record(DumpFileRecord, select(dump_files).where(
+            dump_files.c.account_id == account_id, dump_files.c.name == name))

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Row
 
 from service.domain.distribution import Campaign
 from service.domain.surveys import Question, Survey
+from service.storage.records import AttributeDefinitionRecord
 from service.storage.repositories.base import Repository
 from service.storage.tables import attribute_definitions, campaigns, surveys
 
@@ -132,7 +133,8 @@ class AttributeRepository(Repository):
             self.connection.execute(update(attribute_definitions).where(
                 attribute_definitions.c.id == existing.id).values(kind=kind, values=values))
 
-    def all(self, account_id: int) -> dict[str, Row]:
-        return {row.name: row for row in self.connection.execute(
+    def all(self, account_id: int) -> dict[str, AttributeDefinitionRecord]:
+        return {row.name: row for row in self._records(
+            AttributeDefinitionRecord,
             select(attribute_definitions).where(attribute_definitions.c.account_id == account_id)
             .order_by(attribute_definitions.c.name))}
