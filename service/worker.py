@@ -80,8 +80,7 @@ def run_forever(rt: Runtime, sender, interval: float, stop: Callable[[], bool]) 
     while not stop():
         try:
             counts = run_once(rt, sender, worker_id)
-            if any(counts.values()):
-                log.info("round: %s", counts)
+            log.info("round %s", " ".join(f"{name}={n}" for name, n in counts.items()))
         except Exception:  # a database hiccup must not end the worker: log, wait, go on
             log.exception("worker round failed; trying again in %ss", interval)
         deadline = time.monotonic() + interval

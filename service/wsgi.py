@@ -15,6 +15,7 @@ from sqlalchemy import text
 from service.config import Settings
 from service.services import Runtime
 from service.services.runtime import utc_now
+from service.startup import require_secret
 from service.storage.engine import make_engine
 from service.storage.uow import SqlUnitOfWork
 
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None,
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
-                 secret_key=settings.secret_key, base_url=settings.base_url, clock=clock,
+                 secret_key=require_secret(settings), base_url=settings.base_url, clock=clock,
                  data_dir=settings.data_dir)
     xmlrpc = create_xmlrpc_app(rt)
     survey_pages = create_survey_app(rt)

@@ -31,8 +31,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def is_current(engine: Engine) -> bool:
-    """True when the database is at the latest revision."""
+def revisions(engine: Engine) -> tuple[str | None, str]:
+    """The database's revision (None before any migration) and the latest one."""
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        return MigrationContext.configure(connection).get_current_revision(), head
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at the latest revision."""
+    current, head = revisions(engine)
+    return current == head
