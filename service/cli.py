@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true",
                         help="run one round, print its counts as JSON and exit")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
+    worker.add_argument("--metrics-bind", default=os.environ.get("FEEDLOOP_WORKER_METRICS_BIND"),
+                        help="HOST:PORT where the running worker serves its Prometheus metrics "
+                             "(env FEEDLOOP_WORKER_METRICS_BIND; default: none)")
 
     command(commands, "migrate", "bring the database to this release's schema (safe while "
             "older nodes serve)", _migrate)
@@ -252,20 +255,23 @@ def _deliveries_retry(args) -> int:
 
 
 def _worker(args) -> int:
-    import logging
     import socket
 
     from service.mail import make_sender
+    from service.logs import configure_logging
     from service.worker import install_stop_signals, run_forever, run_once
     settings = Settings.from_env()
     _announce(settings)
     rt, _ = _runtime(settings)
-    logging.basicConfig(level=os.environ.get("FEEDLOOP_LOG_LEVEL", "info").upper(),
-                        format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     sender = make_sender(settings.smtp_url, settings.data_dir)
     if args.once:
         print(json.dumps(run_once(rt, sender, f"{socket.gethostname()}:{os.getpid()}")))
         return 0
+    if args.metrics_bind:
+        from prometheus_client import start_http_server
+        host, _, port = args.metrics_bind.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1")
     run_forever(rt, sender, args.interval, install_stop_signals())
     return 0
 

@@ -39,6 +39,8 @@ class Settings:
     secret_key: bytes | None
     smtp_url: str
     data_dir: Path
+    #: Bearer token of /metrics; empty: the endpoint is off.
+    metrics_token: str = ""
 
     @property
     def is_embedded(self) -> bool:
@@ -78,6 +80,7 @@ class Settings:
             secret_key=secret_key,
             smtp_url=env.get("FEEDLOOP_SMTP_URL", ""),
             data_dir=data_dir,
+            metrics_token=env.get("FEEDLOOP_METRICS_TOKEN", ""),
         )
 
 

@@ -5,18 +5,23 @@ no database connection is ever shared between processes.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from datetime import datetime
 from typing import Callable, Iterable
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from service.config import Settings
 from service.services import Runtime
+from service.services.backlog import read_backlog
 from service.services.runtime import utc_now
 from service.startup import require_secret
+from service.telemetry import observe_request, render_metrics
 from service.storage.engine import make_engine
+from service.storage.migrations import revisions
 from service.storage.uow import SqlUnitOfWork
 
 log = logging.getLogger("feedloop")
@@ -26,7 +31,7 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 def create_app(settings: Settings | None = None,
                clock: Callable[[], datetime] = utc_now) -> WSGIApp:
-    """Compose the doors (/soap, /xmlrpc, /RPC2, /healthz) onto one runtime."""
+    """Compose the doors, pages and probes (/healthz, /readyz, /metrics) onto one runtime."""
     from service.soap import create_soap_app
     from service.web.dashboard import create_dashboard_app
     from service.web.exports import create_exports_app
@@ -46,6 +51,8 @@ def create_app(settings: Settings | None = None,
         "/xmlrpc": xmlrpc,
         "/RPC2": xmlrpc,
         "/healthz": _health(engine),
+        "/readyz": _ready(engine),
+        "/metrics": _metrics(rt, settings.metrics_token),
         "/exports/": create_exports_app(rt),
         "/u/": create_unsubscribe_app(rt),
         "/dashboard/": create_dashboard_app(rt),
@@ -68,11 +75,14 @@ class Router:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
-        app = self.routes.get(path) or next(
-            (self.routes[p] for p in self.prefixes if path.startswith(p)), None)
-        if app is None:
-            return plain(start_response, "404 Not Found", "Not found.\n")
-        return app(environ, start_response)
+        route = path if path in self.routes else next(
+            (p for p in self.prefixes if path.startswith(p)), None)
+        app = self.routes[route] if route else _not_found
+        return observe_request(route or "unmatched", app, environ, start_response)
+
+
+def _not_found(environ: dict, start_response: Callable) -> list[bytes]:
+    return plain(start_response, "404 Not Found", "Not found.\n")
 
 
 def plain(start_response: Callable, status: str, body: str,
@@ -83,16 +93,62 @@ def plain(start_response: Callable, status: str, body: str,
     return [data]
 
 
+def _json(start_response: Callable, ok: bool, report: dict) -> list[bytes]:
+    return plain(start_response, "200 OK" if ok else "503 Service Unavailable",
+                 json.dumps(report) + "\n", "application/json")
+
+
 def _health(engine) -> WSGIApp:
+    """/healthz: the process answers and reaches its database (for restarts)."""
     def health(environ: dict, start_response: Callable) -> list[bytes]:
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            status, report = "200 OK", {"status": "ok", "database": "ok"}
         except Exception:  # an operator needs a 503, not a traceback
             log.exception("health check: database unreachable")
-            status, report = "503 Service Unavailable", {"status": "error",
-                                                          "database": "unreachable"}
-        return plain(start_response, status, json.dumps(report) + "\n", "application/json")
+            return _json(start_response, False, {"status": "error", "database": "unreachable"})
+        return _json(start_response, True, {"status": "ok", "database": "ok"})
 
     return health
+
+
+def _ready(engine) -> WSGIApp:
+    """/readyz: the database is reachable and at this release's revision (for traffic)."""
+    def ready(environ: dict, start_response: Callable) -> list[bytes]:
+        try:
+            current, head = revisions(engine)
+        except Exception:
+            log.exception("readiness check: database unreachable")
+            return _json(start_response, False, {"status": "error", "database": "unreachable"})
+        if current != head:
+            return _json(start_response, False, {"status": "error", "database": "ok",
+                                                 "revision": current, "expected": head})
+        return _json(start_response, True, {"status": "ok", "database": "ok",
+                                            "revision": current})
+
+    return ready
+
+
+def _metrics(rt: Runtime, token: str) -> WSGIApp:
+    """/metrics for Prometheus, behind a bearer token of its own (FEEDLOOP_METRICS_TOKEN).
+
+    Not an account's key: the numbers cover every account, so they belong to the
+    operator. Without a token configured the endpoint is off.
+    """
+    expected = f"Bearer {token}".encode()
+
+    def metrics(environ: dict, start_response: Callable) -> list[bytes]:
+        if not token:
+            return plain(start_response, "404 Not Found", "Metrics are off: set "
+                         "FEEDLOOP_METRICS_TOKEN (docs/deploy.md).\n")
+        given = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, expected):
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"'),
+                                                 ("Content-Type", "text/plain; charset=utf-8")])
+            return [b"Send Authorization: Bearer <FEEDLOOP_METRICS_TOKEN>.\n"]
+        data = render_metrics(lambda: read_backlog(rt))
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
+                                  ("Content-Length", str(len(data)))])
+        return [data]
+
+    return metrics

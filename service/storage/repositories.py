@@ -316,6 +316,13 @@ class ContactRepository(_Repository):
             contacts.c.id == contact_id)).scalar_one() is not None
 
 
+def _mail_due(now: datetime):
+    """An invitation's first mail or next reminder is due."""
+    return (((invitations.c.status == "scheduled") & (invitations.c.send_at <= now))
+            | (invitations.c.status.in_(("sent", "opened", "reminded"))
+               & (invitations.c.next_reminder_at <= now)))
+
+
 def _invitation(row: Row) -> Invitation:
     return Invitation(id=row.id, campaign_id=row.campaign_id, contact_id=row.contact_id,
                       nonce=bytes(row.nonce), params=dict(row.params), status=row.status,
@@ -453,9 +460,7 @@ class InvitationRepository(_Repository):
         the write transaction already admits one claimer at a time. The lease
         lets the SMTP conversation happen outside any transaction.
         """
-        due = (((invitations.c.status == "scheduled") & (invitations.c.send_at <= now))
-               | (invitations.c.status.in_(("sent", "opened", "reminded"))
-                  & (invitations.c.next_reminder_at <= now)))
+        due = _mail_due(now)
         candidates = (
             select(invitations.c.id)
             .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
@@ -473,6 +478,11 @@ class InvitationRepository(_Repository):
             lease_owner=owner, lease_until=lease_until))
         return list(self.connection.execute(select(invitations).where(
             invitations.c.id.in_(ids)).order_by(invitations.c.id)))
+
+    def count_due_mail(self, now: datetime) -> int:
+        """Invitations whose mail or reminder is due and not sent yet (a metric)."""
+        return self.connection.execute(select(func.count()).select_from(invitations)
+                                       .where(_mail_due(now))).scalar_one()
 
     def finish_mail(self, invitation_id: int, owner: str, only_if_status: tuple[str, ...],
                     **values: Any) -> bool:
@@ -778,6 +788,13 @@ class OutboxRepository(_Repository):
             outbox.c.id == entry_id, outbox.c.lease_owner == owner,
             outbox.c.state == "pending").values(
                 lease_owner=None, lease_until=None, **values)).rowcount == 1
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many entries wait, and when the oldest of them was created (a metric)."""
+        count, oldest = self.connection.execute(
+            select(func.count(), func.min(outbox.c.created_at))
+            .where(outbox.c.state == "pending")).one()
+        return count, oldest
 
     def list(self, account_id: int, state: str | None, limit: int) -> list[Row]:
         query = select(outbox).where(outbox.c.account_id == account_id)
