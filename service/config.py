@@ -41,6 +41,8 @@ class Settings:
     data_dir: Path
     #: Bearer token of /metrics; empty: the endpoint is off.
     metrics_token: str = ""
+    #: Addresses of reverse proxies whose X-Real-IP header names the client.
+    trusted_proxies: frozenset[str] = frozenset()
 
     @property
     def is_embedded(self) -> bool:
@@ -81,6 +83,8 @@ class Settings:
             smtp_url=env.get("FEEDLOOP_SMTP_URL", ""),
             data_dir=data_dir,
             metrics_token=env.get("FEEDLOOP_METRICS_TOKEN", ""),
+            trusted_proxies=frozenset(a.strip() for a in env.get("FEEDLOOP_TRUSTED_PROXIES", "")
+                                      .split(",") if a.strip()),
         )
 
 

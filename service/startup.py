@@ -57,16 +57,16 @@ def open_engine(settings: Settings, create: bool = False) -> Engine:
 
 
 def require_current(engine: Engine, settings: Settings) -> str:
-    """The database's revision; refused unless it is the latest this release knows."""
-    from service.storage.migrations import revisions
-    current, head = revisions(engine)
+    """The database's revision; refused when it has no tables or is behind this release."""
+    from service.storage.migrations import schema_state
+    state, current, head = schema_state(engine)
     where = settings.safe_database_url
-    if current is None:
+    if state == "empty":
         raise StartupError(f"the database {where} has no feedloop tables: run `feedloop migrate`")
-    if current != head:
+    if state == "behind":
         raise StartupError(f"the database {where} is at revision {current}, this release needs "
                            f"{head}: run `feedloop migrate`")
-    return current
+    return current if state == "current" else f"{current}, newer than this release's {head}"
 
 
 def require_secret(settings: Settings) -> bytes:
@@ -147,7 +147,7 @@ def _check_data_dir(settings: Settings) -> tuple[bool, str]:
 def _check_database(settings: Settings) -> str:
     engine = open_engine(settings)
     try:
-        return f"reachable, revision {require_current(engine, settings)} (the latest)"
+        return f"reachable, revision {require_current(engine, settings)}"
     finally:
         engine.dispose()
 

@@ -21,7 +21,7 @@ from service.services.runtime import utc_now
 from service.startup import require_secret
 from service.telemetry import observe_request, render_metrics
 from service.storage.engine import make_engine
-from service.storage.migrations import revisions
+from service.storage.migrations import schema_state
 from service.storage.uow import SqlUnitOfWork
 
 log = logging.getLogger("feedloop")
@@ -60,20 +60,30 @@ def create_app(settings: Settings | None = None,
         "/o/": survey_pages,
         "/static/": survey_pages,
     }
-    app = Router(routes)
+    app = Router(routes, settings.trusted_proxies)
     app.runtime = rt
     app.engine = engine
     return app
 
 
 class Router:
-    """Dispatch on the exact path, or on a prefix ending in '/'; anything else is a 404."""
+    """Dispatch on the exact path, or on a prefix ending in '/'; anything else is a 404.
 
-    def __init__(self, routes: dict[str, WSGIApp]) -> None:
+    Requests from a trusted proxy (FEEDLOOP_TRUSTED_PROXIES) carry the client's
+    address in X-Real-IP; from anyone else that header is ignored.
+    """
+
+    def __init__(self, routes: dict[str, WSGIApp], trusted_proxies: frozenset[str] = frozenset()
+                 ) -> None:
         self.routes = routes
+        self.trusted_proxies = trusted_proxies
         self.prefixes = sorted((p for p in routes if p.endswith("/")), key=len, reverse=True)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REMOTE_ADDR") in self.trusted_proxies and environ.get("HTTP_X_REAL_IP"):
+            # Behind nginx every request comes from the proxy: the client's own address,
+            # which the authentication throttle counts failures by, is in X-Real-IP.
+            environ["REMOTE_ADDR"] = environ["HTTP_X_REAL_IP"].strip()
         path = environ.get("PATH_INFO", "") or "/"
         route = path if path in self.routes else next(
             (p for p in self.prefixes if path.startswith(p)), None)
@@ -113,18 +123,19 @@ def _health(engine) -> WSGIApp:
 
 
 def _ready(engine) -> WSGIApp:
-    """/readyz: the database is reachable and at this release's revision (for traffic)."""
+    """/readyz: the database is reachable and migrated for this release (for traffic)."""
     def ready(environ: dict, start_response: Callable) -> list[bytes]:
         try:
-            current, head = revisions(engine)
+            state, current, head = schema_state(engine)
         except Exception:
             log.exception("readiness check: database unreachable")
             return _json(start_response, False, {"status": "error", "database": "unreachable"})
-        if current != head:
-            return _json(start_response, False, {"status": "error", "database": "ok",
-                                                 "revision": current, "expected": head})
-        return _json(start_response, True, {"status": "ok", "database": "ok",
-                                            "revision": current})
+        # An old node of a rolling upgrade stays ready: migrations keep it working.
+        ready = state in ("current", "ahead")
+        report = {"status": "ok" if ready else "error", "database": "ok", "revision": current}
+        if state != "current":
+            report["schema"] = f"{state}; this release expects {head}"
+        return _json(start_response, ready, report)
 
     return ready
 

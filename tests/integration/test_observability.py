@@ -71,6 +71,10 @@ def test_readyz_is_unavailable_until_the_database_is_migrated(metered):
     client = TestApp(metered)
     answer = client.get("/readyz", expect_errors=True)
     assert answer.status_int == 503 and answer.json["revision"] is None
+    upgrade(metered.engine, "0007")
+    assert client.get("/readyz", expect_errors=True).json == {
+        "status": "error", "database": "ok", "revision": "0007",
+        "schema": "behind; this release expects 0008"}
     upgrade(metered.engine)
     assert client.get("/readyz").json == {"status": "ok", "database": "ok", "revision": "0008"}
 
@@ -89,3 +93,33 @@ def test_metrics_show_the_outbox_backlog_and_its_oldest_age(metered, clock):
     text = TestApp(metered).get("/metrics", headers={"Authorization": "Bearer scrape-me"}).text
     assert "feedloop_outbox_pending 3.0" in text
     assert "feedloop_outbox_oldest_pending_seconds 120.0" in text
+
+
+def test_the_client_address_comes_from_x_real_ip_only_behind_a_trusted_proxy(tmp_path, clock):
+    from service.services.keys import create_account_key
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                        base_url="http://127.0.0.1:8000", secret_key=b"k", smtp_url="",
+                        data_dir=tmp_path, trusted_proxies=frozenset({"10.0.0.2"}))
+    app = create_app(settings, clock=clock)
+    upgrade(app.engine)
+    create_account_key(app.runtime, "acme", ["admin"])
+    client = TestApp(app)
+    client.authorization = ("Basic", ("fl_0000000000000000", "wrong"))
+    body = xmlrpc.client.dumps(({},), "feedloop.list_surveys")
+
+    def attempt(proxy: str, real_ip: str) -> str:
+        answer = client.post("/xmlrpc", body, content_type="text/xml",
+                             headers={"X-Real-IP": real_ip},
+                             extra_environ={"REMOTE_ADDR": proxy})
+        return answer.text
+
+    for _ in range(10):  # one client behind the proxy gets itself blocked ...
+        attempt("10.0.0.2", "203.0.113.7")
+    assert "TooManyRequests" in attempt("10.0.0.2", "203.0.113.7")
+    # ... and only itself: another client through the same proxy is not.
+    assert "Unauthorized" in attempt("10.0.0.2", "198.51.100.9")
+    # Anyone else's X-Real-IP is ignored: the address is the connection's own.
+    for _ in range(10):
+        attempt("192.0.2.50", f"198.51.100.{_}")
+    assert "TooManyRequests" in attempt("192.0.2.50", "198.51.100.99")
+    app.engine.dispose()

@@ -148,7 +148,7 @@ def test_check_passes_on_a_working_embedded_installation(data_dir, capsys):
     assert [line.split(":")[0] for line in out.splitlines()] == [
         "ok   config", "ok   data directory", "ok   database", "ok   secret key", "ok   smtp",
         "ok   base URL"]
-    assert "revision 0008 (the latest)" in out
+    assert "ok   database: reachable, revision 0008\n" in out
 
 
 def test_check_names_each_problem_and_exits_non_zero(data_dir, capsys, monkeypatch):
@@ -206,3 +206,20 @@ def test_version_and_help_with_defaults(capsys):
         main(["worker", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "deliver webhooks and CRM pushes" in help_text and "scheduled dumps" in help_text
+
+
+def test_a_database_behind_this_release_is_refused_and_one_ahead_is_served(data_dir, capsys):
+    from sqlalchemy import create_engine, text
+    run(capsys, "migrate")
+    engine = create_engine(f"sqlite:///{data_dir / 'feedloop.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+    code, _, err = run(capsys, "keys", "list", "--account", "demo")
+    assert code == 1 and failure_line(err).endswith(
+        "is at revision 0007, this release needs 0008: run `feedloop migrate`")
+    # A newer release migrated it during a rolling upgrade: this one keeps working.
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and "revision 0099, newer than this release's 0008" in out
