@@ -90,3 +90,32 @@ def test_a_callers_request_id_comes_back_and_goes_into_the_access_log(live_serve
     assert "crm-run-42" in live_server.log()
     _, headers, _ = get(live_server.base_url + "/healthz", {"X-Request-Id": "bad id\u00e9"})
     assert len(headers["X-Request-Id"]) == 12 and headers["X-Request-Id"] != "bad id"
+
+
+def test_the_running_worker_serves_its_round_counts_to_prometheus(live_server):
+    import signal
+    import subprocess
+    import time
+
+    from tests.e2e.conftest import FEEDLOOP, free_port
+    port = free_port()
+    worker = subprocess.Popen([FEEDLOOP, "worker", "--interval", "0.2", "--metrics-bind",
+                               f"127.0.0.1:{port}"], env=live_server.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, rounds = time.monotonic() + 30, 0.0
+        while rounds < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                text = get(f"http://127.0.0.1:{port}/metrics")[2]
+            except OSError:
+                continue
+            rounds = sum(s.value for f in text_string_to_metric_families(text)
+                         for s in f.samples if s.name == "feedloop_worker_rounds_total"
+                         and s.labels == {"outcome": "ok"})
+        assert rounds >= 2
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, log = worker.communicate(timeout=30)
+    assert worker.returncode == 0
+    assert " round recurrences=0 dumps=0 sent=0" in log
