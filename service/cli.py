@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 
@@ -184,31 +185,29 @@ def _runtime(settings: Settings | None = None, need_secret: bool = True):
                    data_dir=settings.data_dir), engine
 
 
-def _create_embedded(settings: Settings):
-    """The embedded database and secret, created and migrated (serve and migrate only)."""
+def _migrate_database(settings: Settings) -> Settings:
+    """Migrate the database, creating it and its secret on the embedded default only;
+    the settings with that secret."""
     from service.config import create_secret
     from service.storage.migrations import upgrade
-    prepare_data_dir(settings.data_dir)
-    create_secret(settings.data_dir)
-    engine = open_engine(settings, create=True)
-    _ENGINES.append(engine)
-    upgrade(engine)
-    return _runtime(Settings.from_env())
+    if settings.is_embedded:
+        prepare_data_dir(settings.data_dir)
+        if settings.secret_key is None:
+            settings = replace(settings, secret_key=create_secret(settings.data_dir))
+    engine = open_engine(settings, create=settings.is_embedded)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return settings
 
 
 def _migrate(args) -> int:
     from service.services.keys import has_accounts
-    from service.storage.migrations import upgrade
     settings = Settings.from_env()
     _announce(settings)
-    if settings.is_embedded:
-        rt, engine = _create_embedded(settings)
-    else:
-        engine = open_engine(settings)
-        _ENGINES.append(engine)
-        upgrade(engine)
-        # Migrating needs no secret: nodes may get theirs after the schema exists.
-        rt, engine = _runtime(settings, need_secret=False)
+    # Migrating needs no secret on PostgreSQL: nodes may get theirs after the schema exists.
+    rt, engine = _runtime(_migrate_database(settings), need_secret=False)
     print(f"database is at the latest revision ({require_current(engine, settings)})")
     if not has_accounts(rt):
         print("no account yet: `feedloop accounts create NAME` creates one and prints its "
@@ -221,7 +220,7 @@ def _serve(args) -> int:
     settings = Settings.from_env()
     _announce(settings)
     if settings.is_embedded:
-        rt, _ = _create_embedded(settings)
+        rt, _ = _runtime(_migrate_database(settings))
         if not has_accounts(rt):
             key = create_account_key(rt, DEMO_ACCOUNT, ["admin"], label="created by first start")
             print("First start: created the account 'demo' and its admin API key "
