@@ -49,9 +49,9 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
-def log_handler(stream=None) -> logging.Handler:
+def log_handler() -> logging.Handler:
     """A handler in the format FEEDLOOP_LOG_FORMAT asks for (text, the default, or json)."""
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
     json_format = os.environ.get("FEEDLOOP_LOG_FORMAT", "text").lower() == "json"
     handler.setFormatter(JsonFormatter() if json_format else logging.Formatter(TEXT_FORMAT))

@@ -77,7 +77,6 @@ def observe_request(route: str, app: Callable, environ: dict,
     given = environ.get("HTTP_X_REQUEST_ID", "")
     rid = given if _CLIENT_ID.fullmatch(given) else uuid.uuid4().hex[:12]
     token = REQUEST_ID.set(rid)
-    environ["feedloop.request_id"] = rid
     started = time.perf_counter()
     status = ["500"]
 

@@ -1,6 +1,10 @@
 """What an operator watches on a real gunicorn with 2 workers: /metrics, /readyz, request ids."""
 from __future__ import annotations
 
+import base64
+import signal
+import subprocess
+import time
 import urllib.error
 import urllib.request
 import xmlrpc.client
@@ -8,7 +12,7 @@ import xmlrpc.client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import METRICS_TOKEN
+from tests.e2e.conftest import FEEDLOOP, METRICS_TOKEN, free_port
 from tests.e2e.doors import DoorFault, SoapDoor, XmlRpcDoor
 
 pytestmark = pytest.mark.e2e
@@ -73,7 +77,6 @@ def test_metrics_are_refused_without_the_operators_token(live_server):
                              {"Authorization": "Bearer " + "wrong"})
     assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
     key_id, secret = live_server.admin  # an account's key is not the operator's token
-    import base64
     basic = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
     assert get(live_server.base_url + "/metrics", {"Authorization": f"Basic {basic}"})[0] == 401
 
@@ -93,11 +96,6 @@ def test_a_callers_request_id_comes_back_and_goes_into_the_access_log(live_serve
 
 
 def test_the_running_worker_serves_its_round_counts_to_prometheus(live_server):
-    import signal
-    import subprocess
-    import time
-
-    from tests.e2e.conftest import FEEDLOOP, free_port
     port = free_port()
     worker = subprocess.Popen([FEEDLOOP, "worker", "--interval", "0.2", "--metrics-bind",
                                f"127.0.0.1:{port}"], env=live_server.env,
