@@ -49,9 +49,20 @@ def _version() -> str:
         return "unknown"
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Each option's help ends with its default, where there is one to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.required or "default" in text
+                or action.default in (None, False, "", argparse.SUPPRESS)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="feedloop", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="feedloop", formatter_class=_HelpWithDefaults,
         description="Transactional surveys: SOAP and XML-RPC triggers, survey pages, results. "
                     "Data lives in FEEDLOOP_DATA_DIR (default: $XDG_DATA_HOME/feedloop, "
                     "else ~/.local/share/feedloop); see docs/deploy.md.")
@@ -62,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(where, name: str, text: str, handler=None, json_output: bool = False):
         sub = where.add_parser(name, help=text, description=text,
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                               formatter_class=_HelpWithDefaults)
         if handler:
             sub.set_defaults(handler=handler)
         if json_output:
