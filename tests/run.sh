@@ -91,6 +91,7 @@ fi
 # unit, in-process door and end-to-end door tests, on SQLite (PostgreSQL is proven by
 # the main run; this keeps CI under 10 minutes). A machine without them (Debian 12
 # has only 3.11) skips them with a note; on CI (CI=true) a missing one is a failure.
+# FEEDLOOP_EXTRA_PYTHONS names them (default below; empty: none).
 if [ $# -eq 0 ] && [ -z "${PYTHON:-}" ]; then
   for extra in ${FEEDLOOP_EXTRA_PYTHONS-python3.12 python3.13}; do
     if ! find_python "$extra" >/dev/null; then
