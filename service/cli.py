@@ -1,14 +1,20 @@
-"""The `feedloop` command: serve, migrate, keys, worker, wsdl."""
+"""The `feedloop` command: serve, worker, migrate, check, accounts, keys, deliveries, dump,
+backup, wsdl."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
+from dataclasses import replace
 from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
 
 from service.config import Settings
 from service.domain.errors import DomainError
+from service.startup import (StartupError, describe, open_engine, prepare_data_dir,
+                             require_current, require_secret)
 
 DEMO_ACCOUNT = "demo"
 #: Engines a command opened, closed when it ends (main() also runs in-process, in tests).
@@ -26,121 +32,216 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         print(f"feedloop: {error.code}: {error.message}", file=sys.stderr)
         return 1
+    except Exception as error:  # one line for the operator; --debug for the developer
+        if args.debug:
+            raise
+        print(f"feedloop: {describe(error)}", file=sys.stderr)
+        return 1
     finally:
         while _ENGINES:
             _ENGINES.pop().dispose()
 
 
+def _version() -> str:
+    try:
+        return version("feedloop")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Each option's help ends with its default, where there is one to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.required or "default" in text
+                or action.default in (None, False, "", argparse.SUPPRESS)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="feedloop", description="Transactional surveys: "
-                                     "SOAP and XML-RPC triggers, survey pages, results.")
+    parser = argparse.ArgumentParser(
+        prog="feedloop", formatter_class=_HelpWithDefaults,
+        description="Transactional surveys: SOAP and XML-RPC triggers, survey pages, results. "
+                    "Data lives in FEEDLOOP_DATA_DIR (default: $XDG_DATA_HOME/feedloop, "
+                    "else ~/.local/share/feedloop); see docs/deploy.md.")
+    parser.add_argument("--version", action="version", version=f"feedloop {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of a failure instead of one line")
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run every door under gunicorn")
-    serve.add_argument("--bind", default=os.environ.get("FEEDLOOP_BIND", "127.0.0.1:8000"))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("FEEDLOOP_WORKERS", "2")))
-    serve.set_defaults(handler=_serve)
+    def command(where, name: str, text: str, handler=None, json_output: bool = False):
+        sub = where.add_parser(name, help=text, description=text,
+                               formatter_class=_HelpWithDefaults)
+        if handler:
+            sub.set_defaults(handler=handler)
+        if json_output:
+            sub.add_argument("--json", action="store_true",
+                             help="print one JSON document instead of text, for scripts")
+        return sub
 
-    migrate = commands.add_parser("migrate", help="apply database migrations")
-    migrate.set_defaults(handler=_migrate)
+    serve = command(commands, "serve", "run every door (SOAP, XML-RPC, pages, /metrics) under "
+                    "gunicorn; on the embedded SQLite default, create and migrate the database "
+                    "and print a first admin key", _serve)
+    serve.add_argument("--bind", default=os.environ.get("FEEDLOOP_BIND", "127.0.0.1:8000"),
+                       help="HOST:PORT to listen on (env FEEDLOOP_BIND)")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("FEEDLOOP_WORKERS", "2")),
+                       help="gunicorn worker processes (env FEEDLOOP_WORKERS)")
 
-    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(metavar="ACTION")
-    create = keys.add_parser("create", help="create a key (and the account if needed)")
-    create.add_argument("--account", required=True)
-    create.add_argument("--scope", action="append", required=True,
-                        choices=["trigger", "read", "admin"], dest="scopes")
-    create.add_argument("--label", default="")
-    create.add_argument("--expires-days", type=int)
-    create.set_defaults(handler=_keys_create)
-    listing = keys.add_parser("list", help="list an account's keys")
-    listing.add_argument("--account", required=True)
-    listing.add_argument("--all", action="store_true", help="include revoked keys")
-    listing.set_defaults(handler=_keys_list)
-    revoke = keys.add_parser("revoke", help="revoke a key")
-    revoke.add_argument("--account", required=True)
-    revoke.add_argument("key_id")
-    revoke.set_defaults(handler=_keys_revoke)
-
-    rotate = keys.add_parser("rotate", help="replace a key; the old one works for --grace-hours")
-    rotate.add_argument("--account", required=True)
-    rotate.add_argument("--grace-hours", type=int, default=24)
-    rotate.add_argument("key_id")
-    rotate.set_defaults(handler=_keys_rotate)
-
-    deliveries = commands.add_parser("deliveries", help="outbox deliveries (webhooks)") \
-        .add_subparsers(metavar="ACTION")
-    listed = deliveries.add_parser("list", help="list an account's deliveries")
-    listed.add_argument("--account", required=True)
-    listed.add_argument("--state", choices=["pending", "delivered", "dead"])
-    listed.set_defaults(handler=_deliveries_list)
-    retried = deliveries.add_parser("retry", help="queue a dead delivery again")
-    retried.add_argument("--account", required=True)
-    retried.add_argument("delivery_id", type=int)
-    retried.set_defaults(handler=_deliveries_retry)
-
-    worker = commands.add_parser("worker", help="send due invitations and reminders, run "
-                                                "recurrences")
-    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker = command(commands, "worker", "send due invitations, reminders and notification "
+                     "mails, deliver webhooks and CRM pushes, run recurrences and scheduled "
+                     "dumps; several may run at once", _worker)
+    worker.add_argument("--once", action="store_true",
+                        help="run one round, print its counts as JSON and exit")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
-    worker.set_defaults(handler=_worker)
+    worker.add_argument("--metrics-bind", default=os.environ.get("FEEDLOOP_WORKER_METRICS_BIND"),
+                        help="HOST:PORT where the running worker serves its Prometheus metrics "
+                             "(env FEEDLOOP_WORKER_METRICS_BIND; default: none)")
 
-    dump = commands.add_parser("dump", help="write a dump of a campaign's responses, atomically")
-    dump.add_argument("--campaign", type=int, required=True)
+    command(commands, "migrate", "bring the database to this release's schema (safe while "
+            "older nodes serve)", _migrate)
+    command(commands, "check", "check the configuration, database, secret key, SMTP, base URL "
+            "and data directory, one line each; exit 1 on a problem", _check, json_output=True)
+
+    accounts = command(commands, "accounts", "manage accounts").add_subparsers(metavar="ACTION")
+    created_account = command(accounts, "create", "create an account and print its first admin "
+                              "key", _accounts_create, json_output=True)
+    created_account.add_argument("name", help="the account's name (1 to 200 characters)")
+
+    keys = command(commands, "keys", "manage API keys").add_subparsers(metavar="ACTION")
+    create = command(keys, "create", "create a key (and the account if needed); KEYID:SECRET is "
+                     "the last line", _keys_create, json_output=True)
+    create.add_argument("--account", required=True, help="the account's name")
+    create.add_argument("--scope", action="append", required=True, dest="scopes",
+                        choices=["trigger", "read", "admin"], help="a scope (repeat for several)")
+    create.add_argument("--label", default="", help="a note shown by `keys list`")
+    create.add_argument("--expires-days", type=int, default=None,
+                        help="days until the key stops working (default: never)")
+    listing = command(keys, "list", "list an account's keys", _keys_list, json_output=True)
+    listing.add_argument("--account", required=True, help="the account's name")
+    listing.add_argument("--all", action="store_true", help="include revoked and expired keys")
+    revoke = command(keys, "revoke", "revoke a key at once", _keys_revoke)
+    revoke.add_argument("--account", required=True, help="the account's name")
+    revoke.add_argument("key_id", help="the key's id (fl_...)")
+    rotate = command(keys, "rotate", "replace a key; the old one keeps working for --grace-hours",
+                     _keys_rotate, json_output=True)
+    rotate.add_argument("--account", required=True, help="the account's name")
+    rotate.add_argument("--grace-hours", type=int, default=24,
+                        help="hours the old key keeps working")
+    rotate.add_argument("key_id", help="the id of the key to replace (fl_...)")
+
+    deliveries = command(commands, "deliveries", "outbox deliveries (webhooks, CRM pushes, "
+                         "notification mails)").add_subparsers(metavar="ACTION")
+    listed = command(deliveries, "list", "list an account's deliveries", _deliveries_list,
+                     json_output=True)
+    listed.add_argument("--account", required=True, help="the account's name")
+    listed.add_argument("--state", choices=["pending", "delivered", "dead"], default=None,
+                        help="only deliveries in this state (default: all)")
+    retried = command(deliveries, "retry", "queue a dead delivery again", _deliveries_retry)
+    retried.add_argument("--account", required=True, help="the account's name")
+    retried.add_argument("delivery_id", type=int, help="the delivery's id")
+
+    dump = command(commands, "dump", "write a dump of a campaign's responses atomically, with "
+                   "FILE.manifest.json beside it", _dump, json_output=True)
+    dump.add_argument("--campaign", type=int, required=True, help="the campaign's id")
     where = dump.add_mutually_exclusive_group()
-    where.add_argument("--cursor", help="a named cursor (e.g. crm-nightly), moved after success")
-    where.add_argument("--after", help="an export position (next_cursor) to start after")
-    dump.add_argument("--format", choices=["csv", "jsonl", "xml"], required=True)
-    dump.add_argument("--gzip", action="store_true")
-    dump.add_argument("--out", required=True, help="the file; FILE.manifest.json goes beside it")
-    dump.set_defaults(handler=_dump)
+    where.add_argument("--cursor", default=None,
+                       help="a named cursor (e.g. crm-nightly), moved after success")
+    where.add_argument("--after", default=None,
+                       help="an export position (next_cursor) to start after (default: the "
+                            "beginning)")
+    dump.add_argument("--format", choices=["csv", "jsonl", "xml"], required=True,
+                      help="the file format")
+    dump.add_argument("--gzip", action="store_true", help="compress the file")
+    dump.add_argument("--out", required=True, help="the file to write")
 
-    wsdl = commands.add_parser("wsdl", help="print the WSDL (for wsdl/feedloop.wsdl)")
-    wsdl.add_argument("--out", help="write to this file instead of standard output")
-    wsdl.set_defaults(handler=_wsdl)
+    backup = command(commands, "backup", "copy the embedded SQLite database while it serves "
+                     "(SQLite's online backup); on PostgreSQL use pg_dump", _backup)
+    backup.add_argument("out", help="the backup file to write (must not exist)")
+
+    wsdl = command(commands, "wsdl", "print the WSDL as served at FEEDLOOP_BASE_URL "
+                   "(for wsdl/feedloop.wsdl)", _wsdl)
+    wsdl.add_argument("--out", default=None,
+                      help="write to this file instead of standard output")
     return parser
 
 
-def _runtime(settings: Settings):
+def _emit(args, data, lines: list[str]) -> None:
+    """Text for people, or with --json one JSON document for scripts."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, default=str))
+    else:
+        print("\n".join(lines))
+
+
+def _announce(settings: Settings) -> None:
+    """Where this command's data is: the first thing an operator needs when in doubt."""
+    print(f"feedloop: data directory {settings.data_dir}, database "
+          f"{settings.safe_database_url}", file=sys.stderr, flush=True)
+
+
+def _runtime(settings: Settings | None = None, need_secret: bool = True):
+    """A runtime on an existing database at the latest revision, with its secret key
+    (``need_secret=False`` only for commands that never sign, encrypt or verify)."""
     from service.services import Runtime
-    from service.storage.engine import make_engine
     from service.storage.uow import SqlUnitOfWork
     from service.storage.atomic import DumpStore
-    engine = make_engine(settings.database_url)
+    settings = settings or Settings.from_env()
+    engine = open_engine(settings)
     _ENGINES.append(engine)
+    require_current(engine, settings)
+    secret_key = require_secret(settings) if need_secret else settings.secret_key or b""
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
-                   secret_key=settings.secret_key, base_url=settings.base_url,
+                   secret_key=secret_key, base_url=settings.base_url,
                    dump_store=DumpStore(settings.data_dir / "dumps")), engine
 
 
-def _migrate(args) -> int:
+def _migrate_database(settings: Settings) -> Settings:
+    """Migrate the database, creating it and its secret on the embedded default only;
+    the settings with that secret."""
+    from service.config import create_secret
     from service.storage.migrations import upgrade
-    settings = Settings.from_env()
     if settings.is_embedded:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _, engine = _runtime(settings)
-    upgrade(engine)
-    print("database is at the latest revision")
+        prepare_data_dir(settings.data_dir)
+        if settings.secret_key is None:
+            settings = replace(settings, secret_key=create_secret(settings.data_dir))
+    engine = open_engine(settings, create=settings.is_embedded)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return settings
+
+
+def _migrate(args) -> int:
+    from service.services.keys import has_accounts
+    settings = Settings.from_env()
+    _announce(settings)
+    # Migrating needs no secret on PostgreSQL: nodes may get theirs after the schema exists.
+    rt, engine = _runtime(_migrate_database(settings), need_secret=False)
+    print(f"database is at the latest revision ({require_current(engine, settings)})")
+    if not has_accounts(rt):
+        print("no account yet: `feedloop accounts create NAME` creates one and prints its "
+              "admin key")
     return 0
 
 
 def _serve(args) -> int:
     from service.services.keys import create_account_key, has_accounts
-    from service.storage.migrations import is_current, upgrade
     settings = Settings.from_env()
-    rt, engine = _runtime(settings)
+    _announce(settings)
     if settings.is_embedded:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        upgrade(engine)
+        rt, _ = _runtime(_migrate_database(settings))
         if not has_accounts(rt):
             key = create_account_key(rt, DEMO_ACCOUNT, ["admin"], label="created by first start")
             print("First start: created the account 'demo' and its admin API key "
                   "(shown once, keep it):")
             print(f"{key.key_id}:{key.secret}", flush=True)
-    elif not is_current(engine):
-        print("feedloop: the database is not at the latest revision; run `feedloop migrate`.",
-              file=sys.stderr)
-        return 1
-    engine.dispose()
+    else:
+        _runtime(settings)
+    while _ENGINES:
+        _ENGINES.pop().dispose()
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     os.environ["FEEDLOOP_BIND"] = args.bind
     os.environ["FEEDLOOP_WORKERS"] = str(args.workers)
@@ -150,10 +251,11 @@ def _serve(args) -> int:
 
 def _deliveries_list(args) -> int:
     result = _as_account(args.account, "ListDeliveries", state=args.state)
-    print(f"{'ID':>6} {'STATE':<9} {'TRIES':>5} {'EVENT':<20} TARGET / LAST ERROR")
+    lines = [f"{'ID':>6} {'STATE':<9} {'TRIES':>5} {'EVENT':<20} TARGET / LAST ERROR"]
     for d in result.deliveries:
-        print(f"{d.delivery_id:>6} {d.state:<9} {d.attempts:>5} {d.event:<20} {d.target}"
-              + (f"  ({d.last_error})" if d.last_error else ""))
+        lines.append(f"{d.delivery_id:>6} {d.state:<9} {d.attempts:>5} {d.event:<20} {d.target}"
+                     + (f"  ({d.last_error})" if d.last_error else ""))
+    _emit(args, [vars(d) for d in result.deliveries], lines)
     return 0
 
 
@@ -164,19 +266,23 @@ def _deliveries_retry(args) -> int:
 
 
 def _worker(args) -> int:
-    import logging
-    import os
     import socket
 
     from service.mail import make_sender
+    from service.logs import configure_logging
     from service.worker import install_stop_signals, run_forever, run_once
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
+    _announce(settings)
     rt, _ = _runtime(settings)
+    configure_logging()
     sender = make_sender(settings.smtp_url, settings.data_dir)
     if args.once:
-        print(run_once(rt, sender, f"{socket.gethostname()}:{os.getpid()}"))
+        print(json.dumps(run_once(rt, sender, f"{socket.gethostname()}:{os.getpid()}")))
         return 0
+    if args.metrics_bind:
+        from prometheus_client import start_http_server
+        host, _, port = args.metrics_bind.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1")
     run_forever(rt, sender, args.interval, install_stop_signals())
     return 0
 
@@ -189,7 +295,7 @@ def _dump(args) -> int:
     from service.services.dumps import (advance_cursor, dump_manifest, operator_principal,
                                         plan_dump, records, write_dump)
     from service.storage.atomic import atomic_file
-    rt, _ = _runtime(Settings.from_env())
+    rt, _ = _runtime()
     plan = plan_dump(rt, operator_principal(rt, args.campaign), args.campaign, args.after,
                      args.cursor)
     out = Path(args.out)
@@ -197,37 +303,59 @@ def _dump(args) -> int:
         with atomic_file(out) as data:
             result = write_dump(plan, records(rt, plan), data, args.format, args.gzip,
                                 bar.update)
+    manifest = dump_manifest(out.name, plan, args.format, args.gzip, result, rt.clock(),
+                             args.cursor)
     with atomic_file(out.with_name(out.name + ".manifest.json")) as handle:
-        handle.write(dump_manifest(out.name, plan, args.format, args.gzip, result, rt.clock(),
-                                   args.cursor))
+        handle.write(manifest)
     if args.cursor:
         # Only now: an interrupted run leaves the cursor where it was, so the next
         # run repeats the same range instead of losing it.
         advance_cursor(rt, plan, args.cursor)
-    print(f"{result.rows} rows, cursor {plan.after} -> {plan.upto}, sha256 {result.sha256}, "
-          f"{out}")
+    _emit(args, json.loads(manifest), [f"{result.rows} rows, cursor {plan.after} -> "
+                                       f"{plan.upto}, sha256 {result.sha256}, {out}"])
     return 0
+
+
+def _print_new_key(args, account: str, key, summary: str) -> None:
+    """A new key: a sentence, then ``KEYID:SECRET`` alone on the last line (or JSON)."""
+    _emit(args, {"account": account, "key_id": key.key_id, "secret": key.secret,
+                 "key": f"{key.key_id}:{key.secret}", "scopes": list(key.scopes),
+                 "expires_at": key.expires_at},
+          [f"account {account}: {summary} (the secret is shown once)",
+           f"{key.key_id}:{key.secret}"])
+
+
+def _accounts_create(args) -> int:
+    from service.domain.errors import NotFound
+    from service.services.keys import account_principal, create_account_key
+    rt, _ = _runtime()
+    try:
+        account_principal(rt, args.name)
+    except NotFound:
+        key = create_account_key(rt, args.name, ["admin"], label="first admin key")
+        _print_new_key(args, args.name.strip(), key, f"created, with admin key {key.key_id}")
+        return 0
+    raise StartupError(f"the account {args.name!r} exists; add a key with `feedloop keys "
+                       f"create --account {args.name!r} --scope admin`")
 
 
 def _keys_create(args) -> int:
     from service.services.keys import create_account_key
-    rt, _ = _runtime(Settings.from_env())
+    rt, _ = _runtime()
     expires = rt.clock() + timedelta(days=args.expires_days) if args.expires_days else None
     key = create_account_key(rt, args.account, args.scopes, args.label, expires)
-    print(f"account {args.account}: key {key.key_id} with scopes {' '.join(key.scopes)}"
-          + (f", expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "")
-          + " (the secret is shown once)")
-    print(f"{key.key_id}:{key.secret}")
+    _print_new_key(args, args.account, key,
+                   f"key {key.key_id} with scopes {' '.join(key.scopes)}"
+                   + (f", expires {key.expires_at:%Y-%m-%d}" if key.expires_at else ""))
     return 0
 
 
 def _keys_rotate(args) -> int:
     from service.services.keys import rotate_account_key
-    rt, _ = _runtime(Settings.from_env())
+    rt, _ = _runtime()
     key = rotate_account_key(rt, args.account, args.key_id, timedelta(hours=args.grace_hours))
-    print(f"account {args.account}: key {key.key_id} replaces {args.key_id}, which keeps "
-          f"working for {args.grace_hours} h (the secret is shown once)")
-    print(f"{key.key_id}:{key.secret}")
+    _print_new_key(args, args.account, key, f"key {key.key_id} replaces {args.key_id}, which "
+                   f"keeps working for {args.grace_hours} h")
     return 0
 
 
@@ -235,24 +363,61 @@ def _as_account(account: str, operation: str, **fields):
     """Run a catalogue operation as the operator of ``account`` (admin scope)."""
     from service.services import OPERATIONS, invoke
     from service.services.keys import account_principal
-    rt, _ = _runtime(Settings.from_env())
+    rt, _ = _runtime()
     op = OPERATIONS[operation]
     return invoke(rt, account_principal(rt, account), op, op.request(**fields))
 
 
 def _keys_list(args) -> int:
     result = _as_account(args.account, "ListApiKeys", include_revoked=args.all)
-    print(f"{'KEY':<22} {'SCOPES':<22} {'STATE':<8} {'LAST USED':<17} LABEL")
+    lines = [f"{'KEY':<22} {'SCOPES':<22} {'STATE':<8} {'LAST USED':<17} LABEL"]
     for key in result.keys:
         state = "active" if key.active else ("revoked" if key.revoked_at else "expired")
         used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-        print(f"{key.key_id:<22} {','.join(key.scopes):<22} {state:<8} {used:<17} {key.label}")
+        lines.append(f"{key.key_id:<22} {','.join(key.scopes):<22} {state:<8} {used:<17} "
+                     f"{key.label}")
+    _emit(args, [vars(key) for key in result.keys], lines)
     return 0
 
 
 def _keys_revoke(args) -> int:
     result = _as_account(args.account, "RevokeApiKey", key_id=args.key_id)
     print(f"revoked {result.key_id} at {result.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def _check(args) -> int:
+    from service.startup import run_checks
+    results = run_checks(os.environ)
+    _emit(args, [{"check": name, "ok": ok, "detail": detail} for name, ok, detail in results],
+          [f"{'ok  ' if ok else 'FAIL'} {name}: {detail}" for name, ok, detail in results])
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def _backup(args) -> int:
+    import sqlite3
+    from pathlib import Path
+    settings = Settings.from_env()
+    if not settings.is_embedded:
+        raise StartupError("`feedloop backup` copies the embedded SQLite database; on "
+                           "PostgreSQL use pg_dump (docs/deploy.md)")
+    open_engine(settings).dispose()  # refuses a missing database with its one line
+    out = Path(args.out)
+    if out.exists():
+        raise StartupError(f"{out} exists; name a new file")
+    staging = out.with_name(f".{out.name}.partial")
+    source = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(staging)
+        try:
+            # Online backup: consistent while serve and worker keep writing.
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    os.replace(staging, out)
+    print(f"backed up {settings.sqlite_path} to {out}")
     return 0
 
 
@@ -263,7 +428,7 @@ def _wsdl(args) -> int:
         with open(args.out, "wb") as handle:
             handle.write(document)
     else:
-        sys.stdout.buffer.write(document)
+        sys.stdout.buffer.write(document.rstrip(b"\n") + b"\n")
     return 0
 
 

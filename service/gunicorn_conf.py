@@ -1,8 +1,38 @@
 """gunicorn settings for `feedloop serve` (overridable with GUNICORN_CMD_ARGS)."""
 import os
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 from gunicorn.glogging import Logger
+
+# Prometheus multiprocess mode: every worker writes its metrics into one directory
+# and /metrics adds them up. It is set in the master before any worker is forked
+# (workers import prometheus_client after the fork), and is empty at start.
+_own_metrics_dir = []
+
+
+def on_starting(server):
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):  # left by an earlier server
+            stale.unlink()
+    else:
+        _own_metrics_dir.append(tempfile.mkdtemp(prefix="feedloop-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir[0]
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    for directory in _own_metrics_dir:
+        shutil.rmtree(directory, ignore_errors=True)
+
 
 bind = os.environ.get("FEEDLOOP_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("FEEDLOOP_WORKERS", "2"))
@@ -18,7 +48,7 @@ limit_request_field_size = 8190
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("FEEDLOOP_LOG_LEVEL", "info")
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
 proc_name = "feedloop"
 
 _TOKEN_PATH = re.compile(r"^/(s|u)/[^/?]+")
@@ -34,3 +64,23 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+
+def post_worker_init(worker):
+    # The app's own records (feedloop.*): FEEDLOOP_LOG_FORMAT, with the request id.
+    from service.logs import configure_logging
+    configure_logging()
+
+
+if os.environ.get("FEEDLOOP_LOG_FORMAT", "text").lower() == "json":
+    # gunicorn's own logs and the access log as JSON objects too.
+    logconfig_dict = {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"level": "INFO", "handlers": ["stderr"]},
+        "loggers": {name: {"level": "INFO", "handlers": ["stderr"], "propagate": False}
+                    for name in ("gunicorn.error", "gunicorn.access")},
+    }

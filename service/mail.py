@@ -51,15 +51,29 @@ class SmtpSender:
         self.starttls = query.get("starttls", "false").lower() in ("1", "true", "yes")
         self.sender = query.get("from", "feedloop@localhost")
 
+    def _session(self, timeout: float) -> smtplib.SMTP:
+        """A connected, secured and logged-in session (a context manager)."""
+        cls = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
+        smtp = cls(self.host, self.port, timeout=timeout)
+        try:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.user:
+                smtp.login(self.user, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def probe(self, timeout: float = 10) -> None:
+        """Connect, secure and log in as a delivery would, without sending (`feedloop check`)."""
+        with self._session(timeout) as smtp:
+            smtp.noop()
+
     def send(self, mail: Mail) -> None:
         message = to_message(mail, self.sender)
         try:
-            cls = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
-            with cls(self.host, self.port, timeout=SMTP_TIMEOUT) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.user:
-                    smtp.login(self.user, self.password or "")
+            with self._session(SMTP_TIMEOUT) as smtp:
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]

@@ -16,14 +16,19 @@ from service.services.delivery import claim_mail, record_failure, record_sent, r
 from service.outbound import OutboundError, post_signed, push_contact
 from service.services.dumps import run_scheduled_dumps
 from service.services.outbox import claim_outbox, record_delivered, record_failed
+from service.telemetry import DUMP_SECONDS, WORKER_ITEMS, WORKER_ROUNDS
 
 log = logging.getLogger("feedloop.worker")
 
 
 def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, int]:
     """One round: recurrences, then every mail due now, batch by batch."""
-    counts = {"recurrences": run_recurrences(rt), "dumps": run_scheduled_dumps(rt),
-              "sent": 0, "retry": 0, "dead": 0,
+    recurrences = run_recurrences(rt)
+    started = time.perf_counter()
+    dumps = run_scheduled_dumps(rt)
+    if dumps:
+        DUMP_SECONDS.labels("scheduled").observe(time.perf_counter() - started)
+    counts = {"recurrences": recurrences, "dumps": dumps, "sent": 0, "retry": 0, "dead": 0,
               **deliver_outbox(rt, worker_id, batch, sender)}
     while True:
         jobs = claim_mail(rt, worker_id, batch)
@@ -80,9 +85,12 @@ def run_forever(rt: Runtime, sender, interval: float, stop: Callable[[], bool]) 
     while not stop():
         try:
             counts = run_once(rt, sender, worker_id)
-            if any(counts.values()):
-                log.info("round: %s", counts)
+            log.info("round %s", " ".join(f"{name}={n}" for name, n in counts.items()))
+            WORKER_ROUNDS.labels("ok").inc()
+            for name, n in counts.items():
+                WORKER_ITEMS.labels(name).inc(n)
         except Exception:  # a database hiccup must not end the worker: log, wait, go on
+            WORKER_ROUNDS.labels("failed").inc()
             log.exception("worker round failed; trying again in %ss", interval)
         deadline = time.monotonic() + interval
         while not stop() and time.monotonic() < deadline:

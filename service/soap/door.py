@@ -26,6 +26,7 @@ from service.services.keys import authenticate
 from service.soap.faults import (SOAP11_ENV, SOAP12_ENV, TNS, fault_class, fault_envelope,
                                  fault_of, internal_fault, normalised)
 from service.soap.operations import build_service
+from service.telemetry import FAULTS, observe_call
 
 log = logging.getLogger("feedloop.soap")
 # Spyne logs every client fault with a traceback at ERROR: a caller's mistake is not ours.
@@ -78,7 +79,8 @@ class FeedloopApplication(Application):
 
 def _call(ctx, op: Operation, request: Any) -> Any:
     environ = ctx.transport.req_env
-    return invoke(environ[RUNTIME], environ[PRINCIPAL], op, request)
+    with observe_call("soap", op.name):
+        return invoke(environ[RUNTIME], environ[PRINCIPAL], op, request)
 
 
 class _SpyneServer(WsgiApplication):
@@ -163,6 +165,7 @@ def _refuse(start_response: Callable, code: str, message: str,
             status: str = "500 Internal Server Error",
             headers: list[tuple[str, str]] = ()) -> list[bytes]:
     # SOAP 1.1 section 6.2: a fault travels with HTTP 500.
+    FAULTS.labels("soap", code.rpartition(".")[2]).inc()
     data = fault_envelope(code, message)
     start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
                             ("Content-Length", str(len(data))), *headers])

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from xml.sax.saxutils import escape
 
 from spyne.model.fault import Fault
 
 from service.domain.errors import DomainError, all_error_classes
+from service.telemetry import fault_reference
 
 log = logging.getLogger("feedloop.soap")
 
@@ -49,7 +49,7 @@ def fault_of(error: DomainError) -> Fault:
 
 def internal_fault(where: str) -> Fault:
     """Log the exception being handled; the client learns only a reference to it."""
-    reference = uuid.uuid4().hex[:12]
+    reference = fault_reference()
     log.exception("unexpected error in %s (reference %s)", where, reference)
     return Fault(faultcode="Server.InternalError",
                  faultstring=f"Internal error (reference {reference}).")

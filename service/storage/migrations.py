@@ -31,8 +31,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def is_current(engine: Engine) -> bool:
-    """True when the database is at the latest revision."""
+def revisions(engine: Engine) -> tuple[str | None, str]:
+    """The database's revision (None before any migration) and the latest one."""
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        return MigrationContext.configure(connection).get_current_revision(), head
+
+
+def schema_state(engine: Engine) -> tuple[str, str | None, str]:
+    """("empty" | "behind" | "current" | "ahead", the database's revision, the latest).
+
+    "ahead": a newer release migrated the database while this one still runs, as a
+    rolling upgrade does; migrations keep the old code working, so that is no error.
+    """
+    current, head = revisions(engine)
+    if current is None:
+        return "empty", current, head
+    if current == head:
+        return "current", current, head
+    known = {script.revision for script in
+             ScriptDirectory.from_config(alembic_config(engine)).walk_revisions()}
+    return ("behind" if current in known else "ahead"), current, head
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at the latest revision."""
+    current, head = revisions(engine)
+    return current == head

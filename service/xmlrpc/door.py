@@ -8,7 +8,6 @@ order (see system.methodHelp). Faults carry a documented number and a string
 from __future__ import annotations
 
 import logging
-import uuid
 import xmlrpc.client
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
@@ -24,6 +23,7 @@ from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
 from service.services.keys import authenticate
 from service.services.schema import MessageShapeError, fields_of, from_plain, to_plain
+from service.telemetry import FAULTS, fault_reference, observe_call
 
 log = logging.getLogger("feedloop.xmlrpc")
 
@@ -47,7 +47,7 @@ def _fault_of(error: DomainError) -> xmlrpc.client.Fault:
 
 
 def _internal_fault(method: str) -> xmlrpc.client.Fault:
-    reference = uuid.uuid4().hex[:12]
+    reference = fault_reference()
     log.exception("unexpected error in %s (reference %s)", method, reference)
     return xmlrpc.client.Fault(XMLRPC_CODES["InternalError"],
                                f"InternalError: Internal error (reference {reference}).")
@@ -113,6 +113,7 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
         try:
             params, method = _loads(data)
         except XmlRpcFault as refusal:
+            FAULTS.labels("xmlrpc", refusal.fault.faultString.partition(":")[0]).inc()
             return xmlrpc.client.dumps(refusal.fault, methodresponse=True)
         try:
             result = self.call(method, params, principal)
@@ -133,8 +134,9 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
                 raise xmlrpc.client.Fault(XMLRPC_CODES["MethodNotFound"],
                                           f"MethodNotFound: no method '{method}'; "
                                           "system.listMethods lists them.")
-            request = from_plain(op.request, _named(op, params))
-            return _wire(to_plain(invoke(self.rt, principal(), op, request)))
+            with observe_call("xmlrpc", op.name):
+                request = from_plain(op.request, _named(op, params))
+                return _wire(to_plain(invoke(self.rt, principal(), op, request)))
         except xmlrpc.client.Fault:
             raise
         except DomainError as error:

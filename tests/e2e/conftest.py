@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 FEEDLOOP = str(Path(sys.executable).with_name("feedloop"))
+METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
 
 
 def free_port() -> int:
@@ -70,7 +71,8 @@ def live_server(request, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("live")
     port = free_port()
     env = {**os.environ, "FEEDLOOP_BASE_URL": f"http://127.0.0.1:{port}",
-           "FEEDLOOP_DATA_DIR": str(workdir / "var"), "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex}
+           "FEEDLOOP_DATA_DIR": str(workdir / "var"), "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex,
+           "FEEDLOOP_METRICS_TOKEN": METRICS_TOKEN}
     db_name = None
     if request.param == "postgres":
         server = request.getfixturevalue("postgres_server")

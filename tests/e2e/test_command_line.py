@@ -27,10 +27,13 @@ def first_start(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")}
     env["FEEDLOOP_BASE_URL"] = f"http://127.0.0.1:{port}"
+    # The default data location is the XDG data home: a test's own, not the machine's.
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    (tmp_path / "cwd").mkdir()
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([FEEDLOOP, "serve", "--bind", f"127.0.0.1:{port}"], env=env,
-                                   cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                                   cwd=tmp_path / "cwd", stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
         _wait_until_healthy(f"http://127.0.0.1:{port}", process, log_path)
@@ -44,12 +47,15 @@ def test_first_start_creates_the_database_and_prints_a_demo_admin_key(first_star
     port, output, workdir, env = first_start
     keys = re.findall(r"^(fl_[0-9a-f]{16}):(\S{43})$", output, re.M)
     assert len(keys) == 1, output
-    assert (workdir / "var" / "feedloop.db").exists()
-    secret_file = workdir / "var" / "secret_key"
-    assert secret_file.stat().st_mode & 0o777 == 0o600
+    data_dir = workdir / "xdg" / "feedloop"
+    assert f"feedloop: data directory {data_dir}, database sqlite:///{data_dir}" in output
+    assert (data_dir / "feedloop.db").exists()
+    assert (data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+    # Another current directory meets the same data, and leaves nothing behind.
     listing = subprocess.run([FEEDLOOP, "keys", "list", "--account", "demo"], env=env,
                              cwd=workdir, capture_output=True, text=True, check=True).stdout
     assert keys[0][0] in listing and "admin" in listing
+    assert list((workdir / "cwd").iterdir()) == []
 
 
 def test_readme_first_calls_work_verbatim(first_start):

@@ -82,7 +82,7 @@ def test_complete_dump_writes_file_and_manifest_then_moves_the_cursor(embedded, 
     assert len(second.read_text().splitlines()) == 2
 
 
-def test_failure_half_way_leaves_no_file_and_no_moved_cursor(embedded, monkeypatch):
+def test_failure_half_way_leaves_no_file_and_no_moved_cursor(embedded, monkeypatch, capsys):
     rt, campaign_id, answer, tmp = embedded
     answer(5)
     from service.services.dumps import records
@@ -93,9 +93,9 @@ def test_failure_half_way_leaves_no_file_and_no_moved_cursor(embedded, monkeypat
 
     monkeypatch.setattr("service.services.dumps.records", failing)
     out = tmp / "nightly.csv"
-    with pytest.raises(OSError, match="disk full"):
-        main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
-              "--format", "csv", "--out", str(out)])
+    assert main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
+                 "--format", "csv", "--out", str(out)]) == 1
+    assert capsys.readouterr().err == "feedloop: disk full; check the paths and permissions it names\n"
     assert sorted(p.name for p in tmp.iterdir()) == ["var"]
     assert cursor_of(rt, campaign_id) == 0
 

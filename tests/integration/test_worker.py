@@ -221,3 +221,21 @@ def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sende
     body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "(CRM id C-9)" in body and "Why?\n  Too slow" in body
     assert f"http://feedloop.test/dashboard/{campaign_id}" in body
+
+
+def test_the_running_worker_logs_one_line_per_round_with_its_counts(rt, tmp_path, caplog):
+    import logging
+
+    from service.mail import LogSender
+    from service.worker import run_forever
+    checks = []
+
+    def stop_after_one_round() -> bool:
+        checks.append(True)
+        return len(checks) > 1
+
+    with caplog.at_level(logging.INFO, logger="feedloop.worker"):
+        run_forever(rt, LogSender(tmp_path / "mail.log"), 0.01, stop_after_one_round)
+    rounds = [r.getMessage() for r in caplog.records if r.getMessage().startswith("round ")]
+    assert rounds == ["round recurrences=0 dumps=0 sent=0 retry=0 dead=0 delivered=0 "
+                      "delivery_retry=0 delivery_dead=0"]

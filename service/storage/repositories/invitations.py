@@ -20,6 +20,13 @@ from service.storage.repositories.base import (
 from service.storage.tables import campaigns, contacts, invitation_events, invitations
 
 
+def _mail_due(now: datetime):
+    """An invitation's first mail or next reminder is due."""
+    return ((invitations.c.status.in_(Status.UNSENT) & (invitations.c.send_at <= now))
+            | (invitations.c.status.in_(Status.AWAITING_ANSWER)
+               & (invitations.c.next_reminder_at <= now)))
+
+
 @dataclass(frozen=True)
 class InvitedContact:
     """An invitation with the email and CRM id of its contact."""
@@ -162,9 +169,7 @@ class InvitationRepository(Repository):
         the write transaction already admits one claimer at a time. The lease
         lets the SMTP conversation happen outside any transaction.
         """
-        due = ((invitations.c.status.in_(Status.UNSENT) & (invitations.c.send_at <= now))
-               | (invitations.c.status.in_(Status.AWAITING_ANSWER)
-                  & (invitations.c.next_reminder_at <= now)))
+        due = _mail_due(now)
         candidates = (
             select(invitations.c.id)
             .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
@@ -182,6 +187,11 @@ class InvitationRepository(Repository):
             lease_owner=owner, lease_until=lease_until))
         return [_invitation(row) for row in self.connection.execute(
             select(invitations).where(invitations.c.id.in_(ids)).order_by(invitations.c.id))]
+
+    def count_due_mail(self, now: datetime) -> int:
+        """Invitations whose mail or reminder is due and not sent yet (a metric)."""
+        return self.connection.execute(select(func.count()).select_from(invitations)
+                                       .where(_mail_due(now))).scalar_one()
 
     def apply(self, invitation_id: int, change: Transition, now: datetime,
               lease_owner: str | None = None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from service.storage.records import CrmConnectionRecord, OutboxRecord
 from service.storage.repositories.base import Repository, insert_ignoring_conflicts
@@ -39,6 +39,13 @@ class OutboxRepository(Repository):
             outbox.c.id == entry_id, outbox.c.lease_owner == owner,
             outbox.c.state == "pending").values(
                 lease_owner=None, lease_until=None, **values)).rowcount == 1
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many entries wait, and when the oldest of them was created (a metric)."""
+        count, oldest = self.connection.execute(
+            select(func.count(), func.min(outbox.c.created_at))
+            .where(outbox.c.state == "pending")).one()
+        return count, oldest
 
     def list(self, account_id: int, state: str | None, limit: int) -> list[OutboxRecord]:
         query = select(outbox).where(outbox.c.account_id == account_id)
