@@ -7,6 +7,8 @@ from pathlib import Path
 
 from gunicorn.glogging import Logger
 
+from service.logs import configure_logging
+
 # Prometheus multiprocess mode: every worker writes its metrics into one directory
 # and /metrics adds them up. It is set in the master before any worker is forked
 # (workers import prometheus_client after the fork), and is empty at start.
@@ -69,7 +71,6 @@ logger_class = RedactingLogger
 
 def post_worker_init(worker):
     # The app's own records (feedloop.*): FEEDLOOP_LOG_FORMAT, with the request id.
-    from service.logs import configure_logging
     configure_logging()
 
 

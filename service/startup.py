@@ -11,6 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from service.config import ConfigError, Settings
+from service.mail import SmtpSender
+from service.storage.engine import make_engine
+from service.storage.migrations import schema_state
 
 POSTGRES_EXTRA = "pip install -c constraints.txt '.[postgres]' (psycopg)"
 SECRET_HINT = ("generate one once (python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
@@ -39,7 +42,6 @@ def prepare_data_dir(data_dir: Path) -> None:
 def open_engine(settings: Settings, create: bool = False) -> Engine:
     """An engine on the configured database; on SQLite, a missing file is refused unless
     ``create`` (only `serve` and `migrate` may create the embedded database)."""
-    from service.storage.engine import make_engine
     path = settings.sqlite_path
     if path is not None:
         if create:
@@ -58,7 +60,6 @@ def open_engine(settings: Settings, create: bool = False) -> Engine:
 
 def require_current(engine: Engine, settings: Settings) -> str:
     """The database's revision; refused when it has no tables or is behind this release."""
-    from service.storage.migrations import schema_state
     state, current, head = schema_state(engine)
     where = settings.safe_database_url
     if state == "empty":
@@ -160,7 +161,6 @@ def _describe_secret(settings: Settings, environ) -> str:
 
 
 def _check_smtp(settings: Settings) -> str:
-    from service.mail import SmtpSender
     if not settings.smtp_url:
         return (f"FEEDLOOP_SMTP_URL is not set: mails are appended to "
                 f"{settings.data_dir / 'mail.log'}, not sent")

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from service.domain.errors import DomainError
 from service.logs import REQUEST_ID, request_id
 
 #: A caller's X-Request-Id is kept when it is a plain token (it goes into logs and faults).
@@ -48,7 +49,6 @@ def fault_reference() -> str:
 @contextmanager
 def observe_call(door: str, operation: str) -> Iterator[None]:
     """Count and time one API call; a domain error counts as a fault with its code."""
-    from service.domain.errors import DomainError
     started = time.perf_counter()
     outcome = "ok"
     try:

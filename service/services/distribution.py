@@ -9,7 +9,7 @@ from service.domain.surveys import KEY_PATTERN, normalize_email
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime
-from service.services.surveys import (_SETTING_FIELDS, _TEMPLATE_FIELDS, campaign_info,
+from service.services.surveys import (SETTING_FIELDS, TEMPLATE_FIELDS, campaign_info,
                                       get_campaign_of)
 from service.services.tracking import (creation_history, find_invitation_by_token,
                                        new_invitation, pairs_to_dict,
@@ -305,11 +305,11 @@ def update_campaign(rt: Runtime, principal: Principal,
     """Change a campaign's settings or status (e.g. pause it); fields left out stay as they are."""
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
-        for name in (*_SETTING_FIELDS, "name", "status"):
+        for name in (*SETTING_FIELDS, "name", "status"):
             value = getattr(request, name, None)
             if value is not None:
                 setattr(campaign, name, value)
-        for name in _TEMPLATE_FIELDS:
+        for name in TEMPLATE_FIELDS:
             value = getattr(request, name)
             if value is not None:
                 campaign.templates = {**campaign.templates, name: value}

@@ -12,6 +12,7 @@ from service.domain.mail import notification
 from service.domain.webhooks import new_secret
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
+from service.services.crm import decrypt
 from service.services.records import timestamp
 from service.services.runtime import Runtime
 
@@ -72,7 +73,6 @@ class OutboundJob:
 
 
 def claim_outbox(rt: Runtime, worker_id: str, limit: int = 50) -> list[OutboundJob]:
-    from service.services.crm import decrypt
     now = rt.clock()
     with rt.uow() as uow:
         rows = uow.outbox.claim_due(worker_id, now, now + LEASE, limit)

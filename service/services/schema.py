@@ -172,19 +172,5 @@ def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
     raise TypeError(f"unsupported wire type {base!r}")
 
 
-def to_plain(message: Any) -> Any:
-    """Plain data (dicts, lists, scalars) of a result message; None fields are left out."""
-    if dataclasses.is_dataclass(message):
-        out = {}
-        for spec in fields_of(type(message)):
-            value = getattr(message, spec.name)
-            if value is not None:
-                out[spec.name] = to_plain(value)
-        return out
-    if isinstance(message, (list, tuple)):
-        return [to_plain(item) for item in message]
-    return message
-
-
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name

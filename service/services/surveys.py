@@ -62,9 +62,9 @@ def list_surveys(rt: Runtime, principal: Principal,
     return m.ListSurveysResult(surveys=[_survey_info(survey) for survey in found], total=total)
 
 
-_TEMPLATE_FIELDS = ("invitation_subject", "invitation_text", "invitation_html",
+TEMPLATE_FIELDS = ("invitation_subject", "invitation_text", "invitation_html",
                     "reminder_subject", "reminder_text", "reminder_html")
-_SETTING_FIELDS = ("delivery", "send_delay_minutes", "reminder_days", "max_reminders",
+SETTING_FIELDS = ("delivery", "send_delay_minutes", "reminder_days", "max_reminders",
                    "quarantine_days", "quarantine_scope", "link_valid_days", "recurrence_days",
                    "notify_on", "crm_push", "crm_tag", "recurrence_list", "dump_every",
                    "dump_at", "dump_format", "dump_gzip")
@@ -94,10 +94,10 @@ def create_campaign(rt: Runtime, principal: Principal,
                     request: m.CreateCampaignRequest) -> m.CreateCampaignResult:
     """Create a campaign: a survey and how it is distributed (delivery, delays, quarantine, ...)."""
     campaign = Campaign(survey_id=request.survey_id, name=request.name)
-    for name in _SETTING_FIELDS:
+    for name in SETTING_FIELDS:
         if getattr(request, name) is not None:
             setattr(campaign, name, getattr(request, name))
-    campaign.templates = {name: getattr(request, name) for name in _TEMPLATE_FIELDS
+    campaign.templates = {name: getattr(request, name) for name in TEMPLATE_FIELDS
                           if getattr(request, name)}
     campaign.notify_emails = [normalize_email(e, field_name="notify_emails") for e in request.notify_emails]
     campaign.webhooks = [_webhook(url) for url in request.webhooks]
@@ -125,8 +125,8 @@ def campaign_info(rt: Runtime, campaign: Campaign) -> m.CampaignInfo:
     return m.CampaignInfo(
         campaign_id=campaign.id, survey_id=campaign.survey_id, name=campaign.name,
         status=campaign.status,
-        **{name: getattr(campaign, name) for name in _SETTING_FIELDS},
-        **{name: campaign.templates.get(name, "") for name in _TEMPLATE_FIELDS},
+        **{name: getattr(campaign, name) for name in SETTING_FIELDS},
+        **{name: campaign.templates.get(name, "") for name in TEMPLATE_FIELDS},
         notify_emails=list(campaign.notify_emails), webhooks=list(campaign.webhooks),
         open_url=rt.open_url(campaign.public_id), created_at=campaign.created_at,
         updated_at=campaign.updated_at)

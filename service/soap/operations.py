@@ -83,14 +83,20 @@ def field_model(spec: FieldSpec, owner: str) -> type:
     return model.customize(**options)
 
 
-def plain_of(value: Any) -> Any:
-    """Plain data from what Spyne parsed (complex objects, lists, scalars)."""
+def decode_request(op: Operation, names: list[str], args: tuple) -> Any:
+    """The request message of ``op`` from the arguments Spyne parsed, checked as on
+    every door (schema.from_plain); its counterpart is codec.encode_result."""
+    return from_plain(op.request, {name: _plain(value) for name, value in zip(names, args)
+                                   if value is not None})
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, ComplexModelBase):
-        return {name: plain_of(getattr(value, name, None))
+        return {name: _plain(getattr(value, name, None))
                 for name in type(value).get_flat_type_info(type(value))
                 if getattr(value, name, None) is not None}
     if isinstance(value, (list, tuple)):
-        return [plain_of(item) for item in value]
+        return [_plain(item) for item in value]
     return value
 
 
@@ -118,10 +124,7 @@ def _method(op: Operation, call, faults: list[type]):
     names = [spec.name for spec in specs]
 
     def method(ctx, *args):
-        request = from_plain(op.request, {name: plain_of(value)
-                                          for name, value in zip(names, args)
-                                          if value is not None})
-        result = call(ctx, op, request)
+        result = call(ctx, op, decode_request(op, names, args))
         # A ready out_string is Spyne's documented way to write the answer oneself.
         ctx.out_string = [encode_result(op.name, result)]
 

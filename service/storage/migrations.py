@@ -9,9 +9,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+import service._migrations as migrations
+
 
 def _script_location() -> str:
-    import service._migrations as migrations
     return str(Path(migrations.__file__).parent)
 
 

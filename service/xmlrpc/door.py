@@ -7,6 +7,7 @@ order (see system.methodHelp). Faults carry a documented number and a string
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import xmlrpc.client
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from service.http.request import basic_credentials, read_body
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
 from service.services.keys import authenticate
-from service.services.schema import MessageShapeError, fields_of, from_plain, to_plain
+from service.services.schema import MessageShapeError, fields_of, from_plain
 from service.telemetry import FAULTS, fault_reference, observe_call
 
 log = logging.getLogger("feedloop.xmlrpc")
@@ -53,12 +54,14 @@ def _internal_fault(method: str) -> xmlrpc.client.Fault:
                                f"InternalError: Internal error (reference {reference}).")
 
 
-def _wire(value: Any) -> Any:
-    """Result data as XML-RPC can carry it: datetimes in UTC, no None anywhere."""
-    if isinstance(value, dict):
-        return {k: _wire(v) for k, v in value.items() if v is not None}
+def encode_result(value: Any) -> Any:
+    """A result message as XML-RPC carries it: structs of its fields, None left out
+    (XML-RPC has no nil), date-times in UTC."""
+    if dataclasses.is_dataclass(value):
+        return {spec.name: encode_result(getattr(value, spec.name))
+                for spec in fields_of(type(value)) if getattr(value, spec.name) is not None}
     if isinstance(value, list):
-        return [_wire(v) for v in value]
+        return [encode_result(item) for item in value]
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
@@ -136,7 +139,7 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
                                           "system.listMethods lists them.")
             with observe_call("xmlrpc", op.name):
                 request = from_plain(op.request, _named(op, params))
-                return _wire(to_plain(invoke(self.rt, principal(), op, request)))
+                return encode_result(invoke(self.rt, principal(), op, request))
         except xmlrpc.client.Fault:
             raise
         except DomainError as error:
