@@ -59,11 +59,16 @@ def add_respondents(rt: Runtime, principal: Principal,
             get_campaign_of(uow, principal, request.campaign_id)
     for start in range(0, len(accepted), BATCH_ROWS):
         batch = accepted[start:start + BATCH_ROWS]
+        # Most triggers carry new event ids, so the first try does not look them up: the
+        # insert finds a repeat (a retried call, or a concurrent one) and the batch is
+        # then done again knowing the earlier invitations, whose rows become duplicates.
         try:
-            _invite(rt, principal, request.campaign_id, rows, batch, results)
+            _invite(rt, principal, request.campaign_id, rows, batch, results, False)
         except DuplicateEvent:
-            # A concurrent call recorded one of these events first: its rows are now duplicates.
-            _invite(rt, principal, request.campaign_id, rows, batch, results)
+            try:
+                _invite(rt, principal, request.campaign_id, rows, batch, results, True)
+            except DuplicateEvent:  # recorded concurrently between the look-up and the insert
+                _invite(rt, principal, request.campaign_id, rows, batch, results, True)
     for index, row in enumerate(rows):
         if results[index] is None:  # a later row repeating an event id of this call
             first = results[first_of_event[row.event_id]]
@@ -98,13 +103,15 @@ def _accepted_rows(rows: list[m.Respondent], definitions: dict,
 
 
 def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Respondent],
-            batch: list[_Accepted], results: list) -> None:
-    """Invite one batch of accepted rows in one transaction, filling in their results."""
+            batch: list[_Accepted], results: list, look_up_events: bool) -> None:
+    """Invite one batch of accepted rows in one transaction, filling in their results;
+    DuplicateEvent when an event id was recorded before and ``look_up_events`` is False."""
     now = rt.clock()
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
-        earlier = uow.invitations.by_events(
-            campaign.id, [rows[index].event_id for index, *_ in batch if rows[index].event_id])
+        events = [rows[index].event_id for index, *_ in batch if rows[index].event_id]
+        earlier = uow.invitations.by_events(campaign.id, events) \
+            if look_up_events and events else {}
         contacts = uow.contacts.upsert_many(
             principal.account_id, [(e, c, a) for _, e, c, a, _ in batch], now)
         scope = None if campaign.quarantine_scope == "account" else campaign.id

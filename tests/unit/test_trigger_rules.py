@@ -159,3 +159,15 @@ def test_a_bulk_call_of_invalid_rows_still_checks_the_campaign(rt, uow):
     with pytest.raises(UnknownCampaign):
         add_respondents(rt, ACME, m.AddRespondentsRequest(
             campaign_id=99, respondents=[m.Respondent(email="not-an-email")]))
+
+
+def test_a_retried_bulk_call_answers_every_row_as_a_duplicate_of_the_first(rt, uow):
+    campaign(uow)
+    rows = [m.Respondent(email=f"p{i}@example.com", event_id=f"e{i}") for i in range(3)]
+    request = m.AddRespondentsRequest(campaign_id=10, respondents=rows)
+    first = add_respondents(rt, ACME, request)
+    again = add_respondents(rt, ACME, request)
+    assert [r.status for r in again.results] == ["duplicate"] * 3
+    assert [(r.invitation_id, r.url) for r in again.results] == \
+        [(r.invitation_id, r.url) for r in first.results]
+    assert len(uow.invitations.rows) == 3
