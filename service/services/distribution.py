@@ -104,8 +104,10 @@ def _accepted_rows(rows: list[m.Respondent], definitions: dict,
 
 def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Respondent],
             batch: list[_Accepted], results: list, look_up_events: bool) -> None:
-    """Invite one batch of accepted rows in one transaction, filling in their results;
-    DuplicateEvent when an event id was recorded before and ``look_up_events`` is False."""
+    """Invite one batch of accepted rows in one transaction, filling in their results.
+
+    Without ``look_up_events``, DuplicateEvent when an event id may have been recorded
+    before: the caller then does the batch again with the look-up."""
     now = rt.clock()
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
@@ -131,6 +133,10 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
                     reason=f"event_id '{row.event_id}' was already received.")
                 continue
             reason, until = _suppression(campaign, contact.unsubscribed, last.get(contact.id), now)
+            if reason and row.event_id and not look_up_events:
+                # The suppression may be this very event's earlier invitation (a retried
+                # call under quarantine): only the look-up can tell a duplicate from it.
+                raise DuplicateEvent(f"event_id '{row.event_id}' may be recorded already.")
             if reason:
                 results[index] = m.RespondentResult(row=index, status="suppressed", email=email,
                                                     reason=reason, until=until)

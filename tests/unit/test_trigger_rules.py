@@ -161,11 +161,14 @@ def test_a_bulk_call_of_invalid_rows_still_checks_the_campaign(rt, uow):
             campaign_id=99, respondents=[m.Respondent(email="not-an-email")]))
 
 
-def test_a_retried_bulk_call_answers_every_row_as_a_duplicate_of_the_first(rt, uow):
+@pytest.mark.parametrize("settings", [{}, {"quarantine_days": 30}, {"status": "paused"}])
+def test_a_retried_bulk_call_answers_every_row_as_a_duplicate_of_the_first(rt, uow, settings):
     campaign(uow)
     rows = [m.Respondent(email=f"p{i}@example.com", event_id=f"e{i}") for i in range(3)]
     request = m.AddRespondentsRequest(campaign_id=10, respondents=rows)
     first = add_respondents(rt, ACME, request)
+    for name, value in settings.items():
+        setattr(uow.campaigns.rows[10], name, value)
     again = add_respondents(rt, ACME, request)
     assert [r.status for r in again.results] == ["duplicate"] * 3
     assert [(r.invitation_id, r.url) for r in again.results] == \
