@@ -73,12 +73,8 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
         upto = max(upto, start)
         plan = DumpPlan(principal.account_id, campaign.id, survey, start, upto,
                         uow.responses.count_range(principal.account_id, campaign.id, start, upto))
-        names: tuple[dict, dict, dict] = ({}, {}, {})
-        for row in uow.responses.dump_rows(principal.account_id, campaign.id, start, upto,
-                                           keys_only=True):
-            for seen, values in zip(names, (row.params, row.extra_params, row.attributes)):
-                seen.update(dict.fromkeys(values or {}))
-    plan.param_names, plan.extra_names, plan.attribute_names = (sorted(n) for n in names)
+        plan.param_names, plan.extra_names, plan.attribute_names = uow.responses.dump_keys(
+            principal.account_id, campaign.id, start, upto)
     return plan
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Row
 
 from service.storage.records import (
@@ -102,13 +102,36 @@ class ResponseRepository(Repository):
             responses.c.account_id == account_id, responses.c.campaign_id == campaign_id,
             responses.c.position > after, responses.c.position <= upto)).scalar_one()
 
-    def dump_rows(self, account_id: int, campaign_id: int, after: int, upto: int,
-                  keys_only: bool = False) -> Iterator[Row]:
-        """Responses with positions in (after, upto], streamed in position order."""
-        columns = ([responses.c.params, responses.c.extra_params, contacts.c.attributes]
-                   if keys_only else [responses, contacts.c.email, contacts.c.crm_id,
-                                      contacts.c.erased_at, contacts.c.attributes])
-        query = (select(*columns)
+    def dump_keys(self, account_id: int, campaign_id: int, after: int,
+                  upto: int) -> tuple[list[str], list[str], list[str]]:
+        """The names of the parameters, captured extra parameters and contact attributes
+        that occur in the responses with positions in (after, upto], each sorted.
+
+        The database lists the keys of its JSON columns itself (SQLite's json_each,
+        PostgreSQL's json_object_keys): no row is decoded here.
+        """
+        where = ("r.account_id = :account AND r.campaign_id = :campaign "
+                 "AND r.position > :after AND r.position <= :upto")
+        keys = ("SELECT DISTINCT j.key FROM {source} JOIN json_each({column}) AS j WHERE {where}"
+                if self.connection.dialect.name == "sqlite" else
+                "SELECT DISTINCT json_object_keys({column}) FROM {source} WHERE {where}")
+        found = []
+        for source, column in (("responses AS r", "r.params"),
+                               ("responses AS r", "r.extra_params"),
+                               ("responses AS r JOIN contacts AS c ON c.id = r.contact_id",
+                                "c.attributes")):
+            statement = text(keys.format(source=source, column=column, where=where))
+            found.append(sorted(self.connection.execute(statement, {
+                "account": account_id, "campaign": campaign_id, "after": after,
+                "upto": upto}).scalars()))
+        return found[0], found[1], found[2]
+
+    def dump_rows(self, account_id: int, campaign_id: int, after: int,
+                  upto: int) -> Iterator[Row]:
+        """Responses with positions in (after, upto] and their contacts' email, CRM id,
+        erasure and attributes, streamed in position order."""
+        query = (select(responses, contacts.c.email, contacts.c.crm_id, contacts.c.erased_at,
+                        contacts.c.attributes)
                  .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id,
