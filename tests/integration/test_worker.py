@@ -15,10 +15,11 @@ from sqlalchemy import update
 
 from service.mail import SmtpSender
 from service.services import messages as m
+from service.services.runtime import utc_now
 from service.storage.tables import contacts
 from service.worker import run_once
 from tests.conftest import call
-from tests.e2e.conftest import free_port
+from tests.support.ports import listening_socket, refused_port
 
 WORKER = "test-worker"
 
@@ -43,13 +44,24 @@ class Inbox:
         return [message["To"] for message in self.messages]
 
 
+class HeldSocketController(Controller):
+    """aiosmtpd on a socket bound before it starts, so no other process takes the port."""
+
+    def __init__(self, handler, sock) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+        self.sock = sock
+
+    def _create_server(self):
+        # aiosmtpd binds hostname:port itself; asyncio accepts a bound socket instead.
+        return self.loop.create_server(self._factory_invoker, sock=self.sock)
+
+
 @pytest.fixture
 def inbox():
     handler = Inbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = HeldSocketController(handler, listening_socket())
     controller.start()
-    handler.url = f"smtp://127.0.0.1:{port}?from=surveys@feedloop.test"
+    handler.url = f"smtp://127.0.0.1:{controller.port}?from=surveys@feedloop.test"
     yield handler
     controller.stop()
 
@@ -150,8 +162,9 @@ def test_permanent_refusal_is_a_visible_dead_state(rt, admin, inbox, sender):
 def test_unreachable_smtp_server_is_retried_not_dropped(rt, admin, clock):
     campaign_id = email_campaign(rt, admin)
     invite(rt, admin, campaign_id, "a@example.com")
-    down = SmtpSender("smtp://127.0.0.1:9")
-    assert run_once(rt, down, WORKER)["retry"] == 1
+    with refused_port() as port:
+        down = SmtpSender(f"smtp://127.0.0.1:{port}")
+        assert run_once(rt, down, WORKER)["retry"] == 1
 
 
 def test_recurrence_invites_the_list_again_each_period(rt, admin, clock, inbox, sender):
@@ -166,24 +179,15 @@ def test_recurrence_invites_the_list_again_each_period(rt, admin, clock, inbox, 
     assert run_once(rt, sender, WORKER)["recurrences"] == 3 and len(inbox.messages) == 6
 
 
-@pytest.mark.postgres
-def test_two_worker_processes_send_every_invitation_exactly_once(postgres_server, inbox, tmp_path):
-    from service.services import Runtime
-    from service.services.keys import authenticate, create_account_key
-    from service.domain.credentials import Credentials
-    from service.storage.engine import make_engine
-    from service.storage.migrations import upgrade
-    from service.storage.uow import SqlUnitOfWork
-    url = postgres_server.create_database("two_workers")
-    engine = make_engine(url)
-    upgrade(engine)
-    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
-                 secret_key=b"k", base_url="http://feedloop.test")
-    key = create_account_key(rt, "acme", ["admin"])
-    admin = authenticate(rt, Credentials(key.key_id, key.secret))
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_two_worker_processes_send_every_invitation_exactly_once(database_url, rt, admin, inbox,
+                                                                  tmp_path):
+    rt.clock = utc_now  # the worker processes read the real clock
     campaign_id = email_campaign(rt, admin)
     invite(rt, admin, campaign_id, *[f"p{i}@example.com" for i in range(200)])
-    env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "k",
+    env = {**os.environ, "FEEDLOOP_DATABASE_URL": database_url,
+           "FEEDLOOP_SECRET_KEY": rt.secret_key.decode(),
            "FEEDLOOP_SMTP_URL": inbox.url, "FEEDLOOP_BASE_URL": "http://feedloop.test"}
     feedloop = str(Path(sys.executable).with_name("feedloop"))
     workers = [subprocess.Popen([feedloop, "worker", "--once"], env=env, cwd=tmp_path,
@@ -192,7 +196,6 @@ def test_two_worker_processes_send_every_invitation_exactly_once(postgres_server
     outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
     assert sorted(inbox.to()) == sorted(f"p{i}@example.com" for i in range(200))
-    engine.dispose()
 
 
 def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sender):
