@@ -228,7 +228,7 @@ def pytest_collection_modifyitems(config, items) -> None:
             continue
         if name not in allowed:
             raise pytest.UsageError(
-                f"{len(needing)} selected tests need {what}, which is missing on this machine. "
+                f"{len(needing)} selected test(s) need {what}, which is missing on this machine. "
                 f"tests/run.sh installs it; a developer may skip those tests with "
                 f"{ALLOW_SKIP}={name} (a comma-separated list).")
         skip = pytest.mark.skip(reason=f"{what} is missing; {ALLOW_SKIP} names {name}")

@@ -17,7 +17,7 @@ from service.mail import SmtpSender
 from service.services import messages as m
 from service.services.runtime import utc_now
 from service.storage.tables import contacts
-from service.worker import run_once
+from service.worker import deliver_outbox, run_once
 from tests.conftest import call
 from tests.support.ports import listening_socket, refused_port
 
@@ -198,7 +198,8 @@ def test_two_worker_processes_send_every_invitation_exactly_once(database_url, r
     assert sorted(inbox.to()) == sorted(f"p{i}@example.com" for i in range(200))
 
 
-def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sender):
+def detractor_answered(rt, admin) -> int:
+    """A campaign that notifies two people of detractors, with one detractor and one promoter."""
     survey_id = call(rt, admin, "CreateSurvey", title="t", language="en", questions=[
         m.Question(key="nps", type="nps", text="Would you recommend us?"),
         m.Question(key="why", type="text", text="Why?")]).survey_id
@@ -210,6 +211,11 @@ def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sende
                     crm_id="C-9")
         call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
              answers=[m.Answer("nps", score), m.Answer("why", "Too slow")])
+    return campaign_id
+
+
+def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sender):
+    campaign_id = detractor_answered(rt, admin)
     counts = run_once(rt, sender, WORKER)
     assert counts["delivered"] == 2
     assert sorted(inbox.to()) == ["lead@example.com", "team@example.com"]
@@ -218,3 +224,26 @@ def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sende
     body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "(CRM id C-9)" in body and "Why?\n  Too slow" in body
     assert f"http://feedloop.test/dashboard/{campaign_id}" in body
+
+
+def last_errors(rt, admin) -> list[str]:
+    return [d.last_error for d in call(rt, admin, "ListDeliveries").deliveries]
+
+
+def test_a_notification_waits_for_a_worker_that_can_send_mail(rt, admin, clock, inbox, sender):
+    detractor_answered(rt, admin)
+    assert deliver_outbox(rt, WORKER)["delivery_retry"] == 2
+    assert last_errors(rt, admin) == ["no mail sender in this worker"] * 2 and inbox.messages == []
+    clock.advance(hours=1)
+    assert run_once(rt, sender, WORKER)["delivered"] == 2 and len(inbox.messages) == 2
+
+
+def test_a_refused_notification_is_retried_with_the_servers_answer(rt, admin, clock, inbox,
+                                                                    sender):
+    detractor_answered(rt, admin)
+    inbox.refusals = ["451 4.3.0 try again later"] * 2
+    assert run_once(rt, sender, WORKER)["delivery_retry"] == 2
+    assert all("451" in error for error in last_errors(rt, admin))
+    clock.advance(hours=1)
+    assert run_once(rt, sender, WORKER)["delivered"] == 2
+    assert sorted(inbox.to()) == ["lead@example.com", "team@example.com"]
