@@ -61,7 +61,7 @@ fi
 # The whole suite (no arguments: the README's command and CI's) must keep the in-process
 # branch coverage of service/ at this floor; raise it as coverage grows, never lower it.
 # A run of chosen tests only reports coverage.
-COVERAGE_FLOOR=0
+COVERAGE_FLOOR=95
 if [ $# -eq 0 ]; then
   set -- --cov-fail-under="$COVERAGE_FLOOR"
 fi
