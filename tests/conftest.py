@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def _fresh_database(request, tmp_path: Path, migrated: bool):
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path) -> str:
-    """A URL of a migrated database of the test's own: a SQLite file or one on the test PostgreSQL."""
+    """A URL of the test's own migrated database: a SQLite file, or one on the test PostgreSQL."""
     yield from _fresh_database(request, tmp_path, migrated=True)
 
 
@@ -200,6 +201,13 @@ def _postgres_installed() -> bool:
     return is_installed()
 
 
+def _php_with_soap() -> bool:
+    php = shutil.which("php")
+    return php is not None and subprocess.run(
+        [php, "-r", 'exit(extension_loaded("soap") ? 0 : 1);'], capture_output=True,
+        check=False, timeout=60).returncode == 0
+
+
 #: Programs some tests need from the machine: a name for FEEDLOOP_TEST_ALLOW_SKIP -> (the
 #: marker and the fixture of those tests, a check, what to install).
 REQUIREMENTS = {
@@ -207,7 +215,7 @@ REQUIREMENTS = {
                  f"Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
     "postgres": ("postgres", "postgres_server", _postgres_installed,
                  "PostgreSQL's server programs (apt-get install postgresql)"),
-    "php": ("php", "php", lambda: shutil.which("php") is not None,
+    "php": ("php", "php", _php_with_soap,
             "PHP with its SOAP extension (apt-get install php-cli php-soap)"),
 }
 ALLOW_SKIP = "FEEDLOOP_TEST_ALLOW_SKIP"

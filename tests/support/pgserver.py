@@ -138,7 +138,7 @@ class PostgresServer:
 
     @contextlib.contextmanager
     def temporary_database(self, prefix: str, template: str = "template0") -> Iterator[str]:
-        """A database of a unique name (``prefix`` and random digits) dropped afterwards; its URL."""
+        """A database named ``prefix`` and random digits, dropped afterwards; yields its URL."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         url = self.create_database(name, template)
         try:

@@ -1,4 +1,4 @@
-"""Request coercion: what either door receives is judged by one set of rules (services/schema.py)."""
+"""Request coercion: whichever door a request came through, one set of rules judges it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
