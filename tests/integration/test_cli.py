@@ -170,8 +170,11 @@ class Handover(Exception):
 
 @pytest.fixture
 def execv(monkeypatch):
-    monkeypatch.delenv("FEEDLOOP_BIND", raising=False)  # restored afterwards: serve sets them
-    monkeypatch.delenv("FEEDLOOP_WORKERS", raising=False)
+    # serve sets both for gunicorn; setenv first so that monkeypatch removes them afterwards
+    # (delenv of an unset variable records nothing to undo)
+    for name in ("FEEDLOOP_BIND", "FEEDLOOP_WORKERS"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
     def handover(path, args):
         raise Handover(path, args)
