@@ -282,7 +282,10 @@ def _worker(args) -> int:
     if args.metrics_bind:
         from prometheus_client import start_http_server
         host, _, port = args.metrics_bind.rpartition(":")
-        start_http_server(int(port), addr=host or "127.0.0.1")
+        server, _ = start_http_server(int(port), addr=host or "127.0.0.1")
+        # Port 0 asks the system for a free one: say which it is.
+        print(f"feedloop: worker metrics on http://{server.server_address[0]}:"
+              f"{server.server_address[1]}/metrics", file=sys.stderr, flush=True)
     run_forever(rt, sender, args.interval, install_stop_signals())
     return 0
 

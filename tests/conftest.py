@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 import os
-import uuid
+import shutil
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,27 +49,63 @@ def postgres_server():
     server.stop()
 
 
-def _sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'feedloop.db'}"
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path) -> str:
-    """A URL of an empty database: a SQLite file, or a fresh database on the test PostgreSQL."""
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # SQLite folds its WAL into the file: a plain copy is complete
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file migrated once per session: each test gets a copy (Alembic takes longer).
+
+    tests/integration/test_migrations.py still migrates an empty database from scratch.
+    """
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_server) -> str:
+    """A PostgreSQL database migrated once per session, the template of each test's database."""
+    name = "migrated_template"  # the server is this session's own: no other run shares it
+    _migrate(postgres_server.create_database(name))
+    return name
+
+
+def _fresh_database(request, tmp_path: Path, migrated: bool):
     if request.param == "sqlite":
-        yield _sqlite_url(tmp_path)
+        path = tmp_path / "feedloop.db"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
         return
-    server = request.getfixturevalue("postgres_server")
-    name = "t_" + uuid.uuid4().hex[:12]
-    url = server.create_database(name)
-    yield url
-    server.drop_database(name)
+    template = request.getfixturevalue("migrated_postgres") if migrated else "template0"
+    with request.getfixturevalue("postgres_server").temporary_database("t", template) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A URL of the test's own migrated database: a SQLite file, or one on the test PostgreSQL."""
+    yield from _fresh_database(request, tmp_path, migrated=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request, tmp_path) -> str:
+    """A URL of an empty database of the test's own, for the tests of the migrations."""
+    yield from _fresh_database(request, tmp_path, migrated=False)
 
 
 @pytest.fixture
 def engine(database_url):
     engine = make_engine(database_url)
-    upgrade(engine)
     yield engine
     engine.dispose()
 
@@ -112,15 +149,15 @@ def new_campaign(rt, admin):
 
 
 @pytest.fixture
-def app(tmp_path, clock):
+def app(tmp_path, clock, migrated_sqlite):
     """The whole WSGI application on a fresh SQLite database, with the fake clock."""
     from service.config import Settings
     from service.wsgi import create_app
+    shutil.copyfile(migrated_sqlite, tmp_path / "db.sqlite")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
                         base_url="http://127.0.0.1:8000", secret_key=b"k", smtp_url="",
                         data_dir=tmp_path)
     wsgi = create_app(settings, clock=clock)
-    upgrade(wsgi.engine)
     yield wsgi
     wsgi.engine.dispose()
 
@@ -150,8 +187,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="module")
 def chromium():
     """One headless Chromium per test module (tests/run.sh installs Debian's package)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is installed by tests/run.sh")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -176,3 +211,51 @@ def served(app):
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+def _postgres_installed() -> bool:
+    from tests.support.pgserver import is_installed
+    return is_installed()
+
+
+def _php_with_soap() -> bool:
+    php = shutil.which("php")
+    return php is not None and subprocess.run(
+        [php, "-r", 'exit(extension_loaded("soap") ? 0 : 1);'], capture_output=True,
+        check=False, timeout=60).returncode == 0
+
+
+#: Programs some tests need from the machine: a name for FEEDLOOP_TEST_ALLOW_SKIP -> (the
+#: marker and the fixture of those tests, a check, what to install).
+REQUIREMENTS = {
+    "chromium": ("browser", "chromium", lambda: os.access(CHROMIUM, os.X_OK),
+                 f"Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
+    "postgres": ("postgres", "postgres_server", _postgres_installed,
+                 "PostgreSQL's server programs (apt-get install postgresql)"),
+    "php": ("php", "php", _php_with_soap,
+            "PHP with its SOAP extension (apt-get install php-cli php-soap)"),
+}
+ALLOW_SKIP = "FEEDLOOP_TEST_ALLOW_SKIP"
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what will not run
+def pytest_collection_modifyitems(config, items) -> None:
+    """A program missing for selected tests fails the run, unless ALLOW_SKIP names it.
+
+    CI must never pass by skipping: a machine without chromium would otherwise turn
+    every browser test into a quiet skip.
+    """
+    allowed = {name.strip() for name in os.environ.get(ALLOW_SKIP, "").split(",")}
+    for name, (marker, fixture, available, what) in REQUIREMENTS.items():
+        needing = [item for item in items if item.get_closest_marker(marker)
+                   or fixture in getattr(item, "fixturenames", ())]
+        if not needing or available():
+            continue
+        if name not in allowed:
+            raise pytest.UsageError(
+                f"{len(needing)} selected test(s) need {what}, which is missing on this machine. "
+                f"tests/run.sh installs it; a developer may skip those tests with "
+                f"{ALLOW_SKIP}={name} (a comma-separated list).")
+        skip = pytest.mark.skip(reason=f"{what} is missing; {ALLOW_SKIP} names {name}")
+        for item in needing:
+            item.add_marker(skip)

@@ -1,4 +1,9 @@
-"""10,000 rows in one call, through each door, with valid, invalid and duplicate rows mixed."""
+"""10,000 rows in one call, through each door, with valid, invalid and duplicate rows mixed.
+
+Each door runs once, on a database of its own: SOAP on SQLite, XML-RPC on PostgreSQL. The door
+does not touch the database and the service does not know the door, so every door and every
+database carries 10,000 rows without running all four combinations.
+"""
 from __future__ import annotations
 
 import pytest
@@ -22,8 +27,12 @@ def rows(prefix: str) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("door", [SoapDoor, XmlRpcDoor], ids=["soap", "xmlrpc"])
-def test_ten_thousand_rows_in_one_call_keep_their_order(live_server, door):
+#: The door that carries the 10,000 rows to each database's server.
+DOOR_FOR = {"sqlite": SoapDoor, "postgres": XmlRpcDoor}
+
+
+def test_ten_thousand_rows_in_one_call_keep_their_order(live_server):
+    door = DOOR_FOR[live_server.database]
     client = door.connect(live_server.base_url, live_server.admin)
     survey = client.call("CreateSurvey", title="bulk", language="sv",
                          questions=[{"key": "nps", "type": "nps", "text": "?"}])

@@ -1,16 +1,18 @@
-"""The `feedloop` command as a newcomer uses it: first start, keys, and the README's first calls."""
+"""The installed `feedloop` command as a newcomer uses it: first start and the README's first calls.
+
+The other commands run in process: tests/integration/test_cli.py.
+"""
 from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FEEDLOOP, _wait_until_healthy, free_port
+from tests.e2e.conftest import FEEDLOOP, serving
 
 pytestmark = pytest.mark.e2e
 README = Path(__file__).parents[2] / "README.md"
@@ -24,23 +26,13 @@ def readme_python_blocks() -> list[str]:
 @pytest.fixture
 def first_start(tmp_path):
     """`feedloop serve` on the embedded default in an empty directory, as the README says."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")}
-    env["FEEDLOOP_BASE_URL"] = f"http://127.0.0.1:{port}"
     # The default data location is the XDG data home: a test's own, not the machine's.
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
     (tmp_path / "cwd").mkdir()
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([FEEDLOOP, "serve", "--bind", f"127.0.0.1:{port}"], env=env,
-                                   cwd=tmp_path / "cwd", stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    try:
-        _wait_until_healthy(f"http://127.0.0.1:{port}", process, log_path)
-        yield port, log_path.read_text(), tmp_path, env
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+    with serving(env, tmp_path / "cwd", log_path) as base_url:
+        yield int(base_url.rsplit(":", 1)[1]), log_path.read_text(), tmp_path, env
 
 
 def test_first_start_creates_the_database_and_prints_a_demo_admin_key(first_start):
@@ -69,48 +61,3 @@ def test_readme_first_calls_work_verbatim(first_start):
         assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/s/[A-Za-z0-9_-]{{43}} sent\n",
                             done.stdout), done.stdout
     assert len(readme_python_blocks()) == 2
-
-
-def test_keys_create_prints_the_key_alone_on_its_last_line(tmp_path):
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
-           "FEEDLOOP_DATA_DIR": str(tmp_path / "var")}
-    subprocess.run([FEEDLOOP, "migrate"], env=env, check=True, capture_output=True)
-    done = subprocess.run([FEEDLOOP, "keys", "create", "--account", "Acme Corp", "--scope",
-                           "trigger", "--scope", "read"], env=env, capture_output=True,
-                          text=True, check=True)
-    last = done.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"fl_[0-9a-f]{16}:[A-Za-z0-9_-]{43}", last)
-    revoked = subprocess.run([FEEDLOOP, "keys", "revoke", "--account", "Acme Corp",
-                              last.split(":")[0]], env=env, capture_output=True, text=True)
-    assert revoked.returncode == 0 and "revoked" in revoked.stdout
-    unknown = subprocess.run([FEEDLOOP, "keys", "list", "--account", "Nobody"], env=env,
-                             capture_output=True, text=True)
-    assert unknown.returncode == 1 and "No account named 'Nobody'" in unknown.stderr
-
-
-@pytest.mark.postgres
-def test_serve_refuses_an_unmigrated_external_database(postgres_server):
-    url = postgres_server.create_database("unmigrated")
-    env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "x"}
-    done = subprocess.run([FEEDLOOP, "serve", "--bind", f"127.0.0.1:{free_port()}"], env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and "run `feedloop migrate`" in done.stderr
-
-
-def test_keys_rotate_gives_a_new_key_with_the_same_scopes(tmp_path):
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
-           "FEEDLOOP_DATA_DIR": str(tmp_path / "var")}
-    subprocess.run([FEEDLOOP, "migrate"], env=env, check=True, capture_output=True)
-    created = subprocess.run([FEEDLOOP, "keys", "create", "--account", "acme", "--scope",
-                              "trigger", "--label", "salesforce"], env=env, capture_output=True,
-                             text=True, check=True).stdout.strip().splitlines()[-1]
-    old_id = created.split(":")[0]
-    rotated = subprocess.run([FEEDLOOP, "keys", "rotate", "--account", "acme", "--grace-hours",
-                              "48", old_id], env=env, capture_output=True, text=True, check=True)
-    new_id = rotated.stdout.strip().splitlines()[-1].split(":")[0]
-    assert new_id != old_id and f"replaces {old_id}" in rotated.stdout
-    listing = subprocess.run([FEEDLOOP, "keys", "list", "--account", "acme"], env=env,
-                             capture_output=True, text=True, check=True).stdout
-    rows = {line.split()[0]: line for line in listing.splitlines()[1:]}
-    assert "trigger" in rows[new_id] and "salesforce" in rows[new_id]
-    assert "active" in rows[old_id]

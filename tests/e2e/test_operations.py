@@ -12,7 +12,7 @@ import xmlrpc.client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import FEEDLOOP, METRICS_TOKEN, free_port
+from tests.e2e.conftest import FEEDLOOP, METRICS_TOKEN
 from tests.e2e.doors import DoorFault, SoapDoor, XmlRpcDoor
 
 pytestmark = pytest.mark.e2e
@@ -96,11 +96,16 @@ def test_a_callers_request_id_comes_back_and_goes_into_the_access_log(live_serve
 
 
 def test_the_running_worker_serves_its_round_counts_to_prometheus(live_server):
-    port = free_port()
     worker = subprocess.Popen([FEEDLOOP, "worker", "--interval", "0.2", "--metrics-bind",
-                               f"127.0.0.1:{port}"], env=live_server.env,
+                               "127.0.0.1:0"], env=live_server.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        announced = ""
+        while "worker metrics on" not in announced:
+            line = worker.stderr.readline()
+            assert line, "the worker exited before serving its metrics"
+            announced = line
+        port = int(announced.rsplit(":", 1)[1].split("/")[0])
         deadline, rounds = time.monotonic() + 30, 0.0
         while rounds < 2 and time.monotonic() < deadline:
             time.sleep(0.2)

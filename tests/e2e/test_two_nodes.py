@@ -1,8 +1,8 @@
 """docs/deploy.md's set-up in small: two nodes on one PostgreSQL, sharing FEEDLOOP_SECRET_KEY."""
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import subprocess
 import urllib.request
 import uuid
@@ -10,7 +10,7 @@ import xmlrpc.client
 
 import pytest
 
-from tests.e2e.conftest import FEEDLOOP, _wait_until_healthy, free_port
+from tests.e2e.conftest import FEEDLOOP, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -30,24 +30,15 @@ def two_nodes(postgres_server, tmp_path):
               "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex, "FEEDLOOP_BASE_URL": "https://surveys.test"}
     assert "no account yet" in feedloop(shared, "migrate")
     key = feedloop(shared, "accounts", "create", "Acme").strip().splitlines()[-1]
-    nodes, processes = [], []
-    for n in (1, 2):
-        port = free_port()
-        env = {**shared, "FEEDLOOP_DATA_DIR": str(tmp_path / f"node{n}")}
-        log_path = tmp_path / f"node{n}.log"
-        with open(log_path, "wb") as log:
-            processes.append(subprocess.Popen(
-                [FEEDLOOP, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env=env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        nodes.append(f"http://127.0.0.1:{port}")
-        _wait_until_healthy(nodes[-1], processes[-1], log_path)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(postgres_server.drop_database, name)
+        nodes = []
+        for n in (1, 2):
+            env = {**shared, "FEEDLOOP_DATA_DIR": str(tmp_path / f"node{n}")}
+            nodes.append(stack.enter_context(serving(
+                env, tmp_path, tmp_path / f"node{n}.log", "--workers", "1",
+                public_url=shared["FEEDLOOP_BASE_URL"])))
         yield nodes, key
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-        postgres_server.drop_database(name)
 
 
 def test_a_link_made_by_one_node_opens_on_the_other(two_nodes):

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tests.conftest import call
 from service.services import messages as m
 from service.services.runtime import utc_now
+from tests.support.conditions import Background
 
 
 def test_concurrent_repeats_of_one_event_create_one_invitation(rt, admin, new_campaign):
@@ -47,11 +48,10 @@ def test_export_while_responses_arrive_returns_each_exactly_once(rt, admin, new_
         return call(rt, admin, "RecordResponse", invitation_id=invitation_id,
                     answers=[m.Answer("nps", str(invitation_id % 11))]).response_id
 
-    reader = threading.Thread(target=export_until_done)
-    reader.start()
+    reader = Background(export_until_done)
     with ThreadPoolExecutor(6) as pool:
         recorded = list(pool.map(answer, links))
     done.set()
-    reader.join(timeout=60)
+    reader.result(timeout=60)
     assert sorted(exported) == sorted(recorded)
     assert len(exported) == len(set(exported)) == 60

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -29,6 +28,9 @@ class FakeSalesmanago:
                                                       "properties": {}, "tags": []}}
         self.log: list[tuple[str, str]] = []          # (idempotency key, created/updated)
         self.script: list[str] = []                   # "500", "slow" for the next requests
+        # "slow" answers only once this is set (at the end of the test): long after the
+        # client's timeout, however slow the machine is.
+        self.released = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,7 +38,7 @@ class FakeSalesmanago:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 action = outer.script.pop(0) if outer.script else "ok"
                 if action == "slow":
-                    time.sleep(1.5)
+                    outer.released.wait(60)
                 if action in ("500", "slow"):
                     self.send_response(500)
                     self.end_headers()
@@ -82,6 +84,7 @@ def crm(monkeypatch):
     fake = FakeSalesmanago()
     threading.Thread(target=fake.server.serve_forever, daemon=True).start()
     yield fake
+    fake.released.set()
     fake.server.shutdown()
     fake.server.server_close()
 

@@ -188,6 +188,9 @@ BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                             for i in range(1, 10))
                   + ']><lolz>&lol9;</lolz>').encode()
 XXE = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
+#: A generous bound (a loaded CI machine, 4 MiB and more to read): a parser that expanded
+#: entities or built the 17 MiB document would take far longer. bench/hostile.py measures.
+QUICKLY_SECONDS = 5.0
 HOSTILE = {
     "xxe": (XXE, "DOCTYPE"),
     "billion-laughs": (BILLION_LAUGHS, "DOCTYPE"),
@@ -201,8 +204,8 @@ def test_hostile_documents_get_a_client_fault_quickly_on_soap(web, name):
     body, fragment = HOSTILE[name]
     started = time.perf_counter()
     code, message = soap_fault(web.post("/soap", body, content_type="text/xml", expect_errors=True))
+    assert time.perf_counter() - started < QUICKLY_SECONDS
     assert code in ("Client.InvalidRequest", "Client.RequestTooLarge") and fragment in message
-    print(f"soap {name}: {1000 * (time.perf_counter() - started):.1f} ms")
 
 
 @pytest.mark.parametrize("name", HOSTILE)
@@ -210,8 +213,8 @@ def test_hostile_documents_get_a_fault_quickly_on_xmlrpc(web, name):
     body, fragment = HOSTILE[name]
     started = time.perf_counter()
     number, text = rpc_fault(web.post("/xmlrpc", body, content_type="text/xml"))
+    assert time.perf_counter() - started < QUICKLY_SECONDS
     assert number in (-32600, 4130) and fragment in text
-    print(f"xmlrpc {name}: {1000 * (time.perf_counter() - started):.1f} ms")
 
 
 def test_basic_credentials_with_garbage_are_unauthorized(web):

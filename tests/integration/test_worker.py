@@ -16,10 +16,11 @@ from sqlalchemy import update
 
 from service.mail import SmtpSender
 from service.services import messages as m
+from service.services.runtime import utc_now
 from service.storage.tables import contacts
-from service.worker import run_once
+from service.worker import deliver_outbox, run_once
 from tests.conftest import call, create_campaign
-from tests.e2e.conftest import free_port
+from tests.support.ports import listening_socket, refused_port
 
 WORKER = "test-worker"
 
@@ -44,13 +45,24 @@ class Inbox:
         return [message["To"] for message in self.messages]
 
 
+class HeldSocketController(Controller):
+    """aiosmtpd on a socket bound before it starts, so no other process takes the port."""
+
+    def __init__(self, handler, sock) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+        self.sock = sock
+
+    def _create_server(self):
+        # aiosmtpd binds hostname:port itself; asyncio accepts a bound socket instead.
+        return self.loop.create_server(self._factory_invoker, sock=self.sock)
+
+
 @pytest.fixture
 def inbox():
     handler = Inbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = HeldSocketController(handler, listening_socket())
     controller.start()
-    handler.url = f"smtp://127.0.0.1:{port}?from=surveys@feedloop.test"
+    handler.url = f"smtp://127.0.0.1:{controller.port}?from=surveys@feedloop.test"
     yield handler
     controller.stop()
 
@@ -155,8 +167,9 @@ def test_permanent_refusal_is_a_visible_dead_state(rt, admin, inbox, sender, ema
 def test_unreachable_smtp_server_is_retried_not_dropped(rt, admin, clock, email_campaign):
     campaign_id = email_campaign()
     invite(rt, admin, campaign_id, "a@example.com")
-    down = SmtpSender("smtp://127.0.0.1:9")
-    assert run_once(rt, down, WORKER)["retry"] == 1
+    with refused_port() as port:
+        down = SmtpSender(f"smtp://127.0.0.1:{port}")
+        assert run_once(rt, down, WORKER)["retry"] == 1
 
 
 def test_recurrence_invites_the_list_again_each_period(rt, admin, clock, inbox, sender,
@@ -172,24 +185,15 @@ def test_recurrence_invites_the_list_again_each_period(rt, admin, clock, inbox, 
     assert run_once(rt, sender, WORKER)["recurrences"] == 3 and len(inbox.messages) == 6
 
 
-@pytest.mark.postgres
-def test_two_worker_processes_send_every_invitation_exactly_once(postgres_server, inbox, tmp_path):
-    from service.services import Runtime
-    from service.services.keys import authenticate, create_account_key
-    from service.domain.credentials import Credentials
-    from service.storage.engine import make_engine
-    from service.storage.migrations import upgrade
-    from service.storage.uow import SqlUnitOfWork
-    url = postgres_server.create_database("two_workers")
-    engine = make_engine(url)
-    upgrade(engine)
-    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
-                 secret_key=b"k", base_url="http://feedloop.test")
-    key = create_account_key(rt, "acme", ["admin"])
-    admin = authenticate(rt, Credentials(key.key_id, key.secret))
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_two_worker_processes_send_every_invitation_exactly_once(database_url, rt, admin, inbox,
+                                                                  tmp_path):
+    rt.clock = utc_now  # the worker processes read the real clock
     campaign_id = create_campaign(rt, admin, delivery="email")
     invite(rt, admin, campaign_id, *[f"p{i}@example.com" for i in range(200)])
-    env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "k",
+    env = {**os.environ, "FEEDLOOP_DATABASE_URL": database_url,
+           "FEEDLOOP_SECRET_KEY": rt.secret_key.decode(),
            "FEEDLOOP_SMTP_URL": inbox.url, "FEEDLOOP_BASE_URL": "http://feedloop.test"}
     feedloop = str(Path(sys.executable).with_name("feedloop"))
     workers = [subprocess.Popen([feedloop, "worker", "--once"], env=env, cwd=tmp_path,
@@ -198,10 +202,10 @@ def test_two_worker_processes_send_every_invitation_exactly_once(postgres_server
     outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
     assert sorted(inbox.to()) == sorted(f"p{i}@example.com" for i in range(200))
-    engine.dispose()
 
 
-def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sender):
+def detractor_answered(rt, admin) -> int:
+    """A campaign that notifies two people of detractors, with one detractor and one promoter."""
     survey_id = call(rt, admin, "CreateSurvey", title="t", language="en", questions=[
         m.Question(key="nps", type="nps", text="Would you recommend us?"),
         m.Question(key="why", type="text", text="Why?")]).survey_id
@@ -213,6 +217,11 @@ def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sende
                     crm_id="C-9")
         call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
              answers=[m.Answer("nps", score), m.Answer("why", "Too slow")])
+    return campaign_id
+
+
+def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sender):
+    campaign_id = detractor_answered(rt, admin)
     counts = run_once(rt, sender, WORKER)
     assert counts["delivered"] == 2
     assert sorted(inbox.to()) == ["lead@example.com", "team@example.com"]
@@ -239,3 +248,26 @@ def test_the_running_worker_logs_one_line_per_round_with_its_counts(rt, tmp_path
     rounds = [r.getMessage() for r in caplog.records if r.getMessage().startswith("round ")]
     assert rounds == ["round recurrences=0 dumps=0 sent=0 retry=0 dead=0 delivered=0 "
                       "delivery_retry=0 delivery_dead=0"]
+
+
+def last_errors(rt, admin) -> list[str]:
+    return [d.last_error for d in call(rt, admin, "ListDeliveries").deliveries]
+
+
+def test_a_notification_waits_for_a_worker_that_can_send_mail(rt, admin, clock, inbox, sender):
+    detractor_answered(rt, admin)
+    assert deliver_outbox(rt, WORKER)["delivery_retry"] == 2
+    assert last_errors(rt, admin) == ["no mail sender in this worker"] * 2 and inbox.messages == []
+    clock.advance(hours=1)
+    assert run_once(rt, sender, WORKER)["delivered"] == 2 and len(inbox.messages) == 2
+
+
+def test_a_refused_notification_is_retried_with_the_servers_answer(rt, admin, clock, inbox,
+                                                                    sender):
+    detractor_answered(rt, admin)
+    inbox.refusals = ["451 4.3.0 try again later"] * 2
+    assert run_once(rt, sender, WORKER)["delivery_retry"] == 2
+    assert all("451" in error for error in last_errors(rt, admin))
+    clock.advance(hours=1)
+    assert run_once(rt, sender, WORKER)["delivered"] == 2
+    assert sorted(inbox.to()) == ["lead@example.com", "team@example.com"]

@@ -7,6 +7,7 @@ owned by it. Durability is off: these databases live for one test session.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pwd
 import shlex
@@ -14,8 +15,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
-from typing import Self
+from typing import Iterator, Self
 
 import psycopg
 from psycopg import sql
@@ -31,6 +33,9 @@ SETTINGS = {
     # Concurrent-writer tests hold many connections at once (pools, workers, gunicorn).
     "max_connections": "200",
 }
+#: The postmaster cannot take a bound socket: a port picked free may be taken by another
+#: process before the server binds it, so the start is retried on a new port.
+BIND_ATTEMPTS = 5
 
 
 def _bindir() -> Path:
@@ -46,6 +51,17 @@ def _bindir() -> Path:
     if not found:
         raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
     return max(found, key=lambda bindir: [int(n) for n in bindir.parent.name.split(".")])
+
+
+def is_installed() -> bool:
+    """True when initdb and pg_ctl are found (and runuser, which root needs to run them)."""
+    try:
+        _bindir()
+        if os.geteuid() == 0:
+            _runuser()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _runuser() -> str:
@@ -77,6 +93,7 @@ class PostgresServer:
         self.as_root = os.geteuid() == 0
         self.root: Path | None = None  # data dir, log and socket live here
         self.port: int | None = None
+        self.pid: int | None = None  # the postmaster's
         self._bindir: Path | None = None
         self._watchdog: subprocess.Popen | None = None
 
@@ -118,6 +135,16 @@ class PostgresServer:
             connection.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(template)))
         return self._url(name)
+
+    @contextlib.contextmanager
+    def temporary_database(self, prefix: str, template: str = "template0") -> Iterator[str]:
+        """A database named ``prefix`` and random digits, dropped afterwards; yields its URL."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = self.create_database(name, template)
+        try:
+            yield url
+        finally:
+            self.drop_database(name)
 
     def drop_database(self, name: str) -> None:
         """Drop database ``name`` if it exists, disconnecting its sessions."""
@@ -177,12 +204,20 @@ class PostgresServer:
             conf.writelines(_conf_line(name, value) for name, value in settings.items())
 
     def _start_postmaster(self) -> None:
-        self.port = _free_port()
         log = self.root / "server.log"
-        done = self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(log),
-                         "-o", f"-p {self.port}", "-w", "-t", "60", "start", timeout=90)
-        if done.returncode:
-            tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
-            raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:{self.port}:\n"
-                               f"{done.stdout}{done.stderr}--- server log, last lines ---\n"
-                               + "\n".join(tail))
+        for _ in range(BIND_ATTEMPTS):
+            self.port = _free_port()
+            logged = log.stat().st_size if log.exists() else 0
+            done = self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(log),
+                             "-o", f"-p {self.port}", "-w", "-t", "60", "start", timeout=90)
+            if done.returncode == 0:
+                pid_file = self.root / "data" / "postmaster.pid"
+                self.pid = int(pid_file.read_text().split()[0])
+                return
+            attempt = log.read_bytes()[logged:].decode(errors="replace") if log.exists() else ""
+            if "could not bind" not in attempt:
+                break
+        tail = attempt.splitlines()[-20:]
+        raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:{self.port}:\n"
+                           f"{done.stdout}{done.stderr}--- server log, last lines ---\n"
+                           + "\n".join(tail))

@@ -5,13 +5,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.support import pgserver
+from tests.support.conditions import process_is_running, wait_until
 from tests.support.pgserver import PostgresServer
 
 pytestmark = pytest.mark.postgres
@@ -21,11 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg", "postgresql")
-
-
-def port_is_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_server_serves_separate_databases_and_leaves_nothing_behind():
@@ -43,7 +38,8 @@ def test_server_serves_separate_databases_and_leaves_nothing_behind():
             names = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
         assert "one" not in names and "two" in names
     assert not server.root.exists()
-    assert not port_is_open(server.port)
+    # the server itself, not its port: another process may bind the freed port at once
+    assert not process_is_running(server.pid)
 
 
 def test_database_can_be_copied_from_a_prepared_template_and_dropped_while_in_use():
@@ -70,19 +66,29 @@ def test_server_that_cannot_start_says_why_and_leaves_nothing_behind(monkeypatch
     assert not server.root.exists()
 
 
+def test_server_whose_port_is_taken_before_it_binds_starts_on_another(monkeypatch):
+    pick = pgserver._free_port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        offered = [taken.getsockname()[1]]
+        monkeypatch.setattr(pgserver, "_free_port", lambda: offered.pop() if offered else pick())
+        with PostgresServer() as server:
+            assert server.port != taken.getsockname()[1]
+            with psycopg.connect(libpq(server.admin_url)) as connection:
+                assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
 def test_server_does_not_outlive_a_killed_test_process():
     script = ("import os, signal\n"
               "from tests.support.pgserver import PostgresServer\n"
               "server = PostgresServer()\n"
               "server.start()\n"
-              "print(server.port, server.root, flush=True)\n"
+              "print(server.pid, server.root, flush=True)\n"
               "os.kill(os.getpid(), signal.SIGKILL)\n")
     child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
                            text=True, timeout=120, check=False)
     assert child.returncode == -signal.SIGKILL, child.stderr
-    port, root = child.stdout.split()
-    deadline = time.monotonic() + 60
-    while (port_is_open(int(port)) or Path(root).exists()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not port_is_open(int(port))
-    assert not Path(root).exists()
+    pid, root = child.stdout.split()
+    wait_until(lambda: not process_is_running(int(pid)) and not Path(root).exists(), 60,
+               "the orphaned server to stop and its directory to go")
