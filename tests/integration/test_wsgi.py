@@ -53,7 +53,8 @@ def test_access_log_lines_carry_no_tracking_token(path, logged):
     logger = gunicorn_conf.RedactingLogger(Config())
     environ = {"REQUEST_METHOD": "GET", "RAW_URI": path + "?crm=1", "PATH_INFO": path,
                "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
-    atoms = logger.atoms(SimpleNamespace(status="200 OK", sent=5, headers=[]), [], environ,
-                         timedelta(milliseconds=3))
-    line = gunicorn_conf.access_log_format % atoms
-    assert line == f'127.0.0.1 "GET {logged} HTTP/1.1" 200 5 3ms'
+    response = SimpleNamespace(status="200 OK", sent=5, headers=[("X-Request-Id", "r1d")])
+    atoms = logger.atoms(response, [], environ, timedelta(milliseconds=3))
+    # as Logger.access() formats them: header atoms are looked up case-insensitively
+    line = gunicorn_conf.access_log_format % logger.atoms_wrapper_class(atoms)
+    assert line == f'127.0.0.1 "GET {logged} HTTP/1.1" 200 5 3ms r1d'
