@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import FEEDLOOP, METRICS_TOKEN
 from tests.e2e.doors import DoorFault, SoapDoor, XmlRpcDoor
+from tests.support.conditions import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +91,8 @@ def test_readyz_says_the_database_is_at_this_releases_revision(live_server):
 def test_a_callers_request_id_comes_back_and_goes_into_the_access_log(live_server):
     status, headers, _ = get(live_server.base_url + "/healthz", {"X-Request-Id": "crm-run-42"})
     assert status == 200 and headers["X-Request-Id"] == "crm-run-42"
-    assert "crm-run-42" in live_server.log()
+    # gunicorn writes the access line after the answer has gone out
+    wait_until(lambda: "crm-run-42" in live_server.log(), 10, "the access line")
     _, headers, _ = get(live_server.base_url + "/healthz", {"X-Request-Id": "bad id\u00e9"})
     assert len(headers["X-Request-Id"]) == 12 and headers["X-Request-Id"] != "bad id"
 

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from service.services.schema import MessageShapeError, fields_of, from_plain, to_plain, wire
+from service.services.schema import MessageShapeError, fields_of, from_plain, wire
+from service.xmlrpc.door import encode_result
 
 
 @dataclass
@@ -110,12 +111,12 @@ def test_a_request_that_is_not_a_struct_is_refused():
         from_plain(Request, ["count", 1])
 
 
-def test_fields_are_described_once_and_absent_values_left_out_of_results():
+def test_fields_are_described_once_and_absent_values_left_out_of_xmlrpc_results():
     assert fields_of(Request) is fields_of(Request)
     count, flag = fields_of(Request)[:2]
     assert (count.required, count.min, count.max) == (True, 0, 100)
     assert (flag.required, flag.default) == (False, False)
-    assert to_plain(Request(count=2, items=[Item("a")])) == {
+    assert encode_result(Request(count=2, items=[Item("a")])) == {
         "count": 2, "flag": False, "items": [{"name": "a"}], "tags": []}
 
 
