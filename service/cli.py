@@ -296,7 +296,7 @@ def _dump(args) -> int:
     from tqdm import tqdm
 
     from service.services.dumps import (advance_cursor, dump_manifest, operator_principal,
-                                        plan_dump, records, write_dump)
+                                        plan_dump, dump_rows, write_dump)
     from service.storage.atomic import atomic_file
     rt, _ = _runtime()
     plan = plan_dump(rt, operator_principal(rt, args.campaign), args.campaign, args.after,
@@ -304,8 +304,8 @@ def _dump(args) -> int:
     out = Path(args.out)
     with tqdm(total=plan.rows, unit=" rows", file=sys.stderr, disable=None) as bar:
         with atomic_file(out) as data:
-            result = write_dump(plan, records(rt, plan), data, args.format, args.gzip,
-                                bar.update)
+            result = write_dump(plan, dump_rows(rt, plan, args.format), data, args.format,
+                                args.gzip, bar.update)
     manifest = dump_manifest(out.name, plan, args.format, args.gzip, result, rt.clock(),
                              args.cursor)
     with atomic_file(out.with_name(out.name + ".manifest.json")) as handle:

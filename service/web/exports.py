@@ -9,7 +9,7 @@ from werkzeug.wsgi import wrap_file
 
 from service.domain.errors import NotFound, ValidationError
 from service.services import Runtime
-from service.services.dumps import dump_chunks, dump_file_path, plan_dump, records
+from service.services.dumps import dump_chunks, dump_file_path, dump_rows, plan_dump
 from service.web.toolkit import NO_SNIFF, WSGIApp, authenticated, query, wsgi_app
 
 _PATH = re.compile(r"^/exports/responses\.(csv|jsonl|xml)(\.gz)?$")
@@ -37,7 +37,7 @@ def create_exports_app(rt: Runtime) -> WSGIApp:
         name = f"responses-{plan.campaign_id}-{plan.after}-{plan.upto}.{fmt}" + \
             (".gz" if compress else "")
         # A generator body: rows are read from the database as the client takes them.
-        return Response(dump_chunks(plan, records(rt, plan), fmt, compress),
+        return Response(dump_chunks(plan, dump_rows(rt, plan, fmt), fmt, compress),
                         content_type="application/gzip" if compress else _TYPES[fmt],
                         direct_passthrough=True, headers={
                             "Content-Disposition": f'attachment; filename="{name}"',

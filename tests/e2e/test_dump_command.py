@@ -87,13 +87,13 @@ def test_complete_dump_writes_file_and_manifest_then_moves_the_cursor(embedded, 
 def test_failure_half_way_leaves_no_file_and_no_moved_cursor(embedded, monkeypatch, capsys):
     rt, campaign_id, answer, tmp = embedded
     answer(5)
-    from service.services.dumps import records
+    from service.services.dumps import dump_rows
 
-    def failing(rt, plan):
-        yield from list(records(rt, plan))[:2]
+    def failing(rt, plan, fmt):
+        yield from list(dump_rows(rt, plan, fmt))[:2]
         raise OSError("disk full")
 
-    monkeypatch.setattr("service.services.dumps.records", failing)
+    monkeypatch.setattr("service.services.dumps.dump_rows", failing)
     out = tmp / "nightly.csv"
     assert main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
                  "--format", "csv", "--out", str(out)]) == 1

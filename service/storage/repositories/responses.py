@@ -1,8 +1,9 @@
 """Responses, export cursors and scheduled dump files."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Row
@@ -21,6 +22,10 @@ from service.storage.tables import (
     export_cursors,
     responses,
 )
+
+#: Names SQLite's JSON paths address as SQLAlchemy stores them (JSON written ASCII-escaped):
+#: printable ASCII without quotes or backslashes.
+_SQLITE_PATH_NAME = re.compile(r'^[\x20-\x21\x23-\x5b\x5d-\x7e]+$')
 
 
 class ResponseRepository(Repository):
@@ -125,6 +130,60 @@ class ResponseRepository(Repository):
                 "account": account_id, "campaign": campaign_id, "after": after,
                 "upto": upto}).scalars()))
         return found[0], found[1], found[2]
+
+    def dump_table(self, account_id: int, campaign_id: int, after: int, upto: int,
+                   questions: list[tuple[str, bool]], params: list[str], extras: list[str],
+                   attributes: list[str]) -> Iterator[Sequence] | None:
+        """The CSV cells of the responses with positions in (after, upto], computed by the
+        database and streamed in position order, or None when a name cannot be addressed
+        there (the caller then builds the cells from the records).
+
+        Per row: response id, position, change, submitted_at and updated_at as
+        2026-11-02T09:00:00Z, invitation id, email and CRM id (none once erased), NPS
+        score and category, then one cell per question (``(key, is_multi)``: a multiple
+        choice joined with ";"), parameter, extra parameter and attribute (none once
+        erased), in the order given. The formula guard is the caller's.
+        """
+        sqlite = self.connection.dialect.name == "sqlite"
+        names = [*params, *extras, *attributes]
+        if sqlite and not all(_SQLITE_PATH_NAME.match(name) for name in names):
+            return None
+        values: dict[str, object] = {"account": account_id, "campaign": campaign_id,
+                                     "after": after, "upto": upto}
+
+        def key(name: str) -> str:
+            values[f"k{len(values)}"] = f'$."{name}"' if sqlite else name
+            return f":k{len(values) - 1}"
+
+        def extract(column: str, name: str) -> str:
+            return f"json_extract({column}, {key(name)})" if sqlite else f"{column} ->> {key(name)}"
+
+        def joined(column: str, name: str) -> str:
+            if sqlite:
+                return f"(SELECT group_concat(value, ';') FROM json_each({column}, {key(name)}))"
+            return (f"(SELECT string_agg(e, ';') FROM json_array_elements_text("
+                    f"{column} -> {key(name)}) AS e)")
+
+        moment = ("strftime('%Y-%m-%dT%H:%M:%SZ', {})" if sqlite
+                  else "to_char({}, 'YYYY-MM-DD\"T\"HH24\\:MI\\:SS\"Z\"')")
+        cells = ["r.id", "r.position", "r.change", moment.format("r.submitted_at"),
+                 moment.format("r.updated_at"), "r.invitation_id",
+                 "CASE WHEN c.erased_at IS NULL THEN c.email END",
+                 "CASE WHEN c.erased_at IS NULL THEN c.crm_id END", "r.nps_score",
+                 "CASE WHEN r.nps_score >= 9 THEN 'promoter' WHEN r.nps_score >= 7 "
+                 "THEN 'passive' WHEN r.nps_score >= 0 THEN 'detractor' END"]
+        cells += [joined("r.answers", k) if multi else extract("r.answers", k)
+                  for k, multi in questions]
+        cells += [extract("r.params", n) for n in params]
+        cells += [extract("r.extra_params", n) for n in extras]
+        cells += [f"CASE WHEN c.erased_at IS NULL THEN {extract('c.attributes', n)} END"
+                  for n in attributes]
+        statement = text(
+            f"SELECT {', '.join(cells)} FROM responses AS r "
+            "LEFT JOIN contacts AS c ON c.id = r.contact_id "
+            "WHERE r.account_id = :account AND r.campaign_id = :campaign "
+            "AND r.position > :after AND r.position <= :upto ORDER BY r.position")
+        return iter(self.connection.execution_options(yield_per=5000).execute(statement, values))
 
     def dump_rows(self, account_id: int, campaign_id: int, after: int,
                   upto: int) -> Iterator[Row]:
