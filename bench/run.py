@@ -329,7 +329,7 @@ def wrk_or_exit() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 repetitions of 5 s")
+    parser.add_argument("--quick", action="store_true", help="3 repetitions of 3 s a side, no dump")
     parser.add_argument("--only", nargs="*", default=[],
                         help="pairs whose name holds one of these words; or bulk, dump")
     parser.add_argument("--db", choices=["sqlite", "postgres"], action="append")
@@ -338,7 +338,7 @@ def main() -> None:
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
     args.reps = args.reps or 3
-    args.seconds = args.seconds or (5 if args.quick else 10)
+    args.seconds = args.seconds or (3 if args.quick else 10)
     args.db = args.db or ["sqlite", "postgres"]
     wrk_or_exit()
     started = time.monotonic()
@@ -368,11 +368,9 @@ def main() -> None:
                     report["pairs"][pair.name] = {"target": pair.target, "reps": pair.reps}
                 summary(pairs)
             if "bulk" in args.only or not args.only:
-                from bulk_concurrent import run_bulk
                 report["bulk"] = run_bulk(harness, args)
         if "dump" in args.only or (not args.only and not args.quick):
-            from dump_compare import run_dump
-            report["dump"] = run_dump(args)
+            run_dump(args)
     finally:
         for engine in harness.engines.values():
             engine.dispose()
@@ -381,6 +379,86 @@ def main() -> None:
     print(f"\nload after: {report['after']}\nwall time {time.monotonic() - started:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str))
+
+
+def run_bulk(harness: Harness, args) -> dict:
+    """10,000-row AddRespondents per door and database, then single-row p99 beside batches."""
+    from bulk import HEADER, ROWS, bulk_figures
+    report: dict = {"bulk": [], "concurrent": []}
+    print(f"\nAddRespondents with {ROWS:,} rows in one call, client time included\n{HEADER}",
+          flush=True)
+    for db in args.db:
+        fx = harness.fixtures[f"feedloop-{db}"]
+        for door, bulk, one in bulk_figures(fx.base, fx.key, db):
+            report["bulk"].append({"db": db, "door": door, "seconds": bulk, "one_row": one})
+            print(f"{db:<9} {door:<7} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
+                  f"{ROWS * one / bulk:>18.1f}", flush=True)
+    seconds = args.seconds * (1 if args.quick else 1.5)
+    for db in args.db:
+        fx = harness.fixtures[f"feedloop-{db}"]
+        server = f"feedloop-{db}"
+        batches = Batches(fx, db)
+        loads = {"soap AddRespondents x1": Load(server, "/soap", SOAP_HEADERS + fx.auth,
+                                                add_one_soap(fx.campaign_id)),
+                 "soap RecordResponse": Load(server, "/soap", SOAP_HEADERS + fx.auth,
+                                             prepare="soap-record")}
+        prepared = harness.prepared_file(loads["soap RecordResponse"],
+                                         int(PREPARED_RATE * seconds))
+        print(f"\nsingle-row calls while {ROWS:,}-row XML-RPC batches run back to back "
+              f"[{db}], {seconds:g} s each", flush=True)
+        with batches:
+            for name, load in loads.items():
+                run = harness.wrk(load, seconds, prepared if load.prepare else None)
+                report["concurrent"].append({"db": db, "call": name, **run})
+                print(f"  {name:<24} {describe(run)}", flush=True)
+        times = [t for t, error in batches.done if not error]
+        errors = [error for _, error in batches.done if error]
+        report["concurrent"].append({"db": db, "batches": batches.done})
+        print(f"  batches: {len(times)} done in {', '.join(f'{t:.1f}' for t in times)} s; "
+              f"{len(errors)} failed{': ' + errors[0] if errors else ''}", flush=True)
+    return report
+
+
+class Batches:
+    """10,000-row AddRespondents calls back to back in a thread, while the block runs."""
+
+    def __init__(self, fx: Fixture, db: str) -> None:
+        self.fx, self.db = fx, db
+        self.done: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self) -> None:
+        from bulk import ROWS
+        client = XmlRpcDoor.connect(self.fx.base, self.fx.key)
+        while not self.stop.is_set():
+            n = len(self.done)
+            rows = [{"email": f"batch{n}-{i}-{self.db}@example.com", "event_id": f"b{n}-{i}"}
+                    for i in range(ROWS)]
+            started = time.perf_counter()
+            try:
+                client.call("AddRespondents", campaign_id=self.fx.campaign_id, respondents=rows)
+                error = ""
+            except Exception as failure:  # reported with the figures, not raised
+                error = f"{type(failure).__name__}: {failure}"[:300]
+            self.done.append((time.perf_counter() - started, error))
+
+    def __enter__(self) -> "Batches":
+        self.thread.start()
+        time.sleep(1)  # the first batch is under way before the single calls start
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def run_dump(args) -> None:
+    """bench/dump.py on SQLite, then on PostgreSQL (against psql \\copy)."""
+    rows = "100000" if args.quick else "1000000"
+    for extra in ([], ["--postgres"]):
+        print(f"\nbench/dump.py {rows} {' '.join(extra)}", flush=True)
+        subprocess.run([sys.executable, str(BENCH / "dump.py"), rows, *extra], check=True)
 
 
 def summary(pairs: list[Pair]) -> None:
