@@ -158,13 +158,13 @@ def create_app(variant: str, database_url: str | None) -> Callable:
     """The baseline ``variant``; the ``-insert`` ones write to ``database_url``."""
     base, _, insert = variant.partition("-")
     store = Store(database_url) if insert else None
-    if base == "raw":
-        return raw_insert_app(store) if store else raw_app()
-    if base == "spyne":
-        return spyne_app(store)
-    if base == "xmlrpc":
-        return xmlrpc_app(store)
-    raise ValueError(f"unknown baseline variant {variant!r}")
+    makers = {"raw": lambda: raw_insert_app(store) if store else raw_app(),
+              "spyne": lambda: spyne_app(store), "xmlrpc": lambda: xmlrpc_app(store)}
+    if base not in makers:
+        raise ValueError(f"unknown baseline variant {variant!r}")
+    app = makers[base]()
+    app.store = store
+    return app
 
 
 if "BENCH_VARIANT" in os.environ:

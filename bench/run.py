@@ -169,6 +169,7 @@ class Harness:
         self.fixtures: dict[str, Fixture] = {}
         self.engines: dict[str, object] = {}
         self.runs = 0
+        self.files = 0
 
     # -- servers ---------------------------------------------------------------------------
 
@@ -227,7 +228,8 @@ class Harness:
         """A file of ``calls`` requests, each answering a fresh invitation once."""
         fx = self.fixtures[load.server]
         client = XmlRpcDoor.connect(fx.base, fx.key)
-        tag = f"{load.prepare}-{self.runs}"
+        self.files += 1
+        tag = f"{load.prepare}-{self.files}"
         path = self.workdir / f"{tag}.txt"
         now = datetime.now(timezone.utc)
         with open(path, "w") as out:
@@ -276,9 +278,12 @@ class Harness:
         result = json.loads(lines[-1])
         result["rate"] = result["successes"] / result["seconds"]
         if before is not None:
-            time.sleep(0.5)  # requests in flight when wrk stopped may still commit
+            time.sleep(0.2)  # requests in flight when wrk stopped may still commit
             result["rows"] = self.count(load.server, load.table or load.reads) - before
-            result["rows_expected"] = result["successes"] if load.table else 0
+            result["rows_expected"] = expected = result["successes"] if load.table else 0
+            # wrk stops with up to one request per connection in flight, unanswered but served.
+            slack = CONNECTIONS if expected else 0
+            result["rows_agree"] = expected <= result["rows"] <= expected + slack
         return result
 
     # -- pairs -----------------------------------------------------------------------------
@@ -306,10 +311,7 @@ def describe(run: dict) -> str:
     text_ = (f"{run['rate']:8.1f}/s  p50 {run['p50_ms']:7.1f} ms  p99 {run['p99_ms']:7.1f} ms  "
              f"ok {run['successes']}  failed {run['failures'] + run['socket_errors']}")
     if "rows" in run:
-        # wrk stops with up to one request per connection in flight, unanswered but served.
-        slack = CONNECTIONS if run["rows_expected"] else 0
-        agrees = run["rows_expected"] <= run["rows"] <= run["rows_expected"] + slack
-        text_ += f"  rows +{run['rows']} ({'agrees' if agrees else 'DISAGREES'})"
+        text_ += f"  rows +{run['rows']} ({'agrees' if run['rows_agree'] else 'DISAGREES'})"
     if run["exhausted"]:
         text_ += "  [prepared requests ran out]"
     if run["failures"]:
@@ -462,15 +464,23 @@ def run_dump(args) -> None:
 
 
 def summary(pairs: list[Pair]) -> None:
-    print("\n| pair | feedloop/s (median) | baseline/s (median) | ratios | median | target |\n"
-          "|---|---:|---:|---|---:|---|")
+    """The pairs as a Markdown table: each repetition as feedloop/s / baseline/s = ratio."""
+    reps = max(len(pair.reps) for pair in pairs)
+    print("\n| pair (calls/s: feedloop / baseline = ratio) | "
+          + " | ".join(f"rep {i + 1}" for i in range(reps)) + " | median | target |\n|---|"
+          + "---|" * reps + "---:|---|")
     for pair in pairs:
-        ratios = [r["ratio"] for r in pair.reps]
-        median = statistics.median(ratios)
-        print(f"| {pair.name} | {statistics.median(r['feedloop']['rate'] for r in pair.reps):.0f} "
-              f"| {statistics.median(r['baseline']['rate'] for r in pair.reps):.0f} "
-              f"| {', '.join(f'{x:.2f}' for x in ratios)} | **{median:.2f}** "
-              f"| ≥ {pair.target} {'met' if median >= pair.target else 'not met'} |")
+        median = statistics.median(r["ratio"] for r in pair.reps)
+        cells = " | ".join(f"{r['feedloop']['rate']:.0f} / {r['baseline']['rate']:.0f} = "
+                           f"{r['ratio']:.2f}" for r in pair.reps)
+        print(f"| {pair.name} | {cells} | **{median:.2f}** | ≥ {pair.target} "
+              f"{'met' if median >= pair.target else 'not met'} |")
+    failed = sum(r[side]["failures"] + r[side]["socket_errors"] for pair in pairs
+                 for r in pair.reps for side in ("feedloop", "baseline"))
+    disagreeing = sum(not r[side].get("rows_agree", True) for pair in pairs for r in pair.reps
+                      for side in ("feedloop", "baseline"))
+    print(f"\nfailed responses in all runs: {failed}; runs whose row count disagrees with "
+          f"their successes: {disagreeing}")
 
 
 if __name__ == "__main__":
