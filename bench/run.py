@@ -395,30 +395,97 @@ def run_bulk(harness: Harness, args) -> dict:
             report["bulk"].append({"db": db, "door": door, "seconds": bulk, "one_row": one})
             print(f"{db:<9} {door:<7} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
                   f"{ROWS * one / bulk:>18.1f}", flush=True)
-    seconds = args.seconds * (1 if args.quick else 1.5)
+    seconds = 10 if args.quick else 20
     for db in args.db:
         fx = harness.fixtures[f"feedloop-{db}"]
         server = f"feedloop-{db}"
-        batches = Batches(fx, db)
         loads = {"soap AddRespondents x1": Load(server, "/soap", SOAP_HEADERS + fx.auth,
                                                 add_one_soap(fx.campaign_id)),
                  "soap RecordResponse": Load(server, "/soap", SOAP_HEADERS + fx.auth,
                                              prepare="soap-record")}
-        prepared = harness.prepared_file(loads["soap RecordResponse"],
-                                         int(PREPARED_RATE * seconds))
-        print(f"\nsingle-row calls while {ROWS:,}-row XML-RPC batches run back to back "
-              f"[{db}], {seconds:g} s each", flush=True)
+        prepared = harness.prepared_file(loads["soap RecordResponse"], 5_000)
+        print(f"\nsingle-row calls ({PROBES} clients, one call at a time each, every call "
+              f"timed to its end) while {ROWS:,}-row XML-RPC batches run back to back [{db}], "
+              f"{seconds:g} s each", flush=True)
+        batches = Batches(fx, db)
         with batches:
             for name, load in loads.items():
-                run = harness.wrk(load, seconds, prepared if load.prepare else None)
-                report["concurrent"].append({"db": db, "call": name, **run})
-                print(f"  {name:<24} {describe(run)}", flush=True)
+                probe = Probe(harness.servers[server][0], load, prepared).run(seconds)
+                report["concurrent"].append({"db": db, "call": name, **probe})
+                print(f"  {name:<24} {probe['calls']} calls, p50 {probe['p50_ms']:.0f} ms, "
+                      f"p99 {probe['p99_ms']:.0f} ms, max {probe['max_ms']:.0f} ms, "
+                      f"{probe['failures']} failed{': ' + probe['sample'] if probe['sample'] else ''}",
+                      flush=True)
         times = [t for t, error in batches.done if not error]
         errors = [error for _, error in batches.done if error]
         report["concurrent"].append({"db": db, "batches": batches.done})
         print(f"  batches: {len(times)} done in {', '.join(f'{t:.1f}' for t in times)} s; "
               f"{len(errors)} failed{': ' + errors[0] if errors else ''}", flush=True)
     return report
+
+
+#: Clients of the latency probe under concurrent batches.
+PROBES = 4
+
+
+class Probe:
+    """Clients calling one at a time, each call timed to its end, however long it takes.
+
+    wrk would drop the calls still queued behind a batch when its time is up, which are
+    exactly the slow ones; here the last calls are waited for.
+    """
+
+    def __init__(self, base: str, load: Load, prepared: Path) -> None:
+        self.host, self.port = base.removeprefix("http://").split(":")
+        self.load = load
+        self.lines = iter(prepared.read_text().splitlines()) if load.prepare else None
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+
+    def request(self, n: int) -> tuple[str, str]:
+        if self.lines is None:
+            return self.load.path, self.load.template.replace("{n}", f"probe{id(self)}-{n}")
+        with self.lock:
+            path, _, body = next(self.lines, "").partition("\t")
+        return path, body
+
+    def client(self, k: int, until: float) -> None:
+        import http.client
+        connection = http.client.HTTPConnection(self.host, int(self.port), timeout=300)
+        headers = dict(h.split(": ", 1) for h in self.load.headers)
+        n = 0
+        while time.monotonic() < until:
+            n += 1
+            path, body = self.request(k * 1_000_000 + n)
+            if not path:  # out of prepared links
+                break
+            started = time.perf_counter()
+            connection.request("POST", path, body.encode(), headers)
+            answer = connection.getresponse()
+            data = answer.read()
+            elapsed = time.perf_counter() - started
+            with self.lock:
+                self.latencies.append(elapsed)
+                if answer.status != 200 or b"Fault" in data or b"<fault>" in data:
+                    self.failures.append(f"{answer.status} {data[:200]!r}")
+        connection.close()
+
+    def run(self, seconds: float) -> dict:
+        until = time.monotonic() + seconds
+        clients = [threading.Thread(target=self.client, args=(k, until)) for k in range(PROBES)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+        ordered = sorted(self.latencies)
+        return {"calls": len(ordered), "p50_ms": percentile_ms(ordered, 0.5),
+                "p99_ms": percentile_ms(ordered, 0.99), "max_ms": 1000 * ordered[-1], "failures": len(self.failures),
+                "sample": self.failures[0] if self.failures else ""}
+
+
+def percentile_ms(ordered: list[float], q: float) -> float:
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class Batches:
