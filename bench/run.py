@@ -412,9 +412,10 @@ def run_bulk(harness: Harness, args) -> dict:
             for name, load in loads.items():
                 probe = Probe(harness.servers[server][0], load, prepared).run(seconds)
                 report["concurrent"].append({"db": db, "call": name, **probe})
+                failed = f"{probe['failures']} failed" + (
+                    f": {probe['sample']}" if probe["sample"] else "")
                 print(f"  {name:<24} {probe['calls']} calls, p50 {probe['p50_ms']:.0f} ms, "
-                      f"p99 {probe['p99_ms']:.0f} ms, max {probe['max_ms']:.0f} ms, "
-                      f"{probe['failures']} failed{': ' + probe['sample'] if probe['sample'] else ''}",
+                      f"p99 {probe['p99_ms']:.0f} ms, max {probe['max_ms']:.0f} ms, {failed}",
                       flush=True)
         times = [t for t, error in batches.done if not error]
         errors = [error for _, error in batches.done if error]
@@ -480,7 +481,8 @@ class Probe:
             thread.join()
         ordered = sorted(self.latencies)
         return {"calls": len(ordered), "p50_ms": percentile_ms(ordered, 0.5),
-                "p99_ms": percentile_ms(ordered, 0.99), "max_ms": 1000 * ordered[-1], "failures": len(self.failures),
+                "p99_ms": percentile_ms(ordered, 0.99), "max_ms": 1000 * ordered[-1],
+                "failures": len(self.failures),
                 "sample": self.failures[0] if self.failures else ""}
 
 
