@@ -50,7 +50,6 @@ FORM_HEADERS = ["Content-Type: application/x-www-form-urlencoded"]
 #: Prepared requests (one invitation each) made per run: enough for this many calls a second.
 PREPARED_RATE = 700
 PREPARE_BATCH = 5_000
-ANSWER = {"nps": "7"}
 
 
 def soap(operation: str, inner: str) -> str:
@@ -106,7 +105,6 @@ class Fixture:
 
     base: str
     key: tuple[str, str]
-    database_url: str
     campaign_id: int = 0
     open_email: str = "open@example.com"
     open_token: str = ""
@@ -171,7 +169,6 @@ class Harness:
         self.runs = 0
         self.files = 0
 
-    # -- servers ---------------------------------------------------------------------------
 
     def start(self, stack: contextlib.ExitStack, needed: set[str]) -> None:
         postgres = None
@@ -187,16 +184,15 @@ class Harness:
                 url = f"sqlite:///{self.workdir / name}.db"
             if name.startswith("feedloop-"):
                 base, key, _ = stack.enter_context(running_server(db, database_url=url))
-                self.fixtures[name] = self.fixture(base, key, url)
+                self.fixtures[name] = self.fixture(base, key)
             else:
                 base = stack.enter_context(running_baseline(name.removesuffix(f"-{db}"), url))
             self.servers[name] = (base, url)
             print(f"  started {name:<22} {base}", flush=True)
-        self.psql_url = postgres and postgres.admin_url
 
-    def fixture(self, base: str, key: tuple[str, str], url: str) -> Fixture:
+    def fixture(self, base: str, key: tuple[str, str]) -> Fixture:
         """A survey with one NPS question, a crm campaign, an opened link with a response."""
-        fx = Fixture(base, key, url)
+        fx = Fixture(base, key)
         token = base64.b64encode(f"{key[0]}:{key[1]}".encode()).decode()
         fx.auth = [f"Authorization: Basic {token}"]
         client = XmlRpcDoor.connect(base, key)
@@ -222,7 +218,6 @@ class Harness:
         with self.engines[server].connect() as connection:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
 
-    # -- prepared requests -----------------------------------------------------------------
 
     def prepared_file(self, load: Load, calls: int) -> Path:
         """A file of ``calls`` requests, each answering a fresh invitation once."""
@@ -255,7 +250,6 @@ class Harness:
         csrf = issue_csrf(SECRET_KEY.encode(), f"s:{token}", now)
         return f"/s/{token}\t_csrf={csrf}&nps=7"
 
-    # -- one wrk run -----------------------------------------------------------------------
 
     def wrk(self, load: Load, seconds: float, prepared: Path | None = None) -> dict:
         self.runs += 1
@@ -286,7 +280,6 @@ class Harness:
             result["rows_agree"] = expected <= result["rows"] <= expected + slack
         return result
 
-    # -- pairs -----------------------------------------------------------------------------
 
     def run_pair(self, pair: Pair) -> None:
         print(f"\n{pair.name}: {pair.feedloop.server}{pair.feedloop.path} vs "
@@ -335,8 +328,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[],
                         help="pairs whose name holds one of these words; or bulk, dump")
     parser.add_argument("--db", choices=["sqlite", "postgres"], action="append")
-    parser.add_argument("--reps", type=int)
-    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--reps", type=int, help="repetitions of each pair (default 3)")
+    parser.add_argument("--seconds", type=float, help="seconds of each side of a repetition")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
     args.reps = args.reps or 3
