@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ def running_server(backend: str = "sqlite", workers: int = 2, database_url: str 
     env = {**os.environ, "FEEDLOOP_DATA_DIR": str(workdir / "var"),
            "FEEDLOOP_BASE_URL": f"http://127.0.0.1:{port}", "FEEDLOOP_SECRET_KEY": SECRET_KEY}
     with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         if database_url:
             env["FEEDLOOP_DATABASE_URL"] = database_url
         elif backend == "postgres":
@@ -61,10 +63,14 @@ def running_baseline(variant: str, database_url: str | None = None, workers: int
     env = {**os.environ, "FEEDLOOP_BIND": f"127.0.0.1:{port}", "FEEDLOOP_WORKERS": str(workers),
            "BENCH_VARIANT": variant, "BENCH_DATABASE_URL": database_url or ""}
     base = f"http://127.0.0.1:{port}"
-    log_path = Path(tempfile.mkdtemp(prefix="feedloop-bench-")) / "baseline.log"
-    with _serving([GUNICORN, "--config", "python:service.gunicorn_conf", "--pythonpath", "bench",
-                   "baselines:application"], env, log_path,
-                  lambda server, log: _wait_until_answering(base, server, log)):
+    workdir = Path(tempfile.mkdtemp(prefix="feedloop-bench-"))
+    log_path = workdir / "baseline.log"
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        command = [GUNICORN, "--config", "python:service.gunicorn_conf", "--pythonpath", "bench",
+                   "baselines:application"]
+        stack.enter_context(_serving(command, env, log_path, lambda server, log:
+                                     _wait_until_answering(base, server, log)))
         yield base
 
 
