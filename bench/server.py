@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,10 +18,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.e2e.conftest import FEEDLOOP, _wait_until_healthy, free_port  # noqa: E402
+from tests.e2e.conftest import FEEDLOOP, _wait_until_healthy  # noqa: E402
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SECRET_KEY = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
