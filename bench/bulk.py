@@ -22,28 +22,40 @@ def timed(call) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    print(f"{'backend':<9} {'door':<7} {'10k rows s':>10} {'rows/s':>8} {'1-row ms':>9} "
+def bulk_figures(base: str, key: tuple[str, str], backend: str):
+    """Per door: (door, seconds of one 10,000-row call, median seconds of a 1-row call)."""
+    for door in (SoapDoor, XmlRpcDoor):
+        client = door.connect(base, key)
+        survey = client.call("CreateSurvey", title="bench", language="en",
+                             questions=[{"key": "nps", "type": "nps", "text": "?"}])
+        campaign = client.call("CreateCampaign", survey_id=survey["survey_id"], name="b")
+        tag = f"{backend}-{door.__name__}"
+        one = statistics.median(timed(lambda i=i: client.call(
+            "AddRespondents", campaign_id=campaign["campaign_id"],
+            respondents=[{"email": f"single{i}-{tag}@example.com"}]))
+            for i in range(30))
+        rows = [{"email": f"p{i}-{tag}@example.com", "event_id": f"{tag}-{i}",
+                 "params": [{"name": "ticket", "value": str(i)}]} for i in range(ROWS)]
+        bulk = timed(lambda: client.call("AddRespondents", campaign_id=campaign["campaign_id"],
+                                         respondents=rows))
+        yield door.__name__[:-4].lower(), bulk, one
+
+
+def print_bulk(backend: str, base: str, key: tuple[str, str]) -> None:
+    for door, bulk, one in bulk_figures(base, key, backend):
+        print(f"{backend:<9} {door:<7} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
+              f"{ROWS * one / bulk:>18.1f}", flush=True)
+
+
+HEADER = (f"{'backend':<9} {'door':<7} {'10k rows s':>10} {'rows/s':>8} {'1-row ms':>9} "
           f"{'10k x 1-row / bulk':>18}")
+
+
+def main() -> None:
+    print(HEADER)
     for backend in ("sqlite", "postgres"):
         with running_server(backend) as (base, key, _):
-            for door in (SoapDoor, XmlRpcDoor):
-                client = door.connect(base, key)
-                survey = client.call("CreateSurvey", title="bench", language="en",
-                                     questions=[{"key": "nps", "type": "nps", "text": "?"}])
-                campaign = client.call("CreateCampaign", survey_id=survey["survey_id"], name="b")
-                tag = f"{backend}-{door.__name__}"
-                one = statistics.median(timed(lambda i=i: client.call(
-                    "AddRespondents", campaign_id=campaign["campaign_id"],
-                    respondents=[{"email": f"single{i}-{tag}@example.com"}]))
-                    for i in range(30))
-                rows = [{"email": f"p{i}-{tag}@example.com", "event_id": f"{tag}-{i}",
-                         "params": [{"name": "ticket", "value": str(i)}]} for i in range(ROWS)]
-                bulk = timed(lambda: client.call("AddRespondents",
-                                                 campaign_id=campaign["campaign_id"],
-                                                 respondents=rows))
-                print(f"{backend:<9} {door.__name__[:-4].lower():<7} {bulk:>10.2f} "
-                      f"{ROWS / bulk:>8.0f} {1000 * one:>9.1f} {ROWS * one / bulk:>18.1f}")
+            print_bulk(backend, base, key)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Dump 1,000,000 responses of a 10-question survey to CSV on SQLite, and 100,000 of them.
 
 Prints rows/s and the peak RSS of `feedloop dump` for each size, and the ratio to
-`sqlite3 -csv` exporting the same rows and answer columns in the same run.
-Run: .venv/bin/python bench/dump.py [ROWS]   (default 1,000,000)
+`sqlite3 -csv` exporting the same rows and answer columns in the same run; with
+--postgres, on a throwaway PostgreSQL against `psql -c "\\copy (...) to stdout csv"`.
+Run: .venv/bin/python bench/dump.py [ROWS] [--postgres]   (default 1,000,000)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -70,19 +72,34 @@ def timed(command: list[str], env: dict, stdout=subprocess.DEVNULL) -> tuple[flo
 
 
 def main() -> None:
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    postgres = "--postgres" in sys.argv[1:]
+    sizes = [a for a in sys.argv[1:] if a != "--postgres"]
+    total = int(sizes[0]) if sizes else 1_000_000
     workdir = Path(tempfile.mkdtemp(prefix="feedloop-dump-bench-"))
     db = workdir / "feedloop.db"
-    env = {**os.environ, "FEEDLOOP_DATABASE_URL": f"sqlite:///{db}", "FEEDLOOP_SECRET_KEY": "b"}
-    engine = make_engine(env["FEEDLOOP_DATABASE_URL"])
+    with contextlib.ExitStack() as stack:
+        if postgres:
+            from tests.support.pgserver import PostgresServer
+            url = stack.enter_context(PostgresServer()).create_database("dump")
+        else:
+            url = f"sqlite:///{db}"
+        measure(url, workdir, total)
+
+
+def measure(url: str, workdir: Path, total: int) -> None:
+    env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "b"}
+    engine = make_engine(url)
     upgrade(engine)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only), secret_key=b"b",
                  base_url="http://x")
     started = time.perf_counter()
     campaign_id = populate(rt, engine, total)
-    print(f"populated {total:,} responses in {time.perf_counter() - started:.0f} s "
-          f"({os.cpu_count()} cores)")
-    answers = ", ".join(f"json_extract(r.answers, '$.{q.key}')" for q in QUESTIONS)
+    engine.dispose()
+    postgres = engine.dialect.name == "postgresql"
+    print(f"populated {total:,} responses on {engine.dialect.name} in "
+          f"{time.perf_counter() - started:.0f} s ({os.cpu_count()} cores)")
+    field = "{}->>'{}'" if postgres else "json_extract({}, '$.{}')"
+    answers = ", ".join(field.format("r.answers", q.key) for q in QUESTIONS)
     for rows in (total // 10, total):
         after = total - rows
         out = workdir / f"dump-{rows}.csv"
@@ -90,17 +107,26 @@ def main() -> None:
                                str(after), "--format", "csv", "--out", str(out)], env)
         query = (f"SELECT r.id, r.position, r.change, r.submitted_at, r.updated_at, "
                  f"r.invitation_id, c.email, c.crm_id, r.nps_score, {answers}, "
-                 f"json_extract(r.params, '$.ticket'), json_extract(c.attributes, '$.region') "
+                 f"{field.format('r.params', 'ticket')}, "
+                 f"{field.format('c.attributes', 'region')} "
                  f"FROM responses r LEFT JOIN contacts c ON c.id = r.contact_id "
                  f"WHERE r.campaign_id = {campaign_id} AND r.position > {after} "
                  f"ORDER BY r.position")
-        with open(workdir / f"sqlite3-{rows}.csv", "wb") as handle:
-            baseline, _ = timed(["sqlite3", "-csv", "-header", str(db), query], env, handle)
-        lines = sum(1 for _ in open(out, "rb")) - 1
-        assert lines == rows, (lines, rows)
+        if postgres:
+            tool = "psql \\copy"
+            command = ["psql", "-X", "-q", url.replace("+psycopg", ""), "-c",
+                       f"\\copy ({query}) to stdout csv header"]
+        else:
+            tool = "sqlite3 -csv"
+            command = ["sqlite3", "-csv", "-header", url.removeprefix("sqlite:///"), query]
+        with open(workdir / f"baseline-{rows}.csv", "wb") as handle:
+            baseline, _ = timed(command, env, handle)
+        for written in (out, workdir / f"baseline-{rows}.csv"):
+            lines = sum(1 for _ in open(written, "rb")) - 1
+            assert lines == rows, (written, lines, rows)
         print(f"{rows:>9,} rows: feedloop dump {seconds:6.1f} s = {rows / seconds:>8,.0f} rows/s, "
-              f"peak RSS {peak:6.1f} MiB; sqlite3 -csv {baseline:5.1f} s "
-              f"= {rows / baseline:>9,.0f} rows/s; ratio {seconds / baseline:4.1f}x")
+              f"peak RSS {peak:6.1f} MiB; {tool} {baseline:5.1f} s "
+              f"= {rows / baseline:>9,.0f} rows/s; ratio {seconds / baseline:4.1f}x", flush=True)
     print(json.dumps({"workdir": str(workdir)}))
 
 
