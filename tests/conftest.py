@@ -218,6 +218,11 @@ def _postgres_installed() -> bool:
     return is_installed()
 
 
+def _nginx_installed() -> bool:
+    from tests.support.nginx import find_nginx
+    return find_nginx() is not None
+
+
 def _php_with_soap() -> bool:
     php = shutil.which("php")
     return php is not None and subprocess.run(
@@ -232,6 +237,7 @@ REQUIREMENTS = {
                  f"Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
     "postgres": ("postgres", "postgres_server", _postgres_installed,
                  "PostgreSQL's server programs (apt-get install postgresql)"),
+    "nginx": ("nginx", "nginx", _nginx_installed, "Debian's nginx (apt-get install nginx)"),
     "php": ("php", "php", _php_with_soap,
             "PHP with its SOAP extension (apt-get install php-cli php-soap)"),
 }

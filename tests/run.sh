@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # System packages the suite needs, each installed only when missing.
 # >>> Add new ones to this list (next: php-cli php-soap for the PHP SoapClient tests).
-SYSTEM_PACKAGES=(postgresql python3-venv chromium)
+SYSTEM_PACKAGES=(postgresql python3-venv chromium nginx)
 EXTRAS='.[test,postgres]'
 
 missing=()
@@ -29,8 +29,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   # env, not export: sudo resets the environment.
   apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
-  "${apt[@]}" update
-  "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+  # No package may start its service here (nginx would take port 80 as root): the tests
+  # run their own. Debian's switch for that is a policy-rc.d exiting 101, removed by the
+  # subshell's exit, failed or not; one already in place is the machine's and stays.
+  (
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
+      "${as_root[@]}" chmod 755 "$policy"
+      trap '"${as_root[@]}" rm -f "$policy"' EXIT
+    fi
+    "${apt[@]}" update
+    "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+  )
 fi
 
 # The interpreter: PYTHON (a command name such as python3.13, found on PATH or among

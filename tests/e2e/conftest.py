@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import contextlib
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,9 +16,17 @@ import pytest
 
 from tests.conftest import BACKENDS
 from tests.support.ports import listening_socket
+from tests.support.processes import stop_process_group
 
 FEEDLOOP = str(Path(sys.executable).with_name("feedloop"))
 METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
+
+
+def feedloop(env: dict[str, str], *args: str) -> str:
+    """Run a `feedloop` command with ``env``; return its output (it must succeed)."""
+    done = subprocess.run([FEEDLOOP, *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @dataclass
@@ -32,10 +39,7 @@ class LiveServer:
 
     def feedloop(self, *args: str) -> str:
         """Run a `feedloop` command against this server's database; return its output."""
-        done = subprocess.run([FEEDLOOP, *args], env=self.env, capture_output=True, text=True,
-                              timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return feedloop(self.env, *args)
 
     def new_key(self, account: str, *scopes: str) -> tuple[str, str]:
         args = ["keys", "create", "--account", account]
@@ -68,17 +72,7 @@ def serving(env: dict[str, str], workdir: Path, log_path: Path, *args: str,
         _wait_until_healthy(base_url, process, log_path)
         yield base_url
     finally:
-        _end_group(process, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            _end_group(process, signal.SIGKILL)
-            process.wait(timeout=20)
-
-
-def _end_group(process: subprocess.Popen, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # a server that failed to start is gone
-        os.killpg(process.pid, sig)
+        stop_process_group(process)
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -117,3 +111,54 @@ def live_server(request, tmp_path_factory):
         live.base_url = stack.enter_context(serving(env, workdir, live.log_path, "--workers", "2"))
         yield live
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class Node:
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+#: The public address of the two nodes (FEEDLOOP_BASE_URL): what their links start with.
+PUBLIC_URL = "https://surveys.test"
+
+
+@pytest.fixture(scope="module")
+def two_nodes(postgres_server, tmp_path_factory):
+    """docs/deploy.md's set-up in small: migrate, accounts create, then two `feedloop serve`
+    on one PostgreSQL with one FEEDLOOP_SECRET_KEY and data directories of their own.
+
+    Yields the two nodes and the account's admin key ("id:secret"). Node 1 lists
+    127.0.0.1 in FEEDLOOP_TRUSTED_PROXIES and node 2 does not: behind a proxy on
+    127.0.0.1, tests see what that setting changes.
+    """
+    workdir = tmp_path_factory.mktemp("nodes")
+    name = "nodes_" + uuid.uuid4().hex[:8]
+    shared = {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
+              "FEEDLOOP_DATABASE_URL": postgres_server.create_database(name),
+              "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex, "FEEDLOOP_METRICS_TOKEN": METRICS_TOKEN}
+    assert "no account yet" in feedloop(shared, "migrate")
+    key = feedloop(shared, "accounts", "create", "Acme").strip().splitlines()[-1]
+    with contextlib.ExitStack() as stack:
+        stack.callback(postgres_server.drop_database, name)
+        nodes = []
+        for n, trusted in ((1, "127.0.0.1"), (2, "")):
+            env = {**shared, "FEEDLOOP_DATA_DIR": str(workdir / f"node{n}"),
+                   "FEEDLOOP_TRUSTED_PROXIES": trusted}
+            node = Node("", workdir / f"node{n}.log")
+            node.url = stack.enter_context(serving(env, workdir, node.log_path, "--workers", "1",
+                                                   public_url=PUBLIC_URL))
+            nodes.append(node)
+        yield nodes, key
+
+
+def make_tracking_link(api) -> str:
+    """A tracking link of a new one-question survey's campaign, made through XML-RPC ``api``."""
+    survey = api.feedloop.create_survey({"title": "t", "language": "en", "questions": [
+        {"key": "nps", "type": "nps", "text": "?", "required": True}]})
+    campaign = api.feedloop.create_campaign({"survey_id": survey["survey_id"], "name": "c"})
+    return api.feedloop.get_tracking_url({"campaign_id": campaign["campaign_id"],
+                                          "email": "ana@example.com"})["url"]

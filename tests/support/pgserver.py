@@ -12,7 +12,6 @@ import os
 import pwd
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -21,6 +20,8 @@ from typing import Iterator, Self
 
 import psycopg
 from psycopg import sql
+
+from tests.support.ports import free_port
 
 SERVER_USER = "postgres"  # the system user that runs the server when we are root
 SUPERUSER = "postgres"  # the database role in every URL handed out
@@ -70,12 +71,6 @@ def _runuser() -> str:
     if not found:
         raise RuntimeError("runuser (util-linux) is needed to run PostgreSQL as root")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _conf_line(name: str, value: str) -> str:
@@ -206,7 +201,7 @@ class PostgresServer:
     def _start_postmaster(self) -> None:
         log = self.root / "server.log"
         for _ in range(BIND_ATTEMPTS):
-            self.port = _free_port()
+            self.port = free_port()
             logged = log.stat().st_size if log.exists() else 0
             done = self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(log),
                              "-o", f"-p {self.port}", "-w", "-t", "60", "start", timeout=90)

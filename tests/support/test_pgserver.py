@@ -59,7 +59,7 @@ def test_server_that_cannot_start_says_why_and_leaves_nothing_behind(monkeypatch
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        monkeypatch.setattr(pgserver, "_free_port", lambda: taken.getsockname()[1])
+        monkeypatch.setattr(pgserver, "free_port", lambda: taken.getsockname()[1])
         server = PostgresServer()
         with pytest.raises(RuntimeError, match="(?s)did not start.*could not bind"):
             server.start()
@@ -67,12 +67,12 @@ def test_server_that_cannot_start_says_why_and_leaves_nothing_behind(monkeypatch
 
 
 def test_server_whose_port_is_taken_before_it_binds_starts_on_another(monkeypatch):
-    pick = pgserver._free_port
+    pick = pgserver.free_port
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         offered = [taken.getsockname()[1]]
-        monkeypatch.setattr(pgserver, "_free_port", lambda: offered.pop() if offered else pick())
+        monkeypatch.setattr(pgserver, "free_port", lambda: offered.pop() if offered else pick())
         with PostgresServer() as server:
             assert server.port != taken.getsockname()[1]
             with psycopg.connect(libpq(server.admin_url)) as connection:
