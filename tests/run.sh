@@ -96,7 +96,9 @@ fi
 # branch coverage of service/ at this floor; raise it as coverage grows, never lower it.
 # A run of chosen tests only reports coverage.
 COVERAGE_FLOOR=95
+whole_suite=false
 if [ $# -eq 0 ]; then
+  whole_suite=true
   set -- --cov-fail-under="$COVERAGE_FLOOR"
 fi
 
@@ -111,7 +113,7 @@ fi
 # the main run; this keeps CI under 10 minutes). A machine without them (Debian 12
 # has only 3.11) skips them with a note; on CI (CI=true) a missing one is a failure.
 # FEEDLOOP_EXTRA_PYTHONS names them (default below; empty: none).
-if [ $# -eq 0 ] && [ -z "${PYTHON:-}" ]; then
+if [ "$whole_suite" = true ] && [ -z "${PYTHON:-}" ]; then
   for extra in ${FEEDLOOP_EXTRA_PYTHONS-python3.12 python3.13}; do
     if ! find_python "$extra" >/dev/null; then
       echo "tests/run.sh: $extra not found, its subset is skipped" >&2
