@@ -1,0 +1,105 @@
+"""The rules at their edges, through both ways of inviting: the end of a quarantine to the
+second, account-wide quarantine, unsubscribed people, and every formula start in CSV cells."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+
+from service.domain.errors import Quarantined, Unsubscribed
+from service.services import messages as m
+from service.services.distribution import unsubscribe
+from service.services.dumps import plan_dump, records, write_dump
+from tests.conftest import call
+
+DOORS = ["GetTrackingUrl", "AddRespondents"]
+
+
+def campaign(rt, admin, **settings) -> int:
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    return call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c", **settings).campaign_id
+
+
+def invite(rt, admin, door: str, campaign_id: int, email: str, ticket: str = "1") -> str:
+    """Invite one person through ``door``: 'sent', or why not ('quarantine', 'unsubscribed')."""
+    # A ticket differing from the last call's asks for a new link, not the same open one.
+    params = [m.Param("ticket", ticket)]
+    if door == "GetTrackingUrl":
+        try:
+            return call(rt, admin, door, campaign_id=campaign_id, email=email, params=params).status
+        except Quarantined:
+            return "quarantine"
+        except Unsubscribed as refused:
+            assert refused.message == f"{email} has unsubscribed from your surveys."
+            return "unsubscribed"
+    [row] = call(rt, admin, door, campaign_id=campaign_id,
+                 respondents=[m.Respondent(email=email, params=params)]).results
+    return row.reason or row.status
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_quarantine_ends_exactly_n_days_after_the_last_invitation(rt, admin, clock, door):
+    campaign_id = campaign(rt, admin, quarantine_days=30)
+    assert invite(rt, admin, door, campaign_id, "a@example.com", "1") == "sent"
+    clock.advance(days=30, seconds=-1)
+    assert invite(rt, admin, door, campaign_id, "a@example.com", "2") == "quarantine"
+    clock.advance(seconds=1)
+    assert invite(rt, admin, door, campaign_id, "a@example.com", "3") == "sent"
+
+
+@pytest.mark.parametrize("door", DOORS)
+@pytest.mark.parametrize("scope, after_another_campaign", [
+    ("account", "quarantine"), ("campaign", "sent")])
+def test_account_wide_quarantine_counts_invitations_of_every_campaign(
+        rt, admin, clock, door, scope, after_another_campaign):
+    other = campaign(rt, admin)
+    guarded = campaign(rt, admin, quarantine_days=30, quarantine_scope=scope)
+    assert invite(rt, admin, door, other, "a@example.com") == "sent"
+    clock.advance(days=1)
+    assert invite(rt, admin, door, guarded, "a@example.com") == after_another_campaign
+    assert invite(rt, admin, door, guarded, "b@example.com") == "sent"
+
+
+def test_account_wide_quarantine_names_any_campaign_and_its_end(rt, admin, clock):
+    other = campaign(rt, admin)
+    guarded = campaign(rt, admin, quarantine_days=30, quarantine_scope="account")
+    call(rt, admin, "GetTrackingUrl", campaign_id=other, email="a@example.com")
+    clock.advance(days=1)
+    with pytest.raises(Quarantined) as refused:
+        call(rt, admin, "GetTrackingUrl", campaign_id=guarded, email="a@example.com")
+    assert refused.value.message == (
+        "a@example.com was invited by any campaign on 2026-11-02 09:00 UTC; the 30-day "
+        "quarantine ends 2026-12-02T09:00:00Z.")
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_unsubscribed_person_gets_no_new_link(rt, admin, door):
+    campaign_id = campaign(rt, admin)
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com",
+                params=[m.Param("ticket", "1")])
+    assert unsubscribe(rt, link.url.rsplit("/", 1)[1]) is True
+    for ticket in ("1", "2"):  # neither the open link nor a new one
+        assert invite(rt, admin, door, campaign_id, "a@example.com", ticket) == "unsubscribed"
+    assert invite(rt, admin, door, campaign_id, "b@example.com") == "sent"
+
+
+#: Text cell -> as written to CSV. OWASP's formula starts get a leading quote, nothing else does.
+CELLS = {"=1+1": "'=1+1", "+1+1": "'+1+1", "-1+1": "'-1+1", "@SUM(A1)": "'@SUM(A1)",
+         "\tx": "'\tx", "\rx": "'\rx", "a=1": "a=1", " =1": " =1", "1": "1"}
+
+
+def test_csv_neutralises_every_formula_start_and_only_those(rt, admin):
+    campaign_id = campaign(rt, admin)
+    for i, text in enumerate(CELLS):
+        link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
+                    email=f"p{i}@example.com", params=[m.Param("ticket", text)])
+        call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+             answers=[m.Answer("nps", "9")])
+    plan = plan_dump(rt, admin, campaign_id)
+    out = io.BytesIO()
+    write_dump(plan, records(rt, plan), out, "csv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8"), newline="")))
+    assert {text: row["p.ticket"] for text, row in zip(CELLS, rows)} == CELLS
