@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from service.domain.cursors import format_cursor
+from service.domain.errors import UnknownCampaign, ValidationError
+from service.services import Principal
 from service.services import messages as m
-from service.services.dumps import (advance_cursor, plan_dump, records, write_dump)
+from service.services.dumps import (advance_cursor, dump_file_path, operator_principal,
+                                    plan_dump, records, write_dump)
 from tests.conftest import call
 
 XSD = etree.XMLSchema(etree.parse(str(Path(__file__).parents[2] / "wsdl" / "dump.xsd")))
@@ -103,3 +107,57 @@ def test_unadvanced_cursor_repeats_the_same_range(rt, admin, answered):
     first, _ = dump(rt, admin, answered, "csv", cursor_name="nightly")
     repeat, _ = dump(rt, admin, answered, "csv", cursor_name="nightly")
     assert (repeat.after, repeat.upto, repeat.rows) == (first.after, first.upto, 3)
+
+
+def test_after_position_starts_the_dump_past_it_and_excludes_a_cursor_name(rt, admin, answered):
+    first, _ = dump(rt, admin, answered, "jsonl")
+    assert dump(rt, admin, answered, "jsonl", after=format_cursor(first.upto))[0].rows == 0
+    with pytest.raises(ValidationError) as refused:
+        plan_dump(rt, admin, answered, after=format_cursor(first.upto), cursor_name="nightly")
+    assert (refused.value.message, refused.value.field) == (
+        "Give a cursor name or an 'after' position, not both.", "after")
+
+
+def test_erasure_blanks_the_person_and_keeps_everyone_else_whole(rt, admin, answered):
+    call(rt, admin, "EraseContact", email="p1@example.com")
+    plan, data = dump(rt, admin, answered, "csv")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    # the erased response is a change: it moves to the end of the cursor order
+    assert [(r["email"], r["crm_id"], r["a.region"]) for r in rows] == [
+        ("p0@example.com", "C0", "nord"), ("p2@example.com", "C2", "nord"), ("", "", "")]
+
+
+def test_jsonl_is_compact_utf8_and_xml_is_utf8_in_the_dump_namespace(rt, admin, answered):
+    _, jsonl = dump(rt, admin, answered, "jsonl")
+    assert jsonl.startswith(b'{"response_id":1,"cursor":') and "✓".encode() in jsonl
+    _, xml = dump(rt, admin, answered, "xml")
+    assert xml.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<dump xmlns=\"urn:feedloop:dump:v1\"")
+    assert "✓".encode() in xml
+    ns = {"d": "urn:feedloop:dump:v1"}
+    first = etree.fromstring(xml).find("d:response", ns)
+    assert [(group.tag.split("}")[1], [(item.get("name"), item.text) for item in group])
+            for group in first[-3:]] == [("params", [("ticket", "T-0")]),
+                                         ("extra_params", [("src", "-mail")]),
+                                         ("attributes", [("region", "nord")])]
+
+
+def test_xml_drops_characters_xml_cannot_carry(rt, admin, answered):
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=answered, email="bell@example.com",
+                params=[m.Param("ticket", "ding\x07dong")])
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "5")])
+    _, xml = dump(rt, admin, answered, "xml")
+    ns = {"d": "urn:feedloop:dump:v1"}
+    last = etree.fromstring(xml).findall("d:response", ns)[-1]
+    assert last.findtext("d:params/d:param", namespaces=ns) == "dingdong"
+
+
+def test_operator_reads_any_campaign_as_its_owner(rt, admin, answered):
+    principal = operator_principal(rt, answered)
+    assert principal == Principal(admin.account_id, "operator", frozenset({"read"}))
+    with pytest.raises(UnknownCampaign, match="No campaign 987654."):
+        operator_principal(rt, 987654)
+
+
+def test_only_listed_dump_files_are_served(rt, admin):
+    assert dump_file_path(rt, admin, "campaign-1-20261102T020000Z.csv") is None
