@@ -103,4 +103,3 @@ def test_csv_neutralises_every_formula_start_and_only_those(rt, admin):
     write_dump(plan, records(rt, plan), out, "csv")
     rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8"), newline="")))
     assert {text: row["p.ticket"] for text, row in zip(CELLS, rows)} == CELLS
-
