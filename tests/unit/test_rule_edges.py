@@ -1,0 +1,95 @@
+"""Domain and helper rules at their edges: webhook signatures, CSRF token ages, backoff."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from service.domain.errors import (DomainError, InvalidEmail, Quarantined, ValidationError,
+                                   all_error_classes)
+from service.domain.webhooks import headers, new_secret, signature
+from service.services.outbox import retry_delay
+from service.web.csrf import check_csrf, issue_csrf
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+KEY = b"test-secret-key"
+
+
+def test_signature_matches_the_standard_webhooks_example():
+    # The example of the Standard Webhooks specification, verified by its reference libraries.
+    assert signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                     1614265330, b'{"test": 2432232314}') == \
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_a_secret_without_the_whsec_prefix_signs_with_its_utf8_bytes():
+    expected = hmac.new("clé".encode("utf-8"), b"m1.7.{}", hashlib.sha256).digest()
+    assert signature("clé", "m1", 7, b"{}") == "v1," + base64.b64encode(expected).decode()
+
+
+def test_webhook_headers_are_exactly_the_standard_ones():
+    assert headers("s", "m1", 7, b"{}") == {
+        "webhook-id": "m1", "webhook-timestamp": "7",
+        "webhook-signature": signature("s", "m1", 7, b"{}"), "Content-Type": "application/json"}
+
+
+def test_new_secrets_are_whsec_and_256_random_bits():
+    first, second = new_secret(), new_secret()
+    assert first.startswith("whsec_") and first != second
+    assert len(base64.b64decode(first.removeprefix("whsec_"))) == 32
+
+
+@pytest.mark.parametrize("age, valid", [
+    (timedelta(0), True), (timedelta(hours=24), True), (timedelta(hours=24, seconds=1), False),
+    (-timedelta(minutes=5), True), (-timedelta(minutes=5, seconds=1), False)])
+def test_csrf_token_is_valid_for_a_day_and_five_minutes_of_clock_skew(age, valid):
+    token = issue_csrf(KEY, "link", NOW)
+    assert check_csrf(KEY, "link", token, NOW + age) is valid
+
+
+@pytest.mark.parametrize("value", [
+    None, "", "abc.def", "99999999999.x", "999999999999.x", "1" * 40 + ".x"])
+def test_malformed_or_absurd_csrf_tokens_are_refused_without_error(value):
+    assert check_csrf(KEY, "link", value, NOW) is False
+
+
+def test_csrf_token_is_bound_to_its_subject_and_key():
+    token = issue_csrf(KEY, "link", NOW)
+    assert check_csrf(KEY, "other link", token, NOW) is False
+    assert check_csrf(b"another key", "link", token, NOW) is False
+
+
+class FixedJitter:
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self.bounds: tuple[float, float] | None = None
+
+    def uniform(self, low: float, high: float) -> float:
+        self.bounds = (low, high)
+        return self.factor
+
+
+@pytest.mark.parametrize("attempts, minutes", [(1, 1), (2, 2), (3, 4), (9, 256), (10, 360),
+                                               (16, 360)])
+def test_retry_delay_doubles_from_a_minute_to_a_six_hour_cap(attempts, minutes):
+    assert retry_delay(attempts, FixedJitter(1.0)) == timedelta(minutes=minutes)
+
+
+def test_retry_delay_jitters_by_twenty_percent_either_way():
+    jitter = FixedJitter(1.2)
+    assert retry_delay(2, jitter) == timedelta(minutes=2.4)
+    assert jitter.bounds == (0.8, 1.2)
+
+
+def test_every_domain_error_is_found_down_to_grandchildren():
+    found = all_error_classes()
+    assert {ValidationError, InvalidEmail, Quarantined} <= set(found)
+    assert DomainError not in found and len(found) == len(set(found))
+
+
+def test_validation_error_keeps_its_field_and_details():
+    error = ValidationError("bad", field="email", row=3)
+    assert (error.message, error.field, error.details) == ("bad", "email", {"row": 3})
