@@ -1,4 +1,4 @@
-"""Domain and helper rules at their edges: webhook signatures, CSRF token ages, backoff."""
+"""Domain and helper rules at their edges: webhook signatures, CSRF token ages, backoff, mails."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +10,8 @@ import pytest
 
 from service.domain.errors import (DomainError, InvalidEmail, Quarantined, ValidationError,
                                    all_error_classes)
+from service.domain.mail import compose, notification, render
+from service.domain.surveys import Question, Survey
 from service.domain.webhooks import headers, new_secret, signature
 from service.services.outbox import retry_delay
 from service.web.csrf import check_csrf, issue_csrf
@@ -93,3 +95,47 @@ def test_every_domain_error_is_found_down_to_grandchildren():
 def test_validation_error_keeps_its_field_and_details():
     error = ValidationError("bad", field="email", row=3)
     assert (error.message, error.field, error.details) == ("bad", "email", {"row": 3})
+
+
+VALUES = {"survey_title": "Support & you", "url": "http://x/s/T",
+          "unsubscribe_url": "http://x/u/T?a=1&b=2"}
+
+
+def test_render_leaves_unknown_names_empty_and_escapes_only_in_html():
+    assert render("{{ survey_title }}|{{nope}}", VALUES) == "Support & you|"
+    assert render("{{survey_title}}|{{nope}}", VALUES, for_html=True) == "Support &amp; you|"
+
+
+def test_mail_in_an_unknown_language_falls_back_to_english():
+    mail = compose("invitation", {}, "xx", "a@example.com", VALUES)
+    assert mail.subject == "Support & you: we would like your opinion"
+
+
+def test_html_mail_ends_with_an_escaped_unsubscribe_link_and_one_click_headers():
+    mail = compose("reminder", {"reminder_subject": "  Hi\n {{survey_title}} ",
+                                "reminder_html": "<p>{{survey_title}}</p>"},
+                   "fr", "a@example.com", VALUES)
+    assert mail.subject == "Hi Support & you"
+    assert mail.html == ('<p>Support &amp; you</p><p style="font-size:small">'
+                         '<a href="http://x/u/T?a=1&amp;b=2">'
+                         "Vous ne souhaitez plus ces enquêtes ? Se désinscrire </a></p>")
+    assert mail.text.endswith("\n\n--\nVous ne souhaitez plus ces enquêtes ? Se désinscrire : "
+                              "http://x/u/T?a=1&b=2\n")
+    assert mail.headers == {"List-Unsubscribe": "<http://x/u/T?a=1&b=2>",
+                            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert compose("reminder", {}, "fr", "a@example.com", VALUES).html is None
+
+
+def test_notification_names_who_answered_what_in_survey_order():
+    survey = Survey(title="t", language="en", questions=(
+        Question("nps", "nps", "How likely?"), Question("why", "multi", "Why?",
+                                                        choices=("a", "b"))))
+    subject, text = notification("Support", survey, {"why": ["a", "b"], "nps": 9},
+                                 "a@example.com", "C1", 9, "promoter", "http://x/d/1")
+    assert subject == "[Support] NPS 9 (promoter) from a@example.com"
+    assert text == ("a@example.com (CRM id C1) answered 'Support': NPS 9 (promoter).\n\n"
+                    "- How likely?\n  9\n- Why?\n  a, b\n\n"
+                    "Results of this campaign: http://x/d/1\n")
+    subject, text = notification("S" * 300, survey, {}, None, None, None, None, "l")
+    assert len(subject) == 200 and subject.endswith("SSS")
+    assert text.startswith(f"an anonymous respondent answered '{'S' * 300}': a new response.\n")
