@@ -15,8 +15,8 @@ from service.domain.cursors import format_cursor
 from service.domain.errors import UnknownCampaign, ValidationError
 from service.services import Principal
 from service.services import messages as m
-from service.services.dumps import (advance_cursor, dump_file_path, operator_principal,
-                                    plan_dump, records, write_dump)
+from service.services.dumps import (advance_cursor, dump_chunks, dump_file_path,
+                                    operator_principal, plan_dump, records, write_dump)
 from tests.conftest import call
 
 XSD = etree.XMLSchema(etree.parse(str(Path(__file__).parents[2] / "wsdl" / "dump.xsd")))
@@ -161,3 +161,29 @@ def test_operator_reads_any_campaign_as_its_owner(rt, admin, answered):
 
 def test_only_listed_dump_files_are_served(rt, admin):
     assert dump_file_path(rt, admin, "campaign-1-20261102T020000Z.csv") is None
+
+
+def test_chunks_stream_the_same_bytes_with_a_progress_tick_per_row(rt, admin, answered):
+    plan, whole = dump(rt, admin, answered, "csv")
+    ticks = []
+    chunks = list(dump_chunks(plan, records(rt, plan), "csv", progress=ticks.append,
+                              chunk_size=64))
+    assert b"".join(chunks) == whole and ticks == [1, 1, 1]
+    assert len(chunks) > 1 and all(len(chunk) >= 64 for chunk in chunks[:-1])
+
+
+def test_gzip_dumps_are_reproducible_byte_for_byte(rt, admin, answered):
+    _, first = dump(rt, admin, answered, "jsonl")
+    plan = plan_dump(rt, admin, answered)
+    out = io.BytesIO()
+    write_dump(plan, records(rt, plan), out, "jsonl", compress=True)
+    assert out.getvalue()[4:8] == b"\0\0\0\0"  # no timestamp in the gzip header
+    assert gzip.decompress(out.getvalue()) == first
+
+
+def test_an_unknown_format_is_refused(rt, admin, answered):
+    plan = plan_dump(rt, admin, answered)
+    with pytest.raises(ValidationError) as refused:
+        write_dump(plan, records(rt, plan), io.BytesIO(), "xlsx")
+    assert (refused.value.message, refused.value.field) == (
+        "format must be one of csv, jsonl, xml.", "format")
