@@ -27,20 +27,19 @@ def verdicts() -> list[tuple[str, str]]:
 
 
 def table(rows: list[tuple[str, str]]) -> str:
+    """Per module: mutants made, checked, caught, survived, without tests; kill rate of the checked."""
     by_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for module, verdict in rows:
         by_module[module][verdict] += 1
         by_module["all"][verdict] += 1
-    lines = ["| module | mutants | killed | survived | no tests | kill rate |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for module, counts in sorted(by_module.items(), key=lambda item: item[0] == "all"):
-        total = sum(counts.values())
+    lines = ["| module | mutants | checked | killed | survived | no tests | kill rate |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for module, counts in sorted(by_module.items(), key=lambda item: (item[0] == "all", item[0])):
+        checked = sum(counts.values()) - counts["not checked"]
         caught = sum(counts[v] for v in CAUGHT)
-        lines.append(f"| {module} | {total} | {caught} | {counts['survived']} | "
-                     f"{counts['no tests']} | {100 * caught / total:.1f}% |")
-    unchecked = by_module["all"]["not checked"]
-    if unchecked:
-        lines.append(f"\n{unchecked} mutants not checked yet: the run did not finish.")
+        rate = f"{100 * caught / checked:.1f}%" if checked else "-"
+        lines.append(f"| {module} | {sum(counts.values())} | {checked} | {caught} | "
+                     f"{counts['survived']} | {counts['no tests']} | {rate} |")
     return "\n".join(lines)
 
 
