@@ -1,4 +1,4 @@
-"""Domain and helper rules at their edges: webhook signatures, CSRF token ages, backoff, mails."""
+"""Domain and helper rules at their edges: webhook signatures, CSRF token ages, backoff, mails, reminders."""
 from __future__ import annotations
 
 import base64
@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from service.domain.distribution import Campaign
 from service.domain.errors import (DomainError, InvalidEmail, Quarantined, ValidationError,
                                    all_error_classes)
 from service.domain.mail import compose, notification, render
@@ -139,3 +140,15 @@ def test_notification_names_who_answered_what_in_survey_order():
     subject, text = notification("S" * 300, survey, {}, None, None, None, None, "l")
     assert len(subject) == 200 and subject.endswith("SSS")
     assert text.startswith(f"an anonymous respondent answered '{'S' * 300}': a new response.\n")
+
+
+@pytest.mark.parametrize("settings, sent, due_in_days", [
+    ({"reminder_days": 3}, 0, 3), ({"reminder_days": 3}, 1, None),
+    ({"reminder_days": 2, "max_reminders": 2}, 1, 2),
+    ({"reminder_days": 2, "max_reminders": 2}, 2, None),
+    ({"reminder_days": 2, "delivery": "crm"}, 0, None), ({"max_reminders": 2}, 0, None)])
+def test_reminders_fall_due_reminder_days_after_a_send_up_to_the_limit(settings, sent,
+                                                                      due_in_days):
+    campaign = Campaign(survey_id=1, name="x", **{"delivery": "email", **settings})
+    expected = None if due_in_days is None else NOW + timedelta(days=due_in_days)
+    assert campaign.next_reminder(NOW, sent) == expected
