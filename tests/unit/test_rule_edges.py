@@ -1,4 +1,5 @@
-"""Domain and helper rules at their edges: webhook signatures, CSRF token ages, backoff, mails, reminders."""
+"""Domain and helper rules at their edges: webhook signatures, CSRF token ages, backoff,
+mails, reminders, cursors and tokens."""
 from __future__ import annotations
 
 import base64
@@ -8,11 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from service.domain.cursors import parse_cursor
 from service.domain.distribution import Campaign
 from service.domain.errors import (DomainError, InvalidEmail, Quarantined, ValidationError,
                                    all_error_classes)
 from service.domain.mail import compose, notification, render
 from service.domain.surveys import Question, Survey
+from service.domain.tokens import split_token
 from service.domain.webhooks import headers, new_secret, signature
 from service.services.outbox import retry_delay
 from service.web.csrf import check_csrf, issue_csrf
@@ -152,3 +155,16 @@ def test_reminders_fall_due_reminder_days_after_a_send_up_to_the_limit(settings,
     campaign = Campaign(survey_id=1, name="x", **{"delivery": "email", **settings})
     expected = None if due_in_days is None else NOW + timedelta(days=due_in_days)
     assert campaign.next_reminder(NOW, sent) == expected
+
+
+def test_a_bad_cursor_is_refused_naming_its_field():
+    with pytest.raises(ValidationError) as refused:
+        parse_cursor("12a", field="since")
+    assert (refused.value.message, refused.value.field) == (
+        "'12a' is not a cursor: pass the next_cursor of a previous export, or nothing to "
+        "start from the beginning.", "since")
+
+
+@pytest.mark.parametrize("token", [None, 12345, b"A" * 43])
+def test_a_token_that_is_not_text_is_not_a_token(token):
+    assert split_token(token) is None
