@@ -103,3 +103,22 @@ def test_csv_neutralises_every_formula_start_and_only_those(rt, admin):
     write_dump(plan, records(rt, plan), out, "csv")
     rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8"), newline="")))
     assert {text: row["p.ticket"] for text, row in zip(CELLS, rows)} == CELLS
+
+
+def test_unsubscribing_is_recorded_once_and_a_forged_link_does_nothing(rt, admin):
+    campaign_id = campaign(rt, admin)
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
+    token = link.url.rsplit("/", 1)[1]
+    assert unsubscribe(rt, token[:-1] + ("A" if token[-1] != "A" else "B")) is False
+    assert unsubscribe(rt, token) is True and unsubscribe(rt, token) is True
+    history = call(rt, admin, "GetInvitation", invitation_id=link.invitation_id).history
+    assert [(h.event, h.detail) for h in history] == [
+        ("created", "GetTrackingUrl"), ("sent", "link returned to the caller (crm delivery)"),
+        ("unsubscribed", "")]
+
+
+def test_each_invalid_contact_row_gets_its_own_reason(rt, admin):
+    results = call(rt, admin, "UpsertContacts", contacts=[
+        m.ContactRow(email="a@example.com"), m.ContactRow(email="not an email")]).results
+    assert [(r.status, r.reason) for r in results] == [
+        ("created", None), ("invalid", "'not an email' is not a valid email address.")]

@@ -14,7 +14,7 @@ from service.domain.distribution import Campaign
 from service.domain.errors import (DomainError, InvalidEmail, Quarantined, ValidationError,
                                    all_error_classes)
 from service.domain.mail import compose, notification, render
-from service.domain.surveys import Question, Survey
+from service.domain.surveys import AnswerErrors, Question, Survey
 from service.domain.tokens import split_token
 from service.domain.webhooks import headers, new_secret, signature
 from service.services.outbox import retry_delay
@@ -168,3 +168,17 @@ def test_a_bad_cursor_is_refused_naming_its_field():
 @pytest.mark.parametrize("token", [None, 12345, b"A" * 43])
 def test_a_token_that_is_not_text_is_not_a_token(token):
     assert split_token(token) is None
+
+
+@pytest.mark.parametrize("count, message", [
+    (1, "q0 is wrong"), (2, "q0 is wrong (and 1 more problem)"),
+    (3, "q0 is wrong (and 2 more problems)")])
+def test_answer_errors_name_the_first_problem_and_count_the_others(count, message):
+    problems = {f"q{i}": ValidationError(f"q{i} is wrong") for i in range(count)}
+    error = AnswerErrors(problems)
+    assert (error.message, error.field, error.problems) == (message, "q0", problems)
+
+
+def test_a_survey_finds_its_questions_by_key():
+    survey = Survey(title="t", language="en", questions=(Question("nps", "nps", "?"),))
+    assert survey.question("nps") is survey.questions[0] and survey.question("nope") is None
