@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from service.domain.cursors import parse_cursor
+from service.domain.crm import contact_update, slug
 from service.domain.distribution import Campaign
 from service.domain.errors import (DomainError, InvalidEmail, Quarantined, ValidationError,
                                    all_error_classes)
@@ -182,3 +183,19 @@ def test_answer_errors_name_the_first_problem_and_count_the_others(count, messag
 def test_a_survey_finds_its_questions_by_key():
     survey = Survey(title="t", language="en", questions=(Question("nps", "nps", "?"),))
     assert survey.question("nps") is survey.questions[0] and survey.question("nope") is None
+
+
+def test_slugs_fold_letters_that_have_no_decomposition():
+    assert slug("  Størrelse,  Łódź & Đak: Straße?! ") == "storrelse-lodz-dak-strasse"
+
+
+def test_crm_update_skips_the_email_question_and_truncates_long_values_only():
+    survey = Survey(title="t", language="en", questions=(
+        Question("mail", "email", "Your email?"), Question("why", "multi", "Why?",
+                                                            choices=("a", "b")),
+        Question("long", "text", "Long"), Question("edge", "text", "Edge")))
+    update = contact_update(survey, {"mail": "x@example.com", "why": ["a", "b"],
+                                     "long": "l" * 256, "edge": "e" * 255},
+                            None, None, {}, "fb-", "", "c@example.com", "")
+    assert update.fields == {"fb-why": "a, b", "fb-long": "l" * 255, "fb-edge": "e" * 255}
+    assert (update.email, update.truncated, update.tags) == ("x@example.com", ["fb-long"], [])
