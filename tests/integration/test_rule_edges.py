@@ -122,3 +122,15 @@ def test_each_invalid_contact_row_gets_its_own_reason(rt, admin):
         m.ContactRow(email="a@example.com"), m.ContactRow(email="not an email")]).results
     assert [(r.status, r.reason) for r in results] == [
         ("created", None), ("invalid", "'not an email' is not a valid email address.")]
+
+
+def test_admin_reads_leave_no_audit_entry_and_admin_changes_do(rt, admin):
+    call(rt, admin, "UpsertContacts", contacts=[m.ContactRow(email="a@example.com")])
+    call(rt, admin, "GetCrmPush")
+    call(rt, admin, "ExportContactData", email="a@example.com")
+    call(rt, admin, "ListApiKeys")
+    assert call(rt, admin, "ListAuditLog").entries == []
+    campaign_id = campaign(rt, admin)
+    assert [(e.operation, e.key_id, e.target) for e in call(rt, admin, "ListAuditLog").entries] \
+        == [("CreateCampaign", admin.key_id, f"survey_id=1 campaign_id={campaign_id}"),
+            ("CreateSurvey", admin.key_id, "survey_id=1")]
