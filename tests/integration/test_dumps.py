@@ -169,6 +169,8 @@ def test_chunks_stream_the_same_bytes_with_a_progress_tick_per_row(rt, admin, an
     chunks = list(dump_chunks(plan, records(rt, plan), "csv", progress=ticks.append,
                               chunk_size=64))
     assert b"".join(chunks) == whole and ticks == [1, 1, 1]
+    write_dump(plan, records(rt, plan), io.BytesIO(), "csv", progress=ticks.append)
+    assert ticks == [1] * 6
     assert len(chunks) > 1 and all(len(chunk) >= 64 for chunk in chunks[:-1])
 
 

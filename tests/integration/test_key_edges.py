@@ -8,6 +8,7 @@ import pytest
 from service.domain.credentials import Credentials
 from service.domain.errors import NotFound, Unauthorized
 from service.services import Principal
+from service.services.messages import ApiKeyInfo
 from service.services.keys import (account_principal, authenticate, create_account_key,
                                    has_accounts, rotate_account_key)
 from tests.conftest import call
@@ -86,3 +87,17 @@ def test_a_key_is_listed_active_until_the_moment_it_expires_or_is_revoked(rt, ad
     assert active() == {expiring: True, revoked: False}
     clock.advance(seconds=1)
     assert active() == {expiring: False, revoked: False}
+
+
+def test_listed_keys_show_everything_but_the_secret(rt, admin, clock):
+    created = call(rt, admin, "CreateApiKey", scopes=["trigger", "read"], label="crm",
+                   expires_at=clock.now + timedelta(days=9))
+    authenticate(rt, Credentials(created.key_id, created.secret))
+    clock.advance(hours=1)
+    call(rt, admin, "RevokeApiKey", key_id=created.key_id)
+    [info] = [k for k in call(rt, admin, "ListApiKeys", include_revoked=True).keys
+              if k.key_id == created.key_id]
+    assert info == ApiKeyInfo(
+        key_id=created.key_id, scopes=["trigger", "read"], label="crm",
+        created_at=created.created_at, active=False, last_used_at=created.created_at,
+        expires_at=created.created_at + timedelta(days=9), revoked_at=clock.now)

@@ -1,6 +1,7 @@
 """Scheduled dumps: the worker writes files and manifests, ListDumps and /exports/files serve them."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -60,6 +61,7 @@ def test_nightly_dump_is_written_listed_and_next_night_has_only_the_new(rt, admi
     assert newest.name == "campaign-%d-20261104T020500Z.jsonl.gz" % campaign_id
     path = rt.dump_dir / str(admin.account_id) / newest.name
     assert hashlib.sha256(path.read_bytes()).hexdigest() == newest.sha256
+    assert len(gzip.decompress(path.read_bytes()).splitlines()) == 2
     manifest = json.loads(path.with_name(newest.name + ".manifest.json").read_text())
     assert (manifest["rows"], manifest["sha256"]) == (2, newest.sha256)
     assert newest.url == f"http://feedloop.test/exports/files/{newest.name}"
