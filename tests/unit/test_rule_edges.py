@@ -16,7 +16,7 @@ from service.domain.errors import (DomainError, InvalidEmail, Quarantined, Valid
                                    all_error_classes)
 from service.domain.mail import compose, notification, render
 from service.domain.surveys import AnswerErrors, Question, Survey
-from service.domain.tokens import split_token
+from service.domain.tokens import make_token, split_token
 from service.domain.webhooks import headers, new_secret, signature
 from service.services.outbox import retry_delay
 from service.web.csrf import check_csrf, issue_csrf
@@ -199,3 +199,16 @@ def test_crm_update_skips_the_email_question_and_truncates_long_values_only():
                             None, None, {}, "fb-", "", "c@example.com", "")
     assert update.fields == {"fb-why": "a, b", "fb-long": "l" * 255, "fb-edge": "e" * 255}
     assert (update.email, update.truncated, update.tags) == ("x@example.com", ["fb-long"], [])
+
+
+@pytest.mark.parametrize("expires_at, params, token", [
+    (None, {"café": "é"}, "AAECAwQFBgcICQoLDA0ODwQUy2h00cUm3oNQWvBSOsw"),
+    (NOW, {}, "AAECAwQFBgcICQoLDA0OD248KukvQdJTA-un4EAR67A")])
+def test_tracking_tokens_stay_the_same_across_releases(expires_at, params, token):
+    # Links already in mailboxes must keep working: the token format is frozen.
+    assert make_token(KEY, bytes(range(16)), 7, expires_at, params) == token
+
+
+def test_csrf_tokens_stay_the_same_across_releases():
+    # A form served before a deploy is posted after it.
+    assert issue_csrf(KEY, "link", NOW) == "1793610000.GRnPE9L9j2oHZJVmgw1teA"
