@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.domain.errors import Quarantined, Unsubscribed
+from service.domain.errors import Quarantined, Unsubscribed, ValidationError
 from service.services import messages as m
 from service.services.distribution import unsubscribe
 from service.services.dumps import plan_dump, records, write_dump
@@ -134,3 +134,9 @@ def test_admin_reads_leave_no_audit_entry_and_admin_changes_do(rt, admin):
     assert [(e.operation, e.key_id, e.target) for e in call(rt, admin, "ListAuditLog").entries] \
         == [("CreateCampaign", admin.key_id, f"survey_id=1 campaign_id={campaign_id}"),
             ("CreateSurvey", admin.key_id, "survey_id=1")]
+
+
+def test_a_bad_export_cursor_is_refused_naming_the_after_field(rt, admin):
+    with pytest.raises(ValidationError) as refused:
+        call(rt, admin, "ExportResponses", campaign_id=campaign(rt, admin), after="x")
+    assert refused.value.field == "after"
