@@ -123,17 +123,19 @@ def _iso(moment: datetime) -> str:
 # --- formats ---------------------------------------------------------------------------
 
 class HashingWriter(io.RawIOBase):
-    """Hashes the bytes written through it (the file's SHA-256)."""
+    """Counts and hashes the bytes written through it (the file's SHA-256)."""
 
     def __init__(self, target: BinaryIO) -> None:
         self.target = target
         self.sha256 = hashlib.sha256()
+        self.size = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
         self.sha256.update(data)
+        self.size += len(data)
         self.target.write(data)
         return len(data)
 
