@@ -17,6 +17,9 @@ from service.storage.uow import SqlUnitOfWork
 from tests.conftest import call
 from tests.support.samples import MISSING, sample_request
 
+# SQLite only: the rule is about its locks (PostgreSQL readers never wait for writers).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 #: Everything that only reads: the read-scope operations, the admin's listings, and the
 #: helpers the doors, the command line and the worker read with.
 READ_OPERATIONS = sorted([name for name, op in OPERATIONS.items() if op.scope == "read"]
@@ -31,12 +34,6 @@ READ_HELPERS = {
     "has_accounts": lambda rt, s: keys.has_accounts(rt),
     "account_principal": lambda rt, s: keys.account_principal(rt, "acme"),
 }
-
-
-@pytest.fixture
-def database_url(tmp_path) -> str:
-    """SQLite only: the rule is about its locks (PostgreSQL readers never wait for writers)."""
-    return f"sqlite:///{tmp_path / 'feedloop.db'}"
 
 
 @pytest.fixture
