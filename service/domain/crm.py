@@ -13,9 +13,10 @@ _DASHES = re.compile(r"-{2,}")
 def slug(text: str) -> str:
     """A question text as a field name: diacritics and punctuation removed, spaces to dashes."""
     plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    # Lower case first, so that Ø, Ł and Đ fold like their small letters.
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
     plain = plain.replace("ß", "ss").replace("ø", "o").replace("ł", "l").replace("đ", "d")
-    plain = re.sub(r"\s+", "-", plain.strip().lower())
+    plain = re.sub(r"\s+", "-", plain.strip())
     return _DASHES.sub("-", _NOT_SLUG.sub("", plain)).strip("-")
 
 

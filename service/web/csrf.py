@@ -31,7 +31,8 @@ def issue_csrf(key: bytes, subject: str, now: datetime) -> str:
 def check_csrf(key: bytes, subject: str, value: str | None, now: datetime) -> bool:
     """True when ``value`` was issued by us for ``subject`` within MAX_AGE."""
     stamp_text, _, tag = (value or "").partition(".")
-    if not stamp_text.isdigit() or len(stamp_text) > 12:
+    # Twelve digits would be past the year 9999, which datetime cannot hold.
+    if not stamp_text.isdigit() or len(stamp_text) > 11:
         return False
     stamp = int(stamp_text)
     age = now - datetime.fromtimestamp(stamp, now.tzinfo)

@@ -17,6 +17,7 @@ from service.services import OPERATIONS
 from service.services.catalogue import SCOPES
 from service.services.schema import fields_of
 from tests.e2e.doors import DoorFault, SoapDoor, XmlRpcDoor
+from tests.support.samples import MISSING, sample_request
 
 pytestmark = pytest.mark.e2e
 DOORS = {"soap": SoapDoor.connect, "xmlrpc": XmlRpcDoor.connect}
@@ -56,32 +57,6 @@ def account_a(live_server):
     return {"survey_id": survey["survey_id"], "campaign_id": campaign["campaign_id"],
             "invitation_id": second["invitation_id"], "token": second["url"].rsplit("/", 1)[1],
             "key_id": key["key_id"], "email": email, "crm_id": "CRM-A-1"}
-
-
-MISSING = {"survey_id": 987654, "campaign_id": 987654, "invitation_id": 987654,
-           "token": "A" * 43, "key_id": "fl_0000000000000000", "email": "nobody@example.com",
-           "crm_id": "CRM-NOBODY"}
-OTHER_VALUES = {"title": "t", "language": "en", "name": "n", "scopes": ["read"],
-                "questions": [{"key": "q", "type": "nps", "text": "?"}],
-                "answers": [{"key": "nps", "value": "5"}],
-                "respondents": [{"email": "b-own@example.com"}],
-                "contacts": [{"email": "b-own@example.com"}], "list_name": "l", "mode": "add",
-                "kind": "text"}
-
-
-def sample_request(name: str, ids: dict) -> dict:
-    """A request that names objects by ``ids`` and is otherwise valid."""
-    fields = {}
-    for spec in fields_of(OPERATIONS[name].request):
-        if spec.name in ids:
-            fields[spec.name] = ids[spec.name]
-        elif spec.name in OTHER_VALUES and (spec.required or spec.min_items):
-            fields[spec.name] = OTHER_VALUES[spec.name]
-        elif spec.required:
-            fields[spec.name] = {str: "x", int: 1, bool: False}[spec.base]
-    if name == "RecordResponse":
-        fields.pop("invitation_id" if "token" in fields else "token", None)
-    return fields
 
 
 def outcome(door, name: str, fields: dict, ids: dict):

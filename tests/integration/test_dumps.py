@@ -11,9 +11,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from service.domain.cursors import format_cursor
+from service.domain.errors import UnknownCampaign, ValidationError
+from service.services import Principal
 from service.services import messages as m
-from service.services.dumps import (advance_cursor, dump_chunks, dump_rows, plan_dump,
-                                    record_cells, records, write_dump)
+from service.services.dumps import (advance_cursor, dump_chunks, dump_file_path, dump_rows,
+                                    operator_principal, plan_dump, record_cells, records,
+                                    write_dump)
 from tests.conftest import call
 
 XSD = etree.XMLSchema(etree.parse(str(Path(__file__).parents[2] / "wsdl" / "dump.xsd")))
@@ -132,3 +136,95 @@ def test_csv_cells_computed_by_the_database_equal_those_of_the_records(rt, admin
         [odd] = [r for r in rows if r["email"] == "p9@example.com"]
         assert odd[f"a.{odd_name}"] == "'=1+1" and odd["p.ticket"] == "'+T"
         assert odd["q.topics"] == "prix" and odd["nps_category"] == "promoter"
+
+
+def test_after_position_starts_the_dump_past_it_and_excludes_a_cursor_name(rt, admin, answered):
+    first, _ = dump(rt, admin, answered, "jsonl")
+    assert dump(rt, admin, answered, "jsonl", after=format_cursor(first.upto))[0].rows == 0
+    with pytest.raises(ValidationError) as refused:
+        plan_dump(rt, admin, answered, after=format_cursor(first.upto), cursor_name="nightly")
+    assert (refused.value.message, refused.value.field) == (
+        "Give a cursor name or an 'after' position, not both.", "after")
+
+
+def test_erasure_blanks_the_person_and_keeps_everyone_else_whole(rt, admin, answered):
+    call(rt, admin, "EraseContact", email="p1@example.com")
+    plan, data = dump(rt, admin, answered, "csv")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    # the erased response is a change: it moves to the end of the cursor order
+    assert [(r["email"], r["crm_id"], r["a.region"]) for r in rows] == [
+        ("p0@example.com", "C0", "nord"), ("p2@example.com", "C2", "nord"), ("", "", "")]
+
+
+def test_jsonl_is_compact_utf8_and_xml_is_utf8_in_the_dump_namespace(rt, admin, answered):
+    _, jsonl = dump(rt, admin, answered, "jsonl")
+    assert jsonl.startswith(b'{"response_id":1,"campaign_id":') and "✓".encode() in jsonl
+    _, xml = dump(rt, admin, answered, "xml")
+    assert xml.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<dump xmlns=\"urn:feedloop:dump:v1\"")
+    assert "✓".encode() in xml
+    ns = {"d": "urn:feedloop:dump:v1"}
+    first = etree.fromstring(xml).find("d:response", ns)
+    assert [(group.tag.split("}")[1], [(item.get("name"), item.text) for item in group])
+            for group in first[-3:]] == [("params", [("ticket", "T-0")]),
+                                         ("extra_params", [("src", "-mail")]),
+                                         ("attributes", [("region", "nord")])]
+
+
+def test_xml_drops_characters_xml_cannot_carry(rt, admin, answered):
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=answered, email="bell@example.com",
+                params=[m.Param("ticket", "ding\x07dong")])
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "5")])
+    _, xml = dump(rt, admin, answered, "xml")
+    ns = {"d": "urn:feedloop:dump:v1"}
+    last = etree.fromstring(xml).findall("d:response", ns)[-1]
+    assert last.findtext("d:params/d:param", namespaces=ns) == "dingdong"
+
+
+def test_operator_reads_any_campaign_as_its_owner(rt, admin, answered):
+    principal = operator_principal(rt, answered)
+    assert principal == Principal(admin.account_id, "operator", frozenset({"read"}))
+    with pytest.raises(UnknownCampaign, match="No campaign 987654."):
+        operator_principal(rt, 987654)
+
+
+def test_only_listed_dump_files_are_served(rt, admin):
+    assert dump_file_path(rt, admin, "campaign-1-20261102T020000Z.csv") is None
+
+
+def test_chunks_stream_the_same_bytes_with_a_progress_tick_per_row(rt, admin, answered):
+    plan, whole = dump(rt, admin, answered, "jsonl")
+    ticks = []
+    chunks = list(dump_chunks(plan, dump_rows(rt, plan, "jsonl"), "jsonl",
+                              progress=ticks.append, chunk_size=64))
+    assert b"".join(chunks) == whole and ticks == [1, 1, 1]
+    write_dump(plan, dump_rows(rt, plan, "jsonl"), io.BytesIO(), "jsonl", progress=ticks.append)
+    assert ticks == [1] * 6
+    assert len(chunks) > 1 and all(len(chunk) >= 64 for chunk in chunks[:-1])
+
+
+def test_csv_rows_go_out_in_batches_with_a_progress_tick_per_batch(rt, admin, answered,
+                                                                    monkeypatch):
+    monkeypatch.setattr("service.services.dumps._CSV_BATCH", 2)
+    plan, whole = dump(rt, admin, answered, "csv")
+    ticks = []
+    chunks = list(dump_chunks(plan, dump_rows(rt, plan, "csv"), "csv", progress=ticks.append,
+                              chunk_size=64))
+    assert b"".join(chunks) == whole and ticks == [2, 1] and len(chunks) == 2
+
+
+def test_gzip_dumps_are_reproducible_byte_for_byte(rt, admin, answered):
+    _, first = dump(rt, admin, answered, "jsonl")
+    plan = plan_dump(rt, admin, answered)
+    out = io.BytesIO()
+    write_dump(plan, records(rt, plan), out, "jsonl", compress=True)
+    assert out.getvalue()[4:8] == b"\0\0\0\0"  # no timestamp in the gzip header
+    assert gzip.decompress(out.getvalue()) == first
+
+
+def test_an_unknown_format_is_refused(rt, admin, answered):
+    plan = plan_dump(rt, admin, answered)
+    with pytest.raises(ValidationError) as refused:
+        write_dump(plan, records(rt, plan), io.BytesIO(), "xlsx")
+    assert (refused.value.message, refused.value.field) == (
+        "format must be one of csv, jsonl, xml.", "format")

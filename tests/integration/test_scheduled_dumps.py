@@ -1,6 +1,7 @@
 """Scheduled dumps: the worker writes files and manifests, ListDumps and /exports/files serve them."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -60,6 +61,7 @@ def test_nightly_dump_is_written_listed_and_next_night_has_only_the_new(rt, admi
     assert newest.name == "campaign-%d-20261104T020500Z.jsonl.gz" % campaign_id
     path = rt.dump_store.path(admin.account_id, newest.name)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == newest.sha256
+    assert len(gzip.decompress(path.read_bytes()).splitlines()) == 2
     manifest = json.loads(path.with_name(newest.name + ".manifest.json").read_text())
     assert manifest == {"file": newest.name, "format": "jsonl", "gzip": True,
                         "campaign_id": campaign_id, "cursor_name": "scheduled",
@@ -85,3 +87,20 @@ def test_dump_files_are_served_to_the_account_only(app, key, web, clock):
     web.authorization = ("Basic", (other.key_id, other.secret))
     web.get(f"/exports/files/{listed.name}", status=404)
     web.get("/exports/files/../../etc/passwd", status=404)
+
+
+def test_manifest_describes_the_file_completely(rt, admin, clock):
+    campaign_id = campaign_with_answers(rt, admin, 2, dump_every="daily", dump_at="10:00",
+                                        dump_format="csv")
+    clock.now = clock.now.replace(hour=10)
+    assert run_scheduled_dumps(rt) == 1
+    [listed] = call(rt, admin, "ListDumps", campaign_id=campaign_id).dumps
+    name = f"campaign-{campaign_id}-20261102T100000Z.csv"
+    path = rt.dump_dir / str(admin.account_id) / name
+    text = path.with_name(name + ".manifest.json").read_text()
+    assert text.startswith('{\n  "file": ') and text.endswith("}\n")
+    assert json.loads(text) == {
+        "file": name, "format": "csv", "gzip": False, "campaign_id": campaign_id,
+        "cursor_from": "0", "cursor_to": listed.cursor_to, "rows": 2,
+        "size": path.stat().st_size, "sha256": listed.sha256,
+        "created_at": "2026-11-02T10:00:00+00:00"}

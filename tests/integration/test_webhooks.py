@@ -143,9 +143,12 @@ def test_after_the_last_attempt_it_is_dead_and_can_be_retried(rt, admin, answere
                                                               clock):
     answered("a@example.com", 9)
     receiver.script = [(500, {})] * MAX_ATTEMPTS
+    outcomes = []
     for _ in range(MAX_ATTEMPTS):
-        deliver_outbox(rt, WORKER)
+        counts = deliver_outbox(rt, WORKER)
+        outcomes.append((counts["delivery_retry"], counts["delivery_dead"]))
         clock.advance(hours=8)
+    assert outcomes == [(1, 0)] * (MAX_ATTEMPTS - 1) + [(0, 1)]
     [dead] = call(rt, admin, "ListDeliveries", state="dead").deliveries
     assert dead.attempts == MAX_ATTEMPTS and receiver.accepted == {}
     call(rt, admin, "RetryDelivery", delivery_id=dead.delivery_id)

@@ -1,1 +1,1 @@
-"""Test infrastructure that is not pytest-specific (servers the fixtures start)."""
+"""Test infrastructure that is not pytest-specific (servers the fixtures start, sample requests)."""

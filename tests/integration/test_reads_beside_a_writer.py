@@ -1,0 +1,84 @@
+"""Reads never wait for a writer: on SQLite a read-only unit of work starts a deferred
+transaction, which WAL lets read while another connection holds the write lock."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from service.domain.credentials import Credentials
+from service.domain.errors import DomainError
+from service.services import OPERATIONS, Runtime, invoke
+from service.services import dumps, keys
+from service.services import messages as m
+from service.services.schema import from_plain
+from service.storage import engine as engines
+from service.storage.uow import SqlUnitOfWork
+from tests.conftest import call
+from tests.support.samples import MISSING, sample_request
+
+# SQLite only: the rule is about its locks (PostgreSQL readers never wait for writers).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+#: Everything that only reads: the read-scope operations, the admin's listings, and the
+#: helpers the doors, the command line and the worker read with.
+READ_OPERATIONS = sorted([name for name, op in OPERATIONS.items() if op.scope == "read"]
+                         + ["ListApiKeys", "ListAuditLog", "ListDeliveries"])
+READ_HELPERS = {
+    "plan and records of a dump": lambda rt, s: list(
+        dumps.records(rt, dumps.plan_dump(rt, s.admin, s.campaign_id))),
+    "operator_principal": lambda rt, s: dumps.operator_principal(rt, s.campaign_id),
+    "dump_file_path": lambda rt, s: dumps.dump_file_path(rt, s.admin, "x.csv"),
+    "run_scheduled_dumps with none due": lambda rt, s: dumps.run_scheduled_dumps(rt),
+    "authenticate a recently used key": lambda rt, s: keys.authenticate(rt, s.key),
+    "has_accounts": lambda rt, s: keys.has_accounts(rt),
+    "account_principal": lambda rt, s: keys.account_principal(rt, "acme"),
+}
+
+
+@pytest.fixture
+def seeded(rt, admin, admin_key) -> SimpleNamespace:
+    """acme's admin, a campaign with one response, and a key used a moment ago."""
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c").campaign_id
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "9")])
+    key = Credentials(admin_key.key_id, admin_key.secret)
+    keys.authenticate(rt, key)  # records its use now: the next one has nothing to write
+    return SimpleNamespace(admin=admin, campaign_id=campaign_id, key=key)
+
+
+@pytest.fixture
+def beside_a_writer(engine, clock, tmp_path, monkeypatch, seeded):
+    """A runtime whose writes give up after 0.1 s, while another connection holds the write lock."""
+    monkeypatch.setattr(engines, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    impatient = engines.make_engine(str(engine.url))
+    writer = engine.connect()
+    writer.begin()
+    yield Runtime(uow=lambda read_only=False: SqlUnitOfWork(impatient, read_only),
+                  secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
+                  data_dir=tmp_path / "var")
+    writer.close()
+    impatient.dispose()
+
+
+def answers(read) -> None:
+    try:
+        read()
+    except DomainError:
+        pass  # an answer, even a refusal, is not a wait for the lock
+
+
+@pytest.mark.parametrize("name", READ_OPERATIONS)
+def test_read_operation_answers_while_another_connection_writes(seeded, beside_a_writer, name):
+    op = OPERATIONS[name]
+    ids = {**MISSING, "campaign_id": seeded.campaign_id}
+    answers(lambda: invoke(beside_a_writer, seeded.admin, op,
+                           from_plain(op.request, sample_request(name, ids))))
+
+
+@pytest.mark.parametrize("name", READ_HELPERS)
+def test_read_helper_answers_while_another_connection_writes(seeded, beside_a_writer, name):
+    answers(lambda: READ_HELPERS[name](beside_a_writer, seeded))
