@@ -49,9 +49,11 @@ def test_export_while_responses_arrive_returns_each_exactly_once(rt, admin, new_
                     answers=[m.Answer("nps", str(invitation_id % 11))]).response_id
 
     reader = Background(export_until_done)
-    with ThreadPoolExecutor(6) as pool:
-        recorded = list(pool.map(answer, links))
-    done.set()
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            recorded = list(pool.map(answer, links))
+    finally:
+        done.set()  # a failed answer must not leave the reader exporting for ever
     reader.result(timeout=60)
     assert sorted(exported) == sorted(recorded)
     assert len(exported) == len(set(exported)) == 60
