@@ -13,6 +13,7 @@ from service.services import dumps, keys
 from service.services import messages as m
 from service.services.schema import from_plain
 from service.storage import engine as engines
+from service.storage.atomic import DumpStore
 from service.storage.uow import SqlUnitOfWork
 from tests.conftest import call
 from tests.support.samples import MISSING, sample_request
@@ -59,7 +60,7 @@ def beside_a_writer(engine, clock, tmp_path, monkeypatch, seeded):
     writer.begin()
     yield Runtime(uow=lambda read_only=False: SqlUnitOfWork(impatient, read_only),
                   secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
-                  data_dir=tmp_path / "var")
+                  dump_store=DumpStore(tmp_path / "var" / "dumps"))
     writer.close()
     impatient.dispose()
 

@@ -96,11 +96,11 @@ def test_manifest_describes_the_file_completely(rt, admin, clock):
     assert run_scheduled_dumps(rt) == 1
     [listed] = call(rt, admin, "ListDumps", campaign_id=campaign_id).dumps
     name = f"campaign-{campaign_id}-20261102T100000Z.csv"
-    path = rt.dump_dir / str(admin.account_id) / name
+    path = rt.dump_store.path(admin.account_id, name)
     text = path.with_name(name + ".manifest.json").read_text()
     assert text.startswith('{\n  "file": ') and text.endswith("}\n")
     assert json.loads(text) == {
         "file": name, "format": "csv", "gzip": False, "campaign_id": campaign_id,
-        "cursor_from": "0", "cursor_to": listed.cursor_to, "rows": 2,
+        "cursor_name": "scheduled", "cursor_from": "0", "cursor_to": listed.cursor_to, "rows": 2,
         "size": path.stat().st_size, "sha256": listed.sha256,
-        "created_at": "2026-11-02T10:00:00+00:00"}
+        "created_at": "2026-11-02T10:00:00Z"}
