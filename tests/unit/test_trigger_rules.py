@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from service.domain.distribution import Campaign
-from service.domain.errors import Conflict, Quarantined, UnknownCampaign, Unsubscribed
+from service.domain.errors import (Conflict, Quarantined, UnknownCampaign, Unsubscribed,
+                                   ValidationError)
 from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
@@ -174,3 +175,75 @@ def test_a_retried_bulk_call_answers_every_row_as_a_duplicate_of_the_first(rt, u
     assert [(r.invitation_id, r.url) for r in again.results] == \
         [(r.invitation_id, r.url) for r in first.results]
     assert len(uow.invitations.rows) == 3
+
+
+def test_a_parameter_given_twice_is_refused_naming_it_and_the_field(rt, uow):
+    campaign(uow)
+    with pytest.raises(ValidationError) as refused:
+        link(rt, params=[m.Param("n", "1"), m.Param("n", "2")])
+    assert (refused.value.message, refused.value.field) == ("'n' is given twice in params.",
+                                                            "params")
+
+
+@pytest.mark.parametrize("field", ["params", "attributes"])
+def test_a_bulk_row_with_a_name_given_twice_is_invalid_with_the_reason(rt, uow, field):
+    campaign(uow)
+    pairs = [m.Param("n", "1"), m.Param("n", "2")] if field == "params" else \
+        [m.Attribute("n", "1"), m.Attribute("n", "2")]
+    result = add_respondents(rt, ACME, m.AddRespondentsRequest(campaign_id=10, respondents=[
+        m.Respondent(email="Ana@Example.com", **{field: pairs})])).results
+    assert [(r.status, r.email, r.reason) for r in result] == [
+        ("invalid", "Ana@Example.com", f"'n' is given twice in {field}.")]
+
+
+def test_every_bulk_verdict_names_the_person_and_says_why(rt, uow):
+    campaign(uow, quarantine_days=1)
+    add(rt, "bo@example.com")
+    rows = [m.Respondent(email="Ana@Example.com", event_id="e1"),
+            m.Respondent(email="bo@example.com")]
+    first = add_respondents(rt, ACME, m.AddRespondentsRequest(campaign_id=10,
+                                                              respondents=rows)).results
+    again = add_respondents(rt, ACME, m.AddRespondentsRequest(campaign_id=10,
+                                                              respondents=rows[:1])).results
+    assert [(r.status, r.email) for r in first] == [("sent", "ana@example.com"),
+                                                    ("suppressed", "bo@example.com")]
+    assert (again[0].status, again[0].email, again[0].reason) == (
+        "duplicate", "ana@example.com", "event_id 'e1' was already received.")
+
+
+def test_the_history_of_a_new_invitation_says_which_call_made_it(rt, uow, clock):
+    campaign(uow)
+    made = link(rt, "ana@example.com")
+    [row] = add(rt, "bo@example.com")
+    assert (made.invitation_id, clock.now, "created", "GetTrackingUrl") in uow.invitations.events
+    assert (row.invitation_id, clock.now, "created", "AddRespondents") in uow.invitations.events
+
+
+def test_a_campaign_quarantine_names_the_campaign_and_when_it_ends(rt, uow):
+    campaign(uow, quarantine_days=30)
+    link(rt, params=[m.Param("n", "1")])
+    with pytest.raises(Quarantined) as refused:
+        link(rt, params=[m.Param("n", "2")])
+    assert refused.value.message == ("ana@example.com was invited by campaign 10 on "
+                                     "2026-11-02 09:00 UTC; the 30-day quarantine ends "
+                                     "2026-12-02T09:00:00Z.")
+
+
+def test_an_event_id_of_another_email_is_refused_with_a_plain_message(rt, uow):
+    campaign(uow)
+    link(rt, "ana@example.com", event_id="ticket-1")
+    with pytest.raises(Conflict) as refused:
+        link(rt, "bo@example.com", event_id="ticket-1")
+    assert refused.value.message == ("event_id 'ticket-1' was already used for another email "
+                                     "in this campaign.")
+
+
+def test_links_that_expire_are_handed_out_again_while_valid_and_reported_expired_after(
+        rt, uow, clock):
+    campaign(uow, link_valid_days=2)
+    first = link(rt, event_id="ticket-1")
+    clock.advance(days=1)
+    assert link(rt).url == first.url  # still open: the same link
+    clock.advance(days=2)
+    repeated = link(rt, event_id="ticket-1")
+    assert (repeated.url, repeated.status) == (first.url, "expired")
