@@ -86,3 +86,18 @@ def test_suppression_applies_to_the_state_the_invitation_was_claimed_in():
     change = invitation(Status.REMINDED).suppressed("unsubscribed")
     assert change.allowed == (Status.REMINDED,)
     assert change.values["status"] == Status.SUPPRESSED and change.detail == "unsubscribed"
+
+
+def test_a_reminder_resets_the_attempts_and_is_recorded_as_reminded():
+    change = invitation(Status.OPENED, attempts=3).reminded(NOW, None)
+    assert change.values["attempts"] == 0 and change.event == "reminded"
+
+
+def test_a_suppression_is_recorded_as_suppressed():
+    assert invitation(Status.SCHEDULED).suppressed("unsubscribed").event == "suppressed"
+
+
+def test_a_long_mail_error_is_kept_to_five_hundred_characters():
+    change = invitation(Status.SCHEDULED).mail_failed(False, 2, "x" * 600, NOW)
+    assert change.values["last_error"] == "x" * 500
+    assert change.detail == ("attempt 2: " + "x" * 600)[:500]
