@@ -141,6 +141,8 @@ def test_outage_is_retried_with_backoff_and_retry_after(rt, admin, answered, rec
     clock.advance(minutes=6)
     assert deliver_outbox(rt, WORKER)["delivered"] == 1
     assert len(receiver.accepted) == 1 and receiver.attempts == 3
+    [delivered] = call(rt, admin, "ListDeliveries", state="delivered").deliveries
+    assert (delivered.attempts, delivered.last_error) == (3, None)
 
 
 def test_after_the_last_attempt_it_is_dead_and_can_be_retried(rt, admin, answered, receiver,
