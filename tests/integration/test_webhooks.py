@@ -170,6 +170,15 @@ def test_a_failed_deliverys_error_is_kept_to_five_hundred_characters(rt, admin, 
     assert pending.last_error == "x" * 500 and pending.attempts == 1
 
 
+def test_a_worker_claims_fifty_deliveries_at_a_time(rt, admin, clock):
+    with rt.uow() as uow:
+        uow.outbox.add_many(admin.account_id, [{
+            "kind": "webhook", "event": "response.completed", "target": "https://crm.example.com/hook",
+            "idempotency_key": f"msg_{index}", "payload": {}} for index in range(51)], clock.now)
+        uow.commit()
+    assert len(claim_outbox(rt, WORKER)) == 50 and len(claim_outbox(rt, WORKER)) == 1
+
+
 def test_a_worker_killed_mid_delivery_loses_nothing(rt, admin, answered, receiver, clock):
     answered("a@example.com", 10)
     assert len(claim_outbox(rt, "worker-that-dies")) == 1   # leased, never reported
