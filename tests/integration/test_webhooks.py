@@ -170,16 +170,17 @@ def test_a_failed_deliverys_error_is_kept_to_five_hundred_characters(rt, admin, 
     assert pending.last_error == "x" * 500 and pending.attempts == 1
 
 
-def test_a_worker_claims_fifty_deliveries_at_a_time(rt, admin, clock):
+def test_a_worker_claims_fifty_deliveries_at_a_time_with_compact_utf8_bodies(rt, admin, clock):
     with rt.uow() as uow:
         uow.outbox.add_many(admin.account_id, [{
-            "kind": "webhook", "event": "response.completed", "target": "https://crm.example.com/hook",
-            "idempotency_key": f"msg_{index}", "payload": {}} for index in range(51)], clock.now)
+            "kind": "webhook", "event": "response.completed",
+            "target": "https://crm.example.com/hook", "idempotency_key": f"msg_{index}",
+            "payload": {"why": "Žádný", "scores": [9, 10]}} for index in range(51)], clock.now)
         uow.commit()
     first, rest = claim_outbox(rt, WORKER), claim_outbox(rt, WORKER)
     assert (len(first), len(rest)) == (50, 1)
-    assert {(job.account_id, job.kind, job.attempts) for job in first + rest} == {
-        (admin.account_id, "webhook", 0)}
+    assert {(job.account_id, job.kind, job.attempts, job.body) for job in first + rest} == {
+        (admin.account_id, "webhook", 0, '{"why":"Žádný","scores":[9,10]}'.encode())}
 
 
 def test_a_worker_killed_mid_delivery_loses_nothing(rt, admin, answered, receiver, clock):
