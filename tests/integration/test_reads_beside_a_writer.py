@@ -2,6 +2,7 @@
 transaction, which WAL lets read while another connection holds the write lock."""
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -34,6 +35,8 @@ READ_HELPERS = {
     "authenticate a recently used key": lambda rt, s: keys.authenticate(rt, s.key),
     "has_accounts": lambda rt, s: keys.has_accounts(rt),
     "account_principal": lambda rt, s: keys.account_principal(rt, "acme"),
+    "rotate_account_key of an unknown key": lambda rt, s: keys.rotate_account_key(
+        rt, "acme", "fl_0000000000000000", timedelta(hours=1)),
 }
 
 

@@ -8,6 +8,7 @@ from service.domain.errors import (Conflict, Forbidden, NotFound, Quarantined, U
 from service.domain.surveys import AnswerErrors
 from tests.conftest import call
 from service.services.keys import authenticate, create_account_key
+from service.services.results import record_answers
 from service.services import messages as m
 from service.domain.credentials import Credentials
 
@@ -120,18 +121,36 @@ def test_expired_link_cannot_be_answered(rt, admin, clock):
     campaign_id = make_campaign(rt, admin, link_valid_days=7)
     link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
     clock.advance(days=7)
-    with pytest.raises(Conflict, match="expired"):
+    with pytest.raises(Conflict) as refused:
         call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
              answers=[m.Answer("nps", "3")])
+    assert refused.value.message == f"Invitation {link.invitation_id} is expired."
 
 
 def test_second_response_to_an_invitation_is_refused(rt, admin):
     campaign_id = make_campaign(rt, admin)
     link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
     call(rt, admin, "RecordResponse", invitation_id=link.invitation_id, answers=[m.Answer("nps", "3")])
-    with pytest.raises(Conflict, match="already been answered"):
+    with pytest.raises(Conflict) as refused:
         call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
              answers=[m.Answer("nps", "4")])
+    assert refused.value.message == f"Invitation {link.invitation_id} has already been answered."
+    assert len(call(rt, admin, "ExportResponses", campaign_id=campaign_id).records) == 1
+
+
+def test_a_response_that_loses_the_race_to_an_invitation_is_refused(rt, admin, clock):
+    campaign_id = make_campaign(rt, admin)
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
+    with rt.uow(read_only=True) as uow:
+        campaign = uow.campaigns.get(admin.account_id, campaign_id)
+        survey = uow.surveys.get(admin.account_id, campaign.survey_id)
+        read_before_the_other = uow.invitations.get(admin.account_id, link.invitation_id)
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "3")])
+    with rt.uow() as uow, pytest.raises(Conflict) as refused:
+        record_answers(uow, admin.account_id, campaign, survey, read_before_the_other,
+                       {"nps": ["4"]}, {}, clock.now)
+    assert refused.value.message == f"Invitation {link.invitation_id} has already been answered."
     assert len(call(rt, admin, "ExportResponses", campaign_id=campaign_id).records) == 1
 
 

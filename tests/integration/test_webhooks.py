@@ -15,7 +15,7 @@ import pytest
 from service.domain.errors import ValidationError
 from service.services import messages as m
 from service.services.dumps import plan_dump, records
-from service.services.outbox import MAX_ATTEMPTS, claim_outbox
+from service.services.outbox import MAX_ATTEMPTS, claim_outbox, record_failed
 from service.worker import deliver_outbox
 from tests.conftest import call
 
@@ -94,7 +94,7 @@ def answered(rt, admin, receiver):
     return answer
 
 
-def test_response_is_delivered_signed_with_its_answers(rt, admin, answered, receiver):
+def test_response_is_delivered_signed_with_its_answers(rt, admin, answered, receiver, clock):
     response_id = answered("a@example.com", 3)
     assert deliver_outbox(rt, WORKER)["delivered"] == 1
     [(message_id, payload)] = receiver.accepted.items()
@@ -110,6 +110,10 @@ def test_response_is_delivered_signed_with_its_answers(rt, admin, answered, rece
     assert payload["timestamp"] == data["submitted_at"] == "2026-11-02T09:00:00Z"
     [delivery] = call(rt, admin, "ListDeliveries", state="delivered").deliveries
     assert delivery.idempotency_key == message_id and delivery.attempts == 1
+    assert (delivery.kind, delivery.event, delivery.target, delivery.state) == (
+        "webhook", "response.completed", receiver.url, "delivered")
+    assert (delivery.created_at, delivery.delivered_at, delivery.next_attempt_at,
+            delivery.last_error, delivery.truncated) == (clock.now, clock.now, None, None, [])
 
 
 def test_receiver_refuses_a_tampered_body_and_an_old_timestamp(receiver):
@@ -137,6 +141,8 @@ def test_outage_is_retried_with_backoff_and_retry_after(rt, admin, answered, rec
     clock.advance(minutes=6)
     assert deliver_outbox(rt, WORKER)["delivered"] == 1
     assert len(receiver.accepted) == 1 and receiver.attempts == 3
+    [delivered] = call(rt, admin, "ListDeliveries", state="delivered").deliveries
+    assert (delivered.attempts, delivered.last_error) == (3, None)
 
 
 def test_after_the_last_attempt_it_is_dead_and_can_be_retried(rt, admin, answered, receiver,
@@ -151,8 +157,30 @@ def test_after_the_last_attempt_it_is_dead_and_can_be_retried(rt, admin, answere
     assert outcomes == [(1, 0)] * (MAX_ATTEMPTS - 1) + [(0, 1)]
     [dead] = call(rt, admin, "ListDeliveries", state="dead").deliveries
     assert dead.attempts == MAX_ATTEMPTS and receiver.accepted == {}
+    assert dead.next_attempt_at is None and dead.last_error == "HTTP 500"
     call(rt, admin, "RetryDelivery", delivery_id=dead.delivery_id)
     assert deliver_outbox(rt, WORKER)["delivered"] == 1 and len(receiver.accepted) == 1
+
+
+def test_a_failed_deliverys_error_is_kept_to_five_hundred_characters(rt, admin, answered):
+    answered("a@example.com", 9)
+    [job] = claim_outbox(rt, WORKER)
+    assert record_failed(rt, WORKER, job, "x" * 600) == "retry"
+    [pending] = call(rt, admin, "ListDeliveries", state="pending").deliveries
+    assert pending.last_error == "x" * 500 and pending.attempts == 1
+
+
+def test_a_worker_claims_fifty_deliveries_at_a_time_with_compact_utf8_bodies(rt, admin, clock):
+    with rt.uow() as uow:
+        uow.outbox.add_many(admin.account_id, [{
+            "kind": "webhook", "event": "response.completed",
+            "target": "https://crm.example.com/hook", "idempotency_key": f"msg_{index}",
+            "payload": {"why": "Žádný", "scores": [9, 10]}} for index in range(51)], clock.now)
+        uow.commit()
+    first, rest = claim_outbox(rt, WORKER), claim_outbox(rt, WORKER)
+    assert (len(first), len(rest)) == (50, 1)
+    assert {(job.account_id, job.kind, job.attempts, job.body) for job in first + rest} == {
+        (admin.account_id, "webhook", 0, '{"why":"Žádný","scores":[9,10]}'.encode())}
 
 
 def test_a_worker_killed_mid_delivery_loses_nothing(rt, admin, answered, receiver, clock):

@@ -27,19 +27,21 @@ def verdicts() -> list[tuple[str, str]]:
 
 
 def table(rows: list[tuple[str, str]]) -> str:
-    """Per module: mutants made, checked, caught, survived, without tests; kill rate of the checked."""
+    """Per module: mutants made, checked, killed, survived, timed out, without tests; kill
+    rate of the checked (a timeout counts as caught: the tests did not pass)."""
     by_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for module, verdict in rows:
         by_module[module][verdict] += 1
         by_module["all"][verdict] += 1
-    lines = ["| module | mutants | checked | killed | survived | no tests | kill rate |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| module | mutants | checked | killed | survived | timeouts | no tests | kill rate |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for module, counts in sorted(by_module.items(), key=lambda item: (item[0] == "all", item[0])):
         checked = sum(counts.values()) - counts["not checked"]
         caught = sum(counts[v] for v in CAUGHT)
         rate = f"{100 * caught / checked:.1f}%" if checked else "-"
-        lines.append(f"| {module} | {sum(counts.values())} | {checked} | {caught} | "
-                     f"{counts['survived']} | {counts['no tests']} | {rate} |")
+        lines.append(f"| {module} | {sum(counts.values())} | {checked} | "
+                     f"{caught - counts['timeout']} | {counts['survived']} | {counts['timeout']} | "
+                     f"{counts['no tests']} | {rate} |")
     return "\n".join(lines)
 
 

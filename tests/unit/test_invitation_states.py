@@ -86,3 +86,32 @@ def test_suppression_applies_to_the_state_the_invitation_was_claimed_in():
     change = invitation(Status.REMINDED).suppressed("unsubscribed")
     assert change.allowed == (Status.REMINDED,)
     assert change.values["status"] == Status.SUPPRESSED and change.detail == "unsubscribed"
+
+
+def test_a_reminder_clears_the_retries_and_is_recorded_as_reminded():
+    change = invitation(Status.OPENED, attempts=3).reminded(NOW, None)
+    assert change.values == {"status": Status.REMINDED, "reminders_sent": 1,
+                             "last_reminder_at": NOW, "attempts": 0, "next_attempt_at": None,
+                             "last_error": None, "next_reminder_at": None}
+    assert change.event == "reminded"
+
+
+def test_a_suppression_ends_the_reminders_and_is_recorded_as_suppressed():
+    change = invitation(Status.SCHEDULED).suppressed("unsubscribed")
+    assert change.values == {"status": Status.SUPPRESSED, "next_reminder_at": None}
+    assert change.event == "suppressed"
+
+
+def test_a_long_mail_error_is_kept_to_five_hundred_characters():
+    change = invitation(Status.SCHEDULED).mail_failed(False, 2, "x" * 600, NOW)
+    assert change.values["last_error"] == "x" * 500
+    assert change.detail == ("attempt 2: " + "x" * 600)[:500]
+
+
+def test_a_mailed_invitation_is_sent_by_email_with_its_retries_cleared():
+    later = NOW + timedelta(days=3)
+    change = invitation(Status.SCHEDULED, attempts=2).mailed(NOW, later)
+    assert change.values == {"status": Status.SENT, "sent_at": NOW, "attempts": 0,
+                             "next_attempt_at": None, "last_error": None,
+                             "next_reminder_at": later}
+    assert (change.event, change.detail) == ("sent", "email")
