@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -79,7 +80,8 @@ def _refuse(rt: Runtime, address: str, now: datetime) -> None:
             uow.commit()
     if blocked is not None:
         raise TooManyRequests("Too many failed authentications from your address; "
-                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.")
+                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.",
+                              retry_after=math.ceil((blocked - now).total_seconds()))
     raise Unauthorized(_BAD_CREDENTIALS)
 
 
