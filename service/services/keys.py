@@ -7,7 +7,8 @@ import math
 import secrets
 from datetime import datetime, timedelta
 
-from service.domain.errors import NotFound, TooManyRequests, Unauthorized, ValidationError
+from service.domain.errors import (MissingCredentials, NotFound, TooManyRequests, Unauthorized,
+                                   ValidationError)
 from service.domain.credentials import Credentials
 from service.services.catalogue import SCOPES, Principal, operation
 from service.services.messages import (ApiKeyInfo, AuditEntry, CreateApiKeyRequest,
@@ -42,7 +43,7 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
     another process takes effect within that time.
     """
     if credentials is None:
-        raise Unauthorized("Authentication required: send HTTP Basic credentials "
+        raise MissingCredentials("Authentication required: send HTTP Basic credentials "
                            "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
     now = rt.clock()
     address = (address or "unknown")[:64]

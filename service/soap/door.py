@@ -19,7 +19,8 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from service.domain.credentials import Credentials
-from service.domain.errors import DomainError, InvalidRequest, Unauthorized
+from service.domain.errors import (DomainError, InvalidRequest, MissingCredentials,
+                                   Unauthorized)
 from service.http.request import CHALLENGE, UNAUTHORIZED, basic_credentials, read_body
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Runtime, invoke
@@ -173,7 +174,7 @@ def create_soap_app(rt: Runtime) -> Callable:
             root = _guarded_envelope(environ)
             environ[PRINCIPAL] = authenticate(rt, _credentials(environ, root),
                                               environ.get("REMOTE_ADDR"))
-        except Unauthorized as error:
+        except MissingCredentials as error:
             return _refuse(start_response, fault_of(error), UNAUTHORIZED, CHALLENGE)
         except DomainError as error:
             return _refuse(start_response, fault_of(error))

@@ -18,7 +18,7 @@ from xmlrpc.server import SimpleXMLRPCDispatcher
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 
-from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest, Unauthorized
+from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest, MissingCredentials
 from service.http.request import CHALLENGE, UNAUTHORIZED, basic_credentials, read_body
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
@@ -229,7 +229,7 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
         else:
             response = dispatcher.handle(body, principal)
         data = response.encode("utf-8")
-        status, challenge = (UNAUTHORIZED, CHALLENGE) if principal.unauthorized else ("200 OK", [])
+        status, challenge = (UNAUTHORIZED, CHALLENGE) if principal.challenged else ("200 OK", [])
         start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
                                 ("Content-Length", str(len(data))), *challenge])
         return [data]
@@ -240,8 +240,8 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
 class _LazyPrincipal:
     """Authenticate once per HTTP request, on the first call that needs it.
 
-    Introspection needs no credentials; when a call needed them and they were
-    missing or wrong, the door answers 401 with the Basic challenge.
+    Introspection needs no credentials; when a call needed them and the request
+    had none, the door answers 401 with the Basic challenge.
     """
 
     def __init__(self, rt: Runtime, environ: dict) -> None:
@@ -261,5 +261,5 @@ class _LazyPrincipal:
         return self.outcome
 
     @property
-    def unauthorized(self) -> bool:
-        return isinstance(self.outcome, Unauthorized)
+    def challenged(self) -> bool:
+        return isinstance(self.outcome, MissingCredentials)
