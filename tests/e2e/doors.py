@@ -15,6 +15,8 @@ import suds
 import suds.client
 import suds.sax.text
 import suds.sudsobject
+import suds.transport.http
+import suds.transport.https
 import zeep
 import zeep.helpers
 from lxml import etree
@@ -133,11 +135,22 @@ class _UrllibTransport(xmlrpc.client.Transport):
                 return self.parse_response(refused)
 
 
+class ClosingBasicAuthHandler(urllib.request.HTTPBasicAuthHandler):
+    """urllib's HTTPBasicAuthHandler, closing the challenge it answered: the stock one leaves
+    that 401 response to the garbage collector (a ResourceWarning, an error in this suite)."""
+
+    def http_error_401(self, req, fp, code, msg, headers):
+        retried = super().http_error_401(req, fp, code, msg, headers)
+        if retried is not None:
+            fp.close()
+        return retried
+
+
 def challenged_xmlrpc(base_url: str, key: tuple[str, str]) -> XmlRpcDoor:
     """XML-RPC through urllib's HTTPBasicAuthHandler: credentials only after a 401 challenge."""
     passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
     passwords.add_password(None, base_url, *key)
-    opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(passwords))
+    opener = urllib.request.build_opener(ClosingBasicAuthHandler(passwords))
     return XmlRpcDoor(xmlrpc.client.ServerProxy(f"{base_url}/xmlrpc",
                                                 transport=_UrllibTransport(opener)))
 
@@ -150,8 +163,9 @@ class SudsDoor:
 
     @classmethod
     def connect(cls, base_url: str, key: tuple[str, str]) -> "SudsDoor":
-        return cls(suds.client.Client(f"{base_url}/soap?wsdl", username=key[0], password=key[1],
-                                      cache=None, timeout=120))
+        return cls(suds.client.Client(f"{base_url}/soap?wsdl", cache=None, transport=
+                                      _SudsAuthenticated(username=key[0], password=key[1],
+                                                         timeout=120)))
 
     def call(self, operation: str, **fields):
         try:
@@ -163,6 +177,14 @@ class SudsDoor:
             raise typed_fault(fault.faultcode, fault.faultstring, element,
                               _suds_plain(detail)) from None
         return normalise(_suds_plain(result))
+
+
+class _SudsAuthenticated(suds.transport.https.HttpAuthenticated):
+    """suds' default transport for a username and password, with the closing handler."""
+
+    def u2handlers(self):
+        return [*suds.transport.http.HttpTransport.u2handlers(self),
+                ClosingBasicAuthHandler(self.pm)]
 
 
 def _suds_plain(value):
