@@ -93,8 +93,10 @@ def fault_of(error: DomainError) -> Fault:
     An envelope of another SOAP version gets SOAP's own VersionMismatch code.
     """
     faultcode = "VersionMismatch" if error.details.get("version_mismatch") else None
-    return _typed(type(error), error.message, faultcode,
-                  field=getattr(error, "field", None), **error.details)
+    data = dict(error.details)
+    if getattr(error, "field", None) is not None:
+        data["field"] = error.field
+    return _typed(type(error), error.message, faultcode, **data)
 
 
 def internal_fault(where: str) -> Fault:

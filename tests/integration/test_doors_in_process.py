@@ -471,3 +471,33 @@ def test_every_soap_answer_is_valid_against_the_wsdl_and_carries_text_exactly(we
     metrics = soap("GetCampaignMetrics", f"<f:campaign_id>{campaign_id}</f:campaign_id>")
     assert float(metrics.findtext(".//{urn:feedloop:v1}nps")) == 100.0
     soap("ListApiKeys", "")
+
+
+def test_every_fault_detail_is_valid_against_the_element_the_wsdl_declares():
+    from datetime import datetime, timezone
+
+    from service.domain.errors import DomainError
+    from service.soap.faults import fault_envelope, fault_of, internal_fault
+    schema = _wsdl_schema()
+    data = {"field": "respondents[3].email", "retry_after": 30, "reference": "abc123",
+            "until": datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)}
+    def error_of(cls):
+        # every error with every datum: only what its fault element declares may be sent
+        error = cls.__new__(cls)
+        DomainError.__init__(error, "Something.", **data)
+        error.field = data["field"]
+        return error
+
+    faults = [fault_of(error_of(cls)) for cls in all_error_classes()]
+    try:
+        raise RuntimeError("the detail of a server error")
+    except RuntimeError:
+        faults.append(internal_fault("a test"))
+    for fault in faults:
+        (element,) = etree.fromstring(fault_envelope(fault)).find(f".//{{{ENV}}}Fault/detail")
+        schema.assertValid(element)
+        declared = {etree.QName(child).localname for child in element} - {"code", "message"}
+        assert declared == {"InternalError": {"reference"}, "Quarantined": {"until"},
+                            "TooManyRequests": {"retry_after"}, "Unavailable": {"retry_after"},
+                            "ValidationError": {"field"}, "InvalidEmail": {"field"},
+                            }.get(element.findtext("{urn:feedloop:v1}code"), set()), element.tag
