@@ -240,6 +240,8 @@ REQUIREMENTS = {
     "nginx": ("nginx", "nginx", _nginx_installed, "Debian's nginx (apt-get install nginx)"),
     "php": ("php", "php", _php_with_soap,
             "PHP with its SOAP extension (apt-get install php-cli php-soap)"),
+    "wsimport": ("wsimport", "wsimport", lambda: all(map(shutil.which, ("wsimport", "javac"))),
+                 "JAX-WS's wsimport and a JDK (apt-get install jaxws default-jdk-headless)"),
 }
 ALLOW_SKIP = "FEEDLOOP_TEST_ALLOW_SKIP"
 

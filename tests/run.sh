@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the suite needs, each installed only when missing.
-# >>> Add new ones to this list (next: php-cli php-soap for the PHP SoapClient tests).
-SYSTEM_PACKAGES=(postgresql python3-venv chromium nginx)
+# >>> Add new ones to this list.
+SYSTEM_PACKAGES=(postgresql python3-venv chromium nginx php-cli php-soap jaxws default-jdk-headless)
 EXTRAS='.[test,postgres]'
 
 missing=()

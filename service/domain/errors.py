@@ -46,6 +46,12 @@ class Unauthorized(DomainError):
     code = "Unauthorized"
 
 
+class MissingCredentials(Unauthorized):
+    """The request carries no credentials at all: the doors answer it with a challenge."""
+
+    code = "Unauthorized"
+
+
 class Forbidden(DomainError):
     code = "Forbidden"
 

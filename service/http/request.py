@@ -7,9 +7,17 @@ import binascii
 from service.domain.credentials import Credentials
 from service.domain.errors import RequestTooLarge
 
-__all__ = ["Credentials", "basic_credentials", "read_body"]
+__all__ = ["CHALLENGE", "UNAUTHORIZED", "Credentials", "basic_credentials", "read_body"]
 
 _CHUNK = 64 * 1024
+#: The status and challenge (RFC 7235) of a request that carries no credentials, on
+#: every door. Many clients send Basic credentials only after this challenge (urllib's
+#: HTTPBasicAuthHandler, suds, curl --anyauth, .NET and Java credential handlers); the
+#: body still holds the door's fault for those that read it. Wrong credentials get the
+#: door's usual fault instead: xmlrpc.client, suds, JAX-WS and WCF turn any 401 into a
+#: transport error, and the typed Unauthorized fault would never reach their callers.
+UNAUTHORIZED = "401 Unauthorized"
+CHALLENGE = [("WWW-Authenticate", 'Basic realm="feedloop"')]
 
 
 def read_body(environ: dict, max_bytes: int) -> bytes:

@@ -19,7 +19,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from service.domain.errors import DomainError, Forbidden, Unauthorized, ValidationError
+from service.domain.errors import (DomainError, Forbidden, InternalError, InvalidEmail,
+                                   InvalidRequest, RequestTooLarge, TooManyRequests,
+                                   Unauthorized, Unavailable, ValidationError)
 
 SCOPES = ("trigger", "read", "admin")
 
@@ -61,8 +63,12 @@ class Operation:
 
 OPERATIONS: dict[str, Operation] = {}
 
-#: Every operation may answer with these.
-COMMON_ERRORS = (Unauthorized, Forbidden, ValidationError)
+#: Every operation may answer with these: the caller's credentials and scope, the
+#: request's shape (InvalidEmail is the ValidationError of an email, wherever one is
+#: read), and what any call over HTTP may meet (a throttle, a size limit, a malformed
+#: envelope, an error or outage on our side). The WSDL declares them all.
+COMMON_ERRORS = (Unauthorized, Forbidden, ValidationError, InvalidEmail, TooManyRequests,
+                 InvalidRequest, RequestTooLarge, InternalError, Unavailable)
 
 
 # Registration runs at import, before mutmut can switch a mutant on: its mutants could

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import datetime, timedelta
 
-from service.domain.errors import NotFound, TooManyRequests, Unauthorized, ValidationError
+from service.domain.errors import (MissingCredentials, NotFound, TooManyRequests, Unauthorized,
+                                   ValidationError)
 from service.domain.credentials import Credentials
 from service.services.catalogue import SCOPES, Principal, operation
 from service.services.messages import (ApiKeyInfo, AuditEntry, CreateApiKeyRequest,
@@ -41,7 +43,7 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
     another process takes effect within that time.
     """
     if credentials is None:
-        raise Unauthorized("Authentication required: send HTTP Basic credentials "
+        raise MissingCredentials("Authentication required: send HTTP Basic credentials "
                            "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
     now = rt.clock()
     address = (address or "unknown")[:64]
@@ -79,7 +81,8 @@ def _refuse(rt: Runtime, address: str, now: datetime) -> None:
             uow.commit()
     if blocked is not None:
         raise TooManyRequests("Too many failed authentications from your address; "
-                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.")
+                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.",
+                              retry_after=math.ceil((blocked - now).total_seconds()))
     raise Unauthorized(_BAD_CREDENTIALS)
 
 

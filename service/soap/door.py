@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from typing import Any, Callable, Iterable
 
 from lxml import etree
@@ -18,8 +19,9 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from service.domain.credentials import Credentials
-from service.domain.errors import DomainError, InvalidRequest, Unauthorized
-from service.http.request import basic_credentials, read_body
+from service.domain.errors import (DomainError, InvalidRequest, MissingCredentials,
+                                   Unauthorized)
+from service.http.request import CHALLENGE, UNAUTHORIZED, basic_credentials, read_body
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Runtime, invoke
 from service.services.keys import authenticate
@@ -40,6 +42,8 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 PASSWORD_TEXT = ("http://docs.oasis-open.org/wss/2004/01/"
                  "oasis-200401-wss-username-token-profile-1.0#PasswordText")
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+ENCODING_STYLE = f"{{{SOAP11_ENV}}}encodingStyle"
 REFERENCE_ATTRIBUTES = {"href", "id", "{http://www.w3.org/XML/1998/namespace}id"}
 PRINCIPAL = "feedloop.principal"
 RUNTIME = "feedloop.runtime"
@@ -93,6 +97,9 @@ class _SpyneServer(WsgiApplication):
             p_ctx.in_error = fixed
         p_ctx.out_error = fixed
         p_ctx.transport.resp_code = "500 Internal Server Error"
+        # Written by us, as the guard's refusals are: Spyne would put the detail's
+        # fields beside faultcode instead of inside <detail>.
+        p_ctx.out_string = [fault_envelope(fixed)]
         return super().handle_error(p_ctx, others, fixed, start_response)
 
 
@@ -104,11 +111,25 @@ def _application(base_url: str) -> tuple[_SpyneServer, bytes]:
     return server, _canonical(server.doc.wsdl11.get_interface_document())
 
 
+#: Documentation of the service and its port, for the integrator reading the WSDL.
+SERVICE_DOC = ("feedloop: transactional surveys. SOAP 1.1 document/literal, namespace "
+               f"{TNS}; the same operations are on XML-RPC at /xmlrpc. Authenticate with "
+               "HTTP Basic KEYID:SECRET (answered by a 401 challenge when missing) or a "
+               "WS-Security UsernameToken. Every fault carries its declared detail element "
+               "(code, message and its data); docs/api-evolution.md says how v1 evolves.")
+PORT_DOC = "The SOAP 1.1 endpoint (POST text/xml; GET ?wsdl for this contract)."
+_WSDL = "http://schemas.xmlsoap.org/wsdl/"
+_QNAME_PREFIX = re.compile(rb'="([A-Za-z_][\w.-]*):(?!/)')
+
+
 def _canonical(wsdl: bytes) -> bytes:
-    """The WSDL with its schema declarations sorted by kind and name.
+    """The WSDL as published: sorted, documented, without unused namespaces, indented.
 
     Spyne emits types in set order, which changes with the hash seed of each
-    process; sorted, the contract is byte-for-byte the same everywhere.
+    process; sorted, the contract is byte-for-byte the same everywhere. Spyne
+    declares namespaces of protocols we do not speak (SOAP 1.2, WS-Addressing,
+    XOP, partner links): toolkits then generate or warn about them. Indented, a
+    toolkit's error names a useful line.
     """
     root = etree.fromstring(wsdl)
     kinds = {"import": 0, "simpleType": 1, "complexType": 2, "element": 3}
@@ -117,7 +138,14 @@ def _canonical(wsdl: bytes) -> bytes:
         children.sort(key=lambda child: (kinds.get(etree.QName(child).localname, 9),
                                          child.get("namespace", ""), child.get("name", "")))
         schema[:] = children
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    service = root.find(f"{{{_WSDL}}}service")
+    for element, text in ((service, SERVICE_DOC), (service[0], PORT_DOC)):
+        element.insert(0, etree.Element(f"{{{_WSDL}}}documentation"))
+        element[0].text = text
+    # Prefixes used only in attribute values (type="tns:X") count as used too.
+    used = {prefix.decode() for prefix in _QNAME_PREFIX.findall(etree.tostring(root))}
+    etree.cleanup_namespaces(root, keep_ns_prefixes=sorted(used))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def render_wsdl(base_url: str) -> bytes:
@@ -136,20 +164,22 @@ def create_soap_app(rt: Runtime) -> Callable:
                                       ("Content-Length", str(len(wsdl)))])
             return [wsdl]
         if method != "POST":
-            return _refuse(start_response, "Client.InvalidRequest",
-                           "POST a SOAP 1.1 envelope here, or GET ?wsdl for the contract.",
-                           "405 Method Not Allowed", [("Allow", "GET, POST")])
+            return _refuse(start_response, fault_of(InvalidRequest(
+                "POST a SOAP 1.1 envelope here, or GET ?wsdl for the contract.")),
+                "405 Method Not Allowed", [("Allow", "GET, POST")])
+        # The body is read before the credentials are judged: a WS-Security
+        # UsernameToken travels in it, so a request without a Basic header may
+        # still be authenticated and must not be challenged unread.
         try:
             root = _guarded_envelope(environ)
             environ[PRINCIPAL] = authenticate(rt, _credentials(environ, root),
                                               environ.get("REMOTE_ADDR"))
+        except MissingCredentials as error:
+            return _refuse(start_response, fault_of(error), UNAUTHORIZED, CHALLENGE)
         except DomainError as error:
-            code = "VersionMismatch" if error.details.get("version_mismatch") else \
-                f"{error.side}.{error.code}"
-            return _refuse(start_response, code, error.message)
+            return _refuse(start_response, fault_of(error))
         except Exception:
-            fault = internal_fault("SOAP guard")
-            return _refuse(start_response, fault.faultcode, fault.faultstring)
+            return _refuse(start_response, internal_fault("SOAP guard"))
         environ[RUNTIME] = rt
         environ[DOCUMENT] = root
         # Spyne reads the body before it asks for the document: an empty one will do.
@@ -161,12 +191,12 @@ def create_soap_app(rt: Runtime) -> Callable:
     return soap
 
 
-def _refuse(start_response: Callable, code: str, message: str,
+def _refuse(start_response: Callable, fault: Fault,
             status: str = "500 Internal Server Error",
-            headers: list[tuple[str, str]] = ()) -> list[bytes]:
-    # SOAP 1.1 section 6.2: a fault travels with HTTP 500.
-    FAULTS.labels("soap", code.rpartition(".")[2]).inc()
-    data = fault_envelope(code, message)
+            headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+    # SOAP 1.1 section 6.2: a fault travels with HTTP 500 (but for a challenge).
+    FAULTS.labels("soap", fault.detail["code"]).inc()
+    data = fault_envelope(fault)
     start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
                             ("Content-Length", str(len(data))), *headers])
     return [data]
@@ -195,8 +225,8 @@ def _guarded_envelope(environ: dict) -> etree._Element:
                              f"'{operation.namespace or ''}'; /soap?wsdl lists the operations "
                              f"of {TNS}.")
     _check_soap_action(environ.get("HTTP_SOAPACTION"), operation.localname)
-    if b"XMLSchema-instance" in data:
-        _drop_xsi_types(body)
+    if b"XMLSchema-instance" in data or b"encodingStyle" in data:
+        _drop_annotations(body)
     return root
 
 
@@ -218,16 +248,20 @@ def _check_soap_action(header: str | None, operation: str) -> None:
                              f"'{operation}' in the Body.")
 
 
-def _drop_xsi_types(body: etree._Element) -> None:
-    """Remove the xsi:type annotations of the Body.
+def _drop_annotations(body: etree._Element) -> None:
+    """Remove the annotations RPC-minded clients add to the Body; the WSDL's types apply.
 
-    Perl's SOAP::Lite and other RPC-minded clients annotate every value with
-    xsi:type="xsd:int" and the like; the schema validator would refuse those
-    on restricted types, so the annotations are dropped and the WSDL's types apply.
+    Perl's SOAP::Lite and others put xsi:type="xsd:int" on every value and a
+    soap:encodingStyle on the operation; some stacks send an operation without
+    arguments as an empty element with xsi:nil="true". The schema validator would
+    refuse each of them, though none changes what the request means.
     """
+    operation = body[0]
+    if len(operation) == 0 and operation.get(XSI_NIL) in ("true", "1"):
+        del operation.attrib[XSI_NIL]
     for element in body.iter():
-        if XSI_TYPE in element.attrib:
-            del element.attrib[XSI_TYPE]
+        for name in (XSI_TYPE, ENCODING_STYLE):
+            element.attrib.pop(name, None)
 
 
 def _credentials(environ: dict, root: etree._Element) -> Credentials | None:

@@ -20,6 +20,8 @@ from service.soap.codec import encode_result
 from service.soap.faults import TNS
 
 _MODELS: dict[type, type] = {}
+#: The largest maxOccurs the WSDL declares (JAXB's default limit of a content model).
+MAX_DECLARED_OCCURS = 5000
 
 
 def model_of(cls: type) -> type:
@@ -77,7 +79,10 @@ def field_model(spec: FieldSpec, owner: str) -> type:
     options["nillable"] = False
     if spec.is_list:
         options["min_occurs"] = spec.min_items
-        options["max_occurs"] = spec.max_items or "unbounded"
+        # Above 5,000 wsimport warns that the content model is too large to check;
+        # such a limit (10,000 rows) stays unbounded here and is enforced by from_plain.
+        options["max_occurs"] = spec.max_items if spec.max_items and \
+            spec.max_items <= MAX_DECLARED_OCCURS else "unbounded"
     if spec.doc:
         options["doc"] = spec.doc
     return model.customize(**options)
@@ -131,5 +136,7 @@ def _method(op: Operation, call, faults: list[type]):
     method.__name__ = op.name
     method.__doc__ = op.doc
     return rpc(*[field_model(spec, op.name) for spec in specs], _args=names,
-               _returns=model_of(op.result).customize(min_occurs=1, nillable=False),
+               # Named after the operation, as its element is: <Op>Result of type <Op>Result.
+               _returns=model_of(op.result).customize(type_name=op.name + "Result",
+                                                      min_occurs=1, nillable=False),
                _operation_name=op.name, _throws=faults)(method)

@@ -18,8 +18,8 @@ from xmlrpc.server import SimpleXMLRPCDispatcher
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 
-from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest
-from service.http.request import basic_credentials, read_body
+from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest, MissingCredentials
+from service.http.request import CHALLENGE, UNAUTHORIZED, basic_credentials, read_body
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
 from service.services.keys import authenticate
@@ -217,6 +217,7 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
                                                       ("Allow", "POST"),
                                                       ("Content-Length", str(len(data)))])
             return [data]
+        principal = _LazyPrincipal(rt, environ)
         try:
             media = check_xml_headers(environ)
             if media not in ("text/xml", "application/xml"):
@@ -226,28 +227,39 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
         except DomainError as error:
             response = xmlrpc.client.dumps(_fault_of(error), methodresponse=True)
         else:
-            response = dispatcher.handle(body, _lazy_principal(rt, environ))
+            response = dispatcher.handle(body, principal)
         data = response.encode("utf-8")
-        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                                  ("Content-Length", str(len(data)))])
+        status, challenge = (UNAUTHORIZED, CHALLENGE) if principal.challenged else ("200 OK", [])
+        start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
+                                ("Content-Length", str(len(data))), *challenge])
         return [data]
 
     return xmlrpc_app
 
 
-def _lazy_principal(rt: Runtime, environ: dict) -> Callable[[], Principal]:
-    """Authenticate once per HTTP request, on the first call that needs it."""
-    outcome: list = []
+class _LazyPrincipal:
+    """Authenticate once per HTTP request, on the first call that needs it.
 
-    def principal() -> Principal:
-        if not outcome:
+    Introspection needs no credentials; when a call needed them and the request
+    had none, the door answers 401 with the Basic challenge.
+    """
+
+    def __init__(self, rt: Runtime, environ: dict) -> None:
+        self.rt = rt
+        self.environ = environ
+        self.outcome: Principal | DomainError | None = None
+
+    def __call__(self) -> Principal:
+        if self.outcome is None:
             try:
-                outcome.append(authenticate(rt, basic_credentials(environ),
-                                            environ.get("REMOTE_ADDR")))
+                self.outcome = authenticate(self.rt, basic_credentials(self.environ),
+                                            self.environ.get("REMOTE_ADDR"))
             except DomainError as error:
-                outcome.append(error)
-        if isinstance(outcome[0], DomainError):
-            raise outcome[0]
-        return outcome[0]
+                self.outcome = error
+        if isinstance(self.outcome, DomainError):
+            raise self.outcome
+        return self.outcome
 
-    return principal
+    @property
+    def challenged(self) -> bool:
+        return isinstance(self.outcome, MissingCredentials)

@@ -108,8 +108,9 @@ def test_keys_rotate_gives_a_new_key_with_the_same_scopes(migrated, capsys):
 def test_wsdl_is_printed_or_written_as_committed(var, monkeypatch, tmp_path, capsysbinary):
     monkeypatch.setenv("FEEDLOOP_BASE_URL", "http://127.0.0.1:8000")
     assert main(["wsdl"]) == 0
-    # on a terminal it ends with a newline; the file is written byte for byte as served
-    assert capsysbinary.readouterr().out == WSDL_FILE.read_bytes() + b"\n"
+    # the file is written byte for byte as served, indented and ending with a newline
+    assert capsysbinary.readouterr().out == WSDL_FILE.read_bytes()
+    assert WSDL_FILE.read_bytes().endswith(b"</wsdl:definitions>\n")
     assert main(["wsdl", "--out", str(tmp_path / "feedloop.wsdl")]) == 0
     assert (tmp_path / "feedloop.wsdl").read_bytes() == WSDL_FILE.read_bytes()
 

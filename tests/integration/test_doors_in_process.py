@@ -24,15 +24,28 @@ def envelope(body: str, header: str = "") -> bytes:
             "</s:Envelope>").encode()
 
 
-def soap_fault(response) -> tuple[str, str]:
-    assert response.status_int == 500, response.body[:300]
+def soap_fault(response, status: int = 500) -> tuple[str, str]:
+    """The faultcode and faultstring of a fault, once its detail proves to be the declared
+    element of its code (tns:<Code>Fault) repeating them."""
+    return typed_fault(response, status)[:2]
+
+
+def typed_fault(response, status: int = 500) -> tuple[str, str, dict[str, str]]:
+    """A fault's code, message and the data of its detail element (code and message left out)."""
+    assert response.status_int == status, response.body[:300]
     assert response.content_type == "text/xml"
     fault = etree.fromstring(response.body).find(f".//{{{ENV}}}Fault")
-    return fault.findtext("faultcode").split(":")[-1], fault.findtext("faultstring")
+    code, message = fault.findtext("faultcode").split(":")[-1], fault.findtext("faultstring")
+    (element,) = fault.find("detail")
+    name = code.partition(".")[2] or "InvalidRequest"  # VersionMismatch is about the request
+    assert element.tag == f"{{urn:feedloop:v1}}{name}Fault"
+    data = {etree.QName(child).localname: child.text for child in element}
+    assert (data.pop("code"), data.pop("message")) == (name, message)
+    return code, message, data
 
 
-def rpc_fault(response) -> tuple[int, str]:
-    assert response.status_int == 200 and response.content_type == "text/xml"
+def rpc_fault(response, status: int = 200) -> tuple[int, str]:
+    assert response.status_int == status and response.content_type == "text/xml"
     with pytest.raises(xmlrpc.client.Fault) as caught:
         xmlrpc.client.loads(response.body)
     return caught.value.faultCode, caught.value.faultString
@@ -55,11 +68,56 @@ def test_wsdl_declares_every_operation_with_required_fields_and_faults():
     assert set(port_ops) == set(OPERATIONS)
     for name, operation in OPERATIONS.items():
         faults = {f.get("name") for f in port_ops[name].findall("wsdl:fault", ns)}
-        assert {e.code + "Fault" for e in operation.errors} <= faults, name
+        assert {e.code + "Fault" for e in operation.errors} == faults, name
+        assert {"TooManyRequestsFault", "InvalidRequestFault", "RequestTooLargeFault",
+                "InternalErrorFault", "UnavailableFault"} <= faults
     tracking = document.find(".//xs:complexType[@name='GetTrackingUrl']", ns)
     email = tracking.find(".//xs:element[@name='email']", ns)
     assert email.get("minOccurs") in (None, "1") and email.get("nillable") in (None, "false")
     assert tracking.find(".//xs:element[@name='crm_id']", ns).get("minOccurs") == "0"
+
+
+WSDL_NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "xs": "http://www.w3.org/2001/XMLSchema"}
+
+
+def test_wsdl_declares_each_fault_element_with_its_data():
+    document = etree.fromstring(WSDL_FILE.read_bytes())
+
+    def fields(name: str) -> list[str]:
+        element = document.find(f".//xs:element[@name='{name}']", WSDL_NS)
+        complex_type = document.find(f".//xs:complexType[@name='{element.get('type')[4:]}']",
+                                     WSDL_NS)
+        return [f.get("name") for f in complex_type.iterfind(".//xs:element", WSDL_NS)]
+
+    assert fields("ValidationErrorFault") == ["code", "message", "field"]
+    assert fields("QuarantinedFault") == ["code", "message", "until"]
+    assert fields("TooManyRequestsFault") == fields("UnavailableFault") == \
+        ["code", "message", "retry_after"]
+    assert fields("InternalErrorFault") == ["code", "message", "reference"]
+    assert fields("UnauthorizedFault") == ["code", "message"]
+
+
+def test_wsdl_is_indented_documented_and_declares_only_the_namespaces_it_uses():
+    text = WSDL_FILE.read_text()
+    assert text.count("\n") > 1000 and "\n  <wsdl:types>\n" in text
+    document = etree.fromstring(text.encode())
+    assert set(document.nsmap) == {"xs", "wsdl", "wsdlsoap11", "tns"}
+    service = document.find("wsdl:service", WSDL_NS)
+    assert service.findtext("wsdl:documentation", namespaces=WSDL_NS).startswith("feedloop:")
+    assert service.findtext("wsdl:port/wsdl:documentation", namespaces=WSDL_NS)
+    for operation in document.iterfind("wsdl:portType/wsdl:operation", WSDL_NS):
+        assert operation.findtext("wsdl:documentation", namespaces=WSDL_NS) == \
+            OPERATIONS[operation.get("name")].doc
+
+
+def test_wsdl_bounds_no_list_above_5000_and_names_each_result_after_its_operation():
+    document = etree.fromstring(WSDL_FILE.read_bytes())
+    bounds = [e.get("maxOccurs") for e in document.iterfind(".//xs:element[@maxOccurs]", WSDL_NS)]
+    assert "unbounded" in bounds
+    assert max(int(b) for b in bounds if b != "unbounded") <= 5000
+    for name in OPERATIONS:
+        result = document.find(f".//xs:complexType[@name='{name}Response']//xs:element", WSDL_NS)
+        assert (result.get("name"), result.get("type")) == (f"{name}Result", f"tns:{name}Result")
 
 
 def test_every_domain_error_has_a_documented_xmlrpc_number():
@@ -89,21 +147,145 @@ def test_soap_refuses_password_digest_tokens(web, key):
     assert code == "Client.Unauthorized" and "PasswordText" in message
 
 
-def test_missing_credentials_are_unauthorized_on_both_doors(web):
+CHALLENGE = 'Basic realm="feedloop"'
+
+
+def test_missing_credentials_are_challenged_on_both_doors(web):
     web.authorization = None
-    code, message = soap_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml",
-                                        expect_errors=True))
-    assert code == "Client.Unauthorized" and "HTTP Basic" in message
-    number, text = rpc_fault(web.post("/xmlrpc", xmlrpc.client.dumps(({},), "feedloop.list_surveys"),
-                                      content_type="text/xml"))
-    assert number == 4010 and text.startswith("Unauthorized: Authentication required")
+    answer = web.post("/soap", LIST_SURVEYS, content_type="text/xml", expect_errors=True)
+    code, message = soap_fault(answer, 401)
+    assert answer.headers["WWW-Authenticate"] == CHALLENGE and code == "Client.Unauthorized"
+    answer = web.post("/xmlrpc", xmlrpc.client.dumps(({},), "feedloop.list_surveys"),
+                      content_type="text/xml", expect_errors=True)
+    number, text = rpc_fault(answer, 401)
+    assert answer.headers["WWW-Authenticate"] == CHALLENGE and number == 4010
+    assert text == ("Unauthorized: Authentication required: send HTTP Basic credentials "
+                    "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
 
 
-def test_soap_validation_fault_names_the_field(web):
-    code, message = soap_fault(web.post("/soap", envelope(
+def test_wrong_credentials_get_the_typed_fault_without_a_challenge(web):
+    # xmlrpc.client, suds, JAX-WS and WCF make any 401 a transport error: the typed
+    # Unauthorized fault reaches them only with the door's usual status.
+    web.authorization = ("Basic", ("fl_nosuchkey", "wrong"))
+    answer = web.post("/soap", LIST_SURVEYS, content_type="text/xml", expect_errors=True)
+    assert soap_fault(answer) == ("Client.Unauthorized", "Invalid API key or secret.")
+    assert "WWW-Authenticate" not in answer.headers
+    answer = web.post("/xmlrpc", xmlrpc.client.dumps(({},), "feedloop.list_surveys"),
+                      content_type="text/xml")
+    assert rpc_fault(answer) == (4010, "Unauthorized: Invalid API key or secret.")
+    assert "WWW-Authenticate" not in answer.headers
+
+
+def test_xmlrpc_introspection_needs_no_credentials_and_is_not_challenged(web):
+    web.authorization = None
+    answer = web.post("/xmlrpc", xmlrpc.client.dumps((), "system.listMethods"),
+                      content_type="text/xml")
+    assert "WWW-Authenticate" not in answer.headers
+    assert "feedloop.list_surveys" in xmlrpc.client.loads(answer.body)[0][0]
+
+
+def test_other_faults_are_not_challenged(web):
+    answer = web.post("/soap", envelope("<f:GetSurvey><f:survey_id>42</f:survey_id></f:GetSurvey>"),
+                      content_type="text/xml", expect_errors=True)
+    assert soap_fault(answer)[0] == "Client.NotFound" and "WWW-Authenticate" not in answer.headers
+
+
+def test_a_throttled_address_is_told_when_to_retry_in_the_fault_detail(web, clock):
+    web.authorization = ("Basic", ("fl_nosuchkey", "wrong"))
+    for _ in range(10):
+        soap_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml", expect_errors=True))
+    clock.advance(seconds=30)
+    code, message, data = typed_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml",
+                                               expect_errors=True))
+    assert code == "Client.TooManyRequests" and data == {"retry_after": "270"}
+
+
+def test_soap_validation_fault_names_the_field_with_its_namespace(web):
+    code, message, data = typed_fault(web.post("/soap", envelope(
         "<f:GetTrackingUrl><f:campaign_id>1</f:campaign_id></f:GetTrackingUrl>"),
         content_type="text/xml", expect_errors=True))
-    assert code == "Client.ValidationError" and "email" in message
+    assert code == "Client.ValidationError" and data == {"field": "email"}
+    assert "Expected is ( {urn:feedloop:v1}email )" in message
+
+
+def test_an_element_in_no_namespace_is_told_apart_from_the_expected_one(web):
+    code, message, data = typed_fault(web.post("/soap", envelope(
+        '<f:GetSurvey><survey_id xmlns="">1</survey_id></f:GetSurvey>'),
+        content_type="text/xml", expect_errors=True))
+    assert (code, data) == ("Client.ValidationError", {"field": "survey_id"})
+    assert message == ("Element 'survey_id': This element is not expected. "
+                       "Expected is ( {urn:feedloop:v1}survey_id ).")
+
+
+def test_a_field_path_found_past_the_schema_is_in_the_detail(web):
+    body = ("<f:CreateSurvey><f:title>t</f:title><f:language>en</f:language><f:questions>"
+            "<f:key>nps</f:key><f:type>nps</f:type><f:text>?</f:text></f:questions><f:questions>"
+            "<f:key>nps</f:key><f:type>nps</f:type><f:text>?</f:text></f:questions>"
+            "</f:CreateSurvey>")
+    code, message, data = typed_fault(web.post("/soap", envelope(body), content_type="text/xml",
+                                               expect_errors=True))
+    assert (code, data) == ("Client.ValidationError", {"field": "questions[1].key"})
+
+
+def test_the_bulk_limit_above_what_the_wsdl_declares_is_a_validation_fault_naming_it(web):
+    from service.services.messages import MAX_BULK
+    rows = "<f:respondents><f:email>a@example.com</f:email></f:respondents>" * (MAX_BULK + 1)
+    code, message, data = typed_fault(web.post("/soap", envelope(
+        f"<f:AddRespondents><f:campaign_id>1</f:campaign_id>{rows}</f:AddRespondents>"),
+        content_type="text/xml", expect_errors=True))
+    assert (code, data) == ("Client.ValidationError", {"field": "respondents"})
+    assert message == f"'respondents' has {MAX_BULK + 1} items; at most {MAX_BULK} are allowed."
+
+
+def test_a_quarantined_contact_fault_carries_the_end_of_the_quarantine(web):
+    def tracking_url(ticket: str):
+        return web.post("/soap", envelope(
+            f"<f:GetTrackingUrl><f:campaign_id>{campaign}</f:campaign_id>"
+            "<f:email>ana@example.com</f:email><f:params><f:name>ticket</f:name>"
+            f"<f:value>{ticket}</f:value></f:params></f:GetTrackingUrl>"),
+            content_type="text/xml", expect_errors=True)
+
+    survey = _soap_value(web, "<f:CreateSurvey><f:title>t</f:title><f:language>en</f:language>"
+                         "<f:questions><f:key>nps</f:key><f:type>nps</f:type><f:text>?</f:text>"
+                         "</f:questions></f:CreateSurvey>", "survey_id")
+    campaign = _soap_value(web, f"<f:CreateCampaign><f:survey_id>{survey}</f:survey_id>"
+                           "<f:name>c</f:name><f:quarantine_days>30</f:quarantine_days>"
+                           "</f:CreateCampaign>", "campaign_id")
+    assert tracking_url("T-1").status_int == 200
+    code, message, data = typed_fault(tracking_url("T-2"))
+    assert (code, data) == ("Client.Quarantined", {"until": "2026-12-02T09:00:00+00:00"})
+
+
+def _soap_value(web, body: str, name: str) -> str:
+    answer = etree.fromstring(web.post("/soap", envelope(body), content_type="text/xml").body)
+    return answer.findtext(f".//{{urn:feedloop:v1}}{name}")
+
+
+@pytest.mark.parametrize("wrapper", [
+    '<f:ListSurveys xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>',
+    f'<f:ListSurveys s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">'
+    '<f:limit s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">5</f:limit>'
+    "</f:ListSurveys>",
+])
+def test_soap_accepts_a_nil_empty_operation_and_an_encoding_style(web, wrapper):
+    assert b"<tns:total>0</tns:total>" in web.post("/soap", envelope(wrapper),
+                                                   content_type="text/xml").body
+
+
+def test_soap_refuses_a_nil_operation_that_has_arguments(web):
+    body = ('<f:ListSurveys xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xsi:nil="true"><f:limit>5</f:limit></f:ListSurveys>')
+    code, message = soap_fault(web.post("/soap", envelope(body), content_type="text/xml",
+                                        expect_errors=True))
+    assert code == "Client.ValidationError" and "nillable" in message
+
+
+@pytest.mark.parametrize("action", ['"ListSurveys"', "ListSurveys", '"urn:feedloop:v1#ListSurveys"',
+                                    "urn:feedloop:v1#ListSurveys", '""', ""])
+def test_soap_action_may_be_quoted_unquoted_qualified_or_empty(web, action):
+    answer = web.post("/soap", LIST_SURVEYS, content_type="text/xml",
+                      headers={"SOAPAction": action})
+    assert b"<tns:total>0</tns:total>" in answer.body
 
 
 def test_soap_accepts_xsi_type_on_every_value(web):
@@ -137,10 +319,11 @@ def test_unexpected_errors_leak_nothing(web, app, monkeypatch):
         raise RuntimeError("password=hunter2 at /srv/secret/path")
 
     monkeypatch.setattr(surveys.m, "ListSurveysResult", explode)
-    code, message = soap_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml",
-                                        expect_errors=True))
-    assert code == "Server.InternalError" and re.fullmatch(
-        r"Internal error \(reference [0-9a-f]{12}\)\.", message)
+    code, message, data = typed_fault(web.post("/soap", LIST_SURVEYS, content_type="text/xml",
+                                               expect_errors=True))
+    assert code == "Server.InternalError" and message == \
+        f"Internal error (reference {data['reference']})." and re.fullmatch(
+            "[0-9a-f]{12}", data["reference"])
     number, text = rpc_fault(web.post("/xmlrpc", xmlrpc.client.dumps(({},), "feedloop.list_surveys"),
                                       content_type="text/xml"))
     assert number == -32603 and "hunter2" not in text and "reference" in text
@@ -221,7 +404,7 @@ def test_basic_credentials_with_garbage_are_unauthorized(web):
     web.authorization = None
     answer = web.post("/soap", LIST_SURVEYS, content_type="text/xml", expect_errors=True,
                       headers={"Authorization": "Basic " + base64.b64encode(b"\xff\xfe").decode()})
-    assert soap_fault(answer)[0] == "Client.Unauthorized"
+    assert soap_fault(answer, 401)[0] == "Client.Unauthorized"
 
 
 def test_wsdl_keeps_every_type_in_the_service_namespace():
@@ -288,3 +471,33 @@ def test_every_soap_answer_is_valid_against_the_wsdl_and_carries_text_exactly(we
     metrics = soap("GetCampaignMetrics", f"<f:campaign_id>{campaign_id}</f:campaign_id>")
     assert float(metrics.findtext(".//{urn:feedloop:v1}nps")) == 100.0
     soap("ListApiKeys", "")
+
+
+def test_every_fault_detail_is_valid_against_the_element_the_wsdl_declares():
+    from datetime import datetime, timezone
+
+    from service.domain.errors import DomainError
+    from service.soap.faults import fault_envelope, fault_of, internal_fault
+    schema = _wsdl_schema()
+    data = {"field": "respondents[3].email", "retry_after": 30, "reference": "abc123",
+            "until": datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)}
+    def error_of(cls):
+        # every error with every datum: only what its fault element declares may be sent
+        error = cls.__new__(cls)
+        DomainError.__init__(error, "Something.", **data)
+        error.field = data["field"]
+        return error
+
+    faults = [fault_of(error_of(cls)) for cls in all_error_classes()]
+    try:
+        raise RuntimeError("the detail of a server error")
+    except RuntimeError:
+        faults.append(internal_fault("a test"))
+    for fault in faults:
+        (element,) = etree.fromstring(fault_envelope(fault)).find(f".//{{{ENV}}}Fault/detail")
+        schema.assertValid(element)
+        declared = {etree.QName(child).localname for child in element} - {"code", "message"}
+        assert declared == {"InternalError": {"reference"}, "Quarantined": {"until"},
+                            "TooManyRequests": {"retry_after"}, "Unavailable": {"retry_after"},
+                            "ValidationError": {"field"}, "InvalidEmail": {"field"},
+                            }.get(element.findtext("{urn:feedloop:v1}code"), set()), element.tag
