@@ -19,7 +19,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from service.domain.errors import DomainError, Forbidden, Unauthorized, ValidationError
+from service.domain.errors import (DomainError, Forbidden, InternalError, InvalidRequest,
+                                   RequestTooLarge, TooManyRequests, Unauthorized,
+                                   ValidationError)
 
 SCOPES = ("trigger", "read", "admin")
 
@@ -63,6 +65,9 @@ OPERATIONS: dict[str, Operation] = {}
 
 #: Every operation may answer with these.
 COMMON_ERRORS = (Unauthorized, Forbidden, ValidationError)
+#: ... and the doors with these, before or around any operation: failed authentications
+#: throttled, a body too large or not a request at all, and a bug of ours.
+DOOR_ERRORS = (TooManyRequests, RequestTooLarge, InvalidRequest, InternalError)
 
 
 # Registration runs at import, before mutmut can switch a mutant on: its mutants could

@@ -30,7 +30,7 @@ DATETIME_MAX = datetime(2999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
 class MessageShapeError(ValidationError):
-    """The request does not have the operation's shape (missing, unknown or mistyped field).
+    """A field is missing, unknown, of another type or out of its range (the message names it).
 
     Same public code as any ValidationError; the XML-RPC door reports it with
     the specification's "invalid method parameters" number.
@@ -63,6 +63,35 @@ class FieldSpec:
     max_items: int | None
     min_items: int
     doc: str
+
+
+def limits_of(spec: FieldSpec) -> str:
+    """The constraints of a field in words, as both doors' references print them."""
+    limits = []
+    if spec.is_list:
+        high = f"{spec.max_items:,}" if spec.max_items is not None else "any number of"
+        limits.append(f"{spec.min_items} to {high} items" if spec.min_items
+                      else f"at most {high} items")
+    if spec.base is int:
+        low = "" if spec.min is None else f"{spec.min:,}"
+        limits.append(f"{low} to {spec.max:,}")
+    if spec.max_len is not None:
+        limits.append(f"at most {spec.max_len:,} characters")
+    if spec.base is datetime:
+        limits.append(f"{DATETIME_MIN:%Y-%m-%d} to {DATETIME_MAX:%Y-%m-%d}, no offset means UTC")
+    return ", ".join(limits)
+
+
+def nested_messages(*roots: type) -> list[type]:
+    """The message dataclasses the fields of ``roots`` hold, at any depth, each once."""
+    found: list[type] = []
+    pending = list(roots)
+    while pending:
+        for spec in fields_of(pending.pop(0)):
+            if dataclasses.is_dataclass(spec.base) and spec.base not in found:
+                found.append(spec.base)
+                pending.append(spec.base)
+    return found
 
 
 _SPEC_CACHE: dict[type, tuple[FieldSpec, ...]] = {}
