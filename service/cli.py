@@ -1,5 +1,5 @@
 """The `feedloop` command: serve, worker, migrate, check, accounts, keys, deliveries, dump,
-backup, wsdl."""
+backup, wsdl, reference."""
 from __future__ import annotations
 
 import argparse
@@ -164,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
                    "(for wsdl/feedloop.wsdl)", _wsdl)
     wsdl.add_argument("--out", default=None,
                       help="write to this file instead of standard output")
+
+    reference = command(commands, "reference", "print the API reference generated from the "
+                        "operation catalogue (for docs/api.md)", _reference)
+    reference.add_argument("--out", default=None,
+                           help="write to this file instead of standard output")
     return parser
 
 
@@ -432,6 +437,17 @@ def _wsdl(args) -> int:
             handle.write(document)
     else:
         sys.stdout.buffer.write(document.rstrip(b"\n") + b"\n")
+    return 0
+
+
+def _reference(args) -> int:
+    from service.apidoc import render_reference
+    document = render_reference()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(document)
+    else:
+        sys.stdout.write(document)
     return 0
 
 

@@ -13,6 +13,9 @@ QUARANTINE_SCOPES = ("campaign", "account")
 NOTIFY_ON = ("all", "detractors")
 DUMP_PERIODS = {"": None, "daily": 1, "weekly": 7}
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+#: The highest value of each numeric campaign setting (the lowest is 0).
+SETTING_LIMITS = {"send_delay_minutes": 60 * 24 * 366, "reminder_days": 366, "max_reminders": 10,
+                  "quarantine_days": 3660, "link_valid_days": 3660, "recurrence_days": 3660}
 
 
 @dataclass
@@ -58,9 +61,7 @@ class Campaign:
                 raise ValidationError(
                     f"{name} '{getattr(self, name)}' is not one of {', '.join(allowed)}.",
                     field=name)
-        limits = {"send_delay_minutes": 60 * 24 * 366, "reminder_days": 366, "max_reminders": 10,
-                  "quarantine_days": 3660, "link_valid_days": 3660, "recurrence_days": 3660}
-        for name, high in limits.items():
+        for name, high in SETTING_LIMITS.items():
             value = getattr(self, name)
             if not 0 <= value <= high:
                 raise ValidationError(f"{name} must be from 0 to {high}.", field=name)

@@ -23,6 +23,8 @@ class DomainError(Exception):
 
 
 class ValidationError(DomainError):
+    """A value breaks a rule of the operation; the message names the field."""
+
     code = "ValidationError"
 
     def __init__(self, message: str, field: str | None = None, **details: object) -> None:
@@ -31,18 +33,26 @@ class ValidationError(DomainError):
 
 
 class InvalidEmail(ValidationError):
+    """An email address is not valid."""
+
     code = "InvalidEmail"
 
 
 class NotFound(DomainError):
+    """No such object in the caller's account (another account's ids included)."""
+
     code = "NotFound"
 
 
 class UnknownCampaign(NotFound):
+    """No such campaign in the caller's account."""
+
     code = "UnknownCampaign"
 
 
 class Unauthorized(DomainError):
+    """No credentials, or a key that is unknown, wrong, revoked or expired."""
+
     code = "Unauthorized"
 
 
@@ -53,14 +63,20 @@ class MissingCredentials(Unauthorized):
 
 
 class Forbidden(DomainError):
+    """The key lacks the scope the operation needs."""
+
     code = "Forbidden"
 
 
 class Quarantined(DomainError):
+    """The contact was surveyed too recently; the message says until when."""
+
     code = "Quarantined"
 
 
 class Conflict(DomainError):
+    """The state forbids it (answered, expired, paused), or a concurrent repeat."""
+
     code = "Conflict"
 
 
@@ -77,10 +93,14 @@ class Unsubscribed(Conflict):
 
 
 class RequestTooLarge(DomainError):
+    """The body, a list or a value is larger than its limit."""
+
     code = "RequestTooLarge"
 
 
 class TooManyRequests(DomainError):
+    """Too many failed authentications: wait and retry."""
+
     code = "TooManyRequests"
 
 
@@ -91,11 +111,15 @@ class InvalidRequest(DomainError):
 
 
 class InternalError(DomainError):
+    """A failure of ours; the message gives a reference id found in the log."""
+
     code = "InternalError"
     side = "Server"
 
 
 class Unavailable(DomainError):
+    """The service is briefly unavailable: retry later, with the same event_id."""
+
     code = "Unavailable"
     side = "Server"
 

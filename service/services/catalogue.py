@@ -69,6 +69,9 @@ OPERATIONS: dict[str, Operation] = {}
 #: envelope, an error or outage on our side). The WSDL declares them all.
 COMMON_ERRORS = (Unauthorized, Forbidden, ValidationError, InvalidEmail, TooManyRequests,
                  InvalidRequest, RequestTooLarge, InternalError, Unavailable)
+#: The door-level part of those: what any call over HTTP may meet before or around its
+#: operation (the API reference lists them once rather than per operation).
+DOOR_ERRORS = (TooManyRequests, RequestTooLarge, InvalidRequest, InternalError, Unavailable)
 
 
 # Registration runs at import, before mutmut can switch a mutant on: its mutants could

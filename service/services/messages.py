@@ -1,4 +1,4 @@
-"""The messages of API v1 (see shared/api.md): one request and one result per operation.
+"""The messages of API v1 (docs/api.md is generated from them): one request and one result per operation.
 
 Field names are the public contract on every door. Required fields have no
 default; optional ones default to None or an empty list.
@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from service.domain.distribution import SETTING_LIMITS
 from service.services.schema import wire
 
 MAX_QUESTIONS = 200
@@ -104,13 +105,13 @@ class CreateCampaignRequest:
     survey_id: int = wire(min=1)
     name: str = wire(max_len=200)
     delivery: str | None = wire(None, max_len=16, doc="crm (the caller sends the link) or email.")
-    send_delay_minutes: int | None = wire(None, min=0)
-    reminder_days: int | None = wire(None, min=0)
-    max_reminders: int | None = wire(None, min=0)
-    quarantine_days: int | None = wire(None, min=0)
+    send_delay_minutes: int | None = wire(None, min=0, max=SETTING_LIMITS["send_delay_minutes"])
+    reminder_days: int | None = wire(None, min=0, max=SETTING_LIMITS["reminder_days"])
+    max_reminders: int | None = wire(None, min=0, max=SETTING_LIMITS["max_reminders"])
+    quarantine_days: int | None = wire(None, min=0, max=SETTING_LIMITS["quarantine_days"])
     quarantine_scope: str | None = wire(None, max_len=16, doc="campaign or account.")
-    link_valid_days: int | None = wire(None, min=0)
-    recurrence_days: int | None = wire(None, min=0)
+    link_valid_days: int | None = wire(None, min=0, max=SETTING_LIMITS["link_valid_days"])
+    recurrence_days: int | None = wire(None, min=0, max=SETTING_LIMITS["recurrence_days"])
     invitation_subject: str | None = wire(None, max_len=300)
     invitation_text: str | None = wire(None, max_len=20000)
     invitation_html: str | None = wire(None, max_len=100000)
@@ -121,18 +122,13 @@ class CreateCampaignRequest:
     notify_on: str | None = wire(None, max_len=16, doc="all or detractors.")
     crm_push: bool | None = wire(None)
     crm_tag: str | None = wire(None, max_len=100)
-    recurrence_list: str | None = wire(None, max_len=200)
-    dump_every: str | None = wire(None, max_len=16)
-    dump_at: str | None = wire(None, max_len=5)
-    dump_format: str | None = wire(None, max_len=8)
-    dump_gzip: bool | None = wire(None)
-    webhooks: list[str] = wire([], max_items=10)
     recurrence_list: str | None = wire(None, max_len=200,
                                        doc="With recurrence_days: the list invited again.")
     dump_every: str | None = wire(None, max_len=16, doc="Scheduled dumps: daily or weekly (Mondays).")
     dump_at: str | None = wire(None, max_len=5, doc="UTC time of the scheduled dump, HH:MM.")
     dump_format: str | None = wire(None, max_len=8, doc="csv, jsonl or xml.")
     dump_gzip: bool | None = wire(None)
+    webhooks: list[str] = wire([], max_items=10)
 
 
 @dataclass
@@ -601,13 +597,13 @@ class UpdateCampaignRequest:
     campaign_id: int = wire(min=1)
     name: str | None = wire(None, max_len=200)
     status: str | None = wire(None, max_len=16, doc="active, paused or closed.")
-    send_delay_minutes: int | None = wire(None, min=0)
-    reminder_days: int | None = wire(None, min=0)
-    max_reminders: int | None = wire(None, min=0)
-    quarantine_days: int | None = wire(None, min=0)
+    send_delay_minutes: int | None = wire(None, min=0, max=SETTING_LIMITS["send_delay_minutes"])
+    reminder_days: int | None = wire(None, min=0, max=SETTING_LIMITS["reminder_days"])
+    max_reminders: int | None = wire(None, min=0, max=SETTING_LIMITS["max_reminders"])
+    quarantine_days: int | None = wire(None, min=0, max=SETTING_LIMITS["quarantine_days"])
     quarantine_scope: str | None = wire(None, max_len=16)
-    link_valid_days: int | None = wire(None, min=0)
-    recurrence_days: int | None = wire(None, min=0)
+    link_valid_days: int | None = wire(None, min=0, max=SETTING_LIMITS["link_valid_days"])
+    recurrence_days: int | None = wire(None, min=0, max=SETTING_LIMITS["recurrence_days"])
     invitation_subject: str | None = wire(None, max_len=300)
     invitation_text: str | None = wire(None, max_len=20000)
     invitation_html: str | None = wire(None, max_len=100000)

@@ -18,9 +18,19 @@ from service.domain.errors import ValidationError
 
 _MISSING = dataclasses.MISSING
 
+#: The largest whole number a field may hold unless it declares a lower bound: SOAP
+#: carries whole numbers as xs:int and the database stores ids as 32-bit INTEGER, so a
+#: wider value could neither travel on both doors nor be looked up.
+INT_MAX = 2**31 - 1
+#: Date-times are accepted within these bounds (UTC): enough for any survey, and far
+#: enough from datetime's own limits that adding a validity period or an offset to one
+#: can never overflow.
+DATETIME_MIN = datetime(1900, 1, 1, tzinfo=timezone.utc)
+DATETIME_MAX = datetime(2999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
 
 class MessageShapeError(ValidationError):
-    """The request does not have the operation's shape (missing, unknown or mistyped field).
+    """A field is missing, unknown, of another type or out of its range (the message names it).
 
     Same public code as any ValidationError; the XML-RPC door reports it with
     the specification's "invalid method parameters" number.
@@ -55,6 +65,35 @@ class FieldSpec:
     doc: str
 
 
+def limits_of(spec: FieldSpec) -> str:
+    """The constraints of a field in words, as both doors' references print them."""
+    limits = []
+    if spec.is_list:
+        high = f"{spec.max_items:,}" if spec.max_items is not None else "any number of"
+        limits.append(f"{spec.min_items} to {high} items" if spec.min_items
+                      else f"at most {high} items")
+    if spec.base is int:
+        low = "" if spec.min is None else f"{spec.min:,}"
+        limits.append(f"{low} to {spec.max:,}")
+    if spec.max_len is not None:
+        limits.append(f"at most {spec.max_len:,} characters")
+    if spec.base is datetime:
+        limits.append(f"{DATETIME_MIN:%Y-%m-%d} to {DATETIME_MAX:%Y-%m-%d}, no offset means UTC")
+    return ", ".join(limits)
+
+
+def nested_messages(*roots: type) -> list[type]:
+    """The message dataclasses the fields of ``roots`` hold, at any depth, each once."""
+    found: list[type] = []
+    pending = list(roots)
+    while pending:
+        for spec in fields_of(pending.pop(0)):
+            if dataclasses.is_dataclass(spec.base) and spec.base not in found:
+                found.append(spec.base)
+                pending.append(spec.base)
+    return found
+
+
 _SPEC_CACHE: dict[type, tuple[FieldSpec, ...]] = {}
 
 
@@ -74,7 +113,8 @@ def fields_of(cls: type) -> tuple[FieldSpec, ...]:
         specs.append(FieldSpec(
             name=f.name, base=base, is_list=is_list, required=not has_default and not optional,
             default=default, max_len=meta.get("max_len"), min=meta.get("min"),
-            max=meta.get("max"), max_items=meta.get("max_items"),
+            max=INT_MAX if base is int and meta.get("max") is None else meta.get("max"),
+            max_items=meta.get("max_items"),
             min_items=meta.get("min_items", 0), doc=meta.get("doc", "")))
     result = tuple(specs)
     _SPEC_CACHE[cls] = result
@@ -136,11 +176,14 @@ def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
     if base is bool:
         if isinstance(value, bool):
             return value
+        # 0 and 1 as numbers too: clients that send the string "1" as <int> mean the same.
+        if _is_int(value) and value in (0, 1):
+            return value == 1
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
             return value.lower() in ("true", "1")
         raise MessageShapeError(f"'{where}' must be a boolean.", field=where)
     if base is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
+        if not (_is_int(value) or isinstance(value, str)):
             raise MessageShapeError(f"'{where}' must be a whole number.", field=where)
         try:
             number = int(value)
@@ -152,6 +195,10 @@ def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
             raise MessageShapeError(f"'{where}' must be at most {spec.max}.", field=where)
         return number
     if base is str:
+        # Several XML-RPC libraries send a digit-only string as <int>: an answer "9" or a
+        # cursor "1" comes back as a number, which stands for its decimal text.
+        if _is_int(value):
+            value = str(value)
         if not isinstance(value, str):
             raise MessageShapeError(f"'{where}' must be a string.", field=where)
         if spec.max_len is not None and len(value) > spec.max_len:
@@ -168,8 +215,17 @@ def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
         if not isinstance(value, datetime):
             raise MessageShapeError(f"'{where}' must be a date-time.", field=where)
         # A date-time without an offset is UTC: the documented convention of both doors.
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if not DATETIME_MIN <= value <= DATETIME_MAX:
+            raise MessageShapeError(f"'{where}' must be from {DATETIME_MIN:%Y-%m-%d} to "
+                                    f"{DATETIME_MAX:%Y-%m-%d} (UTC).", field=where)
+        return value
     raise TypeError(f"unsupported wire type {base!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _join(path: str, name: str) -> str:

@@ -22,8 +22,10 @@ from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest, Mis
 from service.http.request import CHALLENGE, UNAUTHORIZED, basic_credentials, read_body
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
+from service.services.catalogue import DOOR_ERRORS
 from service.services.keys import authenticate
-from service.services.schema import MessageShapeError, fields_of, from_plain
+from service.services.schema import (FieldSpec, MessageShapeError, fields_of, from_plain,
+                                     limits_of, nested_messages)
 from service.telemetry import FAULTS, fault_reference, observe_call
 
 log = logging.getLogger("feedloop.xmlrpc")
@@ -67,23 +69,48 @@ def encode_result(value: Any) -> Any:
     return value
 
 
-def _signature(op: Operation) -> list[str]:
-    types = []
-    for spec in fields_of(op.request):
-        types.append("array" if spec.is_list else
-                     _XMLRPC_TYPES.get(spec.base, "struct"))
-    return ["struct", *types]
+def xmlrpc_type(spec: FieldSpec) -> str:
+    """The XML-RPC type of a field, e.g. "int" or "array of struct Param"."""
+    base = _XMLRPC_TYPES.get(spec.base) or f"struct {spec.base.__name__}"
+    return f"array of {base}" if spec.is_list else base
+
+
+def _signatures(op: Operation) -> list[list[str]]:
+    """One struct by name; or positionally, every length from the required fields to all."""
+    specs = fields_of(op.request)
+    types = ["array" if spec.is_list else _XMLRPC_TYPES.get(spec.base, "struct") for spec in specs]
+    required = sum(spec.required for spec in specs)
+    return [["struct", "struct"]] + [["struct", *types[:n]]
+                                     for n in range(required, len(types) + 1)]
+
+
+def fault_numbers(op: Operation) -> list[tuple[int, str, str]]:
+    """(faultCode, code, meaning) of every fault a call of ``op`` can get."""
+    faults = [(XMLRPC_CODES["InvalidParams"], "ValidationError",
+               (MessageShapeError.__doc__ or "").strip().splitlines()[0])]
+    for error in dict.fromkeys(op.errors + DOOR_ERRORS):
+        meaning = (error.__doc__ or "").strip().splitlines()[0]
+        faults.append((XMLRPC_CODES[error.code], error.code, meaning))
+    faults.append((XMLRPC_CODES["ParseError"], "ParseError", "The body is not an XML-RPC call."))
+    return faults
 
 
 def _help(op: Operation) -> str:
-    lines = [op.doc, "", f"Scope: {op.scope}. Parameters (one struct by name, or positional):"]
-    for spec in fields_of(op.request):
-        kind = ("array of " if spec.is_list else "") + _XMLRPC_TYPES.get(
-            spec.base, f"struct {getattr(spec.base, '__name__', '')}")
-        lines.append(f"  {spec.name}: {kind}{'' if spec.required else ' (optional)'}"
-                     + (f" - {spec.doc}" if spec.doc else ""))
-    lines.append("Faults: " + ", ".join(f"{e.code} ({XMLRPC_CODES.get(e.code)})"
-                                        for e in op.errors))
+    def members(cls: type, with_limits: bool) -> list[str]:
+        return ["  " + "  ".join(part for part in (
+            spec.name, xmlrpc_type(spec), "required" if spec.required else "optional",
+            limits_of(spec) if with_limits else "", spec.doc) if part)
+            for spec in fields_of(cls)]
+
+    lines = [op.doc, "", f"Scope: {op.scope}.",
+             "Parameters: one struct of these members, or their values positionally in "
+             "this order:", *members(op.request, True),
+             f"Returns: struct {op.result.__name__}", *members(op.result, False)]
+    requests = set(nested_messages(op.request))
+    for nested in nested_messages(op.request, op.result):
+        lines += [f"struct {nested.__name__}:", *members(nested, nested in requests)]
+    lines.append('Faults (faultCode, then the faultString "Code: message"):')
+    lines += [f"  {number} {code}: {meaning}" for number, code, meaning in fault_numbers(op)]
     return "\n".join(lines)
 
 
@@ -108,7 +135,7 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
 
     def system_methodSignature(self, method_name: str) -> list[list[str]] | str:
         op = self.operations.get(method_name)
-        return [["struct", "struct"], _signature(op)] if op else "signatures not supported"
+        return _signatures(op) if op else "signatures not supported"
 
     # -- calls --------------------------------------------------------------------
     def handle(self, data: bytes, principal: Callable[[], Principal]) -> bytes:

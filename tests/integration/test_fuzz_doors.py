@@ -1,0 +1,93 @@
+"""Generated requests to both doors in process: no client mistake is ever a server error.
+
+Every operation of the catalogue is drawn with right, wrong, missing, unknown and
+out-of-range fields (tests/support/fuzz.py), written as XML-RPC and as SOAP, whole or
+spoiled, on SQLite and PostgreSQL. The default run sends about 1,600 requests
+(FEEDLOOP_FUZZ_EXAMPLES=200 per test: door, database, whole or spoiled); for a longer
+hunt: ``FEEDLOOP_FUZZ_EXAMPLES=20000 bash tests/run.sh tests/integration/test_fuzz_doors.py``.
+"""
+from __future__ import annotations
+
+import os
+import xmlrpc.client
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tests.support import fuzz
+
+# The application is made once per test and the drawn requests pile up in its database,
+# as they would on a server: later ones meet the rows earlier ones made.
+FUZZ = settings(max_examples=int(os.environ.get("FEEDLOOP_FUZZ_EXAMPLES", "200")), deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                      HealthCheck.too_slow])
+
+
+@pytest.fixture
+def fuzzed_app(database_url, tmp_path, clock):
+    """The whole WSGI application on a fresh database of either kind."""
+    from service.config import Settings
+    from service.wsgi import create_app
+    wsgi = create_app(Settings(database_url=database_url, base_url="http://127.0.0.1:8000",
+                               secret_key=b"k", smtp_url="", data_dir=tmp_path), clock=clock)
+    yield wsgi
+    wsgi.engine.dispose()
+
+
+@pytest.fixture
+def seeded(fuzzed_app):
+    """WebTest with an admin key, and a survey, a campaign, an invitation and a response of
+    its account."""
+    from webtest import TestApp
+    from service.services.keys import create_account_key
+    created = create_account_key(fuzzed_app.runtime, "acme", ["admin"])
+    web = TestApp(fuzzed_app)
+    web.authorization = ("Basic", (created.key_id, created.secret))
+
+    def call(method, struct):
+        return xmlrpc.client.loads(web.post("/xmlrpc", xmlrpc.client.dumps((struct,), method),
+                                            content_type="text/xml").body)[0][0]
+    survey = call("feedloop.create_survey", {"title": "t", "language": "en", "questions": [
+        {"key": "nps", "type": "nps", "text": "?"}, {"key": "mail", "type": "email", "text": "?"},
+        {"key": "pick", "type": "multi", "text": "?", "choices": ["a", "b"]}]})
+    campaign = call("feedloop.create_campaign", {"survey_id": survey["survey_id"], "name": "c",
+                                                 "delivery": "email"})
+    link = call("feedloop.get_tracking_url", {"campaign_id": campaign["campaign_id"],
+                                              "email": "ana@example.com"})
+    call("feedloop.record_response", {"invitation_id": link["invitation_id"],
+                                      "answers": [{"key": "nps", "value": "9"}]})
+    return web
+
+
+def post(web, door: str, body: bytes):
+    path, headers = ("/xmlrpc", {}) if door == "xmlrpc" else ("/soap", {"SOAPAction": '""'})
+    response = web.post(path, body, content_type="text/xml", headers=headers,
+                        expect_errors=True)
+    problem = fuzz.server_error(door, response.status_int, response.body)
+    assert problem is None, f"{body[:2000]!r}\n-> {problem}"
+
+
+def written(door: str, op, plain) -> bytes:
+    return (fuzz.xmlrpc_body if door == "xmlrpc" else fuzz.soap_body)(op, plain)
+
+
+@pytest.mark.parametrize("door", ["xmlrpc", "soap"])
+def test_wrong_requests_of_every_operation_are_client_faults(seeded, door):
+    @FUZZ
+    @given(drawn=fuzz.request())
+    def check(drawn):
+        op, plain = drawn
+        post(seeded, door, written(door, op, plain))
+
+    check()
+
+
+@pytest.mark.parametrize("door", ["xmlrpc", "soap"])
+def test_malformed_requests_are_client_faults(seeded, door):
+    @FUZZ
+    @given(data=st.data())
+    def check(data):
+        op, plain = data.draw(fuzz.request())
+        post(seeded, door, data.draw(fuzz.malformed(written(door, op, plain))))
+
+    check()
