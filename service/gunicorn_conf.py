@@ -45,7 +45,9 @@ threads = int(os.environ.get("FEEDLOOP_THREADS", "2"))
 # Requests are bounded (body limits, page sizes); a worker silent this long is stuck.
 timeout = 60
 graceful_timeout = 30
-keepalive = 5
+# Every response closes its connection, as gunicorn's sync workers always did: clients
+# (and their tests) that never close a kept-alive connection hold nothing here.
+keepalive = 0
 # Bound what a client can make us hold before the app sees the request.
 limit_request_line = 8190
 limit_request_fields = 100

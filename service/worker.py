@@ -58,7 +58,7 @@ def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50,
                 if job.kind == "crm":
                     if job.crm is None:
                         raise OutboundError("no CRM connection is configured any more")
-                    push_contact(job.crm, job.payload, job.message_id)
+                    push_contact(job.crm, job.payload, job.message_id, rt.destinations)
                 elif job.kind == "notification":
                     if sender is None:
                         raise OutboundError("no mail sender in this worker")
@@ -68,7 +68,8 @@ def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50,
                     except DeliveryError as error:
                         raise OutboundError(str(error)) from None
                 else:
-                    post_signed(job.target, job.body, job.message_id, job.secret)
+                    post_signed(job.target, job.body, job.message_id, job.secret,
+                                rt.destinations)
             except OutboundError as error:
                 outcome = record_failed(rt, worker_id, job, str(error), error.retry_after)
                 counts[f"delivery_{outcome}"] += 1
