@@ -19,7 +19,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest
-from service.http.request import basic_credentials, read_body
+from service.http.request import (UNAUTHENTICATED_BYTES, basic_credentials, declared_length,
+                                  read_body)
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
 from service.services.keys import authenticate
@@ -217,16 +218,20 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
                                                       ("Allow", "POST"),
                                                       ("Content-Length", str(len(data)))])
             return [data]
+        principal = _lazy_principal(rt, environ)
         try:
             media = check_xml_headers(environ)
             if media not in ("text/xml", "application/xml"):
                 raise InvalidRequest(f"Content-Type must be text/xml, not '{media or 'none'}'.")
+            length = declared_length(environ)
+            if length is None or length > UNAUTHENTICATED_BYTES:
+                principal()  # a large body is read and parsed for a known caller only
             body = read_body(environ, LIMITS.max_bytes)
             check_xml(body, LIMITS)
         except DomainError as error:
             response = xmlrpc.client.dumps(_fault_of(error), methodresponse=True)
         else:
-            response = dispatcher.handle(body, _lazy_principal(rt, environ))
+            response = dispatcher.handle(body, principal)
         data = response.encode("utf-8")
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
                                   ("Content-Length", str(len(data)))])
