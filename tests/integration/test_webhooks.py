@@ -17,6 +17,8 @@ from service.domain.errors import ValidationError
 from service.services import messages as m
 from service.services.dumps import plan_dump, records
 from service.services.outbox import MAX_ATTEMPTS, claim_outbox
+from service import worker
+from service.outbound import post_signed
 from service.worker import deliver_outbox
 from tests.conftest import call
 
@@ -156,12 +158,29 @@ def test_after_the_last_attempt_it_is_dead_and_can_be_retried(rt, admin, answere
     assert deliver_outbox(rt, WORKER)["delivered"] == 1 and len(receiver.accepted) == 1
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing(rt, admin, answered, receiver, clock):
+def test_a_worker_killed_mid_delivery_loses_nothing_and_is_taken_over_within_a_minute(
+        rt, admin, answered, receiver, clock):
     answered("a@example.com", 10)
     assert len(claim_outbox(rt, "worker-that-dies")) == 1   # leased, never reported
+    clock.advance(seconds=50)
     assert deliver_outbox(rt, WORKER)["delivered"] == 0      # still leased by the dead worker
-    clock.advance(minutes=5, seconds=1)
+    clock.advance(seconds=11)
     assert deliver_outbox(rt, WORKER)["delivered"] == 1 and len(receiver.accepted) == 1
+
+
+def test_a_slow_worker_renews_the_lease_of_the_deliveries_it_still_has_to_make(
+        rt, admin, answered, receiver, clock, monkeypatch):
+    for number in range(3):
+        answered(f"p{number}@example.com", 9)
+    taken_over = []
+
+    def slow_post(*args):
+        clock.advance(seconds=40)                 # longer than the lease for the batch
+        taken_over.extend(claim_outbox(rt, "another-worker"))
+        return post_signed(*args)
+
+    monkeypatch.setattr(worker, "post_signed", slow_post)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 3 and taken_over == []
 
 
 def test_webhooks_need_a_signing_secret_first(rt, admin):
