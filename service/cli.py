@@ -192,6 +192,7 @@ def _runtime(settings: Settings | None = None, need_secret: bool = True):
     from service.services import Runtime
     from service.storage.uow import SqlUnitOfWork
     from service.storage.atomic import DumpStore
+    from service.domain.destinations import Destinations
     settings = settings or Settings.from_env()
     engine = open_engine(settings)
     _ENGINES.append(engine)
@@ -199,7 +200,8 @@ def _runtime(settings: Settings | None = None, need_secret: bool = True):
     secret_key = require_secret(settings) if need_secret else settings.secret_key or b""
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                    secret_key=secret_key, base_url=settings.base_url,
-                   dump_store=DumpStore(settings.data_dir / "dumps")), engine
+                   dump_store=DumpStore(settings.data_dir / "dumps"),
+                   destinations=Destinations(settings.outbound_allow)), engine
 
 
 def _migrate_database(settings: Settings) -> Settings:

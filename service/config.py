@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from service.domain.destinations import parse_allowlist
+
 DATABASE_URL_EXAMPLE = "postgresql+psycopg://feedloop:PASSWORD@HOST/feedloop"
 
 
@@ -43,6 +45,8 @@ class Settings:
     metrics_token: str = ""
     #: Addresses of reverse proxies whose X-Real-IP header names the client.
     trusted_proxies: frozenset[str] = frozenset()
+    #: Networks outbound deliveries may reach although they are not public (or over http).
+    outbound_allow: tuple = ()
 
     @property
     def is_embedded(self) -> bool:
@@ -85,7 +89,16 @@ class Settings:
             metrics_token=env.get("FEEDLOOP_METRICS_TOKEN", ""),
             trusted_proxies=frozenset(a.strip() for a in env.get("FEEDLOOP_TRUSTED_PROXIES", "")
                                       .split(",") if a.strip()),
+            outbound_allow=_outbound_allow(env.get("FEEDLOOP_OUTBOUND_ALLOW", "")),
         )
+
+
+def _outbound_allow(value: str) -> tuple:
+    try:
+        return parse_allowlist(value)
+    except ValueError as error:
+        raise ConfigError(f"FEEDLOOP_OUTBOUND_ALLOW: {error}; give comma-separated CIDRs "
+                          "such as 10.0.0.0/8,127.0.0.1/32") from None
 
 
 def check_database_url(url: str) -> None:

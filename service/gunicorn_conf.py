@@ -38,11 +38,16 @@ def on_exit(server):
 
 bind = os.environ.get("FEEDLOOP_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("FEEDLOOP_WORKERS", "2"))
-worker_class = "sync"
+# Slow clients cost a socket, not a worker: requests are received whole by the event
+# loop before a thread runs them (service/http/buffering.py, docs/deploy.md).
+worker_class = "service.http.buffering.BufferingThreadWorker"
+threads = int(os.environ.get("FEEDLOOP_THREADS", "2"))
 # Requests are bounded (body limits, page sizes); a worker silent this long is stuck.
 timeout = 60
 graceful_timeout = 30
-keepalive = 5
+# Every response closes its connection, as gunicorn's sync workers always did: clients
+# (and their tests) that never close a kept-alive connection hold nothing here.
+keepalive = 0
 # Bound what a client can make us hold before the app sees the request.
 limit_request_line = 8190
 limit_request_fields = 100

@@ -28,7 +28,10 @@ def to_message(mail: Mail, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    domain = sender.rpartition("@")[2] or "localhost"
+    # Derived from the mail, not the host or the moment: a mail re-sent after a
+    # worker crashed mid-way, by whichever worker, carries the same Message-ID.
+    message["Message-ID"] = f"<{mail.key}@{domain}>" if mail.key else make_msgid(domain=domain)
     for name, value in mail.headers.items():
         message[name] = value
     message.set_content(mail.text)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
+import socket
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
+from service.domain.destinations import Destinations, UnresolvedHost
+from service.domain.errors import ValidationError
 from service.domain.webhooks import headers as signed_headers
 
 TIMEOUT = 15
@@ -36,29 +39,21 @@ def _retry_after(value: str | None) -> timedelta | None:
     return min(timedelta(seconds=max(seconds, 0)), MAX_RETRY_AFTER)
 
 
-def post_signed(url: str, body: bytes, message_id: str, secret: str | None) -> int:
+def post_signed(url: str, body: bytes, message_id: str, secret: str | None,
+                destinations: Destinations) -> int:
     """POST ``body``; the HTTP status when 2xx, OutboundError for anything else."""
     headers = signed_headers(secret, message_id, int(time.time()), body) if secret else \
         {"Content-Type": "application/json", "webhook-id": message_id}
     headers["User-Agent"] = "feedloop-webhooks/1"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        # No redirects are followed for a POST by urllib: a 3xx is an error, as it should be.
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-            return answer.status
-    except urllib.error.HTTPError as error:
-        raise OutboundError(f"HTTP {error.code}", _retry_after(error.headers.get("Retry-After"))) \
-            from None
-    except (urllib.error.URLError, OSError, TimeoutError) as error:
-        raise OutboundError(f"unreachable: {getattr(error, 'reason', error)}") from None
+    return _post(url, body, headers, destinations)[0]
 
 
-def push_contact(crm: dict, payload: dict, message_id: str) -> None:
+def push_contact(crm: dict, payload: dict, message_id: str, destinations: Destinations) -> None:
     """Upsert a contact in the account's CRM (SALESmanago or the generic signed POST)."""
     if crm["connector"] == "generic":
         body = json.dumps({"event": "contact.upsert", **payload}, ensure_ascii=False,
                           separators=(",", ":")).encode()
-        post_signed(crm["endpoint"], body, message_id, crm["secret"])
+        post_signed(crm["endpoint"], body, message_id, crm["secret"], destinations)
         return
     # SALESmanago's contact upsert: clientId, apiKey, requestTime, sha =
     # SHA-1(apiKey + clientId + apiSecret), owner; the contact by email (or by its
@@ -75,18 +70,47 @@ def push_contact(crm: dict, payload: dict, message_id: str) -> None:
     if payload["client_id"] and not payload["email"]:
         body["contactId"] = payload["client_id"]
     data = json.dumps(body, ensure_ascii=False).encode()
-    request = urllib.request.Request(crm["endpoint"] + "/api/contact/upsert", data=data,
-                                     method="POST", headers={
-                                         "Content-Type": "application/json;charset=UTF-8",
-                                         "Accept": "application/json",
-                                         "Idempotency-Key": message_id})
+    _, answer = _post(crm["endpoint"] + "/api/contact/upsert", data, {
+        "Content-Type": "application/json;charset=UTF-8", "Accept": "application/json",
+        "Idempotency-Key": message_id}, destinations)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-            reply = json.loads(answer.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        raise OutboundError(f"HTTP {error.code}", _retry_after(error.headers.get("Retry-After"))) \
-            from None
-    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as error:
-        raise OutboundError(f"unreachable: {getattr(error, 'reason', error)}") from None
+        reply = json.loads(answer or b"{}")
+    except ValueError:
+        raise OutboundError("SALESmanago answered something other than JSON") from None
     if not reply.get("success"):
         raise OutboundError(f"SALESmanago refused: {reply.get('message')}")
+
+
+def _post(url: str, data: bytes, headers: dict[str, str], destinations: Destinations
+          ) -> tuple[int, bytes]:
+    """POST to ``url`` at an address checked just now: the status and body of a 2xx.
+
+    The connection goes to the very address that was checked, so a name that
+    resolves differently a moment later (DNS rebinding) cannot redirect it, and
+    redirects are not followed: a 3xx is an error like any non-2xx.
+    """
+    try:
+        address = destinations.check(url, "target")
+    except ValidationError as error:
+        raise OutboundError(f"refused destination: {error.message}") from None
+    except UnresolvedHost as error:
+        raise OutboundError(f"unreachable: {error} does not resolve") from None
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname, parts.port, timeout=TIMEOUT)
+    # http.client connects to (host, port); the host stays the name for the Host
+    # header and TLS (certificate and SNI), the socket goes to the checked address.
+    connection._create_connection = lambda where, *args: socket.create_connection(
+        (str(address), where[1]), *args)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=data, headers=headers)
+        answer = connection.getresponse()
+        body = answer.read()
+    except (OSError, http.client.HTTPException) as error:
+        raise OutboundError(f"unreachable: {error}") from None
+    finally:
+        connection.close()
+    if not 200 <= answer.status < 300:
+        raise OutboundError(f"HTTP {answer.status}", _retry_after(answer.getheader("Retry-After")))
+    return answer.status, body

@@ -7,15 +7,16 @@ import os
 import signal
 import socket
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
-from service.domain.mail import Mail
+from service.domain.mail import Mail, message_key
 from service.mail import DeliveryError
 from service.services import Runtime
-from service.services.delivery import claim_mail, record_failure, record_sent, run_recurrences
+from service.services.delivery import (LEASE, claim_mail, record_failure, record_sent,
+                                       renew_mail, run_recurrences)
 from service.outbound import OutboundError, post_signed, push_contact
 from service.services.dumps import run_scheduled_dumps
-from service.services.outbox import claim_outbox, record_delivered, record_failed
+from service.services.outbox import claim_outbox, record_delivered, record_failed, renew_outbox
 from service.telemetry import DUMP_SECONDS, WORKER_ITEMS, WORKER_ROUNDS
 
 log = logging.getLogger("feedloop.worker")
@@ -32,7 +33,7 @@ def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, 
               **deliver_outbox(rt, worker_id, batch, sender)}
     while True:
         jobs = claim_mail(rt, worker_id, batch)
-        for job in jobs:
+        for job in leased(rt, jobs, lambda rest: renew_mail(rt, worker_id, rest)):
             try:
                 sender.send(job.mail)
             except DeliveryError as error:
@@ -53,22 +54,24 @@ def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50,
     counts = {"delivered": 0, "delivery_retry": 0, "delivery_dead": 0}
     while True:
         jobs = claim_outbox(rt, worker_id, batch)
-        for job in jobs:
+        for job in leased(rt, jobs, lambda rest: renew_outbox(rt, worker_id, rest)):
             try:
                 if job.kind == "crm":
                     if job.crm is None:
                         raise OutboundError("no CRM connection is configured any more")
-                    push_contact(job.crm, job.payload, job.message_id)
+                    push_contact(job.crm, job.payload, job.message_id, rt.destinations)
                 elif job.kind == "notification":
                     if sender is None:
                         raise OutboundError("no mail sender in this worker")
                     try:
                         sender.send(Mail(to=job.target, subject=job.payload["subject"],
-                                         text=job.payload["text"], html=None))
+                                         text=job.payload["text"], html=None,
+                                         key=message_key(rt.secret_key, job.message_id)))
                     except DeliveryError as error:
                         raise OutboundError(str(error)) from None
                 else:
-                    post_signed(job.target, job.body, job.message_id, job.secret)
+                    post_signed(job.target, job.body, job.message_id, job.secret,
+                                rt.destinations)
             except OutboundError as error:
                 outcome = record_failed(rt, worker_id, job, str(error), error.retry_after)
                 counts[f"delivery_{outcome}"] += 1
@@ -77,6 +80,20 @@ def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50,
             counts["delivered"] += record_delivered(rt, worker_id, job)
         if len(jobs) < batch:
             return counts
+
+
+def leased(rt: Runtime, jobs: list, renew: Callable[[list], None]) -> Iterator:
+    """The jobs one by one, renewing the lease of those not done yet every third of a lease.
+
+    Leases are short so that a killed worker's jobs are taken over within a minute;
+    a worker slowed down by a slow SMTP server or receiver keeps its own.
+    """
+    renewed = rt.clock()
+    for index, job in enumerate(jobs):
+        if rt.clock() - renewed >= LEASE / 3:
+            renew(jobs[index:])
+            renewed = rt.clock()
+        yield job
 
 
 def run_forever(rt: Runtime, sender, interval: float, stop: Callable[[], bool]) -> None:

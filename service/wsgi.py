@@ -15,6 +15,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Request, Response
 
 from service.config import Settings
+from service.domain.destinations import Destinations
 from service.services import Runtime
 from service.services.backlog import read_backlog
 from service.services.runtime import utc_now
@@ -42,7 +43,8 @@ def create_app(settings: Settings | None = None,
     engine = make_engine(settings.database_url)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                  secret_key=require_secret(settings), base_url=settings.base_url, clock=clock,
-                 dump_store=DumpStore(settings.data_dir / "dumps"))
+                 dump_store=DumpStore(settings.data_dir / "dumps"),
+                 destinations=Destinations(settings.outbound_allow))
     xmlrpc = create_xmlrpc_app(rt)
     survey_pages = create_survey_app(rt)
     routes: dict[str, WSGIApp] = {

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.domain.credentials import Credentials
+from service.domain.destinations import Destinations, parse_allowlist
 from service.services import OPERATIONS, Runtime, invoke
 from service.services import messages as m
 from service.services.keys import authenticate, create_account_key
@@ -19,6 +20,8 @@ from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
 from service.storage.uow import SqlUnitOfWork
 
+#: FEEDLOOP_OUTBOUND_ALLOW of the suite's runtimes: its receivers are local.
+TEST_OUTBOUND_ALLOW = "127.0.0.1/32"
 ARTIFACTS = Path(os.environ.get("FEEDLOOP_TEST_ARTIFACTS", "test-artifacts"))
 
 
@@ -114,7 +117,9 @@ def engine(database_url):
 def rt(engine, clock, tmp_path) -> Runtime:
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                    secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
-                   dump_store=DumpStore(tmp_path / "var" / "dumps"))
+                   dump_store=DumpStore(tmp_path / "var" / "dumps"),
+                   # the receivers of webhooks and CRM pushes listen on 127.0.0.1
+                   destinations=Destinations(parse_allowlist(TEST_OUTBOUND_ALLOW)))
 
 
 @pytest.fixture

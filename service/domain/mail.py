@@ -1,6 +1,8 @@
 """Invitation and reminder mails: default texts per language and safe personalisation."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import re
 from dataclasses import dataclass, field
@@ -66,6 +68,13 @@ class Mail:
     text: str
     html: str | None
     headers: dict[str, str] = field(default_factory=dict)
+    #: The Message-ID's left part: the same for every attempt at the same mail.
+    key: str = ""
+
+
+def message_key(secret: bytes, identity: str) -> str:
+    """A stable, opaque Message-ID part for the mail ``identity`` names (no ids leak)."""
+    return hmac.new(secret, f"message-id:{identity}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def compose(kind: str, templates: dict[str, str], language: str, to: str,

@@ -7,7 +7,8 @@ import binascii
 from service.domain.credentials import Credentials
 from service.domain.errors import RequestTooLarge
 
-__all__ = ["CHALLENGE", "UNAUTHORIZED", "Credentials", "basic_credentials", "read_body"]
+__all__ = ["CHALLENGE", "UNAUTHENTICATED_BYTES", "UNAUTHORIZED", "Credentials",
+           "basic_credentials", "declared_length", "read_body"]
 
 _CHUNK = 64 * 1024
 #: The status and challenge (RFC 7235) of a request that carries no credentials, on
@@ -18,6 +19,9 @@ _CHUNK = 64 * 1024
 #: transport error, and the typed Unauthorized fault would never reach their callers.
 UNAUTHORIZED = "401 Unauthorized"
 CHALLENGE = [("WWW-Authenticate", 'Basic realm="feedloop"')]
+#: What is read of a body before its sender is known to hold a valid key: enough for
+#: an XML-RPC introspection call, or a SOAP Header with a WS-Security UsernameToken.
+UNAUTHENTICATED_BYTES = 64 * 1024
 
 
 def read_body(environ: dict, max_bytes: int) -> bytes:
@@ -27,16 +31,10 @@ def read_body(environ: dict, max_bytes: int) -> bytes:
     body without one is read in pieces and abandoned once it grows too large,
     so memory never exceeds the limit.
     """
-    declared = (environ.get("CONTENT_LENGTH") or "").strip()
-    length: int | None = None
-    if declared:
-        try:
-            length = int(declared)
-        except ValueError:
-            length = None
-        if length is not None and length > max_bytes:
-            raise RequestTooLarge(
-                f"The request body is {length} bytes; the limit is {max_bytes} bytes.")
+    length = declared_length(environ)
+    if length is not None and length > max_bytes:
+        raise RequestTooLarge(
+            f"The request body is {length} bytes; the limit is {max_bytes} bytes.")
     stream = environ["wsgi.input"]
     parts: list[bytes] = []
     size = 0
@@ -54,6 +52,14 @@ def read_body(environ: dict, max_bytes: int) -> bytes:
         if remaining is not None:
             remaining -= len(chunk)
     return b"".join(parts)
+
+
+def declared_length(environ: dict) -> int | None:
+    """The request's Content-Length, None when absent or unreadable (chunked bodies)."""
+    try:
+        return int((environ.get("CONTENT_LENGTH") or "").strip())
+    except ValueError:
+        return None
 
 
 def basic_credentials(environ: dict) -> Credentials | None:

@@ -48,8 +48,7 @@ def configure_crm_push(rt: Runtime, principal: Principal,
     if request.connector not in CONNECTORS:
         raise ValidationError(f"connector must be one of {', '.join(CONNECTORS)}.",
                               field="connector")
-    if not request.endpoint.startswith(("https://", "http://")):
-        raise ValidationError("endpoint must be an http(s) URL.", field="endpoint")
+    rt.destinations.check_configured(request.endpoint, "endpoint")
     if request.connector == "salesmanago" and not (request.api_key and request.owner):
         raise ValidationError("SALESmanago needs api_key and owner too.", field="api_key")
     values = {"connector": request.connector, "endpoint": request.endpoint.rstrip("/"),

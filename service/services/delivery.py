@@ -7,20 +7,19 @@ only leaves a lease that expires, after which another worker tries again.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from service.domain.distribution import Status
-from service.domain.mail import Mail, compose
+from service.domain.mail import Mail, compose, message_key
 from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
-from service.services.outbox import queue_webhooks, retry_delay
+from service.services.outbox import LEASE, queue_webhooks, retry_delay
 from service.services.records import timestamp
 from service.services.runtime import Runtime
 from service.services.tracking import token_of
 
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 
 
@@ -58,11 +57,23 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
                       "survey_title": survey.title, "campaign_name": campaign.name,
                       **{f"attr.{k}": v for k, v in contact.attributes.items()},
                       **{f"param.{k}": v for k, v in invitation.params.items()}}
-            jobs.append(MailJob(invitation.id, kind, compose(
-                kind, campaign.templates, survey.language, contact.email, values),
-                invitation.attempts))
+            # The same mail (an invitation, the n-th reminder) has the same Message-ID at
+            # every attempt: a receiver can tell a mail re-sent after a crash is a duplicate.
+            number = invitation.reminders_sent + 1 if kind == "reminder" else 0
+            mail = replace(compose(kind, campaign.templates, survey.language, contact.email,
+                                   values),
+                           key=message_key(rt.secret_key, f"{kind}:{invitation.id}:{number}"))
+            jobs.append(MailJob(invitation.id, kind, mail, invitation.attempts))
         uow.commit()
     return jobs
+
+
+def renew_mail(rt: Runtime, worker_id: str, jobs: list[MailJob]) -> None:
+    """Extend the lease of the mails this worker still has to send."""
+    with rt.uow() as uow:
+        uow.invitations.extend_leases([job.invitation_id for job in jobs], worker_id,
+                                      rt.clock() + LEASE)
+        uow.commit()
 
 
 def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:

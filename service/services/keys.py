@@ -23,6 +23,8 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 THROTTLE_LIMIT = 10
 THROTTLE_WINDOW = timedelta(minutes=5)
 THROTTLE_BLOCK = timedelta(minutes=5)
+#: auth_failures rows of a key are named so; addresses never start with it.
+KEY_SUBJECT = "key "
 _UNKNOWN_KEY_HASH = hashlib.sha256(b"feedloop: no such key").hexdigest()
 _BAD_CREDENTIALS = "Invalid API key or secret."
 
@@ -37,9 +39,9 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
                  address: str | None = None) -> Principal:
     """The principal of valid credentials; one uniform Unauthorized for anything else.
 
-    An address that failed THROTTLE_LIMIT times within THROTTLE_WINDOW gets
-    TooManyRequests instead of Unauthorized for THROTTLE_BLOCK; valid credentials
-    still pass. Keys are cached for ``rt.keys.seconds``: a revocation made by
+    An address, or an existing key, that failed THROTTLE_LIMIT times within
+    THROTTLE_WINDOW gets TooManyRequests instead of Unauthorized for THROTTLE_BLOCK;
+    valid credentials still pass. Keys are cached for ``rt.keys.seconds``: a revocation made by
     another process takes effect within that time.
     """
     if credentials is None:
@@ -54,7 +56,10 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
     matches = hmac.compare_digest(expected, hash_secret(credentials.secret))
     if (not matches or row is None or row.revoked_at is not None
             or (row.expires_at is not None and row.expires_at <= now)):
-        _refuse(rt, address, now)
+        # Failures count per address and, for a key that exists, per key: guessing
+        # one key's secret from many addresses is throttled too. Unknown key ids
+        # are not counted, so made-up ones cannot fill the table.
+        _refuse(rt, [address] + ([KEY_SUBJECT + row.key_id] if row is not None else []), now)
     # Valid credentials pass even from a throttled address: secrets are 256-bit
     # random strings, so the throttle is not what stops guessing; it caps what
     # failing callers cost, and must not lock out the others behind one NAT.
@@ -71,18 +76,22 @@ def _read_key(rt: Runtime, key_id: str):
         return uow.keys.get(key_id)
 
 
-def _refuse(rt: Runtime, address: str, now: datetime) -> None:
-    """Count a failed authentication of ``address``; refuse it, throttled once over the limit."""
+def _refuse(rt: Runtime, subjects: list[str], now: datetime) -> None:
+    """Count a failed authentication of each subject (address, key); refuse it, throttled
+    once any of them is over the limit."""
     with rt.uow() as uow:
-        blocked = uow.auth_failures.blocked_until(address, now)
-        if blocked is None:
-            uow.auth_failures.record(address, now, THROTTLE_WINDOW, THROTTLE_LIMIT,
-                                     THROTTLE_BLOCK)
+        blocked = [until for until in (uow.auth_failures.blocked_until(subject, now)
+                                       for subject in subjects) if until is not None]
+        if not blocked:
+            for subject in subjects:
+                uow.auth_failures.record(subject, now, THROTTLE_WINDOW, THROTTLE_LIMIT,
+                                         THROTTLE_BLOCK)
             uow.commit()
-    if blocked is not None:
-        raise TooManyRequests("Too many failed authentications from your address; "
-                              f"try again after {blocked:%Y-%m-%dT%H:%M:%SZ}.",
-                              retry_after=math.ceil((blocked - now).total_seconds()))
+    if blocked:
+        until = max(blocked)
+        raise TooManyRequests("Too many failed authentications from your address or for this "
+                              f"key; try again after {until:%Y-%m-%dT%H:%M:%SZ}.",
+                              retry_after=math.ceil((until - now).total_seconds()))
     raise Unauthorized(_BAD_CREDENTIALS)
 
 

@@ -16,7 +16,10 @@ from service.services.crm import decrypt
 from service.services.records import timestamp
 from service.services.runtime import Runtime
 
-LEASE = timedelta(minutes=5)
+#: Every job a worker claims (mails, deliveries) is leased this long: short, so that
+#: the jobs of a killed worker are taken over within about a minute; a living worker
+#: renews the lease of the jobs it still has (service.worker.leased).
+LEASE = timedelta(minutes=1)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=6)
 #: 1 min doubling to a 6 h cap: sixteen attempts spread over about two days.
@@ -91,6 +94,14 @@ def claim_outbox(rt: Runtime, worker_id: str, limit: int = 50) -> list[OutboundJ
                                    separators=(",", ":")).encode(),
                         secrets[row.account_id], row.attempts, row.payload,
                         crms.get(row.account_id)) for row in rows]
+
+
+def renew_outbox(rt: Runtime, worker_id: str, jobs: list[OutboundJob]) -> None:
+    """Extend the lease of the deliveries this worker still has to make."""
+    with rt.uow() as uow:
+        uow.outbox.extend_leases([job.delivery_id for job in jobs], worker_id,
+                                 rt.clock() + LEASE)
+        uow.commit()
 
 
 def record_delivered(rt: Runtime, worker_id: str, job: OutboundJob) -> bool:

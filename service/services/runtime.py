@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ContextManager, Protocol
 
+from service.domain.destinations import Destinations
+
 if TYPE_CHECKING:  # for the annotations only: services never call storage directly
     from service.storage.repositories import (AccountRepository, AttributeRepository,
                                               AuditRepository, AuthFailureRepository,
@@ -101,6 +103,8 @@ class Runtime:
     keys: RecentCache = field(default_factory=lambda: RecentCache(seconds=5.0))
     #: Where scheduled dump files are kept (service.storage.atomic.DumpStore on local disk).
     dump_store: FileStore | None = None
+    #: Where webhooks and CRM pushes may go (FEEDLOOP_OUTBOUND_ALLOW widens it).
+    destinations: Destinations = field(default_factory=Destinations)
 
     def tracking_url(self, token: str) -> str:
         return f"{self.base_url}/s/{token}"

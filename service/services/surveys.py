@@ -100,7 +100,7 @@ def create_campaign(rt: Runtime, principal: Principal,
     campaign.templates = {name: getattr(request, name) for name in TEMPLATE_FIELDS
                           if getattr(request, name)}
     campaign.notify_emails = [normalize_email(e, field_name="notify_emails") for e in request.notify_emails]
-    campaign.webhooks = [_webhook(url) for url in request.webhooks]
+    campaign.webhooks = [_webhook(rt, url) for url in request.webhooks]
     campaign.public_id = secrets.token_urlsafe(12)
     campaign.validate()
     campaign.next_dump_at = next_dump_time(campaign.dump_every, campaign.dump_at, rt.clock())
@@ -115,10 +115,10 @@ def create_campaign(rt: Runtime, principal: Principal,
     return m.CreateCampaignResult(campaign_id=campaign_id, open_url=rt.open_url(campaign.public_id))
 
 
-def _webhook(url: str) -> str:
-    if not (url.startswith("https://") or url.startswith("http://")) or len(url) > 2000:
-        raise ValidationError(f"Webhook '{url}' must be an http(s) URL.", field="webhooks")
-    return url
+def _webhook(rt: Runtime, url: str) -> str:
+    if len(url) > 2000:
+        raise ValidationError("A webhook URL is at most 2000 characters.", field="webhooks")
+    return rt.destinations.check_configured(url, "webhooks")
 
 
 def campaign_info(rt: Runtime, campaign: Campaign) -> m.CampaignInfo:

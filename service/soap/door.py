@@ -21,7 +21,8 @@ from spyne.server.wsgi import WsgiApplication
 from service.domain.credentials import Credentials
 from service.domain.errors import (DomainError, InvalidRequest, MissingCredentials,
                                    Unauthorized)
-from service.http.request import CHALLENGE, UNAUTHORIZED, basic_credentials, read_body
+from service.http.request import (CHALLENGE, UNAUTHENTICATED_BYTES, UNAUTHORIZED,
+                                  basic_credentials, declared_length, read_body)
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Runtime, invoke
 from service.services.keys import authenticate
@@ -45,6 +46,8 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 ENCODING_STYLE = f"{{{SOAP11_ENV}}}encodingStyle"
 REFERENCE_ATTRIBUTES = {"href", "id", "{http://www.w3.org/XML/1998/namespace}id"}
+USERNAME_TOKEN = f"{{{WSSE}}}UsernameToken"
+SECURITY_PATH = [f"{{{WSSE}}}Security", f"{{{SOAP11_ENV}}}Header", f"{{{SOAP11_ENV}}}Envelope"]
 PRINCIPAL = "feedloop.principal"
 RUNTIME = "feedloop.runtime"
 DOCUMENT = "feedloop.document"
@@ -167,13 +170,15 @@ def create_soap_app(rt: Runtime) -> Callable:
             return _refuse(start_response, fault_of(InvalidRequest(
                 "POST a SOAP 1.1 envelope here, or GET ?wsdl for the contract.")),
                 "405 Method Not Allowed", [("Allow", "GET, POST")])
-        # The body is read before the credentials are judged: a WS-Security
-        # UsernameToken travels in it, so a request without a Basic header may
-        # still be authenticated and must not be challenged unread.
+        # A request without a Basic header is challenged only after the head of its body
+        # was searched for a WS-Security UsernameToken (see _credentials).
         try:
-            root = _guarded_envelope(environ)
-            environ[PRINCIPAL] = authenticate(rt, _credentials(environ, root),
+            _check_media_type(check_xml_headers(environ))
+            # Who is calling is known before the body is parsed: a caller without
+            # valid credentials costs at most UNAUTHENTICATED_BYTES of reading.
+            environ[PRINCIPAL] = authenticate(rt, _credentials(environ),
                                               environ.get("REMOTE_ADDR"))
+            root = _guarded_envelope(environ)
         except MissingCredentials as error:
             return _refuse(start_response, fault_of(error), UNAUTHORIZED, CHALLENGE)
         except DomainError as error:
@@ -204,7 +209,6 @@ def _refuse(start_response: Callable, fault: Fault,
 
 def _guarded_envelope(environ: dict) -> etree._Element:
     """The request's envelope, parsed once here and handed to Spyne as it is."""
-    _check_media_type(check_xml_headers(environ))
     data = read_body(environ, LIMITS.max_bytes)
     root = check_xml(data, LIMITS)
     if root.tag == f"{{{SOAP12_ENV}}}Envelope":
@@ -264,11 +268,20 @@ def _drop_annotations(body: etree._Element) -> None:
             element.attrib.pop(name, None)
 
 
-def _credentials(environ: dict, root: etree._Element) -> Credentials | None:
-    """HTTP Basic credentials, or a WS-Security UsernameToken with a PasswordText password."""
-    token = root.find(f"{{{SOAP11_ENV}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+def _credentials(environ: dict) -> Credentials | None:
+    """HTTP Basic credentials, else a WS-Security UsernameToken with a PasswordText password.
+
+    The token is looked for in the first UNAUTHENTICATED_BYTES of the body only, up
+    to the start of the Body (the Header comes first); what was read is put back
+    for the guard.
+    """
+    basic = basic_credentials(environ)
+    if basic is not None:
+        return basic
+    head, token = _read_security_header(environ)
+    environ["wsgi.input"] = _Replay(head, environ["wsgi.input"])
     if token is None:
-        return basic_credentials(environ)
+        return None
     username = token.findtext(f"{{{WSSE}}}Username") or ""
     password = token.find(f"{{{WSSE}}}Password")
     if password is None:
@@ -277,3 +290,45 @@ def _credentials(environ: dict, root: etree._Element) -> Credentials | None:
         raise Unauthorized("Only PasswordText UsernameTokens are supported (over HTTPS); "
                            "PasswordDigest cannot be checked against hashed secrets.")
     return Credentials(username.strip(), (password.text or "").strip())
+
+
+def _read_security_header(environ: dict) -> tuple[bytes, etree._Element | None]:
+    """The bytes read and the UsernameToken of Envelope/Header/Security, if any."""
+    parser = etree.XMLPullParser(events=("start", "end"), resolve_entities=False,
+                                 no_network=True, load_dtd=False, huge_tree=False)
+    limit = min(declared_length(environ) or UNAUTHENTICATED_BYTES, UNAUTHENTICATED_BYTES)
+    head = b""
+    while len(head) < limit:
+        chunk = environ["wsgi.input"].read(min(8192, limit - len(head)))
+        if not chunk:
+            break
+        head += chunk
+        try:
+            parser.feed(chunk)
+            for event, element in parser.read_events():
+                if event == "start" and element.tag == f"{{{SOAP11_ENV}}}Body":
+                    return head, None
+                if event == "end" and element.tag == USERNAME_TOKEN and \
+                        _path(element) == SECURITY_PATH:
+                    return head, element
+        except etree.XMLSyntaxError:  # the guard says what is wrong, to a known caller
+            break
+    return head, None
+
+
+def _path(element: etree._Element) -> list[str]:
+    return [ancestor.tag for ancestor in element.iterancestors()]
+
+
+class _Replay:
+    """A WSGI input that gives back ``head`` before the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream) -> None:
+        self.head = io.BytesIO(head)
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.head.read(size)
+        if size < 0:
+            return data + self.stream.read()
+        return data or self.stream.read(size)

@@ -19,7 +19,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest, MissingCredentials
-from service.http.request import CHALLENGE, UNAUTHORIZED, basic_credentials, read_body
+from service.http.request import (CHALLENGE, UNAUTHENTICATED_BYTES, UNAUTHORIZED,
+                                  basic_credentials, declared_length, read_body)
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
 from service.services.catalogue import DOOR_ERRORS
@@ -249,6 +250,9 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
             media = check_xml_headers(environ)
             if media not in ("text/xml", "application/xml"):
                 raise InvalidRequest(f"Content-Type must be text/xml, not '{media or 'none'}'.")
+            length = declared_length(environ)
+            if length is None or length > UNAUTHENTICATED_BYTES:
+                principal()  # a large body is read and parsed for a known caller only
             body = read_body(environ, LIMITS.max_bytes)
             check_xml(body, LIMITS)
         except DomainError as error:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from service.domain.crm import slug
+from service.domain.errors import ValidationError
 from service.services import messages as m
 from service.storage.tables import crm_connections
 from service.worker import deliver_outbox
@@ -27,7 +28,7 @@ class FakeSalesmanago:
         self.contacts: dict[str, dict] = {"ABC-123": {"email": "known@example.com",
                                                       "properties": {}, "tags": []}}
         self.log: list[tuple[str, str]] = []          # (idempotency key, created/updated)
-        self.script: list[str] = []                   # "500", "slow" for the next requests
+        self.script: list[str] = []  # "500", "slow", "html", "refuse" for the next requests
         # "slow" answers only once this is set (at the end of the test): long after the
         # client's timeout, however slow the machine is.
         self.released = threading.Event()
@@ -43,8 +44,9 @@ class FakeSalesmanago:
                     self.send_response(500)
                     self.end_headers()
                     return
-                reply = outer.upsert(body, self.headers["Idempotency-Key"], self.path)
-                data = json.dumps(reply).encode()
+                reply = outer.upsert(body, self.headers["Idempotency-Key"], self.path) \
+                    if action == "ok" else {"success": False, "message": ["limit"]}
+                data = b"<html>busy</html>" if action == "html" else json.dumps(reply).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -158,6 +160,28 @@ def test_crm_outage_and_timeouts_then_every_response_lands_once(rt, admin, surve
     assert all(d.state == "delivered" for d in call(rt, admin, "ListDeliveries").deliveries)
     deliver_outbox(rt, WORKER)
     assert len(crm.log) == 3                      # nothing is sent again after a success
+
+
+def test_a_refusal_or_an_answer_that_is_not_json_is_a_failed_attempt(rt, admin, survey_campaign,
+                                                                      crm, clock):
+    respond(rt, admin, survey_campaign, "p@example.com", [("nps", "8")])
+    errors = []
+    crm.script = ["html", "refuse"]
+    for _ in range(2):
+        deliver_outbox(rt, WORKER)
+        [delivery] = call(rt, admin, "ListDeliveries").deliveries
+        errors.append(delivery.last_error)
+        clock.advance(hours=7)
+    assert errors == ["SALESmanago answered something other than JSON",
+                      "SALESmanago refused: ['limit']"]
+
+
+@pytest.mark.parametrize("endpoint", ["https://169.254.169.254", "http://192.168.0.10:8080"])
+def test_a_crm_endpoint_on_a_private_address_is_refused(rt, admin, endpoint):
+    with pytest.raises(ValidationError) as refused:
+        call(rt, admin, "ConfigureCrmPush", connector="generic", endpoint=endpoint,
+             client_id="c", api_secret="s")
+    assert refused.value.field == "endpoint" and "non-public" in refused.value.message
 
 
 def test_the_secret_is_stored_encrypted_and_never_returned(rt, admin, survey_campaign, engine):

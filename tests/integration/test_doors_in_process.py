@@ -263,7 +263,7 @@ def _soap_value(web, body: str, name: str) -> str:
 
 @pytest.mark.parametrize("wrapper", [
     '<f:ListSurveys xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>',
-    f'<f:ListSurveys s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">'
+    '<f:ListSurveys s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">'
     '<f:limit s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">5</f:limit>'
     "</f:ListSurveys>",
 ])

@@ -13,7 +13,7 @@ from tests.conftest import call
 from service.services import messages as m
 from service.services.keys import THROTTLE_LIMIT, authenticate
 from service.services.runtime import RecentCache
-from service.storage.tables import metadata
+from service.storage.tables import auth_failures, metadata
 
 EMAIL = "ana.erase@example.com"
 
@@ -105,6 +105,33 @@ def test_repeated_failures_from_one_address_are_throttled_but_valid_keys_still_p
     clock.advance(minutes=5, seconds=1)
     with pytest.raises(Unauthorized):
         authenticate(rt, Credentials(admin_key.key_id, "wrong"), "203.0.113.9")
+
+
+def test_failures_for_one_key_from_many_addresses_are_throttled_but_the_key_still_passes(
+        rt, admin_key, clock):
+    wrong = Credentials(admin_key.key_id, "wrong")
+    for attempt in range(THROTTLE_LIMIT):
+        with pytest.raises(Unauthorized):
+            authenticate(rt, wrong, f"198.51.100.{attempt}")
+    with pytest.raises(TooManyRequests, match="for this key"):
+        authenticate(rt, wrong, "198.51.100.200")
+    # Another key from a fresh address is not concerned, and the right secret passes.
+    with pytest.raises(Unauthorized):
+        authenticate(rt, Credentials("fl_nosuchkey", "x"), "198.51.100.201")
+    assert authenticate(rt, Credentials(admin_key.key_id, admin_key.secret),
+                        "198.51.100.202").key_id == admin_key.key_id
+    clock.advance(minutes=5, seconds=1)
+    with pytest.raises(Unauthorized):
+        authenticate(rt, wrong, "198.51.100.203")
+
+
+def test_made_up_key_ids_leave_no_throttle_rows_of_their_own(rt, engine):
+    for number in range(3):
+        with pytest.raises(Unauthorized):
+            authenticate(rt, Credentials(f"fl_made_up_{number}", "x"), "192.0.2.77")
+    with engine.connect() as connection:
+        assert connection.execute(select(auth_failures.c.address)).scalars().all() == [
+            "192.0.2.77"]
 
 
 def test_a_key_revoked_by_another_process_stops_working_within_the_cache_time(

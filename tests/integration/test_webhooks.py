@@ -12,10 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from service.domain.destinations import Destinations
 from service.domain.errors import ValidationError
 from service.services import messages as m
 from service.services.dumps import plan_dump, records
 from service.services.outbox import MAX_ATTEMPTS, claim_outbox, record_failed
+from service import worker
+from service.outbound import post_signed
 from service.worker import deliver_outbox
 from tests.conftest import call
 
@@ -183,12 +186,29 @@ def test_a_worker_claims_fifty_deliveries_at_a_time_with_compact_utf8_bodies(rt,
         (admin.account_id, "webhook", 0, '{"why":"Žádný","scores":[9,10]}'.encode())}
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing(rt, admin, answered, receiver, clock):
+def test_a_worker_killed_mid_delivery_loses_nothing_and_is_taken_over_within_a_minute(
+        rt, admin, answered, receiver, clock):
     answered("a@example.com", 10)
     assert len(claim_outbox(rt, "worker-that-dies")) == 1   # leased, never reported
+    clock.advance(seconds=50)
     assert deliver_outbox(rt, WORKER)["delivered"] == 0      # still leased by the dead worker
-    clock.advance(minutes=5, seconds=1)
+    clock.advance(seconds=11)
     assert deliver_outbox(rt, WORKER)["delivered"] == 1 and len(receiver.accepted) == 1
+
+
+def test_a_slow_worker_renews_the_lease_of_the_deliveries_it_still_has_to_make(
+        rt, admin, answered, receiver, clock, monkeypatch):
+    for number in range(3):
+        answered(f"p{number}@example.com", 9)
+    taken_over = []
+
+    def slow_post(*args):
+        clock.advance(seconds=40)                 # longer than the lease for the batch
+        taken_over.extend(claim_outbox(rt, "another-worker"))
+        return post_signed(*args)
+
+    monkeypatch.setattr(worker, "post_signed", slow_post)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 3 and taken_over == []
 
 
 def test_webhooks_need_a_signing_secret_first(rt, admin):
@@ -243,3 +263,86 @@ def test_invitation_sent_and_bounced_are_webhooks_too(rt, admin, receiver, clock
     assert events["invitation.sent"]["invitation_id"] == rows[0].invitation_id
     assert events["invitation.bounced"]["invitation_id"] == rows[1].invitation_id
     assert "550" in events["invitation.bounced"]["reason"]
+
+
+@pytest.mark.parametrize("url", ["https://169.254.169.254/latest/meta-data", "http://10.0.0.5/h",
+                                 "https://[::ffff:127.0.0.1]/h", "http://[fe80::1]/h",
+                                 "http://93.184.216.34/hook", "http://crm.example.com/hook"])
+def test_a_webhook_to_a_non_public_or_plain_http_address_is_refused_when_configured(rt, admin,
+                                                                                   url):
+    call(rt, admin, "RotateWebhookSecret", confirm=True)
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    with pytest.raises(ValidationError) as refused:
+        call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c", webhooks=[url])
+    assert refused.value.field == "webhooks" and url in refused.value.message
+
+
+def response_with_webhook(rt, admin, receiver, url: str) -> None:
+    """A campaign whose webhook is ``url``, and one response to it."""
+    receiver.secret = call(rt, admin, "RotateWebhookSecret", confirm=True).secret
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    campaign_id = call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c",
+                       webhooks=[url]).campaign_id
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "9")])
+
+
+def test_a_name_rebound_to_loopback_after_configuration_is_not_delivered_to(rt, admin, receiver):
+    # hooks.test answers a public address when the campaign is made, loopback afterwards
+    # (DNS rebinding); 127.0.0.1 is not allowed here.
+    answers = iter([["93.184.216.34"]])
+    rt.destinations = Destinations(resolver=lambda host, port: next(answers, ["127.0.0.1"]))
+    response_with_webhook(rt, admin, receiver,
+                          f"https://hooks.test:{receiver.server.server_port}/h")
+    assert deliver_outbox(rt, WORKER)["delivery_retry"] == 1 and receiver.attempts == 0
+    [pending] = call(rt, admin, "ListDeliveries", state="pending").deliveries
+    assert "refused destination" in pending.last_error and "127.0.0.1" in pending.last_error
+
+
+def test_delivery_goes_to_the_checked_address_under_the_configured_name(rt, admin, receiver):
+    rt.destinations = Destinations(rt.destinations.allow, lambda host, port: ["127.0.0.1"])
+    hosts = []
+    handler = receiver.server.RequestHandlerClass
+    handler.parse_request = lambda self, parse=handler.parse_request: (
+        parse(self) and not hosts.append(self.headers["Host"]))
+    response_with_webhook(rt, admin, receiver, f"http://hooks.test:{receiver.server.server_port}/h")
+    assert deliver_outbox(rt, WORKER)["delivered"] == 1
+    assert hosts == [f"hooks.test:{receiver.server.server_port}"]
+
+
+def test_a_webhook_to_a_name_that_does_not_resolve_is_retried(rt, admin, receiver):
+    def unknown(host, port):
+        raise OSError("Name or service not known")
+    rt.destinations = Destinations(resolver=unknown)
+    response_with_webhook(rt, admin, receiver, "https://gone.test/h")
+    assert deliver_outbox(rt, WORKER)["delivery_retry"] == 1
+    [pending] = call(rt, admin, "ListDeliveries", state="pending").deliveries
+    assert pending.last_error == "unreachable: gone.test does not resolve"
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(rt, admin, answered, receiver):
+    followed = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            followed.append(self.command)
+            self.send_response(200)
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere) as elsewhere:
+        threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+        receiver.script = [(303, {"Location": f"http://127.0.0.1:{elsewhere.server_port}/"})]
+        answered("a@example.com", 9)
+        assert deliver_outbox(rt, WORKER)["delivery_retry"] == 1
+        elsewhere.shutdown()
+    assert followed == [] and receiver.accepted == {}
+    [pending] = call(rt, admin, "ListDeliveries", state="pending").deliveries
+    assert pending.last_error == "HTTP 303"

@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
 from service.mail import SmtpSender
+from service.services.delivery import claim_mail
 from service.services import messages as m
 from service.services.runtime import utc_now
 from service.storage.tables import contacts
@@ -153,6 +154,36 @@ def test_smtp_outage_is_retried_with_backoff_until_delivered(rt, admin, clock, i
     history = call(rt, admin, "GetInvitation", invitation_id=row.invitation_id).history
     assert [h.event for h in history] == ["created", "delivery_failed", "delivery_failed", "sent"]
     assert "451" in history[1].detail
+
+
+def test_a_mail_sent_again_after_a_worker_died_carries_the_same_message_id(
+        rt, admin, clock, inbox, sender, email_campaign):
+    campaign_id = email_campaign(reminder_days=3, max_reminders=1)
+    invite(rt, admin, campaign_id, "a@example.com")
+    [job] = claim_mail(rt, "worker-that-dies")
+    sender.send(job.mail)                       # sent, then killed before recording it
+    clock.advance(seconds=50)
+    assert run_once(rt, sender, WORKER)["sent"] == 0   # still leased by the dead worker
+    clock.advance(seconds=11)
+    assert run_once(rt, sender, WORKER)["sent"] == 1   # taken over within about a minute
+    clock.advance(days=3)
+    assert run_once(rt, sender, WORKER)["sent"] == 1   # the reminder: another mail
+    first, again, reminder = (message["Message-ID"] for message in inbox.messages)
+    assert first == again and first.endswith("@feedloop.test>") and reminder != first
+
+
+def test_a_slow_worker_renews_the_lease_of_the_mails_it_still_has_to_send(
+        rt, admin, clock, inbox, email_campaign):
+    campaign_id = email_campaign()
+    invite(rt, admin, campaign_id, *(f"p{i}@example.com" for i in range(4)))
+    taken_over = []
+
+    class SlowSender:
+        def send(self, mail) -> None:
+            clock.advance(seconds=40)             # longer than the lease for the batch
+            taken_over.extend(claim_mail(rt, "another-worker"))
+
+    assert run_once(rt, SlowSender(), WORKER)["sent"] == 4 and taken_over == []
 
 
 def test_permanent_refusal_is_a_visible_dead_state(rt, admin, inbox, sender, email_campaign):

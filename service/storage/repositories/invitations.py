@@ -188,6 +188,12 @@ class InvitationRepository(Repository):
         return [_invitation(row) for row in self.connection.execute(
             select(invitations).where(invitations.c.id.in_(ids)).order_by(invitations.c.id))]
 
+    def extend_leases(self, ids: list[int], owner: str, lease_until: datetime) -> None:
+        """Keep the lease of invitations ``owner`` still holds (a living worker's heartbeat)."""
+        self.connection.execute(update(invitations).where(
+            invitations.c.id.in_(ids), invitations.c.lease_owner == owner).values(
+                lease_until=lease_until))
+
     def count_due_mail(self, now: datetime) -> int:
         """Invitations whose mail or reminder is due and not sent yet (a metric)."""
         return self.connection.execute(select(func.count()).select_from(invitations)

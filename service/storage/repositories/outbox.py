@@ -34,6 +34,11 @@ class OutboxRepository(Repository):
         return self._records(OutboxRecord, select(outbox).where(outbox.c.id.in_(ids))
                              .order_by(outbox.c.id))
 
+    def extend_leases(self, ids: list[int], owner: str, lease_until: datetime) -> None:
+        """Keep the lease of entries ``owner`` still holds (a living worker's heartbeat)."""
+        self.connection.execute(update(outbox).where(
+            outbox.c.id.in_(ids), outbox.c.lease_owner == owner).values(lease_until=lease_until))
+
     def finish(self, entry_id: int, owner: str, **values: Any) -> bool:
         return self.connection.execute(update(outbox).where(
             outbox.c.id == entry_id, outbox.c.lease_owner == owner,
