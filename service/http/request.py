@@ -1,13 +1,14 @@
-"""Reading requests safely: bounded bodies and HTTP Basic credentials."""
+"""Reading requests safely (bounded bodies, HTTP Basic credentials), and the headers
+every door adds to an error answer."""
 from __future__ import annotations
 
 import base64
 import binascii
 
 from service.domain.credentials import Credentials
-from service.domain.errors import RequestTooLarge
+from service.domain.errors import DomainError, RequestTooLarge, Unavailable
 
-__all__ = ["Credentials", "basic_credentials", "read_body"]
+__all__ = ["Credentials", "basic_credentials", "read_body", "retry_after"]
 
 _CHUNK = 64 * 1024
 
@@ -62,3 +63,8 @@ def basic_credentials(environ: dict) -> Credentials | None:
     if not sep:
         return None
     return Credentials(key_id, secret)
+
+
+def retry_after(error: DomainError) -> dict[str, str]:
+    """The Retry-After header (RFC 9110, in seconds) of an outage; nothing for other errors."""
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else {}

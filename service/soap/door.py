@@ -18,8 +18,8 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from service.domain.credentials import Credentials
-from service.domain.errors import DomainError, InvalidRequest, Unauthorized
-from service.http.request import basic_credentials, read_body
+from service.domain.errors import DomainError, InvalidRequest, Unauthorized, Unavailable
+from service.http.request import basic_credentials, read_body, retry_after
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Runtime, invoke
 from service.services.keys import authenticate
@@ -70,6 +70,8 @@ class FeedloopApplication(Application):
         try:
             return super().call_wrapper(ctx)
         except DomainError as error:
+            ctx.transport.resp_code = _status_of(error)
+            ctx.transport.resp_headers.update(retry_after(error))
             raise fault_of(error) from None
         except Fault:
             raise
@@ -92,7 +94,8 @@ class _SpyneServer(WsgiApplication):
         if p_ctx.in_error is error:
             p_ctx.in_error = fixed
         p_ctx.out_error = fixed
-        p_ctx.transport.resp_code = "500 Internal Server Error"
+        if p_ctx.transport.resp_code is None:
+            p_ctx.transport.resp_code = "500 Internal Server Error"
         return super().handle_error(p_ctx, others, fixed, start_response)
 
 
@@ -146,7 +149,8 @@ def create_soap_app(rt: Runtime) -> Callable:
         except DomainError as error:
             code = "VersionMismatch" if error.details.get("version_mismatch") else \
                 f"{error.side}.{error.code}"
-            return _refuse(start_response, code, error.message)
+            return _refuse(start_response, code, error.message, _status_of(error),
+                           list(retry_after(error).items()))
         except Exception:
             fault = internal_fault("SOAP guard")
             return _refuse(start_response, fault.faultcode, fault.faultstring)
@@ -159,6 +163,13 @@ def create_soap_app(rt: Runtime) -> Callable:
         return server(environ, start_response)
 
     return soap
+
+
+def _status_of(error: DomainError) -> str:
+    # An outage is 503 so that proxies, load balancers and HTTP client libraries
+    # recognise it as temporary; every other fault keeps SOAP 1.1's 500.
+    return "503 Service Unavailable" if isinstance(error, Unavailable) \
+        else "500 Internal Server Error"
 
 
 def _refuse(start_response: Callable, code: str, message: str,
