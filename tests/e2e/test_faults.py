@@ -8,24 +8,32 @@ keeps it): calls, acknowledged, lost, duplicated, and the answers by kind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
-import time
+import socket
 import subprocess
+import threading
+import time
 import uuid
 import xmlrpc.client
 from collections import Counter
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from service.services import messages as m
+from service.services.runtime import utc_now
 from service.storage.engine import make_engine
-from service.storage.tables import invitations
-from tests.conftest import ARTIFACTS, BACKENDS
+from service.storage.tables import invitations, outbox
+from tests.conftest import ARTIFACTS, BACKENDS, call, create_campaign
 from tests.e2e.conftest import FEEDLOOP, _wait_until_healthy, feedloop
+from tests.integration.test_worker import HeldSocketController, Inbox
 from tests.support.conditions import wait_until
-from tests.support.ledger import Ledger
+from tests.support.ledger import Ledger, report
 from tests.support.pgserver import PostgresServer
 from tests.support.ports import listening_socket
 from tests.support.processes import stop_process_group
@@ -215,3 +223,163 @@ def test_a_postgres_crash_under_load_is_unavailable_until_it_is_back_then_nothin
     assert {a.status for a in outages} == {200, 503}  # XML-RPC's 200 and SOAP's 503
     after = Counter(a.kind for started, a in ledger.answers if started > recovered)
     assert set(after) == {"ok"}, after
+
+
+class LateReceiver:
+    """A webhook receiver whose port refuses connections until ``open()``; then it keeps
+    the webhook-id of every request, and holds each one until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hooks"
+        self.received: list[str] = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.received.append(self.headers["webhook-id"])
+                outer.release.wait(30)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(self.sock.getsockname(), Handler,
+                                          bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = self.sock
+
+        self.serving = False
+
+    def open(self) -> None:
+        self.sock.listen(16)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serving = True
+
+    def close(self) -> None:
+        self.release.set()
+        if self.serving:
+            self.server.shutdown()
+        self.server.server_close()
+
+
+@contextlib.contextmanager
+def workers(env: dict[str, str], workdir: Path):
+    """Starts `feedloop worker` processes (``start()`` returns one); all are ended at exit."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        log = open(workdir / f"worker{len(started)}.log", "wb")
+        with log:
+            started.append(subprocess.Popen([FEEDLOOP, "worker", "--interval", "0.2"], env=env,
+                                            cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            stop_process_group(process)
+
+
+def worker_env(database_url: str, rt, workdir: Path, **extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
+            "FEEDLOOP_DATABASE_URL": database_url, "FEEDLOOP_DATA_DIR": str(workdir / "var"),
+            "FEEDLOOP_SECRET_KEY": rt.secret_key.decode(), "FEEDLOOP_BASE_URL": rt.base_url,
+            **extra}
+
+
+def fast_forward(engine, table, **values) -> None:
+    """What the clock would do: make backed-off retries due, or let a dead worker's lease
+    run out (5 minutes), now rather than after the wait."""
+    with engine.begin() as connection:
+        connection.execute(update(table).values(**values))
+
+
+@pytest.fixture
+def late_receiver():
+    receiver = LateReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_webhook_reaches_a_receiver_that_was_down_after_a_worker_dies_mid_delivery(
+        database_url, rt, admin, engine, late_receiver, tmp_path):
+    rt.clock = utc_now  # the worker processes read the real clock
+    call(rt, admin, "RotateWebhookSecret", confirm=True)
+    campaign_id = create_campaign(rt, admin, webhooks=[late_receiver.url])
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "9")])
+
+    def delivery():
+        [entry] = call(rt, admin, "ListDeliveries").deliveries
+        return entry
+
+    with workers(worker_env(database_url, rt, tmp_path), tmp_path) as start:
+        first = start()
+        wait_until(lambda: delivery().attempts >= 1, 30, "an attempt on the receiver that is down")
+        assert delivery().state == "pending" and "refused" in delivery().last_error.lower()
+        late_receiver.open()
+        fast_forward(engine, outbox, next_attempt_at=utc_now())
+        wait_until(lambda: late_receiver.received, 30, "the delivery to reach the receiver")
+        os.kill(first.pid, signal.SIGKILL)  # mid-delivery: the receiver has not answered
+        first.wait(10)
+        late_receiver.release.set()
+        fast_forward(engine, outbox, lease_until=utc_now() - timedelta(seconds=1))
+        start()
+        wait_until(lambda: delivery().state == "delivered", 30, "the delivery by a new worker")
+    key = delivery().idempotency_key
+    ids = set(late_receiver.received)
+    # A receiver that drops repeated webhook-ids sees one event: "duplicated" counts other ids.
+    report("webhook-receiver-down-worker-kill-9", {
+        "calls": 1, "acknowledged": int(key in ids), "lost": int(key not in ids),
+        "duplicated": len(ids - {key})}, ARTIFACTS, receipts=len(late_receiver.received))
+    assert late_receiver.received == [key, key]  # the in-flight one again, same webhook-id
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_invitations_are_mailed_once_when_the_smtp_server_is_back(database_url, rt, admin,
+                                                                  engine, tmp_path):
+    rt.clock = utc_now
+    inbox = Inbox()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # the SMTP server's port, refusing until it listens
+    smtp_url = f"smtp://127.0.0.1:{sock.getsockname()[1]}?from=surveys@feedloop.test"
+    campaign_id = create_campaign(rt, admin, delivery="email")
+    emails = [f"p{i}@example.com" for i in range(3)]
+    call(rt, admin, "AddRespondents", campaign_id=campaign_id,
+         respondents=[m.Respondent(email=e) for e in emails])
+
+    def attempted() -> bool:
+        with engine.connect() as connection:
+            return connection.execute(select(func.min(invitations.c.attempts))).scalar() >= 1
+
+    with workers(worker_env(database_url, rt, tmp_path, FEEDLOOP_SMTP_URL=smtp_url),
+                 tmp_path) as start:
+        worker = start()
+        wait_until(attempted, 30, "an attempt on the SMTP server that is down")
+        assert inbox.messages == []
+        sock.listen(16)
+        controller = HeldSocketController(inbox, sock)
+        controller.start()
+        try:
+            fast_forward(engine, invitations, next_attempt_at=utc_now())
+            wait_until(lambda: len(inbox.messages) >= 3, 30, "the mails")
+            rounds = (tmp_path / "worker0.log").read_text().count(" round ")
+            wait_until(lambda: (tmp_path / "worker0.log").read_text().count(" round ") >= rounds + 2,
+                       30, "two more worker rounds")
+        finally:
+            controller.stop()
+        assert worker.poll() is None
+    mailed = Counter(inbox.to())
+    report("smtp-down-then-up", {"calls": len(emails), "acknowledged": len(mailed),
+                                 "lost": len(set(emails) - set(mailed)),
+                                 "duplicated": sum(n - 1 for n in mailed.values())}, ARTIFACTS)
+    assert sorted(inbox.to()) == emails

@@ -160,16 +160,21 @@ class Ledger:
                 "lost": len(self.lost | missing), "duplicated": duplicated + stray}
 
     def report(self, figures: dict[str, int], artifacts: Path, **extra: object) -> str:
-        """One line with the figures, printed (pytest -s) and appended to the artifacts."""
+        """The figures and the answers by kind, as ``report`` writes them."""
         kinds = Counter(answer.kind for _, answer in self.answers)
-        line = (f"ledger {self.name}: " + " ".join(f"{k}={v}" for k, v in figures.items())
-                + " answers=" + ",".join(f"{k}:{v}" for k, v in sorted(kinds.items()))
-                + "".join(f" {k}={v}" for k, v in extra.items()))
-        print(line)
-        artifacts.mkdir(parents=True, exist_ok=True)
-        with open(artifacts / "fault-ledgers.txt", "a") as out:
-            out.write(line + "\n")
-        return line
+        return report(self.name, figures, artifacts, answers=",".join(
+            f"{k}:{v}" for k, v in sorted(kinds.items())), **extra)
+
+
+def report(name: str, figures: dict[str, object], artifacts: Path, **extra: object) -> str:
+    """One line of a fault test's figures, printed (pytest -s shows it) and appended to
+    fault-ledgers.txt in the artifacts directory."""
+    line = f"ledger {name}: " + " ".join(f"{k}={v}" for k, v in {**figures, **extra}.items())
+    print(line)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with open(artifacts / "fault-ledgers.txt", "a") as out:
+        out.write(line + "\n")
+    return line
 
 
 class Load:
