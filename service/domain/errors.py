@@ -118,10 +118,16 @@ class InternalError(DomainError):
 
 
 class Unavailable(DomainError):
-    """The service is briefly unavailable: retry later, with the same event_id."""
+    """An outage (database down, busy or restarting): nothing was recorded unless the
+    commit had already happened, so repeating the call with the same event_id after
+    ``retry_after`` seconds is safe."""
 
     code = "Unavailable"
     side = "Server"
+
+    def __init__(self, message: str, retry_after: int = 5, **details: object) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 #: XML-RPC fault numbers, documented per code in the README. Stable forever.

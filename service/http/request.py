@@ -1,14 +1,15 @@
-"""Reading requests safely: bounded bodies and HTTP Basic credentials."""
+"""Reading requests safely (bounded bodies, HTTP Basic credentials), and the headers
+every door adds to an error answer."""
 from __future__ import annotations
 
 import base64
 import binascii
 
 from service.domain.credentials import Credentials
-from service.domain.errors import RequestTooLarge
+from service.domain.errors import DomainError, RequestTooLarge, Unavailable
 
 __all__ = ["CHALLENGE", "UNAUTHENTICATED_BYTES", "UNAUTHORIZED", "Credentials",
-           "basic_credentials", "declared_length", "read_body"]
+           "basic_credentials", "declared_length", "read_body", "retry_after"]
 
 _CHUNK = 64 * 1024
 #: The status and challenge (RFC 7235) of a request that carries no credentials, on
@@ -76,3 +77,8 @@ def basic_credentials(environ: dict) -> Credentials | None:
     if not sep:
         return None
     return Credentials(key_id, secret)
+
+
+def retry_after(error: DomainError) -> dict[str, str]:
+    """The Retry-After header (RFC 9110, in seconds) of an outage; nothing for other errors."""
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else {}

@@ -20,9 +20,9 @@ from spyne.server.wsgi import WsgiApplication
 
 from service.domain.credentials import Credentials
 from service.domain.errors import (DomainError, InvalidRequest, MissingCredentials,
-                                   Unauthorized)
+                                   Unauthorized, Unavailable)
 from service.http.request import (CHALLENGE, UNAUTHENTICATED_BYTES, UNAUTHORIZED,
-                                  basic_credentials, declared_length, read_body)
+                                  basic_credentials, declared_length, read_body, retry_after)
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Runtime, invoke
 from service.services.keys import authenticate
@@ -77,6 +77,8 @@ class FeedloopApplication(Application):
         try:
             return super().call_wrapper(ctx)
         except DomainError as error:
+            ctx.transport.resp_code = _status_of(error)
+            ctx.transport.resp_headers.update(retry_after(error))
             raise fault_of(error) from None
         except Fault:
             raise
@@ -99,7 +101,8 @@ class _SpyneServer(WsgiApplication):
         if p_ctx.in_error is error:
             p_ctx.in_error = fixed
         p_ctx.out_error = fixed
-        p_ctx.transport.resp_code = "500 Internal Server Error"
+        if p_ctx.transport.resp_code is None:
+            p_ctx.transport.resp_code = "500 Internal Server Error"
         # Written by us, as the guard's refusals are: Spyne would put the detail's
         # fields beside faultcode instead of inside <detail>.
         p_ctx.out_string = [fault_envelope(fixed)]
@@ -182,7 +185,8 @@ def create_soap_app(rt: Runtime) -> Callable:
         except MissingCredentials as error:
             return _refuse(start_response, fault_of(error), UNAUTHORIZED, CHALLENGE)
         except DomainError as error:
-            return _refuse(start_response, fault_of(error))
+            return _refuse(start_response, fault_of(error), _status_of(error),
+                           list(retry_after(error).items()))
         except Exception:
             return _refuse(start_response, internal_fault("SOAP guard"))
         environ[RUNTIME] = rt
@@ -194,6 +198,13 @@ def create_soap_app(rt: Runtime) -> Callable:
         return server(environ, start_response)
 
     return soap
+
+
+def _status_of(error: DomainError) -> str:
+    # An outage is 503 so that proxies, load balancers and HTTP client libraries
+    # recognise it as temporary; every other fault keeps SOAP 1.1's 500.
+    return "503 Service Unavailable" if isinstance(error, Unavailable) \
+        else "500 Internal Server Error"
 
 
 def _refuse(start_response: Callable, fault: Fault,

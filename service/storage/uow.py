@@ -1,11 +1,14 @@
 """The unit of work: one transaction, its repositories, explicit commit."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import cached_property
+from typing import Iterator
 
 from sqlalchemy.engine import Engine
 
 from service.storage.engine import READ_ONLY
+from service.storage.outages import outage_of
 from service.storage.repositories import (
     AccountRepository,
     AttributeRepository,
@@ -28,6 +31,9 @@ class SqlUnitOfWork:
     """``with uow:`` opens a transaction; leaving without ``commit()`` rolls it back.
 
     Repositories are made on first use: a call touches three or four of them.
+    A database outage met anywhere inside (connecting, the lock wait of BEGIN, a
+    statement, the commit) leaves as ``Unavailable``: this is the one place where
+    driver failures are classified, so no operation has to.
     """
 
     def __init__(self, engine: Engine, read_only: bool = False) -> None:
@@ -35,22 +41,36 @@ class SqlUnitOfWork:
         self.read_only = read_only
 
     def __enter__(self) -> "SqlUnitOfWork":
-        connection = self.engine.connect()
+        with _outage_as_unavailable():
+            connection = self.engine.connect()
         if self.read_only:
             connection = connection.execution_options(**{READ_ONLY: True})
         self.connection = connection
-        self.transaction = connection.begin()
+        try:
+            with _outage_as_unavailable():
+                self.transaction = connection.begin()
+        except Exception:
+            connection.close()
+            raise
         return self
 
     def commit(self) -> None:
         self.transaction.commit()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
         try:
-            if self.transaction.is_active:
-                self.transaction.rollback()
-        finally:
-            self.connection.close()
+            with _outage_as_unavailable():
+                try:
+                    if self.transaction.is_active:
+                        self.transaction.rollback()
+                finally:
+                    self.connection.close()
+        except Exception:
+            # A rollback on a dead connection fails too; the body's own error says more.
+            if error is None:
+                raise
+        if error is not None and (outage := outage_of(error)) is not None:
+            raise outage from error
 
     @cached_property
     def accounts(self) -> AccountRepository:
@@ -107,3 +127,14 @@ class SqlUnitOfWork:
     @cached_property
     def outbox(self) -> OutboxRepository:
         return OutboxRepository(self.connection)
+
+
+@contextmanager
+def _outage_as_unavailable() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        outage = outage_of(error)
+        if outage is None:
+            raise
+        raise outage from error

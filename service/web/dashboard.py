@@ -13,8 +13,8 @@ from service.domain.errors import DomainError, ValidationError
 from service.services import OPERATIONS, Runtime, invoke
 from service.services import messages as m
 from service.services.metrics import campaign_trend
-from service.web.toolkit import (STYLE_INLINE, WSGIApp, authenticated, challenge, html_response,
-                                 query, render, status_of, wsgi_app)
+from service.web.toolkit import (STYLE_INLINE, WSGIApp, authenticated, error_headers,
+                                 html_response, query, render, status_of, wsgi_app)
 
 WIDTH, HEIGHT = 720, 260
 
@@ -92,4 +92,4 @@ def create_dashboard_app(rt: Runtime) -> WSGIApp:
 
 def _error_page(request: Request, error: DomainError) -> Response:
     return html_response(render("dashboard_error.html", error=error), status_of(error),
-                         STYLE_INLINE, challenge(error))
+                         STYLE_INLINE, error_headers(error))

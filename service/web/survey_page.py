@@ -11,15 +11,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, Unavailable
 from service.domain.surveys import MAX_TEXT_ANSWER, Question, Survey
 from service.services import Runtime
 from service.services import respondents
 from service.services.respondents import Submission, SurveyView
 from service.web.csrf import check_csrf, issue_csrf
 from service.web.i18n import choose_language
-from service.web.toolkit import (NO_SNIFF, STYLESHEET, WSGIApp, html_response, render,
-                                 status_of, stylesheet_url, wsgi_app)
+from service.web.toolkit import (NO_SNIFF, STYLESHEET, WSGIApp, error_headers, html_response,
+                                 render, status_of, stylesheet_url, wsgi_app)
 
 MAX_FORM_BYTES = 1024 * 1024
 #: A numeric question with at most this many points is a row of buttons, wider ones a field.
@@ -48,8 +48,11 @@ def create_survey_app(rt: Runtime) -> WSGIApp:
 
 
 def respondent_error_page(request: Request, error: DomainError) -> Response:
-    """Whatever went wrong, a respondent gets a page in their language."""
-    return _page(request, "survey_state.html", status_of(error), None, state="error")
+    """Whatever went wrong, a respondent gets a page in their language; an outage says
+    that nothing was recorded and when to send again."""
+    state = "unavailable" if isinstance(error, Unavailable) else "error"
+    return _page(request, "survey_state.html", status_of(error), None, error_headers(error),
+                 state=state)
 
 
 def _dispatch(rt: Runtime, request: Request) -> Response:

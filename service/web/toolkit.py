@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 from service.domain.errors import (Conflict, DomainError, Forbidden, InternalError,
                                    InvalidRequest, NotFound, Quarantined, RequestTooLarge,
                                    TooManyRequests, Unauthorized, Unavailable, ValidationError)
-from service.http.request import basic_credentials
+from service.http.request import basic_credentials, retry_after
 from service.services import Principal, Runtime
 from service.services.keys import authenticate
 from service.web.i18n import SOURCE_LANGUAGE, templates
@@ -70,10 +70,11 @@ def page_headers(style_src: str) -> dict[str, str]:
             "Cache-Control": "no-store", **NO_SNIFF}
 
 
-def challenge(error: DomainError) -> dict[str, str]:
-    """The header that makes HTTP clients send their Basic credentials (RFC 7617)."""
+def error_headers(error: DomainError) -> dict[str, str]:
+    """The headers of an error answer: the one that makes HTTP clients send their Basic
+    credentials (RFC 7617), and an outage's Retry-After."""
     return {"WWW-Authenticate": f'Basic realm="{REALM}"'} \
-        if isinstance(error, Unauthorized) else {}
+        if isinstance(error, Unauthorized) else retry_after(error)
 
 
 def authenticated(rt: Runtime, request: Request, scope: str) -> Principal:
@@ -117,7 +118,7 @@ def text_response(text: str, status: int = 200) -> Response:
 def json_error(request: Request, error: DomainError) -> Response:
     """A domain error as machines read it: {"error": code, "message": text}."""
     return json_response({"error": error.code, "message": error.message}, status_of(error),
-                         challenge(error))
+                         error_headers(error))
 
 
 def wsgi_app(handler: Handler, name: str, error_page: ErrorPage = json_error,

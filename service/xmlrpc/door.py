@@ -20,7 +20,7 @@ from defusedxml.xmlrpc import DefusedExpatParser
 
 from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest, MissingCredentials
 from service.http.request import (CHALLENGE, UNAUTHENTICATED_BYTES, UNAUTHORIZED,
-                                  basic_credentials, declared_length, read_body)
+                                  basic_credentials, declared_length, read_body, retry_after)
 from service.http.xmlguard import XmlLimits, check_xml, check_xml_headers
 from service.services import OPERATIONS, Operation, Principal, Runtime, invoke
 from service.services.catalogue import DOOR_ERRORS
@@ -44,10 +44,18 @@ class XmlRpcFault(Exception):
                                          f"{code}: {message}")
 
 
-def _fault_of(error: DomainError) -> xmlrpc.client.Fault:
-    number = XMLRPC_CODES["InvalidParams"] if isinstance(error, MessageShapeError) \
-        else XMLRPC_CODES.get(error.code, XMLRPC_CODES["InternalError"])
-    return xmlrpc.client.Fault(number, f"{error.code}: {error.message}")
+class _DomainFault(xmlrpc.client.Fault):
+    """The fault of a domain error, with the HTTP headers that error adds (Retry-After)."""
+
+    def __init__(self, error: DomainError) -> None:
+        number = XMLRPC_CODES["InvalidParams"] if isinstance(error, MessageShapeError) \
+            else XMLRPC_CODES.get(error.code, XMLRPC_CODES["InternalError"])
+        super().__init__(number, f"{error.code}: {error.message}")
+        self.headers = retry_after(error)
+
+
+def _headers_of(fault: xmlrpc.client.Fault) -> dict[str, str]:
+    return fault.headers if isinstance(fault, _DomainFault) else {}
 
 
 def _internal_fault(method: str) -> xmlrpc.client.Fault:
@@ -139,19 +147,21 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
         return _signatures(op) if op else "signatures not supported"
 
     # -- calls --------------------------------------------------------------------
-    def handle(self, data: bytes, principal: Callable[[], Principal]) -> bytes:
-        """The marshalled response to one request body (a result or a fault)."""
+    def handle(self, data: bytes, principal: Callable[[], Principal]
+               ) -> tuple[str, dict[str, str]]:
+        """The marshalled response to one request body (a result or a fault), and the
+        HTTP headers its fault adds."""
         try:
             params, method = _loads(data)
         except XmlRpcFault as refusal:
             FAULTS.labels("xmlrpc", refusal.fault.faultString.partition(":")[0]).inc()
-            return xmlrpc.client.dumps(refusal.fault, methodresponse=True)
+            return xmlrpc.client.dumps(refusal.fault, methodresponse=True), {}
         try:
             result = self.call(method, params, principal)
             return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False,
-                                       encoding="utf-8")
+                                       encoding="utf-8"), {}
         except xmlrpc.client.Fault as fault:
-            return xmlrpc.client.dumps(fault, methodresponse=True)
+            return xmlrpc.client.dumps(fault, methodresponse=True), _headers_of(fault)
 
     def call(self, method: str | None, params: tuple, principal: Callable[[], Principal]) -> Any:
         """Run one call; raises xmlrpc.client.Fault for every failure."""
@@ -171,7 +181,7 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
         except xmlrpc.client.Fault:
             raise
         except DomainError as error:
-            raise _fault_of(error) from None
+            raise _DomainFault(error) from None
         except Exception:
             raise _internal_fault(method or "?") from None
 
@@ -201,7 +211,7 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
             except xmlrpc.client.Fault as fault:
                 results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
             except DomainError as error:
-                fault = _fault_of(error)
+                fault = _DomainFault(error)
                 results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
         return results
 
@@ -256,13 +266,18 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
             body = read_body(environ, LIMITS.max_bytes)
             check_xml(body, LIMITS)
         except DomainError as error:
-            response = xmlrpc.client.dumps(_fault_of(error), methodresponse=True)
+            fault = _DomainFault(error)
+            response, headers = xmlrpc.client.dumps(fault, methodresponse=True), fault.headers
         else:
-            response = dispatcher.handle(body, principal)
+            response, headers = dispatcher.handle(body, principal)
         data = response.encode("utf-8")
+        # Even an outage's fault travels with 200: xmlrpc.client, PHP's and Java's clients
+        # turn any other status into a transport error and never read the fault's code.
+        # Only a call without credentials is challenged (401, see CHALLENGE).
         status, challenge = (UNAUTHORIZED, CHALLENGE) if principal.challenged else ("200 OK", [])
         start_response(status, [("Content-Type", "text/xml; charset=utf-8"),
-                                ("Content-Length", str(len(data))), *challenge])
+                                ("Content-Length", str(len(data))), *challenge,
+                                *headers.items()])
         return [data]
 
     return xmlrpc_app

@@ -81,7 +81,10 @@ def _conf_line(name: str, value: str) -> str:
 class PostgresServer:
     """A throwaway PostgreSQL server in a temp dir on 127.0.0.1, for tests."""
 
-    def __init__(self, base_dir: Path | None = None) -> None:
+    def __init__(self, base_dir: Path | None = None,
+                 settings: dict[str, str] | None = None) -> None:
+        #: postgresql.conf lines over SETTINGS (a fault test wants synchronous commits).
+        self.settings = {**SETTINGS, **(settings or {})}
         # /tmp by default: short enough for the unix socket path (107 bytes at most) and
         # traversable by the server user, unlike a root-owned pytest tmp dir.
         self.base_dir = Path(base_dir or "/tmp")
@@ -147,6 +150,22 @@ class PostgresServer:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
 
+    def crash(self) -> None:
+        """Stop the server in immediate mode: no checkpoint, clients cut off, crash recovery
+        at the next start (half of `pg_ctl restart -m immediate`)."""
+        done = self._run("pg_ctl", "-D", str(self.root / "data"), "-w", "-t", "30", "stop",
+                         "-m", "immediate", timeout=60)
+        if done.returncode:
+            raise RuntimeError(f"pg_ctl stop failed:\n{done.stdout}{done.stderr}")
+
+    def resume(self) -> None:
+        """Start the stopped server again on its port (the other half)."""
+        done = self._run("pg_ctl", "-D", str(self.root / "data"), "-l",
+                         str(self.root / "server.log"), "-o", f"-p {self.port}", "-w", "-t", "60",
+                         "start", timeout=90)
+        if done.returncode:
+            raise RuntimeError(f"pg_ctl start failed:\n{done.stdout}{done.stderr}")
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -194,7 +213,7 @@ class PostgresServer:
             hint = f" (as user {SERVER_USER}: it must be able to enter every parent)" \
                 if self.as_root else ""
             raise RuntimeError(f"initdb failed in {self.root}{hint}:\n{done.stdout}{done.stderr}")
-        settings = {**SETTINGS, "unix_socket_directories": str(self.root)}
+        settings = {**self.settings, "unix_socket_directories": str(self.root)}
         with open(data / "postgresql.conf", "a") as conf:
             conf.writelines(_conf_line(name, value) for name, value in settings.items())
 

@@ -46,3 +46,14 @@ def test_nothing_in_the_repository_points_outside_it_to_shared_notes():
     offenders = [name for name in tracked if (ROOT / name).is_file()
                  and needle in (ROOT / name).read_text(errors="ignore")]
     assert offenders == []
+
+
+def test_the_readme_error_table_lists_every_fault_code_and_says_what_to_retry():
+    from service.domain.errors import XMLRPC_CODES
+    table = README.split("### Errors", 1)[1].split("\n\n", 2)[1]
+    for code, number in XMLRPC_CODES.items():
+        assert re.search(rf"(?<![\d-]){number}\b", table), code
+    assert re.search(r"^\| Unavailable\b.*\| Server\.Unavailable \| 5030 \|$", table, re.M)
+    retrying = README.split("**Retrying.**", 1)[1].split("\n\n", 1)[0]
+    assert "503" in retrying and "Retry-After" in retrying and "5030" in retrying
+    assert "same `event_id`" in retrying
