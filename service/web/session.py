@@ -69,9 +69,10 @@ def sign_in_link(rt: Runtime, key_id: str) -> str:
 
 def start_session(rt: Runtime, request: Request, response: Response, key_id: str) -> None:
     """Give ``response`` the cookie of a new session of ``key_id``."""
-    expires = rt.clock() + SESSION_LIFETIME
-    response.set_cookie(COOKIE, seal(rt.secret_key, SESSION, key_id, expires),
-                        expires=expires, path="/", httponly=True, samesite="Lax",
+    # The seal's expiry is what counts; Max-Age only tells the browser when to drop it.
+    response.set_cookie(COOKIE, seal(rt.secret_key, SESSION, key_id,
+                                     rt.clock() + SESSION_LIFETIME),
+                        max_age=SESSION_LIFETIME, path="/", httponly=True, samesite="Lax",
                         secure=request.scheme == "https" or rt.base_url.startswith("https:"))
 
 
