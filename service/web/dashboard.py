@@ -33,6 +33,8 @@ COMMENTS_PER_PAGE = 20
 MIN_WEEK_ANSWERS = 5
 #: The two drawings of each chart: a narrow one for phones, a wide one from 48rem on. The
 #: font size is in drawing units, chosen so labels render at least as large as body text.
+#: The room a week label ("02 Nov") takes, in font sizes, its margin included.
+LABEL_EMS = 4.2
 SIZES = {"narrow": {"width": 340, "font": 18}, "wide": {"width": 720, "font": 17}}
 
 
@@ -59,7 +61,7 @@ def view_request(campaign_id: int, values: dict[str, list[str]]) -> m.GetCampaig
 
 def _week_labels(points: list[TrendPoint], plot: float, font: float) -> list[str]:
     """Week labels, every k-th one so that neighbours never overlap."""
-    every = max(1, math.ceil(len(points) * font * 3.4 / plot))
+    every = max(1, math.ceil(len(points) * font * LABEL_EMS / plot))
     return [p.week.strftime("%d %b") if i % every == 0 else "" for i, p in enumerate(points)]
 
 

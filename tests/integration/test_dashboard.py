@@ -13,7 +13,7 @@ from service.services import messages as m
 from service.services.keys import authenticate, create_account_key
 from service.services.metrics import TrendPoint
 from service.web import dashboard
-from service.web.dashboard import MIN_WEEK_ANSWERS, chart
+from service.web.dashboard import LABEL_EMS, MIN_WEEK_ANSWERS, chart
 from tests.conftest import call
 
 WEEKS = [[9, 10, 3], [8, 6, 10, 9], [2, 4, 9], [10, 10, 9, 7, 8],
@@ -148,7 +148,7 @@ def test_week_labels_are_thinned_so_that_they_never_overlap_on_a_phone():
               for i in range(16)]
     narrow = chart(points, width=340, font=18)["points"]
     shown = [p["x"] for p in narrow if p["label"]]
-    assert len(shown) < 16 and min(b - a for a, b in zip(shown, shown[1:])) >= 18 * 3.4
+    assert len(shown) < 16 and min(b - a for a, b in zip(shown, shown[1:])) >= 18 * LABEL_EMS
     assert all(p["label"] for p in chart(points, width=720, font=17)["points"][:4:2])
 
 
