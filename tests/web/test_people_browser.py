@@ -90,14 +90,15 @@ def reader(app):
     return key.key_id, key.secret
 
 
-def sign_in(page, served: str, key: tuple[str, str], size: str | None = None) -> None:
+def sign_in(page, served: str, key: tuple[str, str], size: str | None = None,
+            words: tuple[str, str, str] = ("Key id", "Secret", "Sign in")) -> None:
     page.goto(f"{served}/home")
     assert page.url.startswith(f"{served}/signin?next=")
     if size:
         check_page(page, "signin", size)
-    page.get_by_label("Key id").fill(key[0])
-    page.get_by_label("Secret").fill(key[1])
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label(words[0]).fill(key[0])
+    page.get_by_label(words[1]).fill(key[1])
+    page.get_by_role("button", name=words[2]).click()
     assert page.url == f"{served}/home"
 
 
@@ -178,3 +179,14 @@ def test_the_whole_journey_works_with_the_keyboard_alone(open_browser, served, r
     page.wait_for_url("**category=detractor**")
     texts = page.locator("li.comment").all_inner_texts()
     assert texts and all("region: north" in text for text in texts)
+
+
+def test_a_german_reader_gets_the_pages_in_german_and_they_still_fit_a_phone(
+        open_browser, served, reader, campaign_id):  # noqa: F811
+    page = open_browser("phone", locale="de-DE")
+    sign_in(page, served, reader, words=("Schlüssel-ID", "Geheimnis", "Anmelden"))
+    page.get_by_role("link", name="Closed tickets").click()
+    page.get_by_role("link", name="Kritiker").click()
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert page.get_by_role("heading", name="NPS pro Woche").is_visible()
+    check_page(page, "dashboard-de", "phone")

@@ -284,3 +284,22 @@ def test_the_operator_prints_a_sign_in_link_for_a_key_of_the_account(migrated, c
     theirs = capsys.readouterr().out.splitlines()[-1].split(":")[0]
     status, _, err = run(capsys, "keys", "link", "--account", "acme", theirs)
     assert status == 1 and "No API key" in err
+
+
+@pytest.mark.parametrize("language, words", [
+    ("de-DE,de;q=0.9", ["Anmelden", "Schlüssel-ID"]), ("cs", ["Přihlásit se", "ID klíče"]),
+    ("fr-CA", ["Se connecter"]), ("es", ["Iniciar sesión"]), ("sv", ["Logga in"]),
+    ("ja, en;q=0.5", ["Sign in", "Key id"]),
+])
+def test_the_pages_speak_the_browsers_language(browser, language, words):
+    page = browser.get("/signin", headers={"Accept-Language": language})
+    assert all(word in page.text for word in words)
+    assert page.headers["Content-Language"] == language[:2].replace("ja", "en")
+
+
+def test_the_dashboard_in_czech(browser, reader, app, key):
+    admin = authenticate(app.runtime, Credentials(*key))
+    campaign = create_campaign(app.runtime, admin)
+    sign_in(browser, reader.key_id, reader.secret)
+    html = browser.get(f"/dashboard/{campaign}", headers={"Accept-Language": "cs"}).text
+    assert '<html lang="cs">' in html and "Komentáře" in html and "Míra odpovědí" in html
