@@ -98,7 +98,7 @@ def sign_in(page, served: str, key: tuple[str, str], size: str | None = None,
         check_page(page, "signin", size)
     page.get_by_label(words[0]).fill(key[0])
     page.get_by_label(words[1]).fill(key[1])
-    page.get_by_role("button", name=words[2]).click()
+    follow(page, page.get_by_role("button", name=words[2]))
     assert page.url == f"{served}/home"
 
 
@@ -108,12 +108,12 @@ def test_a_reader_signs_in_finds_the_campaign_and_reads_one_regions_detractors(
     page = open_browser(size)
     sign_in(page, served, reader, size)
     check_page(page, "home", size)
-    page.get_by_role("link", name="Closed tickets").click()
+    follow(page, page.get_by_role("link", name="Closed tickets"))
     assert page.locator("h1").inner_text() == "Closed tickets"
     check_page(page, "dashboard-campaign", size)
     page.locator("label.chip", has_text="north").click()
-    page.get_by_role("button", name="Apply").click()
-    page.get_by_role("link", name="Detractors").click()
+    follow(page, page.get_by_role("button", name="Apply"))
+    follow(page, page.get_by_role("link", name="Detractors"))
     assert "f.region=north" in page.url and "category=detractor" in page.url
     comments = page.locator("li.comment")
     assert comments.count() >= 2
@@ -124,7 +124,7 @@ def test_a_reader_signs_in_finds_the_campaign_and_reads_one_regions_detractors(
         assert item.locator("blockquote").inner_text().startswith("Slow answer <b>#")
     check_page(page, "dashboard", size)
     assert page.locator("svg.chart:visible").count() == 2
-    page.locator("li.comment a").first.click()
+    follow(page, page.locator("li.comment a").first)
     assert page.locator("h1").inner_text().endswith("@example.com")
     check_page(page, "contact", size)
 
@@ -133,15 +133,21 @@ def test_a_reader_signs_in_finds_the_campaign_and_reads_one_regions_detractors(
 def test_an_admin_manages_keys_in_the_browser(open_browser, served, key, size):
     page = open_browser(size)
     sign_in(page, served, key)
-    page.get_by_role("link", name="API keys").click()
+    follow(page, page.get_by_role("link", name="API keys"))
     page.get_by_label("Label (what uses this key)").fill("looker")
-    page.get_by_role("button", name="Create key").click()
+    follow(page, page.get_by_role("button", name="Create key"))
     secret = page.locator("code.secret").inner_text()
     assert secret.startswith("fl_") and ":" in secret
     check_page(page, "keys", size)
     new_id = secret.split(":")[0]
-    page.get_by_role("button", name=f"Revoke {new_id}").click()
+    follow(page, page.get_by_role("button", name=f"Revoke {new_id}"))
     assert f"Key {new_id} is revoked" in page.locator("main").inner_text()
+
+
+def follow(page, target) -> None:
+    """Click a link or button and wait until the page it leads to has loaded."""
+    with page.expect_navigation():
+        target.click()
 
 
 def press_tab_until(page, selector: str, limit: int = 60) -> None:
@@ -185,8 +191,8 @@ def test_a_german_reader_gets_the_pages_in_german_and_they_still_fit_a_phone(
         open_browser, served, reader, campaign_id):  # noqa: F811
     page = open_browser("phone", locale="de-DE")
     sign_in(page, served, reader, words=("Schlüssel-ID", "Geheimnis", "Anmelden"))
-    page.get_by_role("link", name="Closed tickets").click()
-    page.get_by_role("link", name="Kritiker").click()
+    follow(page, page.get_by_role("link", name="Closed tickets"))
+    follow(page, page.get_by_role("link", name="Kritiker"))
     assert page.locator("html").get_attribute("lang") == "de"
     assert page.get_by_role("heading", name="NPS pro Woche").is_visible()
     check_page(page, "dashboard-de", "phone")
