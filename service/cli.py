@@ -131,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="hours the old key keeps working")
     rotate.add_argument("key_id", help="the id of the key to replace (fl_...)")
 
+    link = command(keys, "link", "print a sign-in link for the account's pages, valid 15 "
+                   "minutes, that signs a person in as this key (read or admin)", _keys_link)
+    link.add_argument("--account", required=True, help="the account's name")
+    link.add_argument("key_id", help="the key's id (fl_...)")
+
     deliveries = command(commands, "deliveries", "outbox deliveries (webhooks, CRM pushes, "
                          "notification mails)").add_subparsers(metavar="ACTION")
     listed = command(deliveries, "list", "list an account's deliveries", _deliveries_list,
@@ -393,6 +398,20 @@ def _keys_list(args) -> int:
 def _keys_revoke(args) -> int:
     result = _as_account(args.account, "RevokeApiKey", key_id=args.key_id)
     print(f"revoked {result.key_id} at {result.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def _keys_link(args) -> int:
+    from service.domain.errors import NotFound
+    from service.services.keys import account_principal, principal_of_key
+    from service.web.session import LINK_LIFETIME, sign_in_link
+    rt, _ = _runtime()
+    owner, key = account_principal(rt, args.account), principal_of_key(rt, args.key_id)
+    if key.account_id != owner.account_id:
+        raise NotFound(f"No API key '{args.key_id}' in account '{args.account}'.")
+    key.require("read")
+    print(f"valid for {int(LINK_LIFETIME.total_seconds() // 60)} minutes:\n"
+          f"{sign_in_link(rt, key.key_id)}")
     return 0
 
 

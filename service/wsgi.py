@@ -28,6 +28,7 @@ from service.storage.uow import SqlUnitOfWork
 from service.telemetry import observe_request, render_metrics
 from service.web.dashboard import create_dashboard_app
 from service.web.exports import create_exports_app
+from service.web.people import create_people_app
 from service.web.survey_page import create_survey_app
 from service.web.toolkit import WSGIApp, json_response, text_response, wsgi_app
 from service.web.unsubscribe import create_unsubscribe_app
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None,
         "/exports/": create_exports_app(rt),
         "/u/": create_unsubscribe_app(rt),
         "/dashboard/": create_dashboard_app(rt),
+        **dict.fromkeys(("/", "/signin", "/signout", "/home", "/keys", "/contacts/"),
+                        create_people_app(rt)),
         "/s/": survey_pages,
         "/o/": survey_pages,
         "/static/": survey_pages,
@@ -78,7 +81,9 @@ class Router:
                  ) -> None:
         self.routes = routes
         self.trusted_proxies = trusted_proxies
-        self.prefixes = sorted((p for p in routes if p.endswith("/")), key=len, reverse=True)
+        # "/" is the site's root page only, not a prefix of every path.
+        self.prefixes = sorted((p for p in routes if p.endswith("/") and p != "/"), key=len,
+                               reverse=True)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REMOTE_ADDR") in self.trusted_proxies and environ.get("HTTP_X_REAL_IP"):

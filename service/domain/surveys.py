@@ -1,6 +1,7 @@
 """Surveys, questions and answers: the rules of what can be asked and answered."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,22 @@ def nps_category(score: int | None) -> str | None:
     if score >= 7:
         return "passive"
     return "detractor"
+
+
+#: The normal quantile of a two-sided 95% interval.
+Z_95 = 1.96
+
+
+def nps_margin(promoters: int, detractors: int, scored: int) -> float | None:
+    """The half-width of NPS's 95% confidence interval, in NPS points (None without scores).
+
+    NPS is 100·(p − d) for the promoter and detractor shares p and d; its standard
+    error is 100·sqrt((p + d − (p − d)²) / n).
+    """
+    if not scored:
+        return None
+    p, d = promoters / scored, detractors / scored
+    return round(Z_95 * 100 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / scored), 1)
 
 
 @dataclass(frozen=True)

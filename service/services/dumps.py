@@ -36,6 +36,13 @@ FIXED_COLUMNS = ["response_id", "cursor", "change", "submitted_at", "updated_at"
                  "invitation_id", "email", "crm_id", "nps_score", "nps_category"]
 #: A text cell starting with one of these may run as a formula in a spreadsheet (OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+def spreadsheet_safe(value: object) -> object:
+    """A text cell that cannot run as a formula when the CSV is opened in a spreadsheet."""
+    if value.__class__ is str and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 #: Question types whose answers are numbers: their cells need no formula guard.
 _NUMERIC_TYPES = ("nps", "rating")
 #: CSV rows written per writerows call (and per progress tick).
@@ -236,9 +243,7 @@ def _csv(plan: DumpPlan, rows: Iterator[Sequence], out: BinaryIO) -> Iterator[in
     for row in rows:
         cells = list(row)
         for index in guarded:
-            value = cells[index]
-            if value.__class__ is str and value.startswith(_FORMULA_START):
-                cells[index] = "'" + value
+            cells[index] = spreadsheet_safe(cells[index])
         batch.append(cells)
         if len(batch) == _CSV_BATCH:
             writer.writerows(batch)

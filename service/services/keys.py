@@ -54,8 +54,7 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
     # key and a wrong secret take the same time and get the same answer.
     expected = row.secret_hash if row is not None else _UNKNOWN_KEY_HASH
     matches = hmac.compare_digest(expected, hash_secret(credentials.secret))
-    if (not matches or row is None or row.revoked_at is not None
-            or (row.expires_at is not None and row.expires_at <= now)):
+    if not matches or not _usable(row, now):
         # Failures count per address and, for a key that exists, per key: guessing
         # one key's secret from many addresses is throttled too. Unknown key ids
         # are not counted, so made-up ones cannot fill the table.
@@ -68,6 +67,20 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
             uow.keys.touch(row.key_id, now)
             uow.commit()
         rt.keys.forget(row.key_id)
+    return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
+
+
+def _usable(row, now: datetime) -> bool:
+    return row is not None and row.revoked_at is None and (
+        row.expires_at is None or row.expires_at > now)
+
+
+def principal_of_key(rt: Runtime, key_id: str) -> Principal:
+    """The principal of a key that is still usable, for a session that proved its secret
+    (or a sign-in link) earlier: revoking or expiring the key ends its sessions too."""
+    row = rt.keys.get(key_id, lambda: _read_key(rt, key_id))
+    if not _usable(row, rt.clock()):
+        raise Unauthorized("Your session has ended: sign in again.")
     return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
 
 
@@ -166,16 +179,23 @@ def _retire(uow, account_id: int, key_id: str, until: datetime) -> None:
         uow.keys.expire(key_id, until)
 
 
-def rotate_account_key(rt: Runtime, account: str, key_id: str, grace: timedelta) -> NewApiKey:
-    """A new key with the scopes and label of ``key_id``, which stays valid for ``grace``."""
-    principal = account_principal(rt, account)
+def rotation_request(rt: Runtime, principal: Principal, key_id: str, grace: timedelta,
+                     owner: str = "your account") -> CreateApiKeyRequest:
+    """The CreateApiKey request that replaces ``key_id`` by a key of the same scopes and label;
+    the old key stays valid for ``grace``."""
     with rt.uow(read_only=True) as uow:
         row = uow.keys.get(key_id)
     if row is None or row.account_id != principal.account_id:
-        raise NotFound(f"No API key '{key_id}' in account '{account}'.")
-    request = CreateApiKeyRequest(scopes=row.scopes.split(), label=row.label, replaces=key_id,
-                                  replaced_grace_hours=int(grace.total_seconds() // 3600))
-    return create_api_key(rt, principal, request)
+        raise NotFound(f"No API key '{key_id}' in {owner}.")
+    return CreateApiKeyRequest(scopes=row.scopes.split(), label=row.label, replaces=key_id,
+                               replaced_grace_hours=int(grace.total_seconds() // 3600))
+
+
+def rotate_account_key(rt: Runtime, account: str, key_id: str, grace: timedelta) -> NewApiKey:
+    """A new key with the scopes and label of ``key_id``, which stays valid for ``grace``."""
+    principal = account_principal(rt, account)
+    return create_api_key(rt, principal, rotation_request(rt, principal, key_id, grace,
+                                                          f"account '{account}'"))
 
 
 def _key_info(row, now: datetime) -> ApiKeyInfo:

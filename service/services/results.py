@@ -141,6 +141,15 @@ def get_contact_results(rt: Runtime, principal: Principal,
     return m.ContactResults(email=contact.email, crm_id=contact.crm_id, results=results)
 
 
+def contact_results(rt: Runtime, principal: Principal, contact_id: int) -> m.ContactResults:
+    """GetContactResults for a contact of the account known by its id (the dashboard's links)."""
+    with rt.uow(read_only=True) as uow:
+        contact = uow.contacts.get(principal.account_id, contact_id)
+    if contact is None or not contact.email:
+        raise NotFound("No such contact in your account.")
+    return get_contact_results(rt, principal, m.GetContactResultsRequest(email=contact.email))
+
+
 def export_record(survey: Survey | None, row) -> m.ExportRecord:
     """A response as ExportResponses gives it: the response record, typed for the doors
     (which carry date-times as date-times, not as text)."""

@@ -36,6 +36,11 @@ def test_the_templates_have_messages_to_translate(source_messages):
     assert {"Send", "There is a problem", "Page not found"} <= source_messages
 
 
+def test_the_account_pages_messages_are_extracted_too(source_messages):
+    assert {"Sign in", "Campaigns", "API keys", "Comments", "NPS per week",
+            "fewer than %(n)s answers: mostly noise"} <= source_messages
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_each_language_translates_every_message_and_nothing_stale(language, source_messages):
     entries = {message.id: message for message in catalogue(language) if message.id}

@@ -216,8 +216,9 @@ class InvitationRepository(Repository):
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
-        """(sent_at, opened_at, contact attributes) of a campaign's invitations."""
-        query = (select(invitations.c.sent_at, invitations.c.opened_at, contacts.c.attributes)
+        """(sent_at, opened_at, responded_at, contact attributes) of a campaign's invitations."""
+        query = (select(invitations.c.sent_at, invitations.c.opened_at,
+                        invitations.c.responded_at, contacts.c.attributes)
                  .join(contacts, contacts.c.id == invitations.c.contact_id)
                  .where(invitations.c.account_id == account_id,
                         invitations.c.campaign_id == campaign_id))
@@ -226,6 +227,15 @@ class InvitationRepository(Repository):
         if date_to is not None:
             query = query.where(invitations.c.created_at < date_to)
         return iter(self.connection.execution_options(yield_per=5000).execute(query))
+
+    def created_span(self, account_id: int, campaign_id: int
+                     ) -> tuple[datetime | None, datetime | None]:
+        """When a campaign's first and last invitations were made (None, None before any)."""
+        row = self.connection.execute(
+            select(func.min(invitations.c.created_at), func.max(invitations.c.created_at))
+            .where(invitations.c.account_id == account_id,
+                   invitations.c.campaign_id == campaign_id)).one()
+        return row[0], row[1]
 
     def of_contact(self, contact_id: int) -> list[Invitation]:
         return [_invitation(row) for row in self.connection.execute(

@@ -96,6 +96,34 @@ class ResponseRepository(Repository):
             query = query.where(responses.c.submitted_at < date_to)
         return iter(self.connection.execution_options(yield_per=5000).execute(query))
 
+    def for_view(self, account_id: int, campaign_id: int, date_from: datetime | None,
+                 date_to: datetime | None) -> Iterator[Row]:
+        """A campaign's responses newest first, with their contact's id, email, erasure and
+        attributes: what the dashboard lists and downloads."""
+        query = (select(responses.c.id, responses.c.submitted_at, responses.c.nps_score,
+                        responses.c.answers, responses.c.contact_id, contacts.c.email,
+                        contacts.c.erased_at, contacts.c.attributes)
+                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .where(responses.c.account_id == account_id,
+                        responses.c.campaign_id == campaign_id)
+                 .order_by(responses.c.submitted_at.desc(), responses.c.id.desc()))
+        if date_from is not None:
+            query = query.where(responses.c.submitted_at >= date_from)
+        if date_to is not None:
+            query = query.where(responses.c.submitted_at < date_to)
+        return iter(self.connection.execution_options(yield_per=5000).execute(query))
+
+    def span(self, account_id: int, campaign_id: int | None = None
+             ) -> dict[int, tuple[datetime, datetime]]:
+        """The first and last submission time of each campaign that has responses."""
+        query = (select(responses.c.campaign_id, func.min(responses.c.submitted_at),
+                        func.max(responses.c.submitted_at))
+                 .where(responses.c.account_id == account_id)
+                 .group_by(responses.c.campaign_id))
+        if campaign_id is not None:
+            query = query.where(responses.c.campaign_id == campaign_id)
+        return {row[0]: (row[1], row[2]) for row in self.connection.execute(query)}
+
     def last_position(self, account_id: int, campaign_id: int) -> int:
         """The highest export position of a campaign's committed responses (0: none)."""
         return self.connection.execute(select(func.coalesce(func.max(responses.c.position), 0))
