@@ -17,6 +17,7 @@ from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
 from service.services.outbox import queue_webhooks, retry_delay
 from service.services.records import timestamp
+from service.services.surveys import SCHEDULED_LEASE, claim_scheduled
 from service.services.runtime import Runtime
 from service.services.tracking import token_of
 
@@ -111,28 +112,34 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
 
 
 def run_recurrences(rt: Runtime) -> int:
-    """Invite the members of each recurring campaign's list again when its period is up."""
+    """Invite the members of each recurring campaign's list again when its period is up.
+
+    Each recurrence is claimed first (one worker runs it) by moving its last run to
+    where it falls due again once the lease is over, should this worker die mid-way;
+    the event ids of a cycle keep a repeated run from inviting anybody twice.
+    """
     now = rt.clock()
     with rt.uow(read_only=True) as uow:
         due = [campaign for campaign in uow.campaigns.recurring(now)
                if campaign.last_recurrence_at is None
                or campaign.last_recurrence_at + timedelta(days=campaign.recurrence_days) <= now]
-        members = {campaign.id: uow.lists.member_contacts(campaign.account_id,
-                                                          campaign.recurrence_list)
-                   for campaign in due}
     invited = 0
     for campaign in due:
+        lease = now + SCHEDULED_LEASE - timedelta(days=campaign.recurrence_days)
+        if not claim_scheduled(rt, campaign, "last_recurrence_at",
+                               campaign.last_recurrence_at, lease):
+            continue
         account_id = campaign.account_id
+        with rt.uow(read_only=True) as uow:
+            members = uow.lists.member_contacts(account_id, campaign.recurrence_list)
         cycle = f"{now:%Y-%m-%d}"
         rows = [m.Respondent(email=contact.email, event_id=f"recurrence:{cycle}:{contact.id}")
-                for contact in members[campaign.id]]
+                for contact in members]
         if rows:
             # The same rules as any trigger: quarantine, unsubscribes, duplicates of a re-run.
             result = add_respondents(rt, Principal(account_id, "worker", frozenset({"trigger"})),
                                      m.AddRespondentsRequest(campaign_id=campaign.id,
                                                              respondents=rows))
             invited += result.scheduled + result.sent
-        with rt.uow() as uow:
-            uow.campaigns.mark_recurrence(campaign.id, now)
-            uow.commit()
+        claim_scheduled(rt, campaign, "last_recurrence_at", lease, now)
     return invited

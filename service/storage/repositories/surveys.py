@@ -93,13 +93,13 @@ class CampaignRepository(Repository):
             .order_by(campaigns.c.next_dump_at))
         return [_campaign(row) for row in rows]
 
-    def set_next_dump(self, campaign_id: int, at: datetime | None) -> None:
-        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
-                                .values(next_dump_at=at))
-
-    def mark_recurrence(self, campaign_id: int, now: datetime) -> None:
-        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
-                                .values(last_recurrence_at=now))
+    def claim(self, campaign: Campaign, column: str, seen: datetime | None,
+              value: datetime | None) -> bool:
+        """Move the campaign's ``column`` from ``seen`` to ``value``; False if another worker
+        moved it first (a conditional UPDATE: the row lock makes it one winner on every backend)."""
+        return self.connection.execute(update(campaigns).where(
+            campaigns.c.account_id == campaign.account_id, campaigns.c.id == campaign.id,
+            campaigns.c[column].is_not_distinct_from(seen)).values({column: value})).rowcount == 1
 
     def get_any(self, campaign_id: int) -> Campaign | None:
         """A campaign of any account (operator tools only)."""
