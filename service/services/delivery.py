@@ -50,7 +50,7 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
             contact = uow.contacts.get(account_id, invitation.contact_id)
             kind = "invitation" if invitation.status in Status.UNSENT else "reminder"
             if contact.unsubscribed:
-                uow.invitations.apply(invitation.id, invitation.suppressed("unsubscribed"), now,
+                uow.invitations.apply(invitation, invitation.suppressed("unsubscribed"), now,
                                       lease_owner=worker_id)
                 continue
             token = token_of(rt, invitation)
@@ -78,7 +78,7 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
         else:
             change = invitation.reminded(
                 now, campaign.next_reminder(now, invitation.reminders_sent + 1))
-        done = uow.invitations.apply(job.invitation_id, change, now, lease_owner=worker_id)
+        done = uow.invitations.apply(invitation, change, now, lease_owner=worker_id)
         if done and job.kind == "invitation":
             queue_webhooks(uow, account_id, campaign, "invitation.sent",
                            f"invitation_{job.invitation_id}_sent",
@@ -100,7 +100,7 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
         account_id = invitation.account_id
         change = invitation.mail_failed(job.kind == "reminder", attempts, error,
                                         None if dead else now + retry_delay(attempts))
-        if (uow.invitations.apply(job.invitation_id, change, now, lease_owner=worker_id)
+        if (uow.invitations.apply(invitation, change, now, lease_owner=worker_id)
                 and dead and job.kind == "invitation"):
             campaign = uow.campaigns.get(account_id, invitation.campaign_id)
             queue_webhooks(uow, account_id, campaign, "invitation.bounced",

@@ -59,7 +59,7 @@ def open_invitation(rt: Runtime, token: str, mark_opened: bool = True) -> Survey
         state = _invitation_state(uow, invitation, campaign, now)
     if state == "open" and mark_opened and invitation.opened_at is None:
         with rt.uow() as uow:
-            uow.invitations.apply(invitation.id, invitation.opened(now), now)
+            uow.invitations.apply(invitation, invitation.opened(now), now)
             uow.commit()
     return SurveyView(state, survey)
 

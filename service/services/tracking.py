@@ -103,7 +103,8 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
             check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
         invitation = new_invitation(campaign, contact.id, params, request.event_id, now)
         invitation.id = uow.invitations.add(principal.account_id, invitation)
-        uow.invitations.record_events(creation_history(invitation, now, "GetTrackingUrl"))
+        uow.invitations.record_events(principal.account_id,
+                                      creation_history(invitation, now, "GetTrackingUrl"))
         uow.commit()
     return tracking_result(rt, invitation, now)
 

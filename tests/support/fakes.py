@@ -128,18 +128,20 @@ class FakeInvitations:
             ids.append(stored.id)
         return ids
 
-    def record_events(self, events: list[tuple[int, datetime, str, str]]) -> None:
+    def record_events(self, account_id: int,
+                      events: list[tuple[int, datetime, str, str]]) -> None:
         self.events.extend(events)
 
-    def apply(self, invitation_id: int, change: Transition, now: datetime,
+    def apply(self, invitation: Invitation, change: Transition, now: datetime,
               lease_owner: str | None = None) -> bool:
+        invitation_id = invitation.id
         account_id, invitation = self.rows[invitation_id]
         if invitation.status not in change.allowed:
             return False
         known = {name: value for name, value in change.values.items()
                  if hasattr(invitation, name)}
         self.rows[invitation_id] = (account_id, replace(invitation, **known))
-        self.record_events([(invitation_id, now, change.event, change.detail)])
+        self.record_events(account_id, [(invitation_id, now, change.event, change.detail)])
         return True
 
 

@@ -158,20 +158,24 @@ class ListRepository(Repository):
             select(contacts).join(list_members, list_members.c.contact_id == contacts.c.id)
             .join(contact_lists, contact_lists.c.id == list_members.c.list_id)
             .where(contact_lists.c.account_id == account_id, contact_lists.c.name == name,
+                   list_members.c.account_id == account_id, contacts.c.account_id == account_id,
                    contacts.c.erased_at.is_(None))
             .order_by(contacts.c.id))
         return [_contact(row) for row in rows]
 
-    def members(self, list_id: int) -> set[int]:
+    def members(self, account_id: int, list_id: int) -> set[int]:
         return set(self.connection.execute(select(list_members.c.contact_id).where(
-            list_members.c.list_id == list_id)).scalars())
+            list_members.c.account_id == account_id, list_members.c.list_id == list_id)).scalars())
 
-    def add_members(self, list_id: int, contact_ids: list[int], now: datetime) -> None:
+    def add_members(self, account_id: int, list_id: int, contact_ids: list[int],
+                    now: datetime) -> None:
         for chunk in chunks(contact_ids):
             self.connection.execute(insert(list_members), [
-                {"list_id": list_id, "contact_id": c, "added_at": now} for c in chunk])
+                {"account_id": account_id, "list_id": list_id, "contact_id": c, "added_at": now}
+                for c in chunk])
 
-    def remove_members(self, list_id: int, contact_ids: list[int]) -> None:
+    def remove_members(self, account_id: int, list_id: int, contact_ids: list[int]) -> None:
         for chunk in chunks(contact_ids):
             self.connection.execute(list_members.delete().where(
-                list_members.c.list_id == list_id, list_members.c.contact_id.in_(chunk)))
+                list_members.c.account_id == account_id, list_members.c.list_id == list_id,
+                list_members.c.contact_id.in_(chunk)))

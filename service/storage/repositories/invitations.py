@@ -131,15 +131,17 @@ class InvitationRepository(Repository):
             found.update((contact_id, last) for contact_id, last in self.connection.execute(query))
         return found
 
-    def record_events(self, events: list[tuple[int, datetime, str, str]]) -> None:
-        """Append (invitation_id, at, event, detail) rows to invitations' histories."""
+    def record_events(self, account_id: int,
+                      events: list[tuple[int, datetime, str, str]]) -> None:
+        """Append (invitation_id, at, event, detail) rows to the account's invitations' histories."""
         for chunk in chunks(events):
             self.connection.execute(insert(invitation_events), [
-                {"invitation_id": i, "at": at, "event": event, "detail": detail[:500]}
-                for i, at, event, detail in chunk])
+                {"account_id": account_id, "invitation_id": i, "at": at, "event": event,
+                 "detail": detail[:500]} for i, at, event, detail in chunk])
 
-    def history(self, invitation_id: int) -> list[HistoryRecord]:
+    def history(self, account_id: int, invitation_id: int) -> list[HistoryRecord]:
         return self._records(HistoryRecord, select(invitation_events).where(
+            invitation_events.c.account_id == account_id,
             invitation_events.c.invitation_id == invitation_id).order_by(invitation_events.c.id))
 
     def non_responders(self, account_id: int, campaign_id: int, since: datetime | None,
@@ -193,19 +195,21 @@ class InvitationRepository(Repository):
         return self.connection.execute(select(func.count()).select_from(invitations)
                                        .where(_mail_due(now))).scalar_one()
 
-    def apply(self, invitation_id: int, change: Transition, now: datetime,
+    def apply(self, invitation: Invitation, change: Transition, now: datetime,
               lease_owner: str | None = None) -> bool:
         """Apply a state change and record it in the history, if the invitation is still
         in an allowed state (and, with ``lease_owner``, still leased by it: the lease ends).
         False when it was not applied."""
-        where = [invitations.c.id == invitation_id, invitations.c.status.in_(change.allowed)]
+        where = [invitations.c.account_id == invitation.account_id,
+                 invitations.c.id == invitation.id, invitations.c.status.in_(change.allowed)]
         values = dict(change.values)
         if lease_owner is not None:
             where.append(invitations.c.lease_owner == lease_owner)
             values.update(lease_owner=None, lease_until=None)
         if self.connection.execute(update(invitations).where(*where).values(**values)).rowcount != 1:
             return False
-        self.record_events([(invitation_id, now, change.event, change.detail)])
+        self.record_events(invitation.account_id,
+                           [(invitation.id, now, change.event, change.detail)])
         return True
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
