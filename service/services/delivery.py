@@ -27,6 +27,7 @@ MAX_ATTEMPTS = 8
 
 @dataclass
 class MailJob:
+    account_id: int
     invitation_id: int
     kind: str            # "invitation" or "reminder"
     mail: Mail
@@ -59,7 +60,7 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
                       "survey_title": survey.title, "campaign_name": campaign.name,
                       **{f"attr.{k}": v for k, v in contact.attributes.items()},
                       **{f"param.{k}": v for k, v in invitation.params.items()}}
-            jobs.append(MailJob(invitation.id, kind, compose(
+            jobs.append(MailJob(account_id, invitation.id, kind, compose(
                 kind, campaign.templates, survey.language, contact.email, values),
                 invitation.attempts))
         uow.commit()
@@ -70,8 +71,8 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
     """The mail was accepted by the SMTP server: the invitation moves on, once."""
     now = rt.clock()
     with rt.uow() as uow:
-        invitation = uow.invitations.get_any(job.invitation_id)
-        account_id = invitation.account_id
+        account_id = job.account_id
+        invitation = uow.invitations.get(account_id, job.invitation_id)
         campaign = uow.campaigns.get(account_id, invitation.campaign_id)
         if job.kind == "invitation":
             change = invitation.mailed(now, campaign.next_reminder(now, 0))
@@ -96,8 +97,8 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
     attempts = job.attempts + 1
     dead = not temporary or attempts >= MAX_ATTEMPTS
     with rt.uow() as uow:
-        invitation = uow.invitations.get_any(job.invitation_id)
-        account_id = invitation.account_id
+        account_id = job.account_id
+        invitation = uow.invitations.get(account_id, job.invitation_id)
         change = invitation.mail_failed(job.kind == "reminder", attempts, error,
                                         None if dead else now + retry_delay(attempts))
         if (uow.invitations.apply(invitation, change, now, lease_owner=worker_id)

@@ -112,7 +112,7 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
         events = [rows[index].event_id for index, *_ in batch if rows[index].event_id]
-        earlier = uow.invitations.by_events(campaign.id, events) \
+        earlier = uow.invitations.by_events(principal.account_id, campaign.id, events) \
             if look_up_events and events else {}
         contacts = uow.contacts.upsert_many(
             principal.account_id, [(e, c, a) for _, e, c, a, _ in batch], now)
@@ -346,7 +346,7 @@ def unsubscribe(rt: Runtime, token: str) -> bool:
         invitation = find_invitation_by_token(rt, uow, token)
         if invitation is None:
             return False
-        if uow.contacts.unsubscribe(invitation.contact_id, now):
+        if uow.contacts.unsubscribe(invitation.account_id, invitation.contact_id, now):
             uow.invitations.record_events(invitation.account_id,
                                           [(invitation.id, now, "unsubscribed", "")])
         uow.commit()

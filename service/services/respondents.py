@@ -176,7 +176,7 @@ def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> s
     # Order matters: someone who answered hears so even after the campaign closed.
     if invitation.status == Status.RESPONDED:
         return "answered"
-    if uow.contacts.is_unsubscribed(invitation.contact_id):
+    if uow.contacts.is_unsubscribed(invitation.account_id, invitation.contact_id):
         return "unsubscribed"
     state = _campaign_state(campaign)
     if state is not None:

@@ -17,8 +17,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from service.domain.distribution import Status
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -48,6 +51,13 @@ class UTCDateTime(TypeDecorator):
 #: Ids are 64-bit (a large deployment writes over 2**31 history events a year); on SQLite
 #: INTEGER is 64-bit already, and only an INTEGER PRIMARY KEY is the autoincrementing rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _where(column: str, values: tuple[str, ...]) -> dict:
+    """The predicate of a partial index: ``column`` among literal ``values``, as the
+    worker's claims write it (InvitationRepository, OutboxRepository: ``among_literals``)."""
+    predicate = text(f"{column} IN ({', '.join(repr(v) for v in values)})")
+    return {"sqlite_where": predicate, "postgresql_where": predicate}
 
 
 def _id() -> Column:
@@ -174,8 +184,10 @@ invitations = Table(
     UniqueConstraint("campaign_id", "event_id", name="uq_invitations_campaign_event"),
     Index("ix_invitations_campaign_contact", "campaign_id", "contact_id", "created_at"),
     Index("ix_invitations_account_contact", "account_id", "contact_id", "created_at"),
-    Index("ix_invitations_due", "status", "send_at"),
-    Index("ix_invitations_reminder_due", "next_reminder_at"),
+    # Partial: only what the worker may still have to mail is in them.
+    Index("ix_invitations_due", "account_id", "send_at", **_where("status", Status.UNSENT)),
+    Index("ix_invitations_reminder_due", "account_id", "next_reminder_at",
+          **_where("status", Status.AWAITING_ANSWER)),
 )
 
 responses = Table(
@@ -314,7 +326,7 @@ outbox = Table(
     Column("lease_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
-    Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_due", "account_id", "next_attempt_at", **_where("state", ("pending",))),
     Index("ix_outbox_account", "account_id", "id"),
 )
 

@@ -76,7 +76,8 @@ class CampaignRepository(Repository):
         return _campaign(row) if row else None
 
     def update(self, campaign: Campaign, now: datetime) -> None:
-        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(
+        self.connection.execute(update(campaigns).where(
+            campaigns.c.account_id == campaign.account_id, campaigns.c.id == campaign.id).values(
             updated_at=now, **{name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}))
 
     def recurring(self, now: datetime) -> list[Campaign]:
@@ -131,6 +132,7 @@ class AttributeRepository(Repository):
                 account_id=account_id, name=name, kind=kind, values=values, created_at=now))
         else:
             self.connection.execute(update(attribute_definitions).where(
+                attribute_definitions.c.account_id == account_id,
                 attribute_definitions.c.id == existing.id).values(kind=kind, values=values))
 
     def all(self, account_id: int) -> dict[str, AttributeDefinitionRecord]:
