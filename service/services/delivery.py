@@ -17,6 +17,7 @@ from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
 from service.services.outbox import LEASE, queue_webhooks, retry_delay
 from service.services.records import timestamp
+from service.services.surveys import SCHEDULED_LEASE, claim_scheduled
 from service.services.runtime import Runtime
 from service.services.tracking import token_of
 
@@ -25,6 +26,7 @@ MAX_ATTEMPTS = 8
 
 @dataclass
 class MailJob:
+    account_id: int
     invitation_id: int
     kind: str            # "invitation" or "reminder"
     mail: Mail
@@ -48,7 +50,7 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
             contact = uow.contacts.get(account_id, invitation.contact_id)
             kind = "invitation" if invitation.status in Status.UNSENT else "reminder"
             if contact.unsubscribed:
-                uow.invitations.apply(invitation.id, invitation.suppressed("unsubscribed"), now,
+                uow.invitations.apply(invitation, invitation.suppressed("unsubscribed"), now,
                                       lease_owner=worker_id)
                 continue
             token = token_of(rt, invitation)
@@ -63,16 +65,19 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
             mail = replace(compose(kind, campaign.templates, survey.language, contact.email,
                                    values),
                            key=message_key(rt.secret_key, f"{kind}:{invitation.id}:{number}"))
-            jobs.append(MailJob(invitation.id, kind, mail, invitation.attempts))
+            jobs.append(MailJob(account_id, invitation.id, kind, mail, invitation.attempts))
         uow.commit()
     return jobs
 
 
 def renew_mail(rt: Runtime, worker_id: str, jobs: list[MailJob]) -> None:
     """Extend the lease of the mails this worker still has to send."""
+    held: dict[int, list[int]] = {}
+    for job in jobs:
+        held.setdefault(job.account_id, []).append(job.invitation_id)
     with rt.uow() as uow:
-        uow.invitations.extend_leases([job.invitation_id for job in jobs], worker_id,
-                                      rt.clock() + LEASE)
+        for account_id, ids in held.items():
+            uow.invitations.extend_leases(account_id, ids, worker_id, rt.clock() + LEASE)
         uow.commit()
 
 
@@ -80,15 +85,15 @@ def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:
     """The mail was accepted by the SMTP server: the invitation moves on, once."""
     now = rt.clock()
     with rt.uow() as uow:
-        invitation = uow.invitations.get_any(job.invitation_id)
-        account_id = invitation.account_id
+        account_id = job.account_id
+        invitation = uow.invitations.get(account_id, job.invitation_id)
         campaign = uow.campaigns.get(account_id, invitation.campaign_id)
         if job.kind == "invitation":
             change = invitation.mailed(now, campaign.next_reminder(now, 0))
         else:
             change = invitation.reminded(
                 now, campaign.next_reminder(now, invitation.reminders_sent + 1))
-        done = uow.invitations.apply(job.invitation_id, change, now, lease_owner=worker_id)
+        done = uow.invitations.apply(invitation, change, now, lease_owner=worker_id)
         if done and job.kind == "invitation":
             queue_webhooks(uow, account_id, campaign, "invitation.sent",
                            f"invitation_{job.invitation_id}_sent",
@@ -106,11 +111,11 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
     attempts = job.attempts + 1
     dead = not temporary or attempts >= MAX_ATTEMPTS
     with rt.uow() as uow:
-        invitation = uow.invitations.get_any(job.invitation_id)
-        account_id = invitation.account_id
+        account_id = job.account_id
+        invitation = uow.invitations.get(account_id, job.invitation_id)
         change = invitation.mail_failed(job.kind == "reminder", attempts, error,
                                         None if dead else now + retry_delay(attempts))
-        if (uow.invitations.apply(job.invitation_id, change, now, lease_owner=worker_id)
+        if (uow.invitations.apply(invitation, change, now, lease_owner=worker_id)
                 and dead and job.kind == "invitation"):
             campaign = uow.campaigns.get(account_id, invitation.campaign_id)
             queue_webhooks(uow, account_id, campaign, "invitation.bounced",
@@ -122,28 +127,34 @@ def record_failure(rt: Runtime, worker_id: str, job: MailJob, error: str,
 
 
 def run_recurrences(rt: Runtime) -> int:
-    """Invite the members of each recurring campaign's list again when its period is up."""
+    """Invite the members of each recurring campaign's list again when its period is up.
+
+    Each recurrence is claimed first (one worker runs it) by moving its last run to
+    where it falls due again once the lease is over, should this worker die mid-way;
+    the event ids of a cycle keep a repeated run from inviting anybody twice.
+    """
     now = rt.clock()
     with rt.uow(read_only=True) as uow:
         due = [campaign for campaign in uow.campaigns.recurring(now)
                if campaign.last_recurrence_at is None
                or campaign.last_recurrence_at + timedelta(days=campaign.recurrence_days) <= now]
-        members = {campaign.id: uow.lists.member_contacts(campaign.account_id,
-                                                          campaign.recurrence_list)
-                   for campaign in due}
     invited = 0
     for campaign in due:
+        lease = now + SCHEDULED_LEASE - timedelta(days=campaign.recurrence_days)
+        if not claim_scheduled(rt, campaign, "last_recurrence_at",
+                               campaign.last_recurrence_at, lease):
+            continue
         account_id = campaign.account_id
+        with rt.uow(read_only=True) as uow:
+            members = uow.lists.member_contacts(account_id, campaign.recurrence_list)
         cycle = f"{now:%Y-%m-%d}"
         rows = [m.Respondent(email=contact.email, event_id=f"recurrence:{cycle}:{contact.id}")
-                for contact in members[campaign.id]]
+                for contact in members]
         if rows:
             # The same rules as any trigger: quarantine, unsubscribes, duplicates of a re-run.
             result = add_respondents(rt, Principal(account_id, "worker", frozenset({"trigger"})),
                                      m.AddRespondentsRequest(campaign_id=campaign.id,
                                                              respondents=rows))
             invited += result.scheduled + result.sent
-        with rt.uow() as uow:
-            uow.campaigns.mark_recurrence(campaign.id, now)
-            uow.commit()
+        claim_scheduled(rt, campaign, "last_recurrence_at", lease, now)
     return invited

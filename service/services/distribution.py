@@ -112,7 +112,7 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
         events = [rows[index].event_id for index, *_ in batch if rows[index].event_id]
-        earlier = uow.invitations.by_events(campaign.id, events) \
+        earlier = uow.invitations.by_events(principal.account_id, campaign.id, events) \
             if look_up_events and events else {}
         contacts = uow.contacts.upsert_many(
             principal.account_id, [(e, c, a) for _, e, c, a, _ in batch], now)
@@ -153,7 +153,7 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
                 row=index, status=invitation.status, email=email, invitation_id=new_id,
                 url=tracking_result(rt, invitation, now).url)
             history.extend(creation_history(invitation, now, "AddRespondents"))
-        uow.invitations.record_events(history)
+        uow.invitations.record_events(principal.account_id, history)
         uow.commit()
 
 
@@ -249,7 +249,7 @@ def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> 
         definitions = uow.attributes.all(principal.account_id)
         valid, errors = _valid_rows(definitions, request.contacts)
         list_id = uow.lists.get_or_create(principal.account_id, request.list_name, now)
-        members = uow.lists.members(list_id)
+        members = uow.lists.members(principal.account_id, list_id)
         if request.mode == "remove":
             known = uow.contacts.by_emails(principal.account_id, [f[0] for _, f in valid])
             named = {c.id for c in known.values()}
@@ -261,8 +261,8 @@ def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> 
             to_add = named - members
             to_remove = members - named if request.mode == "replace" else set()
             unchanged = len(named & members)
-        uow.lists.add_members(list_id, sorted(to_add), now)
-        uow.lists.remove_members(list_id, sorted(to_remove))
+        uow.lists.add_members(principal.account_id, list_id, sorted(to_add), now)
+        uow.lists.remove_members(principal.account_id, list_id, sorted(to_remove))
         uow.commit()
     return m.SyncListResult(
         list_name=request.list_name, added=len(to_add), removed=len(to_remove),
@@ -281,7 +281,7 @@ def get_invitation(rt: Runtime, principal: Principal,
         if invitation is None:
             raise NotFound(f"No invitation {request.invitation_id} in your account.")
         contact = uow.contacts.get(principal.account_id, invitation.contact_id)
-        history = uow.invitations.history(invitation.id)
+        history = uow.invitations.history(principal.account_id, invitation.id)
     return m.InvitationInfo(
         invitation_id=invitation.id, campaign_id=invitation.campaign_id, email=contact.email,
         crm_id=contact.crm_id, status=invitation.effective_status(now),
@@ -346,7 +346,8 @@ def unsubscribe(rt: Runtime, token: str) -> bool:
         invitation = find_invitation_by_token(rt, uow, token)
         if invitation is None:
             return False
-        if uow.contacts.unsubscribe(invitation.contact_id, now):
-            uow.invitations.record_events([(invitation.id, now, "unsubscribed", "")])
+        if uow.contacts.unsubscribe(invitation.account_id, invitation.contact_id, now):
+            uow.invitations.record_events(invitation.account_id,
+                                          [(invitation.id, now, "unsubscribed", "")])
         uow.commit()
     return True

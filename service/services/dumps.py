@@ -28,7 +28,7 @@ from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.records import response_record, timestamp
 from service.services.runtime import Runtime
-from service.services.surveys import get_campaign_of
+from service.services.surveys import SCHEDULED_LEASE, claim_scheduled, get_campaign_of
 
 FORMATS = ("csv", "jsonl", "xml")
 DUMP_NS = "urn:feedloop:dump:v1"
@@ -308,15 +308,22 @@ SCHEDULE_CURSOR = "scheduled"
 def run_scheduled_dumps(rt: Runtime) -> int:
     """Write every due scheduled dump into the dump store; the number of files written.
 
-    The file and its manifest are written (atomically) before the database
-    records them and moves the schedule's cursor, in one transaction: a crash
-    in between leaves at worst an unlisted file, and the next run repeats the range.
+    Several workers may run: each dump is claimed first by moving its due time a
+    lease ahead, which one worker only can do. The file and its manifest are written
+    (atomically) before the database records them and moves the schedule's cursor,
+    in one transaction that holds only while the claim is still this worker's: a
+    crash in between leaves at worst an unlisted file, and once the lease is over
+    another worker repeats the range.
     """
     store = rt.dump_store
     now = rt.clock()
+    lease = now + SCHEDULED_LEASE
     with rt.uow(read_only=True) as uow:
         due = uow.campaigns.due_dumps(now)
+    written = 0
     for campaign in due:
+        if not claim_scheduled(rt, campaign, "next_dump_at", campaign.next_dump_at, lease):
+            continue
         account_id = campaign.account_id
         principal = Principal(account_id, "worker", frozenset({"read"}))
         plan = plan_dump(rt, principal, campaign.id, cursor_name=SCHEDULE_CURSOR)
@@ -329,15 +336,17 @@ def run_scheduled_dumps(rt: Runtime) -> int:
             handle.write(dump_manifest(name, plan, campaign.dump_format, campaign.dump_gzip,
                                        result, now, SCHEDULE_CURSOR))
         with rt.uow() as uow:
+            if not uow.campaigns.claim(campaign, "next_dump_at", lease, next_dump_time(
+                    campaign.dump_every, campaign.dump_at, now)):
+                continue
             uow.dump_files.add(account_id, campaign_id=campaign.id, name=name,
                                format=campaign.dump_format, gzip=campaign.dump_gzip,
                                cursor_from=plan.after, cursor_to=plan.upto, rows=result.rows,
                                size=result.size, sha256=result.sha256, created_at=now)
             uow.cursors.set(account_id, campaign.id, SCHEDULE_CURSOR, plan.upto, now)
-            uow.campaigns.set_next_dump(campaign.id, next_dump_time(
-                campaign.dump_every, campaign.dump_at, now))
             uow.commit()
-    return len(due)
+        written += 1
+    return written
 
 
 @operation("ListDumps", scope="read", audited=False, errors=(UnknownCampaign,))

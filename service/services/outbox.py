@@ -98,15 +98,18 @@ def claim_outbox(rt: Runtime, worker_id: str, limit: int = 50) -> list[OutboundJ
 
 def renew_outbox(rt: Runtime, worker_id: str, jobs: list[OutboundJob]) -> None:
     """Extend the lease of the deliveries this worker still has to make."""
+    held: dict[int, list[int]] = {}
+    for job in jobs:
+        held.setdefault(job.account_id, []).append(job.delivery_id)
     with rt.uow() as uow:
-        uow.outbox.extend_leases([job.delivery_id for job in jobs], worker_id,
-                                 rt.clock() + LEASE)
+        for account_id, ids in held.items():
+            uow.outbox.extend_leases(account_id, ids, worker_id, rt.clock() + LEASE)
         uow.commit()
 
 
 def record_delivered(rt: Runtime, worker_id: str, job: OutboundJob) -> bool:
     with rt.uow() as uow:
-        done = uow.outbox.finish(job.delivery_id, worker_id, state="delivered",
+        done = uow.outbox.finish(job.account_id, job.delivery_id, worker_id, state="delivered",
                                  delivered_at=rt.clock(), attempts=job.attempts + 1,
                                  last_error=None)
         uow.commit()
@@ -121,7 +124,8 @@ def record_failed(rt: Runtime, worker_id: str, job: OutboundJob, error: str,
     dead = attempts >= MAX_ATTEMPTS
     delay = max(retry_delay(attempts), retry_after or timedelta(0))
     with rt.uow() as uow:
-        uow.outbox.finish(job.delivery_id, worker_id, attempts=attempts, last_error=error[:500],
+        uow.outbox.finish(job.account_id, job.delivery_id, worker_id, attempts=attempts,
+                          last_error=error[:500],
                           state="dead" if dead else "pending",
                           next_attempt_at=now if dead else now + delay)
         uow.commit()

@@ -27,8 +27,8 @@ def erase_contact(rt: Runtime, principal: Principal,
     now = rt.clock()
     with rt.uow() as uow:
         contact = _contact_of(uow, principal, request.email)
-        invitations = uow.invitations.erase_contact(contact.id)
-        rows = uow.responses.of_contact(contact.id)
+        invitations = uow.invitations.erase_contact(principal.account_id, contact.id)
+        rows = uow.responses.of_contact(principal.account_id, contact.id)
         surveys = surveys_of_campaigns(uow, principal.account_id, {r.campaign_id for r in rows})
         for row in rows:
             survey = surveys[row.campaign_id]
@@ -37,7 +37,7 @@ def erase_contact(rt: Runtime, principal: Principal,
             kept = {k: v for k, v in row.answers.items() if k not in personal}
             uow.responses.anonymise(principal.account_id, row.id, kept, now)
         uow.outbox.erase_contact(principal.account_id, contact.email, now)
-        uow.contacts.erase(contact.id, now)
+        uow.contacts.erase(principal.account_id, contact.id, now)
         uow.commit()
     return m.EraseContactResult(contact_id=contact.id, invitations=invitations,
                                 responses=len(rows))
@@ -49,9 +49,9 @@ def export_contact_data(rt: Runtime, principal: Principal,
     """Everything held about one email, for a person's access request."""
     with rt.uow(read_only=True) as uow:
         contact = _contact_of(uow, principal, request.email)
-        details = uow.contacts.details(contact.id)
-        invitations = uow.invitations.of_contact(contact.id)
-        rows = uow.responses.of_contact(contact.id)
+        details = uow.contacts.details(principal.account_id, contact.id)
+        invitations = uow.invitations.of_contact(principal.account_id, contact.id)
+        rows = uow.responses.of_contact(principal.account_id, contact.id)
         surveys = surveys_of_campaigns(uow, principal.account_id, {r.campaign_id for r in rows})
     return m.ContactData(
         email=contact.email, crm_id=contact.crm_id,

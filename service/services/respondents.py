@@ -59,7 +59,7 @@ def open_invitation(rt: Runtime, token: str, mark_opened: bool = True) -> Survey
         state = _invitation_state(uow, invitation, campaign, now)
     if state == "open" and mark_opened and invitation.opened_at is None:
         with rt.uow() as uow:
-            uow.invitations.apply(invitation.id, invitation.opened(now), now)
+            uow.invitations.apply(invitation, invitation.opened(now), now)
             uow.commit()
     return SurveyView(state, survey)
 
@@ -176,7 +176,7 @@ def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> s
     # Order matters: someone who answered hears so even after the campaign closed.
     if invitation.status == Status.RESPONDED:
         return "answered"
-    if uow.contacts.is_unsubscribed(invitation.contact_id):
+    if uow.contacts.is_unsubscribed(invitation.account_id, invitation.contact_id):
         return "unsubscribed"
     state = _campaign_state(campaign)
     if state is not None:
@@ -192,8 +192,8 @@ def _repeat_state(uow, invitation: Invitation, survey: Survey,
         answers = survey.parse_answers(submitted)
     except ValidationError:
         return "answered"
-    stored = next((row.answers for row in uow.responses.of_contact(invitation.contact_id)
-                   if row.invitation_id == invitation.id), None)
+    stored = next((row.answers for row in uow.responses.of_contact(
+        invitation.account_id, invitation.contact_id) if row.invitation_id == invitation.id), None)
     return "thanks" if stored == answers else "answered"
 
 

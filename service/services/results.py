@@ -40,7 +40,7 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
                                       now).contact \
             if email_question is not None and email_question.key in answers else None
     params = dict(invitation.params) if invitation is not None else {}
-    if invitation is not None and not uow.invitations.apply(invitation.id,
+    if invitation is not None and not uow.invitations.apply(invitation,
                                                             invitation.responded(now), now):
         raise Conflict(f"Invitation {invitation.id} has already been answered.")
     score = survey.nps_score(answers)

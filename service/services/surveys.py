@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from service.domain.distribution import Campaign, next_dump_time
 from service.domain.errors import NotFound, UnknownCampaign, ValidationError
@@ -11,6 +12,9 @@ from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime
 
 DEFAULT_PAGE = 100
+#: How long a claimed scheduled job (a dump, a recurrence) stays the claiming worker's
+#: before another worker may take it over.
+SCHEDULED_LEASE = timedelta(hours=1)
 
 
 @operation("CreateSurvey", scope="admin", audited=True, errors=(ValidationError,))
@@ -76,6 +80,16 @@ def get_campaign_of(uow, principal: Principal, campaign_id: int) -> Campaign:
     if campaign is None:
         raise UnknownCampaign(f"No campaign {campaign_id} in your account.")
     return campaign
+
+
+def claim_scheduled(rt: Runtime, campaign: Campaign, column: str, seen: datetime | None,
+                    value: datetime) -> bool:
+    """Claim one scheduled job of a campaign for this worker: move its due time in
+    ``column`` from ``seen`` (as read) to ``value``; False if another worker did first."""
+    with rt.uow() as uow:
+        claimed = uow.campaigns.claim(campaign, column, seen, value)
+        uow.commit()
+    return claimed
 
 
 def surveys_of_campaigns(uow, account_id: int, campaign_ids: set[int]

@@ -81,7 +81,8 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
         if request.event_id:
-            first = uow.invitations.get_by_event(campaign.id, request.event_id)
+            first = uow.invitations.get_by_event(principal.account_id, campaign.id,
+                                                 request.event_id)
             if first is not None:
                 contact = uow.contacts.get(principal.account_id, first.contact_id)
                 if contact is None or contact.email != email:
@@ -96,14 +97,15 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
         if contact.unsubscribed:
             raise Unsubscribed(f"{email} has unsubscribed from your surveys.")
         if change.state != "created":  # a new contact has no invitations yet
-            latest = uow.invitations.latest(campaign.id, contact.id)
+            latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
             if latest is not None and latest.is_open(now) and latest.params == params:
                 uow.commit()  # keep the contact's new attributes
                 return tracking_result(rt, latest, now)
             check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
         invitation = new_invitation(campaign, contact.id, params, request.event_id, now)
         invitation.id = uow.invitations.add(principal.account_id, invitation)
-        uow.invitations.record_events(creation_history(invitation, now, "GetTrackingUrl"))
+        uow.invitations.record_events(principal.account_id,
+                                      creation_history(invitation, now, "GetTrackingUrl"))
         uow.commit()
     return tracking_result(rt, invitation, now)
 

@@ -17,8 +17,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from service.domain.distribution import Status
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -45,12 +48,24 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
+#: Ids are 64-bit (a large deployment writes over 2**31 history events a year); on SQLite
+#: INTEGER is 64-bit already, and only an INTEGER PRIMARY KEY is the autoincrementing rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _where(column: str, values: tuple[str, ...]) -> dict:
+    """The predicate of a partial index: ``column`` among literal ``values``, as the
+    worker's claims write it (InvitationRepository, OutboxRepository: ``among_literals``)."""
+    predicate = text(f"{column} IN ({', '.join(repr(v) for v in values)})")
+    return {"sqlite_where": predicate, "postgresql_where": predicate}
+
+
 def _id() -> Column:
-    return Column("id", Integer, primary_key=True)
+    return Column("id", Id, primary_key=True)
 
 
 def _account() -> Column:
-    return Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False)
+    return Column("account_id", Id, ForeignKey("accounts.id"), nullable=False)
 
 
 accounts = Table(
@@ -94,7 +109,7 @@ campaigns = Table(
     "campaigns", metadata,
     _id(),
     _account(),
-    Column("survey_id", Integer, ForeignKey("surveys.id"), nullable=False),
+    Column("survey_id", Id, ForeignKey("surveys.id"), nullable=False),
     Column("public_id", String(32), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("status", String(16), nullable=False),
@@ -144,8 +159,8 @@ invitations = Table(
     "invitations", metadata,
     _id(),
     _account(),
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
-    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
     Column("nonce", LargeBinary(16), nullable=False, unique=True),
     Column("params", JSON, nullable=False),
     Column("event_id", String(200)),
@@ -169,17 +184,19 @@ invitations = Table(
     UniqueConstraint("campaign_id", "event_id", name="uq_invitations_campaign_event"),
     Index("ix_invitations_campaign_contact", "campaign_id", "contact_id", "created_at"),
     Index("ix_invitations_account_contact", "account_id", "contact_id", "created_at"),
-    Index("ix_invitations_due", "status", "send_at"),
-    Index("ix_invitations_reminder_due", "next_reminder_at"),
+    # Partial: only what the worker may still have to mail is in them.
+    Index("ix_invitations_due", "account_id", "send_at", **_where("status", Status.UNSENT)),
+    Index("ix_invitations_reminder_due", "account_id", "next_reminder_at",
+          **_where("status", Status.AWAITING_ANSWER)),
 )
 
 responses = Table(
     "responses", metadata,
     _id(),
     _account(),
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
-    Column("invitation_id", Integer, ForeignKey("invitations.id"), unique=True),
-    Column("contact_id", Integer, ForeignKey("contacts.id")),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column("invitation_id", Id, ForeignKey("invitations.id"), unique=True),
+    Column("contact_id", Id, ForeignKey("contacts.id")),
     Column("answers", JSON, nullable=False),
     Column("params", JSON, nullable=False),
     Column("extra_params", JSON, nullable=False),
@@ -236,26 +253,28 @@ contact_lists = Table(
 
 list_members = Table(
     "list_members", metadata,
-    Column("list_id", Integer, ForeignKey("contact_lists.id"), primary_key=True),
-    Column("contact_id", Integer, ForeignKey("contacts.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("list_id", Id, ForeignKey("contact_lists.id"), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
     Column("added_at", UTCDateTime, nullable=False),
 )
 
 invitation_events = Table(
     "invitation_events", metadata,
     _id(),
-    Column("invitation_id", Integer, ForeignKey("invitations.id"), nullable=False),
+    _account(),
+    Column("invitation_id", Id, ForeignKey("invitations.id"), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("event", String(32), nullable=False),
     Column("detail", String(500), nullable=False, server_default=""),
-    Index("ix_invitation_events_invitation", "invitation_id", "id"),
+    Index("ix_invitation_events_account", "account_id", "invitation_id", "id"),
 )
 
 export_cursors = Table(
     "export_cursors", metadata,
     # A batch consumer's position in a campaign's response stream (e.g. "crm-nightly").
-    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), primary_key=True),
     Column("name", String(100), primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -266,7 +285,7 @@ dump_files = Table(
     "dump_files", metadata,
     _id(),
     _account(),
-    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
     Column("name", String(200), nullable=False),
     Column("format", String(8), nullable=False),
     Column("gzip", Boolean, nullable=False),
@@ -284,7 +303,7 @@ webhook_secrets = Table(
     "webhook_secrets", metadata,
     # The account's signing secret for webhooks (Standard Webhooks, whsec_...);
     # shown once by RotateWebhookSecret and never returned by any read.
-    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
     Column("secret", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -307,7 +326,7 @@ outbox = Table(
     Column("lease_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
-    Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_due", "account_id", "next_attempt_at", **_where("state", ("pending",))),
     Index("ix_outbox_account", "account_id", "id"),
 )
 
@@ -315,7 +334,7 @@ crm_connections = Table(
     "crm_connections", metadata,
     # The account's CRM for contact pushes; the secret is stored encrypted
     # (Fernet, keyed from FEEDLOOP_SECRET_KEY) and returned by no read.
-    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
     Column("connector", String(16), nullable=False),
     Column("endpoint", String(2000), nullable=False),
     Column("client_id", String(200), nullable=False),

@@ -159,9 +159,9 @@ def test_a_state_change_is_not_applied_from_a_state_that_does_not_allow_it(rt, a
     call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
          answers=[m.Answer("nps", "9")])
     with rt.uow() as uow:
-        answered = uow.invitations.get_any(link.invitation_id)
-        assert not uow.invitations.apply(answered.id, answered.opened(clock.now), clock.now)
-        assert not uow.invitations.apply(answered.id, answered.mailed(clock.now, None), clock.now)
+        answered = uow.invitations.get(admin.account_id, link.invitation_id)
+        assert not uow.invitations.apply(answered, answered.opened(clock.now), clock.now)
+        assert not uow.invitations.apply(answered, answered.mailed(clock.now, None), clock.now)
         uow.commit()
     info = call(rt, admin, "GetInvitation", invitation_id=link.invitation_id)
     assert info.status == "responded" and info.opened_at is None

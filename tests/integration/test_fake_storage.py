@@ -77,9 +77,10 @@ def test_invitation_look_ups_and_repeated_event_ids(storage, clock):
         with pytest.raises(DuplicateEvent):
             uow.invitations.add_many(account_id, [invitation(campaign_id, contact.id, late, "e1",
                                                              b"3" * 16)])
-        assert uow.invitations.latest(campaign_id, contact.id).id == second
-        assert uow.invitations.get_by_event(campaign_id, "e1").id == first
-        assert set(uow.invitations.by_events(campaign_id, ["e1", "e2", "e3"])) == {"e1", "e2"}
+        assert uow.invitations.latest(account_id, campaign_id, contact.id).id == second
+        assert uow.invitations.get_by_event(account_id, campaign_id, "e1").id == first
+        assert set(uow.invitations.by_events(account_id, campaign_id,
+                                              ["e1", "e2", "e3"])) == {"e1", "e2"}
         assert uow.invitations.last_invited_at(account_id, contact.id, campaign_id) == late
         assert uow.invitations.last_invited_many(account_id, [contact.id], None) == \
             {contact.id: late}

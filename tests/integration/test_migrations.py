@@ -5,15 +5,18 @@ these migrate their own from scratch.
 """
 from __future__ import annotations
 
+import os
+from datetime import datetime, timezone
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import MetaData, insert, inspect, select, text
 
 from service.storage.engine import make_engine
 from service.storage.migrations import alembic_config, is_current, upgrade
-from service.storage.tables import metadata
+from service.storage.tables import invitation_events, list_members, metadata
 
 
 @pytest.fixture
@@ -41,3 +44,62 @@ def test_migrations_downgrade_to_nothing_and_back(engine):
     assert not is_current(engine)
     upgrade(engine)
     assert set(metadata.tables) <= set(inspect(engine).get_table_names())
+
+
+PREVIOUS_HEAD = "0008"
+
+
+def insert_row(connection, table, **values) -> int:
+    """Insert a row of the reflected ``table``: ``values``, and a plain value for every other
+    required column (whatever columns the revision has); its id."""
+    for column in table.columns:
+        if column.name in values or column.nullable or column.server_default is not None \
+                or column.name == "id":
+            continue
+        python_type = column.type.python_type
+        values[column.name] = {int: 1, str: "x", bool: False, bytes: os.urandom(16),
+                               dict: {}, datetime: datetime(2026, 1, 1)}[python_type]
+    result = connection.execute(table.insert().values(**values))
+    return result.inserted_primary_key[0]
+
+
+def test_a_database_with_data_upgrades_to_64_bit_ids_and_every_row_naming_its_account(
+        empty_database_url):
+    engine = make_engine(empty_database_url)
+    upgrade(engine, PREVIOUS_HEAD)
+    tables = MetaData()
+    tables.reflect(engine)
+    t = tables.tables
+    with engine.begin() as connection:
+        account = insert_row(connection, t["accounts"], name="acme")
+        survey = insert_row(connection, t["surveys"], account_id=account, questions=[])
+        campaign = insert_row(connection, t["campaigns"], account_id=account, survey_id=survey,
+                              templates={}, notify_emails=[], webhooks=[])
+        contact = insert_row(connection, t["contacts"], account_id=account, attributes={})
+        invitation = insert_row(connection, t["invitations"], account_id=account,
+                                campaign_id=campaign, contact_id=contact, params={})
+        insert_row(connection, t["invitation_events"], invitation_id=invitation, event="sent")
+        customers = insert_row(connection, t["contact_lists"], account_id=account)
+        connection.execute(t["list_members"].insert().values(
+            list_id=customers, contact_id=contact, added_at=datetime(2026, 1, 1)))
+    upgrade(engine)
+    big = 2**31 + 5
+    with engine.begin() as connection:
+        assert connection.execute(select(invitation_events.c.account_id,
+                                         invitation_events.c.invitation_id)).all() \
+            == [(account, invitation)]
+        assert connection.execute(select(list_members.c.account_id, list_members.c.list_id,
+                                         list_members.c.contact_id)).all() \
+            == [(account, customers, contact)]
+        connection.execute(insert(invitation_events).values(
+            id=big, account_id=account, invitation_id=invitation,
+            at=datetime.now(timezone.utc), event="opened"))
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT setval('invitation_events_id_seq', :v)"), {"v": big})
+        assert connection.execute(insert(invitation_events).values(
+            account_id=account, invitation_id=invitation, at=datetime.now(timezone.utc), event="responded")
+            .returning(invitation_events.c.id)).scalar_one() == big + 1
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    engine.dispose()

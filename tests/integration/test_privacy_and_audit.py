@@ -98,8 +98,8 @@ def test_repeated_failures_from_one_address_are_throttled_but_valid_keys_still_p
             authenticate(rt, Credentials(admin_key.key_id, "wrong"), "203.0.113.9")
     with pytest.raises(TooManyRequests) as throttled:
         authenticate(rt, Credentials(admin_key.key_id, "wrong"), "203.0.113.9")
-    assert throttled.value.message == ("Too many failed authentications from your address; "
-                                       "try again after 2026-11-02T09:05:00Z.")
+    assert throttled.value.message == ("Too many failed authentications from your address or "
+                                       "for this key; try again after 2026-11-02T09:05:00Z.")
     # Behind one NAT, a misconfigured script must not lock out the other integrations.
     assert authenticate(rt, good, "203.0.113.9").key_id == admin_key.key_id
     clock.advance(minutes=5, seconds=1)

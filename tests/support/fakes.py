@@ -83,19 +83,20 @@ class FakeInvitations:
         self.events: list[tuple[int, datetime, str, str]] = []
         self.ids = ids
 
-    def _of(self, **match) -> list[Invitation]:
-        return [i for _, i in self.rows.values()
-                if all(getattr(i, name) == value for name, value in match.items())]
+    def _of(self, account_id: int, **match) -> list[Invitation]:
+        return [i for account, i in self.rows.values() if account == account_id
+                and all(getattr(i, name) == value for name, value in match.items())]
 
-    def get_by_event(self, campaign_id: int, event_id: str) -> Invitation | None:
-        return next(iter(self._of(campaign_id=campaign_id, event_id=event_id)), None)
+    def get_by_event(self, account_id: int, campaign_id: int, event_id: str) -> Invitation | None:
+        return next(iter(self._of(account_id, campaign_id=campaign_id, event_id=event_id)), None)
 
-    def by_events(self, campaign_id: int, event_ids: list[str]) -> dict[str, Invitation]:
-        return {i.event_id: i for i in self._of(campaign_id=campaign_id)
+    def by_events(self, account_id: int, campaign_id: int,
+                  event_ids: list[str]) -> dict[str, Invitation]:
+        return {i.event_id: i for i in self._of(account_id, campaign_id=campaign_id)
                 if i.event_id in event_ids}
 
-    def latest(self, campaign_id: int, contact_id: int) -> Invitation | None:
-        found = self._of(campaign_id=campaign_id, contact_id=contact_id)
+    def latest(self, account_id: int, campaign_id: int, contact_id: int) -> Invitation | None:
+        found = self._of(account_id, campaign_id=campaign_id, contact_id=contact_id)
         return max(found, key=lambda i: (i.created_at, i.id)) if found else None
 
     def last_invited_at(self, account_id: int, contact_id: int,
@@ -118,7 +119,7 @@ class FakeInvitations:
 
     def add_many(self, account_id: int, new: list[Invitation]) -> list[int]:
         for invitation in new:
-            if invitation.event_id and self.get_by_event(invitation.campaign_id,
+            if invitation.event_id and self.get_by_event(account_id, invitation.campaign_id,
                                                          invitation.event_id):
                 raise DuplicateEvent(f"event_id '{invitation.event_id}' is already recorded.")
         ids = []
@@ -128,18 +129,20 @@ class FakeInvitations:
             ids.append(stored.id)
         return ids
 
-    def record_events(self, events: list[tuple[int, datetime, str, str]]) -> None:
+    def record_events(self, account_id: int,
+                      events: list[tuple[int, datetime, str, str]]) -> None:
         self.events.extend(events)
 
-    def apply(self, invitation_id: int, change: Transition, now: datetime,
+    def apply(self, invitation: Invitation, change: Transition, now: datetime,
               lease_owner: str | None = None) -> bool:
+        invitation_id = invitation.id
         account_id, invitation = self.rows[invitation_id]
         if invitation.status not in change.allowed:
             return False
         known = {name: value for name, value in change.values.items()
                  if hasattr(invitation, name)}
         self.rows[invitation_id] = (account_id, replace(invitation, **known))
-        self.record_events([(invitation_id, now, change.event, change.detail)])
+        self.record_events(account_id, [(invitation_id, now, change.event, change.detail)])
         return True
 
 

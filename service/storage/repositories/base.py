@@ -23,6 +23,12 @@ def among(connection: Connection, column, values: list):
     return column.in_(values)
 
 
+def among_literals(column, values: tuple[str, ...]):
+    """``column IN (values)`` with the values written into the SQL: the form of the partial
+    indexes' predicates (tables._where), which a planner matches only against literals."""
+    return column.in_(bindparam(None, list(values), expanding=True, literal_execute=True))
+
+
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]

@@ -66,18 +66,21 @@ class ContactRepository(Repository):
         new_crm = crm_id if crm_id is not None else existing.crm_id
         if merged == existing.attributes and new_crm == existing.crm_id:
             return ContactChange(existing, "unchanged")
-        self.connection.execute(update(contacts).where(contacts.c.id == existing.id).values(
+        self.connection.execute(update(contacts).where(
+            contacts.c.account_id == account_id, contacts.c.id == existing.id).values(
             attributes=merged, crm_id=new_crm, updated_at=now))
         return ContactChange(Contact(id=existing.id, email=email, crm_id=new_crm,
                                      attributes=merged, unsubscribed=existing.unsubscribed),
                              "updated")
 
-    def details(self, contact_id: int) -> ContactRecord:
-        return self._record(ContactRecord, select(contacts).where(contacts.c.id == contact_id))
+    def details(self, account_id: int, contact_id: int) -> ContactRecord:
+        return self._record(ContactRecord, select(contacts).where(
+            contacts.c.account_id == account_id, contacts.c.id == contact_id))
 
-    def erase(self, contact_id: int, now: datetime) -> None:
+    def erase(self, account_id: int, contact_id: int, now: datetime) -> None:
         """Remove a contact's personal data; the row stays so its answers still count."""
-        self.connection.execute(update(contacts).where(contacts.c.id == contact_id).values(
+        self.connection.execute(update(contacts).where(
+            contacts.c.account_id == account_id, contacts.c.id == contact_id).values(
             email=f"erased-{contact_id}@erased.invalid", crm_id=None, attributes={},
             erased_at=now, updated_at=now))
 
@@ -120,7 +123,8 @@ class ContactRepository(Repository):
                 state = "created" if email in created else "unchanged"
             outcome[email] = ContactChange(contact, state)
         for contact in {c.email: c for c in changes}.values():
-            self.connection.execute(update(contacts).where(contacts.c.id == contact.id).values(
+            self.connection.execute(update(contacts).where(
+                contacts.c.account_id == account_id, contacts.c.id == contact.id).values(
                 crm_id=contact.crm_id, attributes=contact.attributes, updated_at=now))
         return outcome
 
@@ -133,15 +137,16 @@ class ContactRepository(Repository):
                 found[row.email] = _contact(row)
         return found
 
-    def unsubscribe(self, contact_id: int, now: datetime) -> bool:
+    def unsubscribe(self, account_id: int, contact_id: int, now: datetime) -> bool:
         """Mark the contact unsubscribed; False if it already was."""
         return self.connection.execute(update(contacts).where(
-            contacts.c.id == contact_id, contacts.c.unsubscribed_at.is_(None)).values(
+            contacts.c.account_id == account_id, contacts.c.id == contact_id, contacts.c.unsubscribed_at.is_(None)).values(
                 unsubscribed_at=now, updated_at=now)).rowcount == 1
 
-    def is_unsubscribed(self, contact_id: int) -> bool:
+    def is_unsubscribed(self, account_id: int, contact_id: int) -> bool:
         return self.connection.execute(select(contacts.c.unsubscribed_at).where(
-            contacts.c.id == contact_id)).scalar_one() is not None
+            contacts.c.account_id == account_id, contacts.c.id == contact_id)
+            ).scalar_one() is not None
 
 
 class ListRepository(Repository):
@@ -155,23 +160,29 @@ class ListRepository(Repository):
 
     def member_contacts(self, account_id: int, name: str) -> list[Contact]:
         rows = self.connection.execute(
-            select(contacts).join(list_members, list_members.c.contact_id == contacts.c.id)
-            .join(contact_lists, contact_lists.c.id == list_members.c.list_id)
+            select(contacts).join(list_members, (list_members.c.account_id == contacts.c.account_id)
+                                  & (list_members.c.contact_id == contacts.c.id))
+            .join(contact_lists, (contact_lists.c.account_id == list_members.c.account_id)
+                  & (contact_lists.c.id == list_members.c.list_id))
             .where(contact_lists.c.account_id == account_id, contact_lists.c.name == name,
+                   list_members.c.account_id == account_id, contacts.c.account_id == account_id,
                    contacts.c.erased_at.is_(None))
             .order_by(contacts.c.id))
         return [_contact(row) for row in rows]
 
-    def members(self, list_id: int) -> set[int]:
+    def members(self, account_id: int, list_id: int) -> set[int]:
         return set(self.connection.execute(select(list_members.c.contact_id).where(
-            list_members.c.list_id == list_id)).scalars())
+            list_members.c.account_id == account_id, list_members.c.list_id == list_id)).scalars())
 
-    def add_members(self, list_id: int, contact_ids: list[int], now: datetime) -> None:
+    def add_members(self, account_id: int, list_id: int, contact_ids: list[int],
+                    now: datetime) -> None:
         for chunk in chunks(contact_ids):
             self.connection.execute(insert(list_members), [
-                {"list_id": list_id, "contact_id": c, "added_at": now} for c in chunk])
+                {"account_id": account_id, "list_id": list_id, "contact_id": c, "added_at": now}
+                for c in chunk])
 
-    def remove_members(self, list_id: int, contact_ids: list[int]) -> None:
+    def remove_members(self, account_id: int, list_id: int, contact_ids: list[int]) -> None:
         for chunk in chunks(contact_ids):
             self.connection.execute(list_members.delete().where(
-                list_members.c.list_id == list_id, list_members.c.contact_id.in_(chunk)))
+                list_members.c.account_id == account_id, list_members.c.list_id == list_id,
+                list_members.c.contact_id.in_(chunk)))

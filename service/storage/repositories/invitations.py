@@ -14,6 +14,7 @@ from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
     Repository,
     among,
+    among_literals,
     chunks,
     insert_ignoring_conflicts,
 )
@@ -22,9 +23,14 @@ from service.storage.tables import campaigns, contacts, invitation_events, invit
 
 def _mail_due(now: datetime):
     """An invitation's first mail or next reminder is due."""
-    return ((invitations.c.status.in_(Status.UNSENT) & (invitations.c.send_at <= now))
-            | (invitations.c.status.in_(Status.AWAITING_ANSWER)
+    return ((among_literals(invitations.c.status, Status.UNSENT) & (invitations.c.send_at <= now))
+            | (among_literals(invitations.c.status, Status.AWAITING_ANSWER)
                & (invitations.c.next_reminder_at <= now)))
+
+
+#: An invitation's contact, joined within the account (a colocated join once distributed).
+_contact_of_invitation = ((contacts.c.account_id == invitations.c.account_id)
+                          & (contacts.c.id == invitations.c.contact_id))
 
 
 @dataclass(frozen=True)
@@ -56,23 +62,21 @@ class InvitationRepository(Repository):
                                                   invitations.c.id == invitation_id))
         return _invitation(row) if row else None
 
-    def get_any(self, invitation_id: int) -> Invitation | None:
-        """An invitation of any account (for the worker)."""
-        row = self._one(select(invitations).where(invitations.c.id == invitation_id))
-        return _invitation(row) if row else None
-
     def get_by_nonce(self, nonce: bytes) -> Invitation | None:
         row = self._one(select(invitations).where(invitations.c.nonce == nonce))
         return _invitation(row) if row else None
 
-    def get_by_event(self, campaign_id: int, event_id: str) -> Invitation | None:
-        row = self._one(select(invitations).where(invitations.c.campaign_id == campaign_id,
+    def get_by_event(self, account_id: int, campaign_id: int,
+                     event_id: str) -> Invitation | None:
+        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
+                                                  invitations.c.campaign_id == campaign_id,
                                                   invitations.c.event_id == event_id))
         return _invitation(row) if row else None
 
-    def latest(self, campaign_id: int, contact_id: int) -> Invitation | None:
+    def latest(self, account_id: int, campaign_id: int, contact_id: int) -> Invitation | None:
         row = self._one(select(invitations).where(
-            invitations.c.campaign_id == campaign_id, invitations.c.contact_id == contact_id)
+            invitations.c.account_id == account_id, invitations.c.campaign_id == campaign_id,
+            invitations.c.contact_id == contact_id)
             .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
         return _invitation(row) if row else None
 
@@ -108,11 +112,12 @@ class InvitationRepository(Repository):
             raise DuplicateEvent("An event id of this call was recorded concurrently.")
         return [ids[i.nonce] for i in new]
 
-    def by_events(self, campaign_id: int, event_ids: list[str]) -> dict[str, Invitation]:
+    def by_events(self, account_id: int, campaign_id: int,
+                  event_ids: list[str]) -> dict[str, Invitation]:
         found = {}
         for chunk in chunks(event_ids):
             for row in self.connection.execute(select(invitations).where(
-                    invitations.c.campaign_id == campaign_id,
+                    invitations.c.account_id == account_id, invitations.c.campaign_id == campaign_id,
                     among(self.connection, invitations.c.event_id, chunk))):
                 found[row.event_id] = _invitation(row)
         return found
@@ -131,15 +136,17 @@ class InvitationRepository(Repository):
             found.update((contact_id, last) for contact_id, last in self.connection.execute(query))
         return found
 
-    def record_events(self, events: list[tuple[int, datetime, str, str]]) -> None:
-        """Append (invitation_id, at, event, detail) rows to invitations' histories."""
+    def record_events(self, account_id: int,
+                      events: list[tuple[int, datetime, str, str]]) -> None:
+        """Append (invitation_id, at, event, detail) rows to the account's invitations' histories."""
         for chunk in chunks(events):
             self.connection.execute(insert(invitation_events), [
-                {"invitation_id": i, "at": at, "event": event, "detail": detail[:500]}
-                for i, at, event, detail in chunk])
+                {"account_id": account_id, "invitation_id": i, "at": at, "event": event,
+                 "detail": detail[:500]} for i, at, event, detail in chunk])
 
-    def history(self, invitation_id: int) -> list[HistoryRecord]:
+    def history(self, account_id: int, invitation_id: int) -> list[HistoryRecord]:
         return self._records(HistoryRecord, select(invitation_events).where(
+            invitation_events.c.account_id == account_id,
             invitation_events.c.invitation_id == invitation_id).order_by(invitation_events.c.id))
 
     def non_responders(self, account_id: int, campaign_id: int, since: datetime | None,
@@ -154,7 +161,7 @@ class InvitationRepository(Repository):
         found = [InvitedContact(_invitation(row), row.email, row.crm_id)
                  for row in self.connection.execute(
                      select(invitations, contacts.c.email, contacts.c.crm_id)
-                     .join(contacts, contacts.c.id == invitations.c.contact_id).where(*where)
+                     .join(contacts, _contact_of_invitation).where(*where)
                      .order_by(invitations.c.id).offset(offset).limit(limit))]
         total = self.connection.execute(select(func.count()).select_from(invitations)
                                         .where(*where)).scalar_one()
@@ -162,18 +169,36 @@ class InvitationRepository(Repository):
 
     def claim_due_mail(self, owner: str, now: datetime, lease_until: datetime,
                        limit: int) -> list[Invitation]:
-        """Lease invitations of active email campaigns whose mail (or reminder) is due.
+        """Lease up to ``limit`` invitations of active email campaigns whose mail (or
+        reminder) is due, account by account: each claim is a query of one account's rows,
+        and only the list of accounts with due mail reads across accounts (without locks,
+        on the partial due indexes)."""
+        claimed: list[Invitation] = []
+        for account_id in self.connection.execute(
+                select(invitations.c.account_id).where(_mail_due(now)).distinct()
+                .order_by(invitations.c.account_id).limit(limit)).scalars():
+            claimed += self._claim_due_mail_of(account_id, owner, now, lease_until,
+                                               limit - len(claimed))
+            if len(claimed) == limit:
+                break
+        return claimed
+
+    def _claim_due_mail_of(self, account_id: int, owner: str, now: datetime,
+                           lease_until: datetime, limit: int) -> list[Invitation]:
+        """Lease one account's invitations whose mail (or reminder) is due.
 
         On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
         workers claiming at the same moment never take the same row; on SQLite
         the write transaction already admits one claimer at a time. The lease
         lets the SMTP conversation happen outside any transaction.
         """
-        due = _mail_due(now)
+        mine = invitations.c.account_id == account_id
         candidates = (
             select(invitations.c.id)
-            .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
-            .where(due, campaigns.c.status == "active", campaigns.c.delivery == "email",
+            .join(campaigns, (campaigns.c.account_id == invitations.c.account_id)
+                  & (campaigns.c.id == invitations.c.campaign_id))
+            .where(mine, _mail_due(now), campaigns.c.status == "active",
+                   campaigns.c.delivery == "email",
                    (invitations.c.lease_until.is_(None)) | (invitations.c.lease_until < now),
                    (invitations.c.next_attempt_at.is_(None))
                    | (invitations.c.next_attempt_at <= now),
@@ -183,15 +208,18 @@ class InvitationRepository(Repository):
         ids = list(self.connection.execute(candidates).scalars())
         if not ids:
             return []
-        self.connection.execute(update(invitations).where(invitations.c.id.in_(ids)).values(
-            lease_owner=owner, lease_until=lease_until))
+        self.connection.execute(update(invitations).where(mine, invitations.c.id.in_(ids))
+                                .values(lease_owner=owner, lease_until=lease_until))
         return [_invitation(row) for row in self.connection.execute(
-            select(invitations).where(invitations.c.id.in_(ids)).order_by(invitations.c.id))]
+            select(invitations).where(mine, invitations.c.id.in_(ids))
+            .order_by(invitations.c.id))]
 
-    def extend_leases(self, ids: list[int], owner: str, lease_until: datetime) -> None:
+    def extend_leases(self, account_id: int, ids: list[int], owner: str,
+                      lease_until: datetime) -> None:
         """Keep the lease of invitations ``owner`` still holds (a living worker's heartbeat)."""
         self.connection.execute(update(invitations).where(
-            invitations.c.id.in_(ids), invitations.c.lease_owner == owner).values(
+            invitations.c.account_id == account_id, invitations.c.id.in_(ids),
+            invitations.c.lease_owner == owner).values(
                 lease_until=lease_until))
 
     def count_due_mail(self, now: datetime) -> int:
@@ -199,19 +227,21 @@ class InvitationRepository(Repository):
         return self.connection.execute(select(func.count()).select_from(invitations)
                                        .where(_mail_due(now))).scalar_one()
 
-    def apply(self, invitation_id: int, change: Transition, now: datetime,
+    def apply(self, invitation: Invitation, change: Transition, now: datetime,
               lease_owner: str | None = None) -> bool:
         """Apply a state change and record it in the history, if the invitation is still
         in an allowed state (and, with ``lease_owner``, still leased by it: the lease ends).
         False when it was not applied."""
-        where = [invitations.c.id == invitation_id, invitations.c.status.in_(change.allowed)]
+        where = [invitations.c.account_id == invitation.account_id,
+                 invitations.c.id == invitation.id, invitations.c.status.in_(change.allowed)]
         values = dict(change.values)
         if lease_owner is not None:
             where.append(invitations.c.lease_owner == lease_owner)
             values.update(lease_owner=None, lease_until=None)
         if self.connection.execute(update(invitations).where(*where).values(**values)).rowcount != 1:
             return False
-        self.record_events([(invitation_id, now, change.event, change.detail)])
+        self.record_events(invitation.account_id,
+                           [(invitation.id, now, change.event, change.detail)])
         return True
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
@@ -219,7 +249,7 @@ class InvitationRepository(Repository):
         """(sent_at, opened_at, responded_at, contact attributes) of a campaign's invitations."""
         query = (select(invitations.c.sent_at, invitations.c.opened_at,
                         invitations.c.responded_at, contacts.c.attributes)
-                 .join(contacts, contacts.c.id == invitations.c.contact_id)
+                 .join(contacts, _contact_of_invitation)
                  .where(invitations.c.account_id == account_id,
                         invitations.c.campaign_id == campaign_id))
         if date_from is not None:
@@ -237,12 +267,14 @@ class InvitationRepository(Repository):
                    invitations.c.campaign_id == campaign_id)).one()
         return row[0], row[1]
 
-    def of_contact(self, contact_id: int) -> list[Invitation]:
+    def of_contact(self, account_id: int, contact_id: int) -> list[Invitation]:
         return [_invitation(row) for row in self.connection.execute(
-            select(invitations).where(invitations.c.contact_id == contact_id)
+            select(invitations).where(invitations.c.account_id == account_id,
+                                      invitations.c.contact_id == contact_id)
             .order_by(invitations.c.id))]
 
-    def erase_contact(self, contact_id: int) -> int:
+    def erase_contact(self, account_id: int, contact_id: int) -> int:
         """Drop the parameters and event ids of a contact's invitations (personal data)."""
         return self.connection.execute(update(invitations).where(
-            invitations.c.contact_id == contact_id).values(params={}, event_id=None)).rowcount
+            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id)
+            .values(params={}, event_id=None)).rowcount

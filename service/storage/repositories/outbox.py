@@ -7,8 +7,16 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from service.storage.records import CrmConnectionRecord, OutboxRecord
-from service.storage.repositories.base import Repository, insert_ignoring_conflicts
+from service.storage.repositories.base import (
+    Repository,
+    among_literals,
+    insert_ignoring_conflicts,
+)
 from service.storage.tables import crm_connections, outbox, webhook_secrets
+
+
+#: What the worker still has to deliver (the predicate of the partial index ix_outbox_due).
+_pending = among_literals(outbox.c.state, ("pending",))
 
 
 class OutboxRepository(Repository):
@@ -20,28 +28,46 @@ class OutboxRepository(Repository):
 
     def claim_due(self, owner: str, now: datetime, lease_until: datetime,
                   limit: int) -> list[OutboxRecord]:
-        """Lease pending entries that are due (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+        """Lease up to ``limit`` pending entries that are due, account by account (as
+        InvitationRepository.claim_due_mail: one account's rows per claim)."""
+        claimed: list[OutboxRecord] = []
+        for account_id in self.connection.execute(
+                select(outbox.c.account_id).where(_pending, outbox.c.next_attempt_at <= now)
+                .distinct().order_by(outbox.c.account_id).limit(limit)).scalars():
+            claimed += self._claim_due_of(account_id, owner, now, lease_until,
+                                          limit - len(claimed))
+            if len(claimed) == limit:
+                break
+        return claimed
+
+    def _claim_due_of(self, account_id: int, owner: str, now: datetime,
+                      lease_until: datetime, limit: int) -> list[OutboxRecord]:
+        """Lease one account's due entries (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+        mine = outbox.c.account_id == account_id
         ids = list(self.connection.execute(
             select(outbox.c.id).where(
-                outbox.c.state == "pending", outbox.c.next_attempt_at <= now,
+                mine, _pending, outbox.c.next_attempt_at <= now,
                 (outbox.c.lease_until.is_(None)) | (outbox.c.lease_until < now))
             .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
             .with_for_update(skip_locked=True)).scalars())
         if not ids:
             return []
-        self.connection.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+        self.connection.execute(update(outbox).where(mine, outbox.c.id.in_(ids)).values(
             lease_owner=owner, lease_until=lease_until))
-        return self._records(OutboxRecord, select(outbox).where(outbox.c.id.in_(ids))
+        return self._records(OutboxRecord, select(outbox).where(mine, outbox.c.id.in_(ids))
                              .order_by(outbox.c.id))
 
-    def extend_leases(self, ids: list[int], owner: str, lease_until: datetime) -> None:
+    def extend_leases(self, account_id: int, ids: list[int], owner: str,
+                      lease_until: datetime) -> None:
         """Keep the lease of entries ``owner`` still holds (a living worker's heartbeat)."""
         self.connection.execute(update(outbox).where(
-            outbox.c.id.in_(ids), outbox.c.lease_owner == owner).values(lease_until=lease_until))
+            outbox.c.account_id == account_id, outbox.c.id.in_(ids),
+            outbox.c.lease_owner == owner).values(lease_until=lease_until))
 
-    def finish(self, entry_id: int, owner: str, **values: Any) -> bool:
+    def finish(self, account_id: int, entry_id: int, owner: str, **values: Any) -> bool:
         return self.connection.execute(update(outbox).where(
-            outbox.c.id == entry_id, outbox.c.lease_owner == owner,
+            outbox.c.account_id == account_id, outbox.c.id == entry_id,
+            outbox.c.lease_owner == owner,
             outbox.c.state == "pending").values(
                 lease_owner=None, lease_until=None, **values)).rowcount == 1
 
@@ -66,20 +92,24 @@ class OutboxRepository(Repository):
                                              lease_owner=None, lease_until=None)).rowcount == 1
 
     def erase_contact(self, account_id: int, email: str, now: datetime) -> int:
-        """Scrub a person's data from the outbox; what was not delivered yet never will be."""
+        """Scrub a person's data from the outbox; what was not delivered yet never will be.
+
+        The database finds the person's entries (by the email in their payload), so
+        memory holds those only, whatever the size of the account's outbox.
+        """
         erased = 0
-        for row in self.connection.execute(select(outbox.c.id, outbox.c.payload, outbox.c.state)
-                                           .where(outbox.c.account_id == account_id)).all():
-            data = (row.payload or {}).get("data", {})
-            if data.get("email") != email:
-                continue
+        for row in self.connection.execute(
+                select(outbox.c.id, outbox.c.payload, outbox.c.state).where(
+                    outbox.c.account_id == account_id,
+                    outbox.c.payload[("data", "email")].as_string() == email)).all():
             values = {"payload": {"type": row.payload.get("type"),
-                                  "data": {"response_id": data.get("response_id"),
+                                  "data": {"response_id": row.payload["data"].get("response_id"),
                                            "erased": True}}}
             if row.state == "pending":
                 values.update(state="dead", last_error="not sent: the contact was erased",
                               next_attempt_at=now)
-            self.connection.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+            self.connection.execute(update(outbox).where(
+                outbox.c.account_id == account_id, outbox.c.id == row.id).values(**values))
             erased += 1
         return erased
 

@@ -26,6 +26,9 @@ from service.storage.tables import (
 #: Names SQLite's JSON paths address as SQLAlchemy stores them (JSON written ASCII-escaped):
 #: printable ASCII without quotes or backslashes.
 _SQLITE_PATH_NAME = re.compile(r'^[\x20-\x21\x23-\x5b\x5d-\x7e]+$')
+#: A response's contact, joined within the account (a colocated join once distributed).
+_contact_of_response = ((contacts.c.account_id == responses.c.account_id)
+                        & (contacts.c.id == responses.c.contact_id))
 
 
 class ResponseRepository(Repository):
@@ -55,14 +58,16 @@ class ResponseRepository(Repository):
             updated_at=now, change="new", position=position,
         ).returning(responses.c.id)).scalar_one()
 
-    def of_contact(self, contact_id: int) -> list[ResponseRecord]:
+    def of_contact(self, account_id: int, contact_id: int) -> list[ResponseRecord]:
         return self._records(ResponseRecord, select(responses).where(
-            responses.c.contact_id == contact_id).order_by(responses.c.id))
+            responses.c.account_id == account_id, responses.c.contact_id == contact_id)
+            .order_by(responses.c.id))
 
     def anonymise(self, account_id: int, response_id: int, answers: dict[str, object],
                   now: datetime) -> None:
         """Keep only the given answers; the next incremental export reports the erasure."""
-        self.connection.execute(update(responses).where(responses.c.id == response_id).values(
+        self.connection.execute(update(responses).where(
+            responses.c.account_id == account_id, responses.c.id == response_id).values(
             answers=answers, params={}, extra_params={}, change="erased", updated_at=now,
             position=self.assign_position(account_id)))
 
@@ -77,7 +82,8 @@ class ResponseRepository(Repository):
             ranked = ranked.where(responses.c.campaign_id == campaign_id)
         ranked = ranked.subquery()
         query = (select(ranked, campaigns.c.name.label("campaign_name"))
-                 .join(campaigns, campaigns.c.id == ranked.c.campaign_id)
+                 .join(campaigns, (campaigns.c.account_id == ranked.c.account_id)
+                       & (campaigns.c.id == ranked.c.campaign_id))
                  .where(ranked.c.rank == 1)
                  .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
         return self._records(CampaignResponseRecord, query)
@@ -87,7 +93,7 @@ class ResponseRepository(Repository):
         """(invitation_id, nps_score, answers, contact attributes) of a campaign's responses."""
         query = (select(responses.c.invitation_id, responses.c.nps_score, responses.c.answers,
                         responses.c.submitted_at, contacts.c.attributes)
-                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .outerjoin(contacts, _contact_of_response)
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id))
         if date_from is not None:
@@ -151,7 +157,8 @@ class ResponseRepository(Repository):
         found = []
         for source, column in (("responses AS r", "r.params"),
                                ("responses AS r", "r.extra_params"),
-                               ("responses AS r JOIN contacts AS c ON c.id = r.contact_id",
+                               ("responses AS r JOIN contacts AS c"
+                                " ON c.account_id = r.account_id AND c.id = r.contact_id",
                                 "c.attributes")):
             statement = text(keys.format(source=source, column=column, where=where))
             found.append(sorted(self.connection.execute(statement, {
@@ -208,7 +215,7 @@ class ResponseRepository(Repository):
                   for n in attributes]
         statement = text(
             f"SELECT {', '.join(cells)} FROM responses AS r "
-            "LEFT JOIN contacts AS c ON c.id = r.contact_id "
+            "LEFT JOIN contacts AS c ON c.account_id = r.account_id AND c.id = r.contact_id "
             "WHERE r.account_id = :account AND r.campaign_id = :campaign "
             "AND r.position > :after AND r.position <= :upto ORDER BY r.position")
         return iter(self.connection.execution_options(yield_per=5000).execute(statement, values))
@@ -219,7 +226,7 @@ class ResponseRepository(Repository):
         erasure and attributes, streamed in position order."""
         query = (select(responses, contacts.c.email, contacts.c.crm_id, contacts.c.erased_at,
                         contacts.c.attributes)
-                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .outerjoin(contacts, _contact_of_response)
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id,
                         responses.c.position > after, responses.c.position <= upto)
@@ -230,7 +237,7 @@ class ResponseRepository(Repository):
                     limit: int | None) -> Iterator[Row]:
         """Responses of a campaign after export position ``after``, in position order."""
         query = (select(responses, contacts.c.email, contacts.c.crm_id, contacts.c.erased_at)
-                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+                 .outerjoin(contacts, _contact_of_response)
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id,
                         responses.c.position > after)

@@ -76,7 +76,8 @@ class CampaignRepository(Repository):
         return _campaign(row) if row else None
 
     def update(self, campaign: Campaign, now: datetime) -> None:
-        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(
+        self.connection.execute(update(campaigns).where(
+            campaigns.c.account_id == campaign.account_id, campaigns.c.id == campaign.id).values(
             updated_at=now, **{name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}))
 
     def recurring(self, now: datetime) -> list[Campaign]:
@@ -93,13 +94,13 @@ class CampaignRepository(Repository):
             .order_by(campaigns.c.next_dump_at))
         return [_campaign(row) for row in rows]
 
-    def set_next_dump(self, campaign_id: int, at: datetime | None) -> None:
-        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
-                                .values(next_dump_at=at))
-
-    def mark_recurrence(self, campaign_id: int, now: datetime) -> None:
-        self.connection.execute(update(campaigns).where(campaigns.c.id == campaign_id)
-                                .values(last_recurrence_at=now))
+    def claim(self, campaign: Campaign, column: str, seen: datetime | None,
+              value: datetime | None) -> bool:
+        """Move the campaign's ``column`` from ``seen`` to ``value``; False if another worker
+        moved it first (a conditional UPDATE: the row lock makes it one winner on every backend)."""
+        return self.connection.execute(update(campaigns).where(
+            campaigns.c.account_id == campaign.account_id, campaigns.c.id == campaign.id,
+            campaigns.c[column].is_not_distinct_from(seen)).values({column: value})).rowcount == 1
 
     def get_any(self, campaign_id: int) -> Campaign | None:
         """A campaign of any account (operator tools only)."""
@@ -131,6 +132,7 @@ class AttributeRepository(Repository):
                 account_id=account_id, name=name, kind=kind, values=values, created_at=now))
         else:
             self.connection.execute(update(attribute_definitions).where(
+                attribute_definitions.c.account_id == account_id,
                 attribute_definitions.c.id == existing.id).values(kind=kind, values=values))
 
     def all(self, account_id: int) -> dict[str, AttributeDefinitionRecord]:
