@@ -92,3 +92,10 @@ def test_each_client_runs_the_whole_flow_with_typed_faults(live_server, connect)
     else:
         assert missing.value.data == {"field": "campaign_id"}
         assert "{urn:feedloop:v1}campaign_id" in missing.value.message
+
+
+def test_a_ws_security_username_token_needs_no_basic_header_and_no_challenge(live_server):
+    import zeep
+    from zeep.wsse.username import UsernameToken
+    client = zeep.Client(f"{live_server.base_url}/soap?wsdl", wsse=UsernameToken(*live_server.admin))
+    assert isinstance(client.service.ListSurveys(limit=1).total, int)

@@ -501,3 +501,18 @@ def test_every_fault_detail_is_valid_against_the_element_the_wsdl_declares():
                             "TooManyRequests": {"retry_after"}, "Unavailable": {"retry_after"},
                             "ValidationError": {"field"}, "InvalidEmail": {"field"},
                             }.get(element.findtext("{urn:feedloop:v1}code"), set()), element.tag
+
+
+def test_faults_spyne_raises_itself_become_typed_faults_of_ours():
+    from spyne.model.fault import Fault
+
+    from service.soap.faults import normalised
+    too_long = normalised(Fault("Client.RequestTooLong", "The request is too long."))
+    assert (too_long.faultcode, too_long.detail) == (
+        "Client.RequestTooLarge", {"code": "RequestTooLarge", "message": "The request is too long."})
+    odd = normalised(Fault("Client.SoapError", "Soap envelope is empty!"))
+    assert (odd.faultcode, odd.detail) == (
+        "Client.InvalidRequest", {"code": "InvalidRequest", "message": "Soap envelope is empty!"})
+    ours = normalised(Fault("Server.Boom", "/srv/secret/path"))
+    assert ours.faultcode == "Server.InternalError" and "/srv" not in ours.faultstring
+    assert ours.faultstring == f"Internal error (reference {ours.detail['reference']})."
