@@ -146,6 +146,8 @@ class Invitation:
     responded_at: datetime | None = None
     reminders_sent: int = 0
     attempts: int = 0
+    #: The contact's attributes as they were at the trigger, the send's own ones included.
+    attributes: dict[str, str] = field(default_factory=dict)
     id: int | None = None
     account_id: int | None = None
 
@@ -210,6 +212,17 @@ def quarantine_end(last_invited_at: datetime | None, quarantine_days: int) -> da
     if last_invited_at is None or quarantine_days <= 0:
         return None
     return last_invited_at + timedelta(days=quarantine_days)
+
+
+def check_attributes(definitions: dict, attributes: dict[str, str]) -> dict[str, str]:
+    """Attributes checked against their definitions (objects with ``kind`` and ``values``):
+    an ordinal value must be one of its values."""
+    for name, value in attributes.items():
+        definition = definitions.get(name)
+        if definition is not None and definition.kind == "ordinal" and value not in definition.values:
+            raise ValidationError(f"'{value}' is not a value of the ordinal attribute '{name}' "
+                                  f"({', '.join(definition.values)}).", field="attributes")
+    return attributes
 
 
 def clean_params(params: dict[str, str], where: str = "params") -> dict[str, str]:

@@ -56,7 +56,7 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
             values = {"url": rt.tracking_url(token), "unsubscribe_url":
                       rt.unsubscribe_url(token), "email": contact.email,
                       "survey_title": survey.title, "campaign_name": campaign.name,
-                      **{f"attr.{k}": v for k, v in contact.attributes.items()},
+                      **{f"attr.{k}": v for k, v in invitation.attributes.items()},
                       **{f"param.{k}": v for k, v in invitation.params.items()}}
             jobs.append(MailJob(invitation.id, kind, compose(
                 kind, campaign.templates, survey.language, contact.email, values),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.domain.distribution import clean_params, next_dump_time, quarantine_end
+from service.domain.distribution import (check_attributes, clean_params, next_dump_time,
+                                         quarantine_end)
 from service.domain.errors import (DuplicateEvent, NotFound, UnknownCampaign, ValidationError)
 from service.domain.surveys import KEY_PATTERN, normalize_email
 from service.services import messages as m
@@ -16,16 +17,6 @@ from service.services.tracking import (creation_history, find_invitation_by_toke
                                        token_of, tracking_result)
 
 ATTRIBUTE_KINDS = ("ordinal", "text")
-
-
-def check_attributes(definitions: dict, attributes: dict[str, str]) -> dict[str, str]:
-    """Attributes checked against their definitions: an ordinal value must be one of its values."""
-    for name, value in attributes.items():
-        definition = definitions.get(name)
-        if definition is not None and definition.kind == "ordinal" and value not in definition.values:
-            raise ValidationError(f"'{value}' is not a value of the ordinal attribute '{name}' "
-                                  f"({', '.join(definition.values)}).", field="attributes")
-    return attributes
 
 
 def _contact_fields(definitions: dict, row) -> tuple[str, str | None, dict[str, str]]:
@@ -122,7 +113,7 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
         last = uow.invitations.last_invited_many(principal.account_id, known, scope) \
             if known and campaign.quarantine_days > 0 else {}
         pending = []
-        for index, email, _, _, params in batch:
+        for index, email, _, attributes, params in batch:
             row = rows[index]
             contact = contacts[email].contact
             if row.event_id in earlier:
@@ -141,7 +132,8 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
                 results[index] = m.RespondentResult(row=index, status="suppressed", email=email,
                                                     reason=reason, until=until)
                 continue
-            invitation = new_invitation(campaign, contact.id, params, row.event_id, now,
+            invitation = new_invitation(campaign, contact.id, params,
+                                        {**contact.attributes, **attributes}, row.event_id, now,
                                         row.send_at)
             last[contact.id] = now  # the same person twice in one call: quarantine applies
             pending.append((index, email, invitation))
@@ -288,6 +280,7 @@ def get_invitation(rt: Runtime, principal: Principal,
         created_at=invitation.created_at, reminders_sent=invitation.reminders_sent,
         url=tracking_result(rt, invitation, now).url,
         params=[m.Param(name=k, value=v) for k, v in invitation.params.items()],
+        attributes=[m.Attribute(name=k, value=v) for k, v in invitation.attributes.items()],
         history=[m.HistoryEvent(at=h.at, event=h.event, detail=h.detail) for h in history],
         event_id=invitation.event_id, send_at=invitation.send_at, sent_at=invitation.sent_at,
         opened_at=invitation.opened_at, responded_at=invitation.responded_at,

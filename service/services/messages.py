@@ -561,6 +561,7 @@ class InvitationInfo:
     url: str
     params: list[Param]
     history: list[HistoryEvent]
+    attributes: list[Attribute] = wire([], doc="The contact's attributes as they were at this send.")
     crm_id: str | None = None
     event_id: str | None = None
     send_at: datetime | None = None

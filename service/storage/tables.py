@@ -166,6 +166,9 @@ invitations = Table(
     Column("last_error", String(500)),
     Column("lease_owner", String(64)),
     Column("lease_until", UTCDateTime),
+    # The contact's attributes as they were when this send was triggered: reports use them.
+    # The default keeps a release from before them inserting during a rolling upgrade.
+    Column("attributes", JSON, nullable=False, server_default="{}"),
     UniqueConstraint("campaign_id", "event_id", name="uq_invitations_campaign_event"),
     Index("ix_invitations_campaign_contact", "campaign_id", "contact_id", "created_at"),
     Index("ix_invitations_account_contact", "account_id", "contact_id", "created_at"),

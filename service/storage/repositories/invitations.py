@@ -43,7 +43,8 @@ def _invitation(row: Row) -> Invitation:
                       created_at=row.created_at, expires_at=row.expires_at,
                       event_id=row.event_id, send_at=row.send_at, sent_at=row.sent_at,
                       opened_at=row.opened_at, responded_at=row.responded_at,
-                      reminders_sent=row.reminders_sent, attempts=row.attempts)
+                      reminders_sent=row.reminders_sent, attempts=row.attempts,
+                      attributes=dict(row.attributes))
 
 
 class InvitationRepository(Repository):
@@ -101,7 +102,8 @@ class InvitationRepository(Repository):
                 [{"account_id": account_id, "campaign_id": i.campaign_id,
                   "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
                   "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
-                  "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at}
+                  "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at,
+                  "attributes": i.attributes}
                  for i in chunk])
             ids.update((bytes(nonce), invitation_id) for invitation_id, nonce in result)
         if len(ids) < len(new):
@@ -210,9 +212,8 @@ class InvitationRepository(Repository):
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
-        """(sent_at, opened_at, contact attributes) of a campaign's invitations."""
-        query = (select(invitations.c.sent_at, invitations.c.opened_at, contacts.c.attributes)
-                 .join(contacts, contacts.c.id == invitations.c.contact_id)
+        """(sent_at, opened_at, attributes of the send) of a campaign's invitations."""
+        query = (select(invitations.c.sent_at, invitations.c.opened_at, invitations.c.attributes)
                  .where(invitations.c.account_id == account_id,
                         invitations.c.campaign_id == campaign_id))
         if date_from is not None:
@@ -227,6 +228,7 @@ class InvitationRepository(Repository):
             .order_by(invitations.c.id))]
 
     def erase_contact(self, contact_id: int) -> int:
-        """Drop the parameters and event ids of a contact's invitations (personal data)."""
+        """Drop the parameters, attributes and event ids of a contact's invitations (personal data)."""
         return self.connection.execute(update(invitations).where(
-            invitations.c.contact_id == contact_id).values(params={}, event_id=None)).rowcount
+            invitations.c.contact_id == contact_id).values(params={}, attributes={},
+                                                           event_id=None)).rowcount

@@ -20,12 +20,26 @@ from service.storage.tables import (
     contacts,
     dump_files,
     export_cursors,
+    invitations,
     responses,
 )
 
 #: Names SQLite's JSON paths address as SQLAlchemy stores them (JSON written ASCII-escaped):
 #: printable ASCII without quotes or backslashes.
 _SQLITE_PATH_NAME = re.compile(r'^[\x20-\x21\x23-\x5b\x5d-\x7e]+$')
+
+
+#: The attributes a response is reported under: those of its invitation's send; a response
+#: without an invitation (an open link) has its contact's, if it has a contact.
+_ATTRIBUTES = func.coalesce(invitations.c.attributes, contacts.c.attributes).label("attributes")
+_ATTRIBUTES_SQL = "COALESCE(i.attributes, c.attributes)"
+_JOINS_SQL = ("LEFT JOIN contacts AS c ON c.id = r.contact_id "
+              "LEFT JOIN invitations AS i ON i.id = r.invitation_id")
+
+
+def _with_attributes(query):
+    return (query.outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+            .outerjoin(invitations, invitations.c.id == responses.c.invitation_id))
 
 
 class ResponseRepository(Repository):
@@ -84,10 +98,10 @@ class ResponseRepository(Repository):
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
-        """(invitation_id, nps_score, answers, contact attributes) of a campaign's responses."""
-        query = (select(responses.c.invitation_id, responses.c.nps_score, responses.c.answers,
-                        responses.c.submitted_at, contacts.c.attributes)
-                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+        """(invitation_id, nps_score, answers, attributes of the send) of a campaign's responses."""
+        query = (_with_attributes(select(responses.c.invitation_id, responses.c.nps_score,
+                                         responses.c.answers, responses.c.submitted_at,
+                                         _ATTRIBUTES))
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id))
         if date_from is not None:
@@ -109,7 +123,7 @@ class ResponseRepository(Repository):
 
     def dump_keys(self, account_id: int, campaign_id: int, after: int,
                   upto: int) -> tuple[list[str], list[str], list[str]]:
-        """The names of the parameters, captured extra parameters and contact attributes
+        """The names of the parameters, captured extra parameters and attributes of the sends
         that occur in the responses with positions in (after, upto], each sorted.
 
         The database lists the keys of its JSON columns itself (SQLite's json_each,
@@ -123,8 +137,7 @@ class ResponseRepository(Repository):
         found = []
         for source, column in (("responses AS r", "r.params"),
                                ("responses AS r", "r.extra_params"),
-                               ("responses AS r JOIN contacts AS c ON c.id = r.contact_id",
-                                "c.attributes")):
+                               ("responses AS r " + _JOINS_SQL, _ATTRIBUTES_SQL)):
             statement = text(keys.format(source=source, column=column, where=where))
             found.append(sorted(self.connection.execute(statement, {
                 "account": account_id, "campaign": campaign_id, "after": after,
@@ -176,22 +189,20 @@ class ResponseRepository(Repository):
                   for k, multi in questions]
         cells += [extract("r.params", n) for n in params]
         cells += [extract("r.extra_params", n) for n in extras]
-        cells += [f"CASE WHEN c.erased_at IS NULL THEN {extract('c.attributes', n)} END"
+        cells += [f"CASE WHEN c.erased_at IS NULL THEN {extract(_ATTRIBUTES_SQL, n)} END"
                   for n in attributes]
         statement = text(
-            f"SELECT {', '.join(cells)} FROM responses AS r "
-            "LEFT JOIN contacts AS c ON c.id = r.contact_id "
+            f"SELECT {', '.join(cells)} FROM responses AS r {_JOINS_SQL} "
             "WHERE r.account_id = :account AND r.campaign_id = :campaign "
             "AND r.position > :after AND r.position <= :upto ORDER BY r.position")
         return iter(self.connection.execution_options(yield_per=5000).execute(statement, values))
 
     def dump_rows(self, account_id: int, campaign_id: int, after: int,
                   upto: int) -> Iterator[Row]:
-        """Responses with positions in (after, upto] and their contacts' email, CRM id,
-        erasure and attributes, streamed in position order."""
-        query = (select(responses, contacts.c.email, contacts.c.crm_id, contacts.c.erased_at,
-                        contacts.c.attributes)
-                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+        """Responses with positions in (after, upto], their contacts' email, CRM id and
+        erasure, and the attributes of their sends, streamed in position order."""
+        query = (_with_attributes(select(responses, contacts.c.email, contacts.c.crm_id,
+                                         contacts.c.erased_at, _ATTRIBUTES))
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id,
                         responses.c.position > after, responses.c.position <= upto)

@@ -1,0 +1,31 @@
+"""product features of issue 14: attributes per send
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-01
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attributes', sa.JSON(), nullable=True))
+    # Sends made before attributes were kept per send report as they did: under their
+    # contact's attributes of today.
+    op.execute("UPDATE invitations SET attributes = (SELECT contacts.attributes FROM contacts "
+               "WHERE contacts.id = invitations.contact_id)")
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.alter_column('attributes', existing_type=sa.JSON(), nullable=False,
+                              server_default='{}')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_column('attributes')
