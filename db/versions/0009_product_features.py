@@ -1,4 +1,4 @@
-"""product features of issue 14: attributes per send
+"""product features of issue 14: attributes per send, the source of an opt-out
 
 Revision ID: 0009
 Revises: 0008
@@ -15,6 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('unsubscribed_via', sa.String(length=16), nullable=True))
+    op.execute("UPDATE contacts SET unsubscribed_via = 'link' WHERE unsubscribed_at IS NOT NULL")
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attributes', sa.JSON(), nullable=True))
     # Sends made before attributes were kept per send report as they did: under their
@@ -29,3 +32,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.drop_column('attributes')
+    with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_column('unsubscribed_via')

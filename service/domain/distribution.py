@@ -106,8 +106,9 @@ class Status:
     SUPPRESSED = "suppressed"  # not mailed: the contact unsubscribed meanwhile
     FAILED = "failed"          # the mail could not be delivered
     EXPIRED = "expired"        # never stored: an answerable invitation past its expiry
+    CANCELLED = "cancelled"    # withdrawn by the caller (order returned, ticket reopened)
 
-    STORED = (SCHEDULED, SENT, OPENED, REMINDED, RESPONDED, SUPPRESSED, FAILED)
+    STORED = (SCHEDULED, SENT, OPENED, REMINDED, RESPONDED, SUPPRESSED, FAILED, CANCELLED)
     #: The link can still be answered (until it expires).
     ANSWERABLE = (SCHEDULED, SENT, OPENED, REMINDED)
     #: Out with the respondent and not answered yet: reminders may follow.
@@ -193,6 +194,12 @@ class Invitation:
         """Not mailed after all (the contact unsubscribed after the invitation was made)."""
         return Transition((self.status,), {"status": Status.SUPPRESSED,
                                            "next_reminder_at": None}, "suppressed", reason)
+
+    def cancelled(self, reason: str) -> Transition:
+        """Withdrawn before it was answered: no mail or reminder goes out, the link closes."""
+        return Transition(Status.ANSWERABLE, {"status": Status.CANCELLED,
+                                              "next_reminder_at": None,
+                                              "next_attempt_at": None}, "cancelled", reason)
 
     def mail_failed(self, reminder: bool, attempts: int, error: str,
                     retry_at: datetime | None) -> Transition:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.domain.distribution import (check_attributes, clean_params, next_dump_time,
-                                         quarantine_end)
-from service.domain.errors import (DuplicateEvent, NotFound, UnknownCampaign, ValidationError)
+from service.domain.distribution import (Status, check_attributes, clean_params,
+                                         next_dump_time, quarantine_end)
+from service.domain.errors import (Conflict, DuplicateEvent, NotFound, UnknownCampaign,
+                                   ValidationError)
 from service.domain.surveys import KEY_PATTERN, normalize_email
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
@@ -287,6 +288,27 @@ def get_invitation(rt: Runtime, principal: Principal,
         expires_at=invitation.expires_at)
 
 
+@operation("CancelInvitation", scope="trigger", audited=True, errors=(NotFound, Conflict))
+def cancel_invitation(rt: Runtime, principal: Principal,
+                      request: m.CancelInvitationRequest) -> m.CancelInvitationResult:
+    """Withdraw an unanswered invitation (order returned, ticket reopened): no mail or reminder goes out, its link shows a closed page."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        invitation = uow.invitations.get(principal.account_id, request.invitation_id)
+        if invitation is None:
+            raise NotFound(f"No invitation {request.invitation_id} in your account.")
+        if invitation.status == Status.CANCELLED:  # a repeated call: done already
+            cancelled_at = next(h.at for h in uow.invitations.history(invitation.id)
+                                if h.event == "cancelled")
+            return m.CancelInvitationResult(invitation.id, Status.CANCELLED, cancelled_at)
+        if not uow.invitations.apply(invitation.id, invitation.cancelled(request.reason or ""),
+                                     now):
+            raise Conflict(f"Invitation {invitation.id} is {invitation.status}: only an "
+                           "unanswered invitation can be cancelled.")
+        uow.commit()
+    return m.CancelInvitationResult(invitation.id, Status.CANCELLED, now)
+
+
 @operation("ListNonResponders", scope="read", audited=False, errors=(UnknownCampaign,))
 def list_non_responders(rt: Runtime, principal: Principal,
                         request: m.ListNonRespondersRequest) -> m.ListNonRespondersResult:
@@ -305,12 +327,15 @@ def list_non_responders(rt: Runtime, principal: Principal,
 
 
 @operation("UpdateCampaign", scope="admin", audited=True,
-           errors=(UnknownCampaign, ValidationError))
+           errors=(UnknownCampaign, Conflict, ValidationError))
 def update_campaign(rt: Runtime, principal: Principal,
                     request: m.UpdateCampaignRequest) -> m.CampaignInfo:
     """Change a campaign's settings or status (e.g. pause it); fields left out stay as they are."""
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
+        if campaign.status == "closed" and request.status not in (None, "closed"):
+            raise Conflict(f"Campaign {campaign.id} is closed for good; pause a campaign "
+                           "to stop it for a while.")
         for name in (*SETTING_FIELDS, "name", "status"):
             value = getattr(request, name, None)
             if value is not None:
@@ -326,6 +351,20 @@ def update_campaign(rt: Runtime, principal: Principal,
         uow.campaigns.update(campaign, now)
         uow.commit()
     campaign.updated_at = now
+    return campaign_info(rt, campaign)
+
+
+@operation("CloseCampaign", scope="admin", audited=True, errors=(UnknownCampaign,))
+def close_campaign(rt: Runtime, principal: Principal,
+                   request: m.CloseCampaignRequest) -> m.CampaignInfo:
+    """Close a campaign for good: no new links, mails, reminders or answers; its data stays for export."""
+    with rt.uow() as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        if campaign.status != "closed":
+            campaign.status = "closed"
+            campaign.updated_at = rt.clock()
+            uow.campaigns.update(campaign, campaign.updated_at)
+            uow.commit()
     return campaign_info(rt, campaign)
 
 

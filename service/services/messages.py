@@ -230,6 +230,23 @@ class RecordResponseResult:
 
 
 @dataclass
+class CorrectResponseRequest:
+    response_id: int = wire(min=1)
+    answers: list[Answer] = wire(max_items=1000, min_items=1, doc=(
+        "The answers to change; the others stay as recorded. An empty value clears an "
+        "optional answer."))
+
+
+@dataclass
+class CorrectResponseResult:
+    response_id: int
+    change: str
+    updated_at: datetime
+    answers: list[Answer]
+    nps_score: int | None = None
+
+
+@dataclass
 class GetContactResultsRequest:
     email: str | None = wire(None, max_len=254)
     crm_id: str | None = wire(None, max_len=100)
@@ -572,6 +589,25 @@ class InvitationInfo:
 
 
 @dataclass
+class CancelInvitationRequest:
+    invitation_id: int = wire(min=1)
+    reason: str | None = wire(None, max_len=200,
+                              doc="Kept in the invitation's history, e.g. 'order returned'.")
+
+
+@dataclass
+class CancelInvitationResult:
+    invitation_id: int
+    status: str
+    cancelled_at: datetime
+
+
+@dataclass
+class CloseCampaignRequest:
+    campaign_id: int = wire(min=1)
+
+
+@dataclass
 class ListNonRespondersRequest:
     campaign_id: int = wire(min=1)
     since: datetime | None = wire(None, doc="Only invitations created at or after this time.")
@@ -623,6 +659,53 @@ class UpdateCampaignRequest:
     dump_at: str | None = wire(None, max_len=5)
     dump_format: str | None = wire(None, max_len=8)
     dump_gzip: bool | None = wire(None)
+
+
+# --- contacts from the CRM side -------------------------------------------------------
+
+@dataclass
+class GetContactRequest:
+    email: str | None = wire(None, max_len=254)
+    crm_id: str | None = wire(None, max_len=100)
+
+
+@dataclass
+class ContactInfo:
+    contact_id: int
+    email: str
+    attributes: list[Attribute]
+    lists: list[str]
+    created_at: datetime
+    updated_at: datetime
+    crm_id: str | None = None
+    suppressed_at: datetime | None = wire(None, doc="When the person opted out (then never invited).")
+    suppressed_via: str | None = wire(None, doc="link (the unsubscribe page) or crm (SuppressContact).")
+
+
+@dataclass
+class ListContactsRequest:
+    list_name: str | None = wire(None, max_len=200, doc="Only the members of this list.")
+    filters: list[AttributeFilter] = wire([], max_items=20,
+                                            doc="Only contacts with one of the values of each.")
+    offset: int | None = wire(None, min=0)
+    limit: int | None = wire(None, min=1, max=1000)
+
+
+@dataclass
+class ListContactsResult:
+    contacts: list[ContactInfo]
+    total: int
+
+
+@dataclass
+class SuppressContactRequest:
+    email: str = wire(max_len=254)
+
+
+@dataclass
+class ListSuppressionsRequest:
+    offset: int | None = wire(None, min=0)
+    limit: int | None = wire(None, min=1, max=1000)
 
 
 # --- metrics ----------------------------------------------------------------------

@@ -176,6 +176,8 @@ def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> s
     # Order matters: someone who answered hears so even after the campaign closed.
     if invitation.status == Status.RESPONDED:
         return "answered"
+    if invitation.status == Status.CANCELLED:
+        return "closed"
     if uow.contacts.is_unsubscribed(invitation.contact_id):
         return "unsubscribed"
     state = _campaign_state(campaign)

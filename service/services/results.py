@@ -27,6 +27,8 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     The respondent is the invitation's contact; without an invitation (an open
     link), the answer to the survey's email question identifies or creates one.
     """
+    if campaign.status == "closed":
+        raise Conflict(f"Campaign {campaign.id} is closed: it takes no more answers.")
     if invitation is not None and not invitation.is_open(now):
         if invitation.status == Status.RESPONDED:
             raise Conflict(f"Invitation {invitation.id} has already been answered.")
@@ -111,6 +113,31 @@ def record_response(rt: Runtime, principal: Principal,
                                      rt.dashboard_url(campaign.id))
         uow.commit()
     return m.RecordResponseResult(response_id=response_id)
+
+
+@operation("CorrectResponse", scope="admin", audited=True,
+           errors=(NotFound, Conflict, ValidationError))
+def correct_response(rt: Runtime, principal: Principal,
+                     request: m.CorrectResponseRequest) -> m.CorrectResponseResult:
+    """Change answers of a recorded response; the next incremental export carries it again as corrected."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        stored = uow.responses.get(principal.account_id, request.response_id)
+        if stored is None:
+            raise NotFound(f"No response {request.response_id} in your account.")
+        if stored.change == "erased":
+            raise Conflict(f"Response {stored.id} belongs to an erased contact: its answers "
+                           "can no longer be changed.")
+        campaign = uow.campaigns.get(principal.account_id, stored.campaign_id)
+        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
+        recorded = {key: [str(v) for v in value] if isinstance(value, list) else [str(value)]
+                    for key, value in stored.answers.items()}
+        answers = survey.parse_answers({**recorded, **answers_by_key(request.answers)})
+        score = survey.nps_score(answers)
+        uow.responses.correct(principal.account_id, stored.id, answers, score, now)
+        uow.commit()
+    return m.CorrectResponseResult(response_id=stored.id, change="corrected", updated_at=now,
+                                   answers=answer_list(survey, answers), nps_score=score)
 
 
 @operation("GetContactResults", scope="read", audited=False, errors=(NotFound, ValidationError))

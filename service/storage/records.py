@@ -158,6 +158,7 @@ class ContactRecord:
     updated_at: datetime
     unsubscribed_at: datetime | None
     erased_at: datetime | None
+    unsubscribed_via: str | None = None
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,8 @@ contacts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("unsubscribed_at", UTCDateTime),
     Column("erased_at", UTCDateTime),
+    # Where the opt-out came from: 'link' (the /u/ page) or 'crm' (SuppressContact).
+    Column("unsubscribed_via", String(16)),
     UniqueConstraint("account_id", "email", name="uq_contacts_account_email"),
     Index("ix_contacts_account_crm", "account_id", "crm_id"),
 )

@@ -75,3 +75,64 @@ def test_an_ordinal_value_outside_its_definition_is_refused_by_every_trigger(doo
         {"email": "huge@example.com", "attributes": huge}])["results"]
     assert (rows[0]["status"], rows[0]["reason"]) == ("invalid", refused.value.message)
     assert by_store(door, campaign_id) == []
+
+
+def test_a_correction_is_exported_again_and_a_wrong_one_is_refused(door):
+    campaign_id = new_campaign(door)
+    link = door.call("GetTrackingUrl", campaign_id=campaign_id,
+                     email=f"c-{uuid.uuid4().hex[:8]}@example.com")
+    response_id = answer(door, link, 3)
+    cursor = door.call("ExportResponses", campaign_id=campaign_id)["next_cursor"]
+    corrected = door.call("CorrectResponse", response_id=response_id,
+                          answers=[{"key": "nps", "value": "10"}])
+    assert (corrected["change"], corrected["nps_score"]) == ("corrected", 10)
+    again = door.call("ExportResponses", campaign_id=campaign_id, after=cursor)["records"]
+    assert [(r["response_id"], r["change"], r["nps_score"]) for r in again] == [
+        (response_id, "corrected", 10)]
+    with pytest.raises(DoorFault) as refused:
+        door.call("CorrectResponse", response_id=response_id,
+                  answers=[{"key": "nps", "value": "12"}])
+    assert refused.value.code == "ValidationError"
+
+
+def test_a_cancelled_link_shows_a_closed_page_and_a_closed_campaign_stays_closed(
+        door, live_server):
+    import urllib.error
+    import urllib.request
+    campaign_id = new_campaign(door)
+    link = door.call("GetTrackingUrl", campaign_id=campaign_id,
+                     email=f"x-{uuid.uuid4().hex[:8]}@example.com")
+    cancelled = door.call("CancelInvitation", invitation_id=link["invitation_id"],
+                          reason="ticket reopened")
+    assert cancelled["status"] == "cancelled"
+    with pytest.raises(urllib.error.HTTPError) as page:
+        urllib.request.urlopen(link["url"], timeout=10)
+    assert page.value.code == 410 and "This survey is closed" in page.value.read().decode()
+    with pytest.raises(DoorFault) as refused:
+        answer(door, link, 9)
+    assert refused.value.code == "Conflict"
+    assert door.call("CloseCampaign", campaign_id=campaign_id)["status"] == "closed"
+    with pytest.raises(DoorFault) as reopen:
+        door.call("UpdateCampaign", campaign_id=campaign_id, status="active")
+    assert (reopen.value.code, reopen.value.message) == (
+        "Conflict", f"Campaign {campaign_id} is closed for good; pause a campaign to stop it "
+                    "for a while.")
+
+
+def test_a_crm_opt_out_holds_every_campaign_until_lifted_and_contacts_are_listed(door):
+    run = uuid.uuid4().hex[:8]
+    email, list_name = f"crm-{run}@example.com", f"vip-{run}"
+    door.call("SyncList", list_name=list_name, mode="add", contacts=[
+        {"email": email, "crm_id": f"CRM-{run}"}])
+    found = door.call("GetContact", crm_id=f"CRM-{run}")
+    assert (found["email"], found["lists"]) == (email, [list_name])
+    listed = door.call("ListContacts", list_name=list_name)
+    assert (listed["total"], [c["email"] for c in listed["contacts"]]) == (1, [email])
+    suppressed = door.call("SuppressContact", email=email)
+    assert suppressed["suppressed_via"] == "crm"
+    assert email in [c["email"] for c in door.call("ListSuppressions", limit=1000)["contacts"]]
+    with pytest.raises(DoorFault) as refused:
+        door.call("GetTrackingUrl", campaign_id=new_campaign(door), email=email)
+    assert refused.value.code == "Unsubscribed"
+    assert "suppressed_at" not in door.call("UnsuppressContact", email=email)
+    assert door.call("GetTrackingUrl", campaign_id=new_campaign(door), email=email)["url"]

@@ -81,7 +81,8 @@ class InvitationRepository(Repository):
                         campaign_id: int | None) -> datetime | None:
         """When the contact was last invited (by this campaign, or by any when None)."""
         query = select(func.max(invitations.c.created_at)).where(
-            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id)
+            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id,
+            invitations.c.status != Status.CANCELLED)
         if campaign_id is not None:
             query = query.where(invitations.c.campaign_id == campaign_id)
         return self.connection.execute(query).scalar_one()
@@ -126,6 +127,7 @@ class InvitationRepository(Repository):
         for chunk in chunks(contact_ids):
             query = (select(invitations.c.contact_id, func.max(invitations.c.created_at))
                      .where(invitations.c.account_id == account_id,
+                            invitations.c.status != Status.CANCELLED,
                             among(self.connection, invitations.c.contact_id, chunk))
                      .group_by(invitations.c.contact_id))
             if campaign_id is not None:
@@ -212,10 +214,12 @@ class InvitationRepository(Repository):
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
-        """(sent_at, opened_at, attributes of the send) of a campaign's invitations."""
+        """(sent_at, opened_at, attributes of the send) of a campaign's invitations, but
+        the cancelled ones (withdrawn sends count nowhere)."""
         query = (select(invitations.c.sent_at, invitations.c.opened_at, invitations.c.attributes)
                  .where(invitations.c.account_id == account_id,
-                        invitations.c.campaign_id == campaign_id))
+                        invitations.c.campaign_id == campaign_id,
+                        invitations.c.status != Status.CANCELLED))
         if date_from is not None:
             query = query.where(invitations.c.created_at >= date_from)
         if date_to is not None:

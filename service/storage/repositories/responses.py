@@ -69,6 +69,17 @@ class ResponseRepository(Repository):
             updated_at=now, change="new", position=position,
         ).returning(responses.c.id)).scalar_one()
 
+    def get(self, account_id: int, response_id: int) -> ResponseRecord | None:
+        return self._record(ResponseRecord, select(responses).where(
+            responses.c.account_id == account_id, responses.c.id == response_id))
+
+    def correct(self, account_id: int, response_id: int, answers: dict[str, object],
+                nps_score: int | None, now: datetime) -> None:
+        """New answers; the next incremental export reports the row again as corrected."""
+        self.connection.execute(update(responses).where(responses.c.id == response_id).values(
+            answers=answers, nps_score=nps_score, change="corrected", updated_at=now,
+            position=self.assign_position(account_id)))
+
     def of_contact(self, contact_id: int) -> list[ResponseRecord]:
         return self._records(ResponseRecord, select(responses).where(
             responses.c.contact_id == contact_id).order_by(responses.c.id))
