@@ -1,4 +1,5 @@
-"""product features of issue 14: attributes per send, the source of an opt-out
+"""product features of issue 14: attributes per send, the source of an opt-out, open-link
+submission keys
 
 Revision ID: 0009
 Revises: 0008
@@ -15,6 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('submission_key', sa.String(length=43), nullable=True))
+        batch_op.create_unique_constraint('uq_responses_campaign_submission',
+                                          ['campaign_id', 'submission_key'])
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unsubscribed_via', sa.String(length=16), nullable=True))
     op.execute("UPDATE contacts SET unsubscribed_via = 'link' WHERE unsubscribed_at IS NOT NULL")
@@ -30,6 +35,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_responses_campaign_submission', type_='unique')
+        batch_op.drop_column('submission_key')
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.drop_column('attributes')
     with op.batch_alter_table('contacts', schema=None) as batch_op:

@@ -105,8 +105,10 @@ def open_campaign(rt: Runtime, public_id: str) -> SurveyView:
 
 
 def answer_campaign(rt: Runtime, public_id: str, form: dict[str, list[str]],
-                    extra_params: dict[str, str]) -> Submission:
-    """Record an open-link response; an email answer identifies (or creates) the contact."""
+                    extra_params: dict[str, str], submission_key: str) -> Submission:
+    """Record an open-link response, once per form (``submission_key``, the form's nonce: a
+    double click, a reload or a duplicated tab sends it again); an email answer identifies
+    (or creates) the contact."""
     now = rt.clock()
     with rt.uow() as uow:
         found = _campaign_of(uow, public_id)
@@ -117,11 +119,20 @@ def answer_campaign(rt: Runtime, public_id: str, form: dict[str, list[str]],
         if state is not None:
             return Submission(SurveyView(state, survey))
         submitted = _submitted(survey, form)
+        earlier = uow.responses.by_submission(campaign.id, submission_key)
+        if earlier is not None:
+            return Submission(SurveyView(_same_answers(survey, submitted, earlier.answers),
+                                         survey))
         try:
             response_id = record_answers(uow, account_id, campaign, survey, None, submitted,
-                                         extra_params, now, rt.dashboard_url(campaign.id))
+                                         extra_params, now, rt.dashboard_url(campaign.id),
+                                         submission_key)
         except ValidationError as error:
             return _refused(survey, submitted, error)
+        except Conflict:  # the same form, submitted concurrently, committed first
+            earlier = uow.responses.by_submission(campaign.id, submission_key)
+            return Submission(SurveyView(_same_answers(survey, submitted, earlier.answers),
+                                         survey))
         uow.commit()
     return Submission(SurveyView("thanks", survey), response_id=response_id)
 
@@ -190,12 +201,17 @@ def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> s
 def _repeat_state(uow, invitation: Invitation, survey: Survey,
                   submitted: dict[str, list[str]]) -> str:
     """A double click or a reload re-sends the same answers: that is a success, not an error."""
+    stored = next((row.answers for row in uow.responses.of_contact(invitation.contact_id)
+                   if row.invitation_id == invitation.id), None)
+    return _same_answers(survey, submitted, stored)
+
+
+def _same_answers(survey: Survey, submitted: dict[str, list[str]], stored) -> str:
+    """"thanks" when a repeated submit carries the recorded answers, else "answered"."""
     try:
         answers = survey.parse_answers(submitted)
     except ValidationError:
         return "answered"
-    stored = next((row.answers for row in uow.responses.of_contact(invitation.contact_id)
-                   if row.invitation_id == invitation.id), None)
     return "thanks" if stored == answers else "answered"
 
 

@@ -21,11 +21,14 @@ DEFAULT_EXPORT_PAGE = 100
 
 def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
                    invitation: Invitation | None, submitted: dict[str, list[str]],
-                   extra_params: dict[str, str], now: datetime, dashboard_url: str = "") -> int:
+                   extra_params: dict[str, str], now: datetime, dashboard_url: str = "",
+                   submission_key: str | None = None) -> int:
     """Validate and store one response; the invitation, if any, becomes responded.
 
     The respondent is the invitation's contact; without an invitation (an open
     link), the answer to the survey's email question identifies or creates one.
+    Conflict when the invitation, or the open-link form ``submission_key``, was
+    answered already.
     """
     if campaign.status == "closed":
         raise Conflict(f"Campaign {campaign.id} is closed: it takes no more answers.")
@@ -49,7 +52,9 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     invitation_id = invitation.id if invitation is not None else None
     response_id = uow.responses.add(account_id, campaign.id, invitation_id,
                                     contact.id if contact else None, answers, params,
-                                    extra_params, score, now)
+                                    extra_params, score, now, submission_key)
+    if response_id is None:
+        raise Conflict("This form has already been submitted.")
     email, crm_id = (contact.email, contact.crm_id) if contact else (None, None)
     if campaign.crm_push:
         queue_crm_push(uow, account_id, campaign, survey, response_id, answers,

@@ -143,6 +143,7 @@ class ResponseRecord:
     updated_at: datetime
     change: str
     position: int
+    submission_key: str | None
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,9 @@ responses = Table(
     # What the next incremental export must say about this row: new, changed, erased.
     Column("change", String(16), nullable=False),
     Column("position", BigInteger, nullable=False),
+    # The form nonce of an open-link submission: a repeat of the same form records nothing.
+    Column("submission_key", String(43)),
+    UniqueConstraint("campaign_id", "submission_key", name="uq_responses_campaign_submission"),
     Index("ix_responses_campaign_position", "campaign_id", "position"),
     Index("ix_responses_contact", "contact_id", "submitted_at"),
 )

@@ -58,16 +58,29 @@ class ResponseRepository(Repository):
 
     def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
             contact_id: int | None, answers: dict[str, object], params: dict[str, str],
-            extra_params: dict[str, str], nps_score: int | None, now: datetime) -> int:
-        # Two answers to one invitation never both get here: the invitation's move to
-        # "responded" (InvitationRepository.apply) admits one of them.
+            extra_params: dict[str, str], nps_score: int | None, now: datetime,
+            submission_key: str | None = None) -> int | None:
+        """The new response's id; None when ``submission_key`` was recorded already.
+
+        Two answers to one invitation never both get here: the invitation's move to
+        "responded" (InvitationRepository.apply) admits one of them. Two submissions of
+        one open-link form may: ON CONFLICT DO NOTHING admits one without aborting the
+        other's transaction on PostgreSQL.
+        """
         position = self.assign_position(account_id)
-        return self.connection.execute(insert(responses).values(
-            account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
-            contact_id=contact_id, answers=answers, params=params,
-            extra_params=extra_params, nps_score=nps_score, submitted_at=now,
-            updated_at=now, change="new", position=position,
-        ).returning(responses.c.id)).scalar_one()
+        return self.connection.execute(
+            insert_ignoring_conflicts(self.connection, responses).values(
+                account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
+                contact_id=contact_id, answers=answers, params=params,
+                extra_params=extra_params, nps_score=nps_score, submitted_at=now,
+                updated_at=now, change="new", position=position, submission_key=submission_key)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "submission_key"])
+            .returning(responses.c.id)).scalar()
+
+    def by_submission(self, campaign_id: int, submission_key: str) -> ResponseRecord | None:
+        return self._record(ResponseRecord, select(responses).where(
+            responses.c.campaign_id == campaign_id,
+            responses.c.submission_key == submission_key))
 
     def get(self, account_id: int, response_id: int) -> ResponseRecord | None:
         return self._record(ResponseRecord, select(responses).where(
