@@ -1,5 +1,5 @@
 """product features of issue 14: attributes per send, the source of an opt-out, open-link
-submission keys
+submission keys, survey versions
 
 Revision ID: 0009
 Revises: 0008
@@ -16,6 +16,23 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('survey_versions',
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('intro', sa.Text(), nullable=False),
+    sa.Column('thank_you', sa.Text(), nullable=False),
+    sa.Column('allow_language_override', sa.Boolean(), nullable=False),
+    sa.Column('questions', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['survey_id'], ['surveys.id'], name=op.f('fk_survey_versions_survey_id_surveys')),
+    sa.PrimaryKeyConstraint('survey_id', 'version', name=op.f('pk_survey_versions'))
+    )
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('version', sa.Integer(), server_default='1', nullable=False))
+    with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('survey_version', sa.Integer(), server_default='1', nullable=False))
     with op.batch_alter_table('responses', schema=None) as batch_op:
         batch_op.add_column(sa.Column('submission_key', sa.String(length=43), nullable=True))
         batch_op.create_unique_constraint('uq_responses_campaign_submission',
@@ -35,6 +52,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.drop_column('survey_version')
+    with op.batch_alter_table('surveys', schema=None) as batch_op:
+        batch_op.drop_column('version')
+    op.drop_table('survey_versions')
     with op.batch_alter_table('responses', schema=None) as batch_op:
         batch_op.drop_constraint('uq_responses_campaign_submission', type_='unique')
         batch_op.drop_column('submission_key')

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from service.domain.errors import InvalidEmail, ValidationError
@@ -139,6 +139,8 @@ class Survey:
     allow_language_override: bool = True
     id: int | None = None
     created_at: datetime | None = None
+    #: Each UpdateSurvey makes a new version; a response keeps the one it answered.
+    version: int = 1
 
     def validate(self) -> None:
         """Raise ValidationError when the survey cannot be published as it is."""
@@ -157,6 +159,27 @@ class Survey:
                 raise ValidationError(f"Question key '{question.key}' is used twice.",
                                       field=f"questions[{index}].key")
             seen.add(question.key)
+
+    def check_stable_keys(self, earlier: list["Survey"]) -> None:
+        """Raise ValidationError when a question key of an earlier version changes type:
+        dump columns and metrics read a key the same way across versions."""
+        for index, question in enumerate(self.questions):
+            for version in earlier:
+                before = version.question(question.key)
+                if before is not None and before.type != question.type:
+                    raise ValidationError(
+                        f"Question key '{question.key}' was a {before.type} question in version "
+                        f"{version.version}; a key keeps its type (give this question a new key).",
+                        field=f"questions[{index}].type")
+
+    def with_questions_of(self, earlier: list["Survey"]) -> "Survey":
+        """This version with the questions only earlier versions had appended (newest first),
+        so that answers to every version can be reported."""
+        questions = list(self.questions)
+        for version in sorted(earlier, key=lambda s: -s.version):
+            questions += [q for q in version.questions
+                          if all(q.key != known.key for known in questions)]
+        return replace(self, questions=tuple(questions))
 
     def question(self, key: str) -> Question | None:
         return next((q for q in self.questions if q.key == key), None)

@@ -71,6 +71,20 @@ class CreateSurveyResult:
 @dataclass
 class GetSurveyRequest:
     survey_id: int = wire(min=1)
+    version: int | None = wire(None, min=1, doc="An earlier version; the current one by default.")
+
+
+@dataclass
+class UpdateSurveyRequest:
+    survey_id: int = wire(min=1)
+    title: str | None = wire(None, max_len=200)
+    language: str | None = wire(None, max_len=8, doc="en, es, sv, fr, de or cs.")
+    questions: list[Question] = wire([], max_items=MAX_QUESTIONS, doc=(
+        "The new questions in their new order (none: unchanged). A key keeps its type "
+        "across versions."))
+    intro: str | None = wire(None, max_len=5000)
+    thank_you: str | None = wire(None, max_len=5000)
+    allow_language_override: bool | None = wire(None)
 
 
 @dataclass
@@ -83,6 +97,7 @@ class SurveyInfo:
     allow_language_override: bool
     questions: list[Question]
     created_at: datetime
+    version: int = wire(1, doc="Each UpdateSurvey makes the next version.")
 
 
 @dataclass
@@ -296,6 +311,7 @@ class ExportRecord:
     crm_id: str | None = None
     nps_score: int | None = None
     nps_category: str | None = None
+    survey_version: int | None = wire(None, doc="The version of the survey that was answered.")
 
 
 @dataclass

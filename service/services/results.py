@@ -52,7 +52,7 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     invitation_id = invitation.id if invitation is not None else None
     response_id = uow.responses.add(account_id, campaign.id, invitation_id,
                                     contact.id if contact else None, answers, params,
-                                    extra_params, score, now, submission_key)
+                                    extra_params, score, now, submission_key, survey.version)
     if response_id is None:
         raise Conflict("This form has already been submitted.")
     email, crm_id = (contact.email, contact.crm_id) if contact else (None, None)
@@ -134,7 +134,9 @@ def correct_response(rt: Runtime, principal: Principal,
             raise Conflict(f"Response {stored.id} belongs to an erased contact: its answers "
                            "can no longer be changed.")
         campaign = uow.campaigns.get(principal.account_id, stored.campaign_id)
-        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
+        # held to the questions of the version it answered
+        survey = uow.surveys.get_version(principal.account_id, campaign.survey_id,
+                                         stored.survey_version)
         recorded = {key: [str(v) for v in value] if isinstance(value, list) else [str(value)]
                     for key, value in stored.answers.items()}
         answers = survey.parse_answers({**recorded, **answers_by_key(request.answers)})
@@ -179,6 +181,7 @@ def export_record(survey: Survey | None, row) -> m.ExportRecord:
     record = response_record(row, survey)
     return m.ExportRecord(**{
         **record, "cursor": format_cursor(row.position), "submitted_at": row.submitted_at,
+        "survey_version": row.survey_version,
         "updated_at": row.updated_at, "answers": answer_list(survey, record["answers"]),
         "params": param_list(record["params"]), "extra_params": param_list(record["extra_params"])})
 
@@ -192,7 +195,7 @@ def export_responses(rt: Runtime, principal: Principal,
     limit = request.limit or DEFAULT_EXPORT_PAGE
     with rt.uow(read_only=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
-        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
+        survey = uow.surveys.for_reports(principal.account_id, campaign.survey_id)
         rows = list(uow.responses.export_rows(principal.account_id, campaign.id, after, limit + 1))
     has_more = len(rows) > limit
     rows = rows[:limit]

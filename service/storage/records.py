@@ -144,6 +144,7 @@ class ResponseRecord:
     change: str
     position: int
     submission_key: str | None
+    survey_version: int
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,22 @@ surveys = Table(
     Column("allow_language_override", Boolean, nullable=False, server_default="1"),
     Column("questions", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_surveys_account", "account_id", "id"),
+)
+
+survey_versions = Table(
+    "survey_versions", metadata,
+    # Earlier versions of a survey, as they were until UpdateSurvey replaced them.
+    Column("survey_id", Integer, ForeignKey("surveys.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("intro", Text, nullable=False),
+    Column("thank_you", Text, nullable=False),
+    Column("allow_language_override", Boolean, nullable=False),
+    Column("questions", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 campaigns = Table(
@@ -196,6 +211,7 @@ responses = Table(
     Column("position", BigInteger, nullable=False),
     # The form nonce of an open-link submission: a repeat of the same form records nothing.
     Column("submission_key", String(43)),
+    Column("survey_version", Integer, nullable=False, server_default="1"),
     UniqueConstraint("campaign_id", "submission_key", name="uq_responses_campaign_submission"),
     Index("ix_responses_campaign_position", "campaign_id", "position"),
     Index("ix_responses_contact", "contact_id", "submitted_at"),

@@ -136,3 +136,25 @@ def test_a_crm_opt_out_holds_every_campaign_until_lifted_and_contacts_are_listed
     assert refused.value.code == "Unsubscribed"
     assert "suppressed_at" not in door.call("UnsuppressContact", email=email)
     assert door.call("GetTrackingUrl", campaign_id=new_campaign(door), email=email)["url"]
+
+
+def test_a_survey_update_is_a_new_version_and_answers_keep_theirs(door):
+    survey = door.call("CreateSurvey", title="v1", language="en", questions=[
+        {"key": "nps", "type": "nps", "text": "?"}, {"key": "comment", "type": "text", "text": "?"}])
+    campaign_id = door.call("CreateCampaign", survey_id=survey["survey_id"],
+                            name="c")["campaign_id"]
+    link = door.call("GetTrackingUrl", campaign_id=campaign_id,
+                     email=f"v-{uuid.uuid4().hex[:8]}@example.com")
+    door.call("RecordResponse", invitation_id=link["invitation_id"],
+              answers=[{"key": "nps", "value": "7"}, {"key": "comment", "value": "ok"}])
+    updated = door.call("UpdateSurvey", survey_id=survey["survey_id"], language="fr",
+                        questions=[{"key": "nps", "type": "nps", "text": "Recommanderiez-vous ?"}])
+    assert (updated["version"], updated["language"]) == (2, "fr")
+    assert door.call("GetSurvey", survey_id=survey["survey_id"], version=1)["title"] == "v1"
+    [record] = door.call("ExportResponses", campaign_id=campaign_id)["records"]
+    assert (record["survey_version"], [a["key"] for a in record["answers"]]) == (
+        1, ["nps", "comment"])
+    with pytest.raises(DoorFault) as refused:
+        door.call("UpdateSurvey", survey_id=survey["survey_id"],
+                  questions=[{"key": "comment", "type": "nps", "text": "?"}])
+    assert refused.value.code == "ValidationError"

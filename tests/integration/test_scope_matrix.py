@@ -28,7 +28,7 @@ SCOPE_OF = {
     "CreateApiKey": "admin", "ListApiKeys": "admin", "RevokeApiKey": "admin",
     "ListAuditLog": "admin", "ListDeliveries": "admin", "RetryDelivery": "admin",
     "RotateWebhookSecret": "admin", "EraseContact": "admin", "ExportContactData": "admin",
-    "CorrectResponse": "admin", "CloseCampaign": "admin",
+    "CorrectResponse": "admin", "CloseCampaign": "admin", "UpdateSurvey": "admin",
 }
 
 #: The keys worth telling apart: admin includes the others, so admin with more is admin.

@@ -59,7 +59,7 @@ class ResponseRepository(Repository):
     def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
             contact_id: int | None, answers: dict[str, object], params: dict[str, str],
             extra_params: dict[str, str], nps_score: int | None, now: datetime,
-            submission_key: str | None = None) -> int | None:
+            submission_key: str | None = None, survey_version: int = 1) -> int | None:
         """The new response's id; None when ``submission_key`` was recorded already.
 
         Two answers to one invitation never both get here: the invitation's move to
@@ -73,7 +73,8 @@ class ResponseRepository(Repository):
                 account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
                 contact_id=contact_id, answers=answers, params=params,
                 extra_params=extra_params, nps_score=nps_score, submitted_at=now,
-                updated_at=now, change="new", position=position, submission_key=submission_key)
+                updated_at=now, change="new", position=position, submission_key=submission_key,
+                survey_version=survey_version)
             .on_conflict_do_nothing(index_elements=["campaign_id", "submission_key"])
             .returning(responses.c.id)).scalar()
 
