@@ -190,6 +190,16 @@ class Survey:
         return next((q for q in self.questions if q.type == "nps"), None)
 
     @property
+    def one_click_question(self) -> Question | None:
+        """The first question when a mail can offer it as a row of links: an NPS or rating
+        scale of at most 11 points."""
+        first = self.questions[0] if self.questions else None
+        if first is None or first.type not in ("nps", "rating"):
+            return None
+        low, high = first.bounds()
+        return first if high - low < 11 else None
+
+    @property
     def email_question(self) -> Question | None:
         return next((q for q in self.questions if q.type == "email"), None)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from service.domain.distribution import Status
-from service.domain.mail import Mail, compose
+from service.domain.mail import Mail, Scale, compose
 from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
@@ -58,8 +58,10 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
                       "survey_title": survey.title, "campaign_name": campaign.name,
                       **{f"attr.{k}": v for k, v in invitation.attributes.items()},
                       **{f"param.{k}": v for k, v in invitation.params.items()}}
+            first = survey.one_click_question
+            scale = Scale(first.text, *first.bounds()) if first is not None else None
             jobs.append(MailJob(invitation.id, kind, compose(
-                kind, campaign.templates, survey.language, contact.email, values),
+                kind, campaign.templates, survey.language, contact.email, values, scale),
                 invitation.attempts))
         uow.commit()
     return jobs

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from service.domain.distribution import Campaign, Invitation, Status, clean_params
 from service.domain.errors import Conflict, ValidationError
+from service.domain.mail import PICK_PARAM
 from service.domain.surveys import AnswerErrors, Question, Survey
 from service.services.results import record_answers
 from service.services.runtime import Runtime
@@ -147,11 +148,24 @@ def capture_params(query: dict[str, list[str]]) -> dict[str, str]:
     for name, values in query.items():
         if len(kept) == MAX_EXTRA_PARAMS:
             break
+        if name == PICK_PARAM:  # the score chosen in the mail is an answer, not a parameter
+            continue
         try:
             kept.update(clean_params({name: values[0]}))
         except (ValidationError, IndexError):
             continue
     return kept
+
+
+def picked_answer(survey: Survey, query: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The score chosen in the invitation mail (?fl_pick=N) as the first question's answer,
+    if it is one of its scale; nothing is recorded until the respondent sends the form."""
+    question = survey.one_click_question
+    value = (query.get(PICK_PARAM) or [""])[0]
+    if question is None or not value.isdigit():
+        return {}
+    low, high = question.bounds()
+    return {question.key: [value]} if low <= int(value) <= high else {}
 
 
 def problem_of(question: Question, values: list[str]) -> str:

@@ -85,9 +85,14 @@ def _dispatch(rt: Runtime, request: Request) -> Response:
     # The nonce is in the CSRF subject: a forged one is refused like a forged form.
     subject = ("s:" + key) if personal else f"o:{key}:{once}"
     if request.method != "POST":
-        # Only a GET counts as an opening: HEAD is what link checkers send.
+        # Only a GET counts as an opening: HEAD is what link checkers send. A score
+        # chosen in the mail is shown chosen; a GET never records it (mail scanners
+        # fetch every link), the respondent's one tap on Send does.
         view = _view(rt, personal, key, mark_opened=request.method == "GET")
-        return _survey_or_state(rt, request, subject, Submission(view), once=once)
+        picked = respondents.picked_answer(view.survey, request.args.to_dict(flat=False)) \
+            if personal and view.state == "open" else {}
+        return _survey_or_state(rt, request, subject, Submission(view), picked, once=once,
+                                picked=bool(picked))
     if not check_csrf(rt.secret_key, subject, request.form.get(CSRF_FIELD), rt.clock()):
         # Forged, or a page left open too long: nothing is recorded, the answers stay.
         view = _view(rt, personal, key, mark_opened=False)
@@ -107,7 +112,7 @@ def _view(rt: Runtime, personal: bool, key: str, mark_opened: bool) -> SurveyVie
 
 def _survey_or_state(rt: Runtime, request: Request, subject: str, submission: Submission,
                      form: dict[str, list[str]] | None = None, status: int | None = None,
-                     once: str | None = None) -> Response:
+                     once: str | None = None, picked: bool = False) -> Response:
     view = submission.view
     # The open link's cookie lives on the link's own path, as long as its form is shown.
     path = request.script_root + request.path
@@ -123,7 +128,7 @@ def _survey_or_state(rt: Runtime, request: Request, subject: str, submission: Su
     response = _page(request, "survey.html", status or (422 if problems else 200), view.survey,
                      action=action, answers=form or {}, problems=problems,
                      csrf_field=CSRF_FIELD, csrf=issue_csrf(rt.secret_key, subject, rt.clock()),
-                     once_field=ONCE_FIELD, once=once)
+                     once_field=ONCE_FIELD, once=once, picked=picked)
     if once is not None:
         response.set_cookie(ONCE_COOKIE, once, max_age=int(MAX_AGE.total_seconds()), path=path,
                             httponly=True, samesite="Lax", secure=request.scheme == "https")
