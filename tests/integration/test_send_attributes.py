@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from service.domain.errors import Quarantined, ValidationError
 from service.services import messages as m
+from service.services.delivery import run_recurrences
 from service.services.dumps import dump_chunks, dump_rows, plan_dump, record_cells, records
 from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
@@ -46,6 +47,21 @@ def test_a_row_without_attributes_is_sent_with_the_contacts_attributes_of_that_m
     assert call(rt, admin, "GetInvitation",
                 invitation_id=rows[1].invitation_id).attributes == attrs(store="small")
     assert by_store(rt, admin, campaign_id) == [("small", 1, 0, None), ("medium", 1, 0, None)]
+
+
+def test_each_recurrence_is_a_send_with_the_attributes_of_its_own_moment(rt, admin,
+                                                                        new_campaign, clock):
+    call(rt, admin, "DefineAttribute", name="store", kind="ordinal",
+         values=["small", "medium", "large"])
+    call(rt, admin, "SyncList", list_name="customers", mode="add", contacts=[
+        m.ContactRow("ana@example.com", attributes=attrs(store="small"))])
+    campaign_id = new_campaign(recurrence_days=30, recurrence_list="customers")
+    assert run_recurrences(rt) == 1
+    call(rt, admin, "UpsertContacts", contacts=[
+        m.ContactRow("ana@example.com", attributes=attrs(store="large"))])
+    clock.advance(days=31)
+    assert run_recurrences(rt) == 1
+    assert by_store(rt, admin, campaign_id) == [("small", 1, 0, None), ("large", 1, 0, None)]
 
 
 def test_a_later_send_with_other_attributes_moves_no_earlier_answer(rt, admin, campaign_id):
