@@ -107,8 +107,9 @@ class Status:
     SUPPRESSED = "suppressed"  # not mailed: the contact unsubscribed meanwhile
     FAILED = "failed"          # the mail could not be delivered
     EXPIRED = "expired"        # never stored: an answerable invitation past its expiry
+    CANCELLED = "cancelled"    # withdrawn by the caller (order returned, ticket reopened)
 
-    STORED = (SCHEDULED, SENT, OPENED, REMINDED, RESPONDED, SUPPRESSED, FAILED)
+    STORED = (SCHEDULED, SENT, OPENED, REMINDED, RESPONDED, SUPPRESSED, FAILED, CANCELLED)
     #: The link can still be answered (until it expires).
     ANSWERABLE = (SCHEDULED, SENT, OPENED, REMINDED)
     #: Out with the respondent and not answered yet: reminders may follow.
@@ -147,6 +148,8 @@ class Invitation:
     responded_at: datetime | None = None
     reminders_sent: int = 0
     attempts: int = 0
+    #: The contact's attributes as they were at the trigger, the send's own ones included.
+    attributes: dict[str, str] = field(default_factory=dict)
     id: int | None = None
     account_id: int | None = None
 
@@ -193,6 +196,12 @@ class Invitation:
         return Transition((self.status,), {"status": Status.SUPPRESSED,
                                            "next_reminder_at": None}, "suppressed", reason)
 
+    def cancelled(self, reason: str) -> Transition:
+        """Withdrawn before it was answered: no mail or reminder goes out, the link closes."""
+        return Transition(Status.ANSWERABLE, {"status": Status.CANCELLED,
+                                              "next_reminder_at": None,
+                                              "next_attempt_at": None}, "cancelled", reason)
+
     def mail_failed(self, reminder: bool, attempts: int, error: str,
                     retry_at: datetime | None) -> Transition:
         """A send failed: retried at ``retry_at``, or given up when it is None (an
@@ -211,6 +220,17 @@ def quarantine_end(last_invited_at: datetime | None, quarantine_days: int) -> da
     if last_invited_at is None or quarantine_days <= 0:
         return None
     return last_invited_at + timedelta(days=quarantine_days)
+
+
+def check_attributes(definitions: dict, attributes: dict[str, str]) -> dict[str, str]:
+    """Attributes checked against their definitions (objects with ``kind`` and ``values``):
+    an ordinal value must be one of its values."""
+    for name, value in attributes.items():
+        definition = definitions.get(name)
+        if definition is not None and definition.kind == "ordinal" and value not in definition.values:
+            raise ValidationError(f"'{value}' is not a value of the ordinal attribute '{name}' "
+                                  f"({', '.join(definition.values)}).", field="attributes")
+    return attributes
 
 
 def clean_params(params: dict[str, str], where: str = "params") -> dict[str, str]:

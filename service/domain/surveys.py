@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from service.domain.errors import InvalidEmail, ValidationError
@@ -156,6 +156,8 @@ class Survey:
     allow_language_override: bool = True
     id: int | None = None
     created_at: datetime | None = None
+    #: Each UpdateSurvey makes a new version; a response keeps the one it answered.
+    version: int = 1
 
     def validate(self) -> None:
         """Raise ValidationError when the survey cannot be published as it is."""
@@ -175,6 +177,27 @@ class Survey:
                                       field=f"questions[{index}].key")
             seen.add(question.key)
 
+    def check_stable_keys(self, earlier: list["Survey"]) -> None:
+        """Raise ValidationError when a question key of an earlier version changes type:
+        dump columns and metrics read a key the same way across versions."""
+        for index, question in enumerate(self.questions):
+            for version in earlier:
+                before = version.question(question.key)
+                if before is not None and before.type != question.type:
+                    raise ValidationError(
+                        f"Question key '{question.key}' was a {before.type} question in version "
+                        f"{version.version}; a key keeps its type (give this question a new key).",
+                        field=f"questions[{index}].type")
+
+    def with_questions_of(self, earlier: list["Survey"]) -> "Survey":
+        """This version with the questions only earlier versions had appended (newest first),
+        so that answers to every version can be reported."""
+        questions = list(self.questions)
+        for version in sorted(earlier, key=lambda s: -s.version):
+            questions += [q for q in version.questions
+                          if all(q.key != known.key for known in questions)]
+        return replace(self, questions=tuple(questions))
+
     def question(self, key: str) -> Question | None:
         return next((q for q in self.questions if q.key == key), None)
 
@@ -182,6 +205,16 @@ class Survey:
     def nps_question(self) -> Question | None:
         """The question whose answer is the survey's NPS score: its first NPS question."""
         return next((q for q in self.questions if q.type == "nps"), None)
+
+    @property
+    def one_click_question(self) -> Question | None:
+        """The first question when a mail can offer it as a row of links: an NPS or rating
+        scale of at most 11 points."""
+        first = self.questions[0] if self.questions else None
+        if first is None or first.type not in ("nps", "rating"):
+            return None
+        low, high = first.bounds()
+        return first if high - low < 11 else None
 
     @property
     def email_question(self) -> Question | None:

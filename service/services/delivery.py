@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from service.domain.distribution import Status
-from service.domain.mail import Mail, compose, message_key
+from service.domain.mail import Mail, Scale, compose, message_key
 from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
@@ -57,13 +57,15 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
             values = {"url": rt.tracking_url(token), "unsubscribe_url":
                       rt.unsubscribe_url(token), "email": contact.email,
                       "survey_title": survey.title, "campaign_name": campaign.name,
-                      **{f"attr.{k}": v for k, v in contact.attributes.items()},
+                      **{f"attr.{k}": v for k, v in invitation.attributes.items()},
                       **{f"param.{k}": v for k, v in invitation.params.items()}}
+            first = survey.one_click_question
+            scale = Scale(first.text, *first.bounds()) if first is not None else None
             # The same mail (an invitation, the n-th reminder) has the same Message-ID at
             # every attempt: a receiver can tell a mail re-sent after a crash is a duplicate.
             number = invitation.reminders_sent + 1 if kind == "reminder" else 0
             mail = replace(compose(kind, campaign.templates, survey.language, contact.email,
-                                   values),
+                                   values, scale),
                            key=message_key(rt.secret_key, f"{kind}:{invitation.id}:{number}"))
             jobs.append(MailJob(account_id, invitation.id, kind, mail, invitation.attempts))
         uow.commit()

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.domain.distribution import clean_params, next_dump_time, quarantine_end
-from service.domain.errors import (DuplicateEvent, NotFound, UnknownCampaign, ValidationError)
+from service.domain.distribution import (Status, check_attributes, clean_params,
+                                         next_dump_time, quarantine_end)
+from service.domain.errors import (Conflict, DuplicateEvent, NotFound, UnknownCampaign,
+                                   ValidationError)
 from service.domain.surveys import KEY_PATTERN, normalize_email
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
@@ -16,16 +18,6 @@ from service.services.tracking import (creation_history, find_invitation_by_toke
                                        token_of, tracking_result)
 
 ATTRIBUTE_KINDS = ("ordinal", "text")
-
-
-def check_attributes(definitions: dict, attributes: dict[str, str]) -> dict[str, str]:
-    """Attributes checked against their definitions: an ordinal value must be one of its values."""
-    for name, value in attributes.items():
-        definition = definitions.get(name)
-        if definition is not None and definition.kind == "ordinal" and value not in definition.values:
-            raise ValidationError(f"'{value}' is not a value of the ordinal attribute '{name}' "
-                                  f"({', '.join(definition.values)}).", field="attributes")
-    return attributes
 
 
 def _contact_fields(definitions: dict, row) -> tuple[str, str | None, dict[str, str]]:
@@ -122,7 +114,7 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
         last = uow.invitations.last_invited_many(principal.account_id, known, scope) \
             if known and campaign.quarantine_days > 0 else {}
         pending = []
-        for index, email, _, _, params in batch:
+        for index, email, _, attributes, params in batch:
             row = rows[index]
             contact = contacts[email].contact
             if row.event_id in earlier:
@@ -141,7 +133,8 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
                 results[index] = m.RespondentResult(row=index, status="suppressed", email=email,
                                                     reason=reason, until=until)
                 continue
-            invitation = new_invitation(campaign, contact.id, params, row.event_id, now,
+            invitation = new_invitation(campaign, contact.id, params,
+                                        {**contact.attributes, **attributes}, row.event_id, now,
                                         row.send_at)
             last[contact.id] = now  # the same person twice in one call: quarantine applies
             pending.append((index, email, invitation))
@@ -288,10 +281,32 @@ def get_invitation(rt: Runtime, principal: Principal,
         created_at=invitation.created_at, reminders_sent=invitation.reminders_sent,
         url=tracking_result(rt, invitation, now).url,
         params=[m.Param(name=k, value=v) for k, v in invitation.params.items()],
+        attributes=[m.Attribute(name=k, value=v) for k, v in invitation.attributes.items()],
         history=[m.HistoryEvent(at=h.at, event=h.event, detail=h.detail) for h in history],
         event_id=invitation.event_id, send_at=invitation.send_at, sent_at=invitation.sent_at,
         opened_at=invitation.opened_at, responded_at=invitation.responded_at,
         expires_at=invitation.expires_at)
+
+
+@operation("CancelInvitation", scope="trigger", audited=True, errors=(NotFound, Conflict))
+def cancel_invitation(rt: Runtime, principal: Principal,
+                      request: m.CancelInvitationRequest) -> m.CancelInvitationResult:
+    """Withdraw an unanswered invitation (order returned, ticket reopened): no mail or reminder goes out, its link shows a closed page."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        invitation = uow.invitations.get(principal.account_id, request.invitation_id)
+        if invitation is None:
+            raise NotFound(f"No invitation {request.invitation_id} in your account.")
+        if invitation.status == Status.CANCELLED:  # a repeated call: done already
+            cancelled_at = next(h.at for h in uow.invitations.history(principal.account_id, invitation.id)
+                                if h.event == "cancelled")
+            return m.CancelInvitationResult(invitation.id, Status.CANCELLED, cancelled_at)
+        if not uow.invitations.apply(invitation, invitation.cancelled(request.reason or ""),
+                                     now):
+            raise Conflict(f"Invitation {invitation.id} is {invitation.status}: only an "
+                           "unanswered invitation can be cancelled.")
+        uow.commit()
+    return m.CancelInvitationResult(invitation.id, Status.CANCELLED, now)
 
 
 @operation("ListNonResponders", scope="read", audited=False, errors=(UnknownCampaign,))
@@ -312,12 +327,15 @@ def list_non_responders(rt: Runtime, principal: Principal,
 
 
 @operation("UpdateCampaign", scope="admin", audited=True,
-           errors=(UnknownCampaign, ValidationError))
+           errors=(UnknownCampaign, Conflict, ValidationError))
 def update_campaign(rt: Runtime, principal: Principal,
                     request: m.UpdateCampaignRequest) -> m.CampaignInfo:
     """Change a campaign's settings or status (e.g. pause it); fields left out stay as they are."""
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
+        if campaign.status == "closed" and request.status not in (None, "closed"):
+            raise Conflict(f"Campaign {campaign.id} is closed for good; pause a campaign "
+                           "to stop it for a while.")
         for name in (*SETTING_FIELDS, "name", "status"):
             value = getattr(request, name, None)
             if value is not None:
@@ -333,6 +351,20 @@ def update_campaign(rt: Runtime, principal: Principal,
         uow.campaigns.update(campaign, now)
         uow.commit()
     campaign.updated_at = now
+    return campaign_info(rt, campaign)
+
+
+@operation("CloseCampaign", scope="admin", audited=True, errors=(UnknownCampaign,))
+def close_campaign(rt: Runtime, principal: Principal,
+                   request: m.CloseCampaignRequest) -> m.CampaignInfo:
+    """Close a campaign for good: no new links, mails, reminders or answers; its data stays for export."""
+    with rt.uow() as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        if campaign.status != "closed":
+            campaign.status = "closed"
+            campaign.updated_at = rt.clock()
+            uow.campaigns.update(campaign, campaign.updated_at)
+            uow.commit()
     return campaign_info(rt, campaign)
 
 

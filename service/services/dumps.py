@@ -86,7 +86,8 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
                               field="after")
     with rt.uow(read_only=True) as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
-        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
+        # Columns for the questions of every version: they stay when a question is removed.
+        survey = uow.surveys.for_reports(principal.account_id, campaign.survey_id)
         start = (uow.cursors.get(principal.account_id, campaign.id, cursor_name)
                  if cursor_name else parse_cursor(after))
         upto = uow.responses.last_position(principal.account_id, campaign.id)

@@ -72,6 +72,20 @@ class CreateSurveyResult:
 @dataclass
 class GetSurveyRequest:
     survey_id: int = wire(min=1)
+    version: int | None = wire(None, min=1, doc="An earlier version; the current one by default.")
+
+
+@dataclass
+class UpdateSurveyRequest:
+    survey_id: int = wire(min=1)
+    title: str | None = wire(None, max_len=200)
+    language: str | None = wire(None, max_len=8, doc="en, es, sv, fr, de or cs.")
+    questions: list[Question] = wire([], max_items=MAX_QUESTIONS, doc=(
+        "The new questions in their new order (none: unchanged). A key keeps its type "
+        "across versions."))
+    intro: str | None = wire(None, max_len=5000)
+    thank_you: str | None = wire(None, max_len=5000)
+    allow_language_override: bool | None = wire(None)
 
 
 @dataclass
@@ -84,6 +98,7 @@ class SurveyInfo:
     allow_language_override: bool
     questions: list[Question]
     created_at: datetime
+    version: int = wire(1, doc="Each UpdateSurvey makes the next version.")
 
 
 @dataclass
@@ -226,6 +241,23 @@ class RecordResponseResult:
 
 
 @dataclass
+class CorrectResponseRequest:
+    response_id: int = wire(min=1)
+    answers: list[Answer] = wire(max_items=1000, min_items=1, doc=(
+        "The answers to change; the others stay as recorded. An empty value clears an "
+        "optional answer."))
+
+
+@dataclass
+class CorrectResponseResult:
+    response_id: int
+    change: str
+    updated_at: datetime
+    answers: list[Answer]
+    nps_score: int | None = None
+
+
+@dataclass
 class GetContactResultsRequest:
     email: str | None = wire(None, max_len=254)
     crm_id: str | None = wire(None, max_len=100)
@@ -275,6 +307,7 @@ class ExportRecord:
     crm_id: str | None = None
     nps_score: int | None = None
     nps_category: str | None = None
+    survey_version: int | None = wire(None, doc="The version of the survey that was answered.")
 
 
 @dataclass
@@ -557,6 +590,7 @@ class InvitationInfo:
     url: str
     params: list[Param]
     history: list[HistoryEvent]
+    attributes: list[Attribute] = wire([], doc="The contact's attributes as they were at this send.")
     crm_id: str | None = None
     event_id: str | None = None
     send_at: datetime | None = None
@@ -564,6 +598,25 @@ class InvitationInfo:
     opened_at: datetime | None = None
     responded_at: datetime | None = None
     expires_at: datetime | None = None
+
+
+@dataclass
+class CancelInvitationRequest:
+    invitation_id: int = wire(min=1)
+    reason: str | None = wire(None, max_len=200,
+                              doc="Kept in the invitation's history, e.g. 'order returned'.")
+
+
+@dataclass
+class CancelInvitationResult:
+    invitation_id: int
+    status: str
+    cancelled_at: datetime
+
+
+@dataclass
+class CloseCampaignRequest:
+    campaign_id: int = wire(min=1)
 
 
 @dataclass
@@ -618,6 +671,53 @@ class UpdateCampaignRequest:
     dump_at: str | None = wire(None, max_len=5)
     dump_format: str | None = wire(None, max_len=8)
     dump_gzip: bool | None = wire(None)
+
+
+# --- contacts from the CRM side -------------------------------------------------------
+
+@dataclass
+class GetContactRequest:
+    email: str | None = wire(None, max_len=254)
+    crm_id: str | None = wire(None, max_len=100)
+
+
+@dataclass
+class ContactInfo:
+    contact_id: int
+    email: str
+    attributes: list[Attribute]
+    lists: list[str]
+    created_at: datetime
+    updated_at: datetime
+    crm_id: str | None = None
+    suppressed_at: datetime | None = wire(None, doc="When the person opted out (then never invited).")
+    suppressed_via: str | None = wire(None, doc="link (the unsubscribe page) or crm (SuppressContact).")
+
+
+@dataclass
+class ListContactsRequest:
+    list_name: str | None = wire(None, max_len=200, doc="Only the members of this list.")
+    filters: list[AttributeFilter] = wire([], max_items=20,
+                                            doc="Only contacts with one of the values of each.")
+    offset: int | None = wire(None, min=0)
+    limit: int | None = wire(None, min=1, max=1000)
+
+
+@dataclass
+class ListContactsResult:
+    contacts: list[ContactInfo]
+    total: int
+
+
+@dataclass
+class SuppressContactRequest:
+    email: str = wire(max_len=254)
+
+
+@dataclass
+class ListSuppressionsRequest:
+    offset: int | None = wire(None, min=0)
+    limit: int | None = wire(None, min=1, max=1000)
 
 
 # --- metrics ----------------------------------------------------------------------

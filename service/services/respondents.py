@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from service.domain.distribution import Campaign, Invitation, Status, clean_params
 from service.domain.errors import Conflict, ValidationError
+from service.domain.mail import PICK_PARAM
 from service.domain.surveys import AnswerErrors, Question, Survey
 from service.services.results import record_answers
 from service.services.runtime import Runtime
@@ -105,8 +106,10 @@ def open_campaign(rt: Runtime, public_id: str) -> SurveyView:
 
 
 def answer_campaign(rt: Runtime, public_id: str, form: dict[str, list[str]],
-                    extra_params: dict[str, str]) -> Submission:
-    """Record an open-link response; an email answer identifies (or creates) the contact."""
+                    extra_params: dict[str, str], submission_key: str) -> Submission:
+    """Record an open-link response, once per form (``submission_key``, the form's nonce: a
+    double click, a reload or a duplicated tab sends it again); an email answer identifies
+    (or creates) the contact."""
     now = rt.clock()
     with rt.uow() as uow:
         found = _campaign_of(uow, public_id)
@@ -117,11 +120,20 @@ def answer_campaign(rt: Runtime, public_id: str, form: dict[str, list[str]],
         if state is not None:
             return Submission(SurveyView(state, survey))
         submitted = _submitted(survey, form)
+        earlier = uow.responses.by_submission(account_id, campaign.id, submission_key)
+        if earlier is not None:
+            return Submission(SurveyView(_same_answers(survey, submitted, earlier.answers),
+                                         survey))
         try:
             response_id = record_answers(uow, account_id, campaign, survey, None, submitted,
-                                         extra_params, now, rt.dashboard_url(campaign.id))
+                                         extra_params, now, rt.dashboard_url(campaign.id),
+                                         submission_key)
         except ValidationError as error:
             return _refused(survey, submitted, error)
+        except Conflict:  # the same form, submitted concurrently, committed first
+            earlier = uow.responses.by_submission(account_id, campaign.id, submission_key)
+            return Submission(SurveyView(_same_answers(survey, submitted, earlier.answers),
+                                         survey))
         uow.commit()
     return Submission(SurveyView("thanks", survey), response_id=response_id)
 
@@ -136,11 +148,24 @@ def capture_params(query: dict[str, list[str]]) -> dict[str, str]:
     for name, values in query.items():
         if len(kept) == MAX_EXTRA_PARAMS:
             break
+        if name == PICK_PARAM:  # the score chosen in the mail is an answer, not a parameter
+            continue
         try:
             kept.update(clean_params({name: values[0]}))
         except (ValidationError, IndexError):
             continue
     return kept
+
+
+def picked_answer(survey: Survey, query: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The score chosen in the invitation mail (?fl_pick=N) as the first question's answer,
+    if it is one of its scale; nothing is recorded until the respondent sends the form."""
+    question = survey.one_click_question
+    value = (query.get(PICK_PARAM) or [""])[0]
+    if question is None or not value.isdigit():
+        return {}
+    low, high = question.bounds()
+    return {question.key: [value]} if low <= int(value) <= high else {}
 
 
 def problem_of(question: Question, values: list[str]) -> str:
@@ -176,6 +201,8 @@ def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> s
     # Order matters: someone who answered hears so even after the campaign closed.
     if invitation.status == Status.RESPONDED:
         return "answered"
+    if invitation.status == Status.CANCELLED:
+        return "closed"
     if uow.contacts.is_unsubscribed(invitation.account_id, invitation.contact_id):
         return "unsubscribed"
     state = _campaign_state(campaign)
@@ -188,12 +215,17 @@ def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> s
 def _repeat_state(uow, invitation: Invitation, survey: Survey,
                   submitted: dict[str, list[str]]) -> str:
     """A double click or a reload re-sends the same answers: that is a success, not an error."""
+    stored = next((row.answers for row in uow.responses.of_contact(invitation.contact_id)
+                   if row.invitation_id == invitation.id), None)
+    return _same_answers(survey, submitted, stored)
+
+
+def _same_answers(survey: Survey, submitted: dict[str, list[str]], stored) -> str:
+    """"thanks" when a repeated submit carries the recorded answers, else "answered"."""
     try:
         answers = survey.parse_answers(submitted)
     except ValidationError:
         return "answered"
-    stored = next((row.answers for row in uow.responses.of_contact(
-        invitation.account_id, invitation.contact_id) if row.invitation_id == invitation.id), None)
     return "thanks" if stored == answers else "answered"
 
 

@@ -21,12 +21,17 @@ DEFAULT_EXPORT_PAGE = 100
 
 def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
                    invitation: Invitation | None, submitted: dict[str, list[str]],
-                   extra_params: dict[str, str], now: datetime, dashboard_url: str = "") -> int:
+                   extra_params: dict[str, str], now: datetime, dashboard_url: str = "",
+                   submission_key: str | None = None) -> int:
     """Validate and store one response; the invitation, if any, becomes responded.
 
     The respondent is the invitation's contact; without an invitation (an open
     link), the answer to the survey's email question identifies or creates one.
+    Conflict when the invitation, or the open-link form ``submission_key``, was
+    answered already.
     """
+    if campaign.status == "closed":
+        raise Conflict(f"Campaign {campaign.id} is closed: it takes no more answers.")
     if invitation is not None and not invitation.is_open(now):
         if invitation.status == Status.RESPONDED:
             raise Conflict(f"Invitation {invitation.id} has already been answered.")
@@ -47,7 +52,9 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     invitation_id = invitation.id if invitation is not None else None
     response_id = uow.responses.add(account_id, campaign.id, invitation_id,
                                     contact.id if contact else None, answers, params,
-                                    extra_params, score, now)
+                                    extra_params, score, now, submission_key, survey.version)
+    if response_id is None:
+        raise Conflict("This form has already been submitted.")
     email, crm_id = (contact.email, contact.crm_id) if contact else (None, None)
     if campaign.crm_push:
         queue_crm_push(uow, account_id, campaign, survey, response_id, answers,
@@ -113,6 +120,33 @@ def record_response(rt: Runtime, principal: Principal,
     return m.RecordResponseResult(response_id=response_id)
 
 
+@operation("CorrectResponse", scope="admin", audited=True,
+           errors=(NotFound, Conflict, ValidationError))
+def correct_response(rt: Runtime, principal: Principal,
+                     request: m.CorrectResponseRequest) -> m.CorrectResponseResult:
+    """Change answers of a recorded response; the next incremental export carries it again as corrected."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        stored = uow.responses.get(principal.account_id, request.response_id)
+        if stored is None:
+            raise NotFound(f"No response {request.response_id} in your account.")
+        if stored.change == "erased":
+            raise Conflict(f"Response {stored.id} belongs to an erased contact: its answers "
+                           "can no longer be changed.")
+        campaign = uow.campaigns.get(principal.account_id, stored.campaign_id)
+        # held to the questions of the version it answered
+        survey = uow.surveys.get_version(principal.account_id, campaign.survey_id,
+                                         stored.survey_version)
+        recorded = {key: [str(v) for v in value] if isinstance(value, list) else [str(value)]
+                    for key, value in stored.answers.items()}
+        answers = survey.parse_answers({**recorded, **answers_by_key(request.answers)})
+        score = survey.nps_score(answers)
+        uow.responses.correct(principal.account_id, stored.id, answers, score, now)
+        uow.commit()
+    return m.CorrectResponseResult(response_id=stored.id, change="corrected", updated_at=now,
+                                   answers=answer_list(survey, answers), nps_score=score)
+
+
 @operation("GetContactResults", scope="read", audited=False, errors=(NotFound, ValidationError))
 def get_contact_results(rt: Runtime, principal: Principal,
                         request: m.GetContactResultsRequest) -> m.ContactResults:
@@ -156,6 +190,7 @@ def export_record(survey: Survey | None, row) -> m.ExportRecord:
     record = response_record(row, survey)
     return m.ExportRecord(**{
         **record, "cursor": format_cursor(row.position), "submitted_at": row.submitted_at,
+        "survey_version": row.survey_version,
         "updated_at": row.updated_at, "answers": answer_list(survey, record["answers"]),
         "params": param_list(record["params"]), "extra_params": param_list(record["extra_params"])})
 
@@ -169,7 +204,7 @@ def export_responses(rt: Runtime, principal: Principal,
     limit = request.limit or DEFAULT_EXPORT_PAGE
     with rt.uow(read_only=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
-        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
+        survey = uow.surveys.for_reports(principal.account_id, campaign.survey_id)
         rows = list(uow.responses.export_rows(principal.account_id, campaign.id, after, limit + 1))
     has_more = len(rows) > limit
     rows = rows[:limit]

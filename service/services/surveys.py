@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from service.domain.distribution import Campaign, next_dump_time
-from service.domain.errors import NotFound, UnknownCampaign, ValidationError
+from service.domain.errors import Conflict, NotFound, UnknownCampaign, ValidationError
 from service.domain.surveys import Question, Survey, normalize_email
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
@@ -23,9 +24,7 @@ def create_survey(rt: Runtime, principal: Principal,
     """Create a survey: a title, its language and its ordered questions."""
     survey = Survey(
         title=request.title, language=request.language,
-        questions=tuple(Question(key=q.key, type=q.type, text=q.text, required=q.required,
-                                 choices=tuple(q.choices), min=q.min, max=q.max)
-                        for q in request.questions),
+        questions=_questions(request.questions),
         intro=request.intro or "", thank_you=request.thank_you or "",
         allow_language_override=(True if request.allow_language_override is None
                                  else request.allow_language_override))
@@ -36,6 +35,36 @@ def create_survey(rt: Runtime, principal: Principal,
     return m.CreateSurveyResult(survey_id=survey_id)
 
 
+def _questions(questions: list[m.Question]) -> tuple[Question, ...]:
+    return tuple(Question(key=q.key, type=q.type, text=q.text, required=q.required,
+                          choices=tuple(q.choices), min=q.min, max=q.max) for q in questions)
+
+
+@operation("UpdateSurvey", scope="admin", audited=True,
+           errors=(NotFound, Conflict, ValidationError))
+def update_survey(rt: Runtime, principal: Principal,
+                  request: m.UpdateSurveyRequest) -> m.SurveyInfo:
+    """Make the next version of a survey (texts, questions added, removed or reordered, intro, thanks, language); answers keep the version they answered."""
+    now = rt.clock()
+    with rt.uow() as uow:
+        current = uow.surveys.get(principal.account_id, request.survey_id)
+        if current is None:
+            raise NotFound(f"No survey {request.survey_id} in your account.")
+        changes = {name: getattr(request, name) for name in (
+            "title", "language", "intro", "thank_you", "allow_language_override")
+            if getattr(request, name) is not None}
+        if request.questions:
+            changes["questions"] = _questions(request.questions)
+        new = replace(current, **changes, version=current.version + 1, created_at=now)
+        new.validate()
+        new.check_stable_keys([current, *uow.surveys.earlier_versions(principal.account_id,
+                                                                       current.id)])
+        if not uow.surveys.replace(principal.account_id, current, new, now):
+            raise Conflict(f"Survey {current.id} was updated at the same time; read it again.")
+        uow.commit()
+    return _survey_info(new)
+
+
 def _survey_info(survey: Survey) -> m.SurveyInfo:
     return m.SurveyInfo(
         survey_id=survey.id, title=survey.title, language=survey.language, intro=survey.intro,
@@ -43,16 +72,21 @@ def _survey_info(survey: Survey) -> m.SurveyInfo:
         questions=[m.Question(key=q.key, type=q.type, text=q.text, required=q.required,
                               choices=list(q.choices), min=q.min, max=q.max)
                    for q in survey.questions],
-        created_at=survey.created_at)
+        created_at=survey.created_at, version=survey.version)
 
 
 @operation("GetSurvey", scope="read", audited=False, errors=(NotFound,))
 def get_survey(rt: Runtime, principal: Principal, request: m.GetSurveyRequest) -> m.SurveyInfo:
-    """Read one survey with its questions."""
+    """Read one survey with its questions: the current version, or an earlier one."""
     with rt.uow(read_only=True) as uow:
-        found = uow.surveys.get(principal.account_id, request.survey_id)
+        found = (uow.surveys.get(principal.account_id, request.survey_id)
+                 if request.version is None else
+                 uow.surveys.get_version(principal.account_id, request.survey_id,
+                                         request.version))
     if found is None:
-        raise NotFound(f"No survey {request.survey_id} in your account.")
+        raise NotFound(f"No survey {request.survey_id}"
+                       f"{'' if request.version is None else f' version {request.version}'}"
+                       " in your account.")
     return _survey_info(found)
 
 
@@ -94,11 +128,12 @@ def claim_scheduled(rt: Runtime, campaign: Campaign, column: str, seen: datetime
 
 def surveys_of_campaigns(uow, account_id: int, campaign_ids: set[int]
                          ) -> dict[int, Survey | None]:
-    """The survey of each campaign (None for a campaign that is not the account's)."""
+    """The survey of each campaign with the questions of all its versions (None for a
+    campaign that is not the account's)."""
     surveys: dict[int, Survey | None] = {}
     for campaign_id in campaign_ids:
         campaign = uow.campaigns.get(account_id, campaign_id)
-        surveys[campaign_id] = uow.surveys.get(account_id, campaign.survey_id) \
+        surveys[campaign_id] = uow.surveys.for_reports(account_id, campaign.survey_id) \
             if campaign else None
     return surveys
 

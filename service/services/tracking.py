@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.domain.distribution import (Campaign, Invitation, Status, clean_params,
-                                         quarantine_end)
+from service.domain.distribution import (Campaign, Invitation, Status, check_attributes,
+                                         clean_params, quarantine_end)
 from service.domain.errors import (Conflict, DuplicateEvent, Quarantined, UnknownCampaign,
                                    Unsubscribed, ValidationError)
 from service.domain.surveys import normalize_email
@@ -68,6 +68,9 @@ def get_tracking_url(rt: Runtime, principal: Principal,
     email = normalize_email(request.email)
     params = clean_params(pairs_to_dict(request.params, "params"))
     attributes = pairs_to_dict(request.attributes, "attributes")
+    if attributes:
+        with rt.uow(read_only=True) as uow:
+            check_attributes(uow.attributes.all(principal.account_id), attributes)
     try:
         return _issue_link(rt, principal, request, email, params, attributes)
     except DuplicateEvent:
@@ -98,11 +101,15 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
             raise Unsubscribed(f"{email} has unsubscribed from your surveys.")
         if change.state != "created":  # a new contact has no invitations yet
             latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
-            if latest is not None and latest.is_open(now) and latest.params == params:
-                uow.commit()  # keep the contact's new attributes
+            # The same open send again; attributes that differ from those of that
+            # send make it another transaction (say, another store), with its own link.
+            if (latest is not None and latest.is_open(now) and latest.params == params
+                    and attributes.items() <= latest.attributes.items()):
+                uow.commit()  # keep the contact's new crm id
                 return tracking_result(rt, latest, now)
             check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
-        invitation = new_invitation(campaign, contact.id, params, request.event_id, now)
+        invitation = new_invitation(campaign, contact.id, params, contact.attributes,
+                                    request.event_id, now)
         invitation.id = uow.invitations.add(principal.account_id, invitation)
         uow.invitations.record_events(principal.account_id,
                                       creation_history(invitation, now, "GetTrackingUrl"))
@@ -120,8 +127,9 @@ def creation_history(invitation: Invitation, now: datetime,
 
 
 def new_invitation(campaign: Campaign, contact_id: int, params: dict[str, str],
-                   event_id: str | None, now: datetime, send_at: datetime | None = None) -> Invitation:
-    """An invitation as the campaign's delivery mode starts it."""
+                   attributes: dict[str, str], event_id: str | None, now: datetime,
+                   send_at: datetime | None = None) -> Invitation:
+    """An invitation as the campaign's delivery mode starts it, with the attributes of its send."""
     if campaign.delivery == "crm":
         # The caller sends the link itself: it is out as soon as it is handed back.
         status, sent_at, send_at = Status.SENT, now, None
@@ -130,6 +138,6 @@ def new_invitation(campaign: Campaign, contact_id: int, params: dict[str, str],
         send_at = send_at or now + timedelta(minutes=campaign.send_delay_minutes)
     return Invitation(campaign_id=campaign.id, account_id=campaign.account_id,
                       contact_id=contact_id, nonce=new_nonce(),
-                      params=params, status=status, created_at=now,
+                      params=params, attributes=dict(attributes), status=status, created_at=now,
                       expires_at=campaign.link_expiry(now), event_id=event_id or None,
                       send_at=send_at, sent_at=sent_at)

@@ -143,6 +143,8 @@ class ResponseRecord:
     updated_at: datetime
     change: str
     position: int
+    submission_key: str | None
+    survey_version: int
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class ContactRecord:
     updated_at: datetime
     unsubscribed_at: datetime | None
     erased_at: datetime | None
+    unsubscribed_via: str | None = None
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,23 @@ surveys = Table(
     Column("allow_language_override", Boolean, nullable=False, server_default="1"),
     Column("questions", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_surveys_account", "account_id", "id"),
+)
+
+survey_versions = Table(
+    "survey_versions", metadata,
+    # Earlier versions of a survey, as they were until UpdateSurvey replaced them.
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("survey_id", Id, ForeignKey("surveys.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("intro", Text, nullable=False),
+    Column("thank_you", Text, nullable=False),
+    Column("allow_language_override", Boolean, nullable=False),
+    Column("questions", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 campaigns = Table(
@@ -151,6 +167,8 @@ contacts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("unsubscribed_at", UTCDateTime),
     Column("erased_at", UTCDateTime),
+    # Where the opt-out came from: 'link' (the /u/ page) or 'crm' (SuppressContact).
+    Column("unsubscribed_via", String(16)),
     UniqueConstraint("account_id", "email", name="uq_contacts_account_email"),
     Index("ix_contacts_account_crm", "account_id", "crm_id"),
 )
@@ -181,6 +199,9 @@ invitations = Table(
     Column("last_error", String(500)),
     Column("lease_owner", String(64)),
     Column("lease_until", UTCDateTime),
+    # The contact's attributes as they were when this send was triggered: reports use them.
+    # The default keeps a release from before them inserting during a rolling upgrade.
+    Column("attributes", JSON, nullable=False, server_default="{}"),
     UniqueConstraint("campaign_id", "event_id", name="uq_invitations_campaign_event"),
     Index("ix_invitations_campaign_contact", "campaign_id", "contact_id", "created_at"),
     Index("ix_invitations_account_contact", "account_id", "contact_id", "created_at"),
@@ -206,6 +227,10 @@ responses = Table(
     # What the next incremental export must say about this row: new, changed, erased.
     Column("change", String(16), nullable=False),
     Column("position", BigInteger, nullable=False),
+    # The form nonce of an open-link submission: a repeat of the same form records nothing.
+    Column("submission_key", String(43)),
+    Column("survey_version", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("campaign_id", "submission_key", name="uq_responses_campaign_submission"),
     Index("ix_responses_campaign_position", "campaign_id", "position"),
     Index("ix_responses_contact", "contact_id", "submitted_at"),
 )

@@ -7,6 +7,9 @@ language; an unexpected error too, logged without the link or any answer.
 """
 from __future__ import annotations
 
+import re
+import secrets
+
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -16,7 +19,7 @@ from service.domain.surveys import MAX_TEXT_ANSWER, Question, Survey
 from service.services import Runtime
 from service.services import respondents
 from service.services.respondents import Submission, SurveyView
-from service.web.csrf import check_csrf, issue_csrf
+from service.web.csrf import MAX_AGE, check_csrf, issue_csrf
 from service.web.i18n import choose_language
 from service.web.toolkit import (NO_SNIFF, STYLESHEET, WSGIApp, error_headers, html_response,
                                  render, status_of, stylesheet_url, wsgi_app)
@@ -25,6 +28,12 @@ MAX_FORM_BYTES = 1024 * 1024
 #: A numeric question with at most this many points is a row of buttons, wider ones a field.
 MAX_SCALE_POINTS = 11
 CSRF_FIELD = "_csrf"
+#: The open-link form's nonce: one response per form, however often it is sent. A cookie
+#: (scoped to the link, until that form is answered) gives a second tab the same one, and
+#: the next person at a shared kiosk a new one.
+ONCE_FIELD = "_once"
+ONCE_COOKIE = "fl_once"
+_ONCE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 _STATUS = {"open": 200, "thanks": 200, "answered": 200, "expired": 410, "paused": 409,
            "closed": 410, "unsubscribed": 410, "unknown": 404}
@@ -68,24 +77,34 @@ def _dispatch(rt: Runtime, request: Request) -> Response:
             "Cache-Control": "public, max-age=31536000, immutable", **NO_SNIFF})
     personal = endpoint == "invitation"
     key = args["token"] if personal else args["public_id"]
-    subject = ("s:" if personal else "o:") + key
-    if request.method != "POST":
-        # Only a GET counts as an opening: HEAD is what link checkers send.
-        view = _view(rt, personal, key, mark_opened=request.method == "GET")
-        return _survey_or_state(rt, request, subject, Submission(view))
     try:
-        form = request.form.to_dict(flat=False)
+        form = request.form.to_dict(flat=False) if request.method == "POST" else {}
     except RequestEntityTooLarge:
         return _page(request, "survey_state.html", 413, None, state="too_large")
+    once = None
+    if not personal:
+        given = (form.get(ONCE_FIELD) or [request.cookies.get(ONCE_COOKIE, "")])[0]
+        once = given if _ONCE.match(given) else secrets.token_urlsafe(16)
+    # The nonce is in the CSRF subject: a forged one is refused like a forged form.
+    subject = ("s:" + key) if personal else f"o:{key}:{once}"
+    if request.method != "POST":
+        # Only a GET counts as an opening: HEAD is what link checkers send. A score
+        # chosen in the mail is shown chosen; a GET never records it (mail scanners
+        # fetch every link), the respondent's one tap on Send does.
+        view = _view(rt, personal, key, mark_opened=request.method == "GET")
+        picked = respondents.picked_answer(view.survey, request.args.to_dict(flat=False)) \
+            if personal and view.state == "open" else {}
+        return _survey_or_state(rt, request, subject, Submission(view), picked, once=once,
+                                picked=bool(picked))
     if not check_csrf(rt.secret_key, subject, request.form.get(CSRF_FIELD), rt.clock()):
         # Forged, or a page left open too long: nothing is recorded, the answers stay.
         view = _view(rt, personal, key, mark_opened=False)
         return _survey_or_state(rt, request, subject, Submission(view, {"": "csrf"}), form,
-                                status=403)
-    answer = respondents.answer_invitation if personal else respondents.answer_campaign
-    submission = answer(rt, key, form, respondents.capture_params(
-        request.args.to_dict(flat=False)))
-    return _survey_or_state(rt, request, subject, submission, form)
+                                status=403, once=once)
+    extra = respondents.capture_params(request.args.to_dict(flat=False))
+    submission = (respondents.answer_invitation(rt, key, form, extra) if personal
+                  else respondents.answer_campaign(rt, key, form, extra, once))
+    return _survey_or_state(rt, request, subject, submission, form, once=once)
 
 
 def _view(rt: Runtime, personal: bool, key: str, mark_opened: bool) -> SurveyView:
@@ -95,18 +114,28 @@ def _view(rt: Runtime, personal: bool, key: str, mark_opened: bool) -> SurveyVie
 
 
 def _survey_or_state(rt: Runtime, request: Request, subject: str, submission: Submission,
-                     form: dict[str, list[str]] | None = None, status: int | None = None
-                     ) -> Response:
+                     form: dict[str, list[str]] | None = None, status: int | None = None,
+                     once: str | None = None, picked: bool = False) -> Response:
     view = submission.view
+    # The open link's cookie lives on the link's own path, as long as its form is shown.
+    path = request.script_root + request.path
     if view.state != "open":
-        return _state_page(request, view)
+        response = _state_page(request, view)
+        if once is not None and request.method == "POST":
+            response.delete_cookie(ONCE_COOKIE, path=path)  # answered: the next form is new
+        return response
     problems = submission.problems
     action = request.script_root + request.path
     if request.query_string:
         action += "?" + request.query_string.decode("latin-1")
-    return _page(request, "survey.html", status or (422 if problems else 200), view.survey,
-                 action=action, answers=form or {}, problems=problems,
-                 csrf_field=CSRF_FIELD, csrf=issue_csrf(rt.secret_key, subject, rt.clock()))
+    response = _page(request, "survey.html", status or (422 if problems else 200), view.survey,
+                     action=action, answers=form or {}, problems=problems,
+                     csrf_field=CSRF_FIELD, csrf=issue_csrf(rt.secret_key, subject, rt.clock()),
+                     once_field=ONCE_FIELD, once=once, picked=picked)
+    if once is not None:
+        response.set_cookie(ONCE_COOKIE, once, max_age=int(MAX_AGE.total_seconds()), path=path,
+                            httponly=True, samesite="Lax", secure=request.scheme == "https")
+    return response
 
 
 def _state_page(request: Request, view: SurveyView) -> Response:

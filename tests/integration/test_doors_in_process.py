@@ -349,7 +349,7 @@ def test_xmlrpc_introspection_and_multicall(web):
     methods = call("system.listMethods")
     assert {op.method_name for op in OPERATIONS.values()} <= set(methods)
     assert "Scope: trigger" in call("system.methodHelp", "feedloop.get_tracking_url")
-    assert call("system.methodSignature", "feedloop.get_survey")[1] == ["struct", "int"]
+    assert call("system.methodSignature", "feedloop.get_campaign")[1] == ["struct", "int"]
     results = call("system.multicall", [
         {"methodName": "feedloop.list_surveys", "params": [{}]},
         {"methodName": "feedloop.get_survey", "params": [{"survey_id": 42}]},

@@ -16,7 +16,9 @@ from tests.support.samples import MISSING, sample_request
 
 SCOPE_OF = {
     "GetTrackingUrl": "trigger", "AddRespondents": "trigger", "UpsertContacts": "trigger",
-    "SyncList": "trigger", "RecordResponse": "trigger",
+    "SyncList": "trigger", "RecordResponse": "trigger", "CancelInvitation": "trigger",
+    "SuppressContact": "trigger", "UnsuppressContact": "trigger", "ListSuppressions": "trigger",
+    "GetContact": "read", "ListContacts": "read",
     "GetSurvey": "read", "ListSurveys": "read", "GetCampaign": "read", "ListCampaigns": "read",
     "ListAttributes": "read", "GetInvitation": "read", "ListNonResponders": "read",
     "ListDumps": "read", "GetCampaignMetrics": "read", "GetContactResults": "read",
@@ -26,6 +28,7 @@ SCOPE_OF = {
     "CreateApiKey": "admin", "ListApiKeys": "admin", "RevokeApiKey": "admin",
     "ListAuditLog": "admin", "ListDeliveries": "admin", "RetryDelivery": "admin",
     "RotateWebhookSecret": "admin", "EraseContact": "admin", "ExportContactData": "admin",
+    "CorrectResponse": "admin", "CloseCampaign": "admin", "UpdateSurvey": "admin",
 }
 
 #: The keys worth telling apart: admin includes the others, so admin with more is admin.

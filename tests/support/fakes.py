@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from service.domain.distribution import Campaign, Invitation, Transition
+from service.domain.distribution import Campaign, Invitation, Status, Transition
 from service.domain.errors import DuplicateEvent
 from service.domain.surveys import Contact
 from service.storage.repositories import ContactChange
@@ -108,7 +108,8 @@ class FakeInvitations:
         last: dict[int, datetime] = {}
         for account, invitation in self.rows.values():
             if (account == account_id and invitation.contact_id in contact_ids
-                    and campaign_id in (None, invitation.campaign_id)):
+                    and campaign_id in (None, invitation.campaign_id)
+                    and invitation.status != Status.CANCELLED):
                 last[invitation.contact_id] = max(invitation.created_at,
                                                   last.get(invitation.contact_id,
                                                            invitation.created_at))

@@ -7,6 +7,7 @@ from service.services.schema import fields_of
 
 #: Ids of objects that exist in no account.
 MISSING = {"survey_id": 987654, "campaign_id": 987654, "invitation_id": 987654,
+           "response_id": 987654,
            "token": "A" * 43, "key_id": "fl_0000000000000000", "email": "nobody@example.com",
            "crm_id": "CRM-NOBODY"}
 OTHER_VALUES = {"title": "t", "language": "en", "name": "n", "scopes": ["read"],

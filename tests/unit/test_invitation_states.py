@@ -25,7 +25,7 @@ def test_every_named_subset_holds_stored_states_only():
 @pytest.mark.parametrize("status, answerable", [
     (Status.SCHEDULED, True), (Status.SENT, True), (Status.OPENED, True),
     (Status.REMINDED, True), (Status.RESPONDED, False), (Status.SUPPRESSED, False),
-    (Status.FAILED, False)])
+    (Status.FAILED, False), (Status.CANCELLED, False)])
 def test_only_answerable_states_are_open(status, answerable):
     assert invitation(status).is_open(NOW) is answerable
 
@@ -45,6 +45,14 @@ def test_a_response_is_accepted_only_from_an_answerable_state():
     change = invitation(Status.OPENED).responded(NOW)
     assert change.values == {"status": Status.RESPONDED, "responded_at": NOW}
     assert change.allowed == Status.ANSWERABLE
+
+
+def test_cancelling_stops_the_mails_of_an_unanswered_invitation_only():
+    change = invitation(Status.REMINDED).cancelled("order returned")
+    assert change.allowed == Status.ANSWERABLE
+    assert change.values == {"status": Status.CANCELLED, "next_reminder_at": None,
+                             "next_attempt_at": None}
+    assert (change.event, change.detail) == ("cancelled", "order returned")
 
 
 def test_a_reminder_counts_and_schedules_the_next_one():

@@ -4,6 +4,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from service.services import messages as m
 from service.services.respondents import (answer_campaign, answer_invitation, capture_params,
                                           open_campaign, open_invitation)
@@ -65,11 +67,23 @@ def test_open_link_answers_upsert_the_contact_of_the_email_answer(rt, admin):
     public_id = created.open_url.rsplit("/", 1)[1]
     assert open_campaign(rt, public_id).state == "open"
     outcome = answer_campaign(rt, public_id, {"nps": ["3"], "email": ["New@Example.com"]},
-                              {"crm": "42"})
+                              {"crm": "42"}, "form-1")
     assert outcome.view.state == "thanks"
     [result] = call(rt, admin, "GetContactResults", email="new@example.com").results
     assert [(p.name, p.value) for p in result.extra_params] == [("crm", "42")]
     assert open_campaign(rt, "no-such-campaign").state == "unknown"
+
+
+@pytest.mark.parametrize("again, state", [({"nps": ["3"], "email": ["new@example.com"]}, "thanks"),
+                                          ({"nps": ["9"], "email": ["new@example.com"]}, "answered")])
+def test_an_open_link_form_sent_again_records_nothing_more(rt, admin, again, state):
+    created, _ = make_link(rt, admin)
+    public_id = created.open_url.rsplit("/", 1)[1]
+    answer_campaign(rt, public_id, {"nps": ["3"], "email": ["New@Example.com"]}, {}, "form-1")
+    assert answer_campaign(rt, public_id, again, {}, "form-1").view.state == state
+    assert answer_campaign(rt, public_id, again, {}, "form-2").view.state == "thanks"
+    exported = call(rt, admin, "ExportResponses", campaign_id=created.campaign_id).records
+    assert [r.nps_score for r in exported] == [3, int(again["nps"][0])]
 
 
 def test_captured_parameters_keep_valid_names_first_values_and_at_most_fifty():
@@ -78,3 +92,21 @@ def test_captured_parameters_keep_valid_names_first_values_and_at_most_fifty():
     kept = capture_params(query)
     assert kept["utm"] == "a" and "bad name" not in kept and "long" not in kept
     assert len(kept) == 50
+
+
+def test_an_open_link_form_submitted_concurrently_is_recorded_once(rt, admin, monkeypatch):
+    from service.storage.repositories.responses import ResponseRepository
+    created, _ = make_link(rt, admin)
+    public_id = created.open_url.rsplit("/", 1)[1]
+    answer_campaign(rt, public_id, {"nps": ["3"]}, {}, "form-1")
+    looked_up = ResponseRepository.by_submission
+    calls = []
+
+    def unseen_at_first(self, campaign_id, key):
+        # the other submit committed between this one's look-up and its insert
+        calls.append(key)
+        return None if len(calls) == 1 else looked_up(self, campaign_id, key)
+
+    monkeypatch.setattr(ResponseRepository, "by_submission", unseen_at_first)
+    assert answer_campaign(rt, public_id, {"nps": ["3"]}, {}, "form-1").view.state == "thanks"
+    assert len(call(rt, admin, "ExportResponses", campaign_id=created.campaign_id).records) == 1

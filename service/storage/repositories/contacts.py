@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 
 from service.domain.surveys import Contact
@@ -137,11 +137,59 @@ class ContactRepository(Repository):
                 found[row.email] = _contact(row)
         return found
 
-    def unsubscribe(self, account_id: int, contact_id: int, now: datetime) -> bool:
-        """Mark the contact unsubscribed; False if it already was."""
+    def unsubscribe(self, account_id: int, contact_id: int, now: datetime,
+                    via: str = "link") -> bool:
+        """Mark the contact unsubscribed (by the /u/ ``link`` or the ``crm``); False if it
+        already was."""
         return self.connection.execute(update(contacts).where(
-            contacts.c.account_id == account_id, contacts.c.id == contact_id, contacts.c.unsubscribed_at.is_(None)).values(
-                unsubscribed_at=now, updated_at=now)).rowcount == 1
+            contacts.c.account_id == account_id, contacts.c.id == contact_id,
+            contacts.c.unsubscribed_at.is_(None)).values(
+                unsubscribed_at=now, unsubscribed_via=via, updated_at=now)).rowcount == 1
+
+    def resubscribe(self, account_id: int, contact_id: int, now: datetime) -> bool:
+        """The contact may be surveyed again; False if it was not unsubscribed."""
+        return self.connection.execute(update(contacts).where(
+            contacts.c.account_id == account_id, contacts.c.id == contact_id,
+            contacts.c.unsubscribed_at.is_not(None)).values(
+                unsubscribed_at=None, unsubscribed_via=None, updated_at=now)).rowcount == 1
+
+    def find(self, account_id: int, list_name: str | None, filters: dict[str, set[str]],
+             suppressed: bool, offset: int, limit: int) -> tuple[list[ContactRecord], int]:
+        """Contacts (not erased) in list ``list_name``, whose attributes match ``filters``
+        (one of the values per name), only the unsubscribed ones if ``suppressed``: a page
+        in id order, and how many there are in all."""
+        where = [contacts.c.account_id == account_id, contacts.c.erased_at.is_(None)]
+        for name, values in filters.items():
+            where.append(contacts.c.attributes[name].as_string().in_(sorted(values)))
+        if suppressed:
+            where.append(contacts.c.unsubscribed_at.is_not(None))
+        if list_name is not None:
+            where.append(contacts.c.id.in_(
+                select(list_members.c.contact_id)
+                .join(contact_lists, (contact_lists.c.account_id == list_members.c.account_id)
+                      & (contact_lists.c.id == list_members.c.list_id))
+                .where(list_members.c.account_id == account_id,
+                       contact_lists.c.name == list_name)))
+        page = self._records(ContactRecord, select(contacts).where(*where)
+                             .order_by(contacts.c.id).offset(offset).limit(limit))
+        total = self.connection.execute(select(func.count()).select_from(contacts)
+                                        .where(*where)).scalar_one()
+        return page, total
+
+    def lists_of(self, account_id: int, contact_ids: list[int]) -> dict[int, list[str]]:
+        """The names of the lists each contact belongs to, sorted."""
+        found: dict[int, list[str]] = {contact_id: [] for contact_id in contact_ids}
+        for chunk in chunks(contact_ids):
+            for contact_id, name in self.connection.execute(
+                    select(list_members.c.contact_id, contact_lists.c.name)
+                    .join(contact_lists,
+                          (contact_lists.c.account_id == list_members.c.account_id)
+                          & (contact_lists.c.id == list_members.c.list_id))
+                    .where(list_members.c.account_id == account_id,
+                           list_members.c.contact_id.in_(chunk))
+                    .order_by(contact_lists.c.name)):
+                found[contact_id].append(name)
+        return found
 
     def is_unsubscribed(self, account_id: int, contact_id: int) -> bool:
         return self.connection.execute(select(contacts.c.unsubscribed_at).where(

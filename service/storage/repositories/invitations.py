@@ -49,7 +49,8 @@ def _invitation(row: Row) -> Invitation:
                       created_at=row.created_at, expires_at=row.expires_at,
                       event_id=row.event_id, send_at=row.send_at, sent_at=row.sent_at,
                       opened_at=row.opened_at, responded_at=row.responded_at,
-                      reminders_sent=row.reminders_sent, attempts=row.attempts)
+                      reminders_sent=row.reminders_sent, attempts=row.attempts,
+                      attributes=dict(row.attributes))
 
 
 class InvitationRepository(Repository):
@@ -84,7 +85,8 @@ class InvitationRepository(Repository):
                         campaign_id: int | None) -> datetime | None:
         """When the contact was last invited (by this campaign, or by any when None)."""
         query = select(func.max(invitations.c.created_at)).where(
-            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id)
+            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id,
+            invitations.c.status != Status.CANCELLED)
         if campaign_id is not None:
             query = query.where(invitations.c.campaign_id == campaign_id)
         return self.connection.execute(query).scalar_one()
@@ -105,7 +107,8 @@ class InvitationRepository(Repository):
                 [{"account_id": account_id, "campaign_id": i.campaign_id,
                   "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
                   "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
-                  "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at}
+                  "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at,
+                  "attributes": i.attributes}
                  for i in chunk])
             ids.update((bytes(nonce), invitation_id) for invitation_id, nonce in result)
         if len(ids) < len(new):
@@ -129,6 +132,7 @@ class InvitationRepository(Repository):
         for chunk in chunks(contact_ids):
             query = (select(invitations.c.contact_id, func.max(invitations.c.created_at))
                      .where(invitations.c.account_id == account_id,
+                            invitations.c.status != Status.CANCELLED,
                             among(self.connection, invitations.c.contact_id, chunk))
                      .group_by(invitations.c.contact_id))
             if campaign_id is not None:
@@ -246,12 +250,13 @@ class InvitationRepository(Repository):
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
-        """(sent_at, opened_at, responded_at, contact attributes) of a campaign's invitations."""
+        """(sent_at, opened_at, responded_at, attributes of the send) of a campaign's
+        invitations, but the cancelled ones (withdrawn sends count nowhere)."""
         query = (select(invitations.c.sent_at, invitations.c.opened_at,
-                        invitations.c.responded_at, contacts.c.attributes)
-                 .join(contacts, _contact_of_invitation)
+                        invitations.c.responded_at, invitations.c.attributes)
                  .where(invitations.c.account_id == account_id,
-                        invitations.c.campaign_id == campaign_id))
+                        invitations.c.campaign_id == campaign_id,
+                        invitations.c.status != Status.CANCELLED))
         if date_from is not None:
             query = query.where(invitations.c.created_at >= date_from)
         if date_to is not None:
@@ -274,7 +279,8 @@ class InvitationRepository(Repository):
             .order_by(invitations.c.id))]
 
     def erase_contact(self, account_id: int, contact_id: int) -> int:
-        """Drop the parameters and event ids of a contact's invitations (personal data)."""
+        """Drop the parameters, attributes and event ids of a contact's invitations
+        (personal data)."""
         return self.connection.execute(update(invitations).where(
             invitations.c.account_id == account_id, invitations.c.contact_id == contact_id)
-            .values(params={}, event_id=None)).rowcount
+            .values(params={}, attributes={}, event_id=None)).rowcount

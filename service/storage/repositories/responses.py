@@ -20,6 +20,7 @@ from service.storage.tables import (
     contacts,
     dump_files,
     export_cursors,
+    invitations,
     responses,
 )
 
@@ -29,6 +30,21 @@ _SQLITE_PATH_NAME = re.compile(r'^[\x20-\x21\x23-\x5b\x5d-\x7e]+$')
 #: A response's contact, joined within the account (a colocated join once distributed).
 _contact_of_response = ((contacts.c.account_id == responses.c.account_id)
                         & (contacts.c.id == responses.c.contact_id))
+
+
+#: The attributes a response is reported under: those of its invitation's send; a response
+#: without an invitation (an open link) has its contact's, if it has a contact.
+_ATTRIBUTES = func.coalesce(invitations.c.attributes, contacts.c.attributes).label("attributes")
+_ATTRIBUTES_SQL = "COALESCE(i.attributes, c.attributes)"
+_JOINS_SQL = ("LEFT JOIN contacts AS c ON c.account_id = r.account_id AND c.id = r.contact_id "
+              "LEFT JOIN invitations AS i "
+              "ON i.account_id = r.account_id AND i.id = r.invitation_id")
+
+
+def _with_attributes(query):
+    return (query.outerjoin(contacts, _contact_of_response)
+            .outerjoin(invitations, (invitations.c.account_id == responses.c.account_id)
+                       & (invitations.c.id == responses.c.invitation_id)))
 
 
 class ResponseRepository(Repository):
@@ -47,16 +63,43 @@ class ResponseRepository(Repository):
 
     def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
             contact_id: int | None, answers: dict[str, object], params: dict[str, str],
-            extra_params: dict[str, str], nps_score: int | None, now: datetime) -> int:
-        # Two answers to one invitation never both get here: the invitation's move to
-        # "responded" (InvitationRepository.apply) admits one of them.
+            extra_params: dict[str, str], nps_score: int | None, now: datetime,
+            submission_key: str | None = None, survey_version: int = 1) -> int | None:
+        """The new response's id; None when ``submission_key`` was recorded already.
+
+        Two answers to one invitation never both get here: the invitation's move to
+        "responded" (InvitationRepository.apply) admits one of them. Two submissions of
+        one open-link form may: ON CONFLICT DO NOTHING admits one without aborting the
+        other's transaction on PostgreSQL.
+        """
         position = self.assign_position(account_id)
-        return self.connection.execute(insert(responses).values(
-            account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
-            contact_id=contact_id, answers=answers, params=params,
-            extra_params=extra_params, nps_score=nps_score, submitted_at=now,
-            updated_at=now, change="new", position=position,
-        ).returning(responses.c.id)).scalar_one()
+        return self.connection.execute(
+            insert_ignoring_conflicts(self.connection, responses).values(
+                account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
+                contact_id=contact_id, answers=answers, params=params,
+                extra_params=extra_params, nps_score=nps_score, submitted_at=now,
+                updated_at=now, change="new", position=position, submission_key=submission_key,
+                survey_version=survey_version)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "submission_key"])
+            .returning(responses.c.id)).scalar()
+
+    def by_submission(self, account_id: int, campaign_id: int,
+                      submission_key: str) -> ResponseRecord | None:
+        return self._record(ResponseRecord, select(responses).where(
+            responses.c.account_id == account_id, responses.c.campaign_id == campaign_id,
+            responses.c.submission_key == submission_key))
+
+    def get(self, account_id: int, response_id: int) -> ResponseRecord | None:
+        return self._record(ResponseRecord, select(responses).where(
+            responses.c.account_id == account_id, responses.c.id == response_id))
+
+    def correct(self, account_id: int, response_id: int, answers: dict[str, object],
+                nps_score: int | None, now: datetime) -> None:
+        """New answers; the next incremental export reports the row again as corrected."""
+        self.connection.execute(update(responses).where(
+            responses.c.account_id == account_id, responses.c.id == response_id).values(
+            answers=answers, nps_score=nps_score, change="corrected", updated_at=now,
+            position=self.assign_position(account_id)))
 
     def of_contact(self, account_id: int, contact_id: int) -> list[ResponseRecord]:
         return self._records(ResponseRecord, select(responses).where(
@@ -90,10 +133,10 @@ class ResponseRepository(Repository):
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:
-        """(invitation_id, nps_score, answers, contact attributes) of a campaign's responses."""
-        query = (select(responses.c.invitation_id, responses.c.nps_score, responses.c.answers,
-                        responses.c.submitted_at, contacts.c.attributes)
-                 .outerjoin(contacts, _contact_of_response)
+        """(invitation_id, nps_score, answers, attributes of the send) of a campaign's responses."""
+        query = (_with_attributes(select(responses.c.invitation_id, responses.c.nps_score,
+                                         responses.c.answers, responses.c.submitted_at,
+                                         _ATTRIBUTES))
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id))
         if date_from is not None:
@@ -143,7 +186,7 @@ class ResponseRepository(Repository):
 
     def dump_keys(self, account_id: int, campaign_id: int, after: int,
                   upto: int) -> tuple[list[str], list[str], list[str]]:
-        """The names of the parameters, captured extra parameters and contact attributes
+        """The names of the parameters, captured extra parameters and attributes of the sends
         that occur in the responses with positions in (after, upto], each sorted.
 
         The database lists the keys of its JSON columns itself (SQLite's json_each,
@@ -157,9 +200,7 @@ class ResponseRepository(Repository):
         found = []
         for source, column in (("responses AS r", "r.params"),
                                ("responses AS r", "r.extra_params"),
-                               ("responses AS r JOIN contacts AS c"
-                                " ON c.account_id = r.account_id AND c.id = r.contact_id",
-                                "c.attributes")):
+                               ("responses AS r " + _JOINS_SQL, _ATTRIBUTES_SQL)):
             statement = text(keys.format(source=source, column=column, where=where))
             found.append(sorted(self.connection.execute(statement, {
                 "account": account_id, "campaign": campaign_id, "after": after,
@@ -211,22 +252,20 @@ class ResponseRepository(Repository):
                   for k, multi in questions]
         cells += [extract("r.params", n) for n in params]
         cells += [extract("r.extra_params", n) for n in extras]
-        cells += [f"CASE WHEN c.erased_at IS NULL THEN {extract('c.attributes', n)} END"
+        cells += [f"CASE WHEN c.erased_at IS NULL THEN {extract(_ATTRIBUTES_SQL, n)} END"
                   for n in attributes]
         statement = text(
-            f"SELECT {', '.join(cells)} FROM responses AS r "
-            "LEFT JOIN contacts AS c ON c.account_id = r.account_id AND c.id = r.contact_id "
+            f"SELECT {', '.join(cells)} FROM responses AS r {_JOINS_SQL} "
             "WHERE r.account_id = :account AND r.campaign_id = :campaign "
             "AND r.position > :after AND r.position <= :upto ORDER BY r.position")
         return iter(self.connection.execution_options(yield_per=5000).execute(statement, values))
 
     def dump_rows(self, account_id: int, campaign_id: int, after: int,
                   upto: int) -> Iterator[Row]:
-        """Responses with positions in (after, upto] and their contacts' email, CRM id,
-        erasure and attributes, streamed in position order."""
-        query = (select(responses, contacts.c.email, contacts.c.crm_id, contacts.c.erased_at,
-                        contacts.c.attributes)
-                 .outerjoin(contacts, _contact_of_response)
+        """Responses with positions in (after, upto], their contacts' email, CRM id and
+        erasure, and the attributes of their sends, streamed in position order."""
+        query = (_with_attributes(select(responses, contacts.c.email, contacts.c.crm_id,
+                                         contacts.c.erased_at, _ATTRIBUTES))
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id,
                         responses.c.position > after, responses.c.position <= upto)

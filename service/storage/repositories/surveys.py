@@ -10,30 +10,73 @@ from service.domain.distribution import Campaign
 from service.domain.surveys import Question, Survey
 from service.storage.records import AttributeDefinitionRecord
 from service.storage.repositories.base import Repository
-from service.storage.tables import attribute_definitions, campaigns, surveys
+from service.storage.tables import attribute_definitions, campaigns, survey_versions, surveys
 
 
-def _survey(row: Row) -> Survey:
+def _questions(survey: Survey) -> list[dict]:
+    return [{"key": q.key, "type": q.type, "text": q.text, "required": q.required,
+             "choices": list(q.choices), "min": q.min, "max": q.max} for q in survey.questions]
+
+
+def _content(survey: Survey) -> dict:
+    """The columns a version of a survey consists of."""
+    return {"title": survey.title, "language": survey.language, "intro": survey.intro,
+            "thank_you": survey.thank_you,
+            "allow_language_override": survey.allow_language_override,
+            "questions": _questions(survey)}
+
+
+def _survey(row: Row, survey_id: int | None = None) -> Survey:
     questions = tuple(Question(key=q["key"], type=q["type"], text=q["text"],
                                required=q.get("required", False),
                                choices=tuple(q.get("choices", ())), min=q.get("min"),
                                max=q.get("max")) for q in row.questions)
-    return Survey(id=row.id, title=row.title, language=row.language, questions=questions,
-                  intro=row.intro, thank_you=row.thank_you,
+    return Survey(id=survey_id or row.id, title=row.title, language=row.language,
+                  questions=questions, intro=row.intro, thank_you=row.thank_you,
                   allow_language_override=row.allow_language_override,
-                  created_at=row.created_at)
+                  created_at=row.created_at, version=row.version)
 
 
 class SurveyRepository(Repository):
     def add(self, account_id: int, survey: Survey, now: datetime) -> int:
-        questions = [{"key": q.key, "type": q.type, "text": q.text, "required": q.required,
-                      "choices": list(q.choices), "min": q.min, "max": q.max}
-                     for q in survey.questions]
         return self.connection.execute(insert(surveys).values(
-            account_id=account_id, title=survey.title, language=survey.language,
-            intro=survey.intro, thank_you=survey.thank_you,
-            allow_language_override=survey.allow_language_override, questions=questions,
-            created_at=now).returning(surveys.c.id)).scalar_one()
+            account_id=account_id, created_at=now, **_content(survey))
+            .returning(surveys.c.id)).scalar_one()
+
+    def replace(self, account_id: int, current: Survey, new: Survey, now: datetime) -> bool:
+        """Keep ``current`` as an earlier version and make ``new`` the next one; False when
+        another update replaced ``current`` first."""
+        replaced = self.connection.execute(update(surveys).where(
+            surveys.c.account_id == account_id, surveys.c.id == current.id,
+            surveys.c.version == current.version).values(
+                version=current.version + 1, created_at=now, **_content(new))).rowcount == 1
+        if replaced:
+            self.connection.execute(insert(survey_versions).values(
+                account_id=account_id, survey_id=current.id, version=current.version, created_at=current.created_at,
+                **_content(current)))
+        return replaced
+
+    def earlier_versions(self, account_id: int, survey_id: int) -> list[Survey]:
+        """The versions before the current one, oldest first (none for another account's)."""
+        rows = self.connection.execute(
+            select(survey_versions).where(survey_versions.c.account_id == account_id,
+                                          survey_versions.c.survey_id == survey_id)
+            .order_by(survey_versions.c.version))
+        return [_survey(row, survey_id) for row in rows]
+
+    def get_version(self, account_id: int, survey_id: int, version: int) -> Survey | None:
+        current = self.get(account_id, survey_id)
+        if current is None or current.version == version:
+            return current
+        return next((s for s in self.earlier_versions(account_id, survey_id)
+                     if s.version == version), None)
+
+    def for_reports(self, account_id: int, survey_id: int) -> Survey | None:
+        """The current version with the questions only earlier versions had (see
+        Survey.with_questions_of): what dumps, exports and erasure read answers by."""
+        current = self.get(account_id, survey_id)
+        return current.with_questions_of(self.earlier_versions(account_id, survey_id)) \
+            if current else None
 
     def get(self, account_id: int, survey_id: int) -> Survey | None:
         row = self._one(select(surveys).where(surveys.c.account_id == account_id,
