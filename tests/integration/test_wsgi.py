@@ -12,7 +12,7 @@ from service.config import Settings
 from service.wsgi import create_app
 
 
-@pytest.mark.parametrize("path", ["/", "/nothing", "/soapx", "/exportsx/responses.csv"])
+@pytest.mark.parametrize("path", ["/nothing", "/soapx", "/exportsx/responses.csv"])
 def test_a_path_no_door_serves_is_a_plain_404(web, path):
     answer = web.get(path, status=404)
     assert (answer.content_type, answer.text) == ("text/plain", "Not found.\n")
