@@ -27,14 +27,13 @@ from service.services.keys import DEFAULT_GRACE, authenticate, principal_of_key,
 from service.services.metrics import account_overview
 from service.services.results import contact_results
 from service.web.i18n import choose_language
-from service.web.session import (CSRF_FIELD, SIGN_IN_LINK, Visitor, end_session, require_form,
-                                 sign_in_redirect, start_session, unseal, visitor)
+from service.web.session import (CSRF_FIELD, SIGN_IN_LINK, Visitor, end_session,
+                                 keep_sign_in_subject, require_form, sign_in_redirect,
+                                 sign_in_subject, start_session, unseal, visitor)
 from service.web.csrf import check_csrf, issue_csrf
 from service.web.toolkit import (STYLE_INLINE, Handler, WSGIApp, error_headers, html_response,
                                  render, status_of, wsgi_app)
 
-#: The sign-in form has no session yet: its CSRF tokens are bound to this subject.
-SIGN_IN_SUBJECT = "sign-in"
 MAX_FORM_BYTES = 64 * 1024
 
 _ROUTES = Map([
@@ -109,18 +108,24 @@ def _safe_next(value: str | None) -> str:
 
 
 def _signin(rt: Runtime, request: Request) -> Response:
-    now = rt.clock()
+    now, subject = rt.clock(), sign_in_subject(request)
     source = request.form if request.method == "POST" else request.args
     token, after = source.get("token"), _safe_next(source.get("next"))
     linked = unseal(rt.secret_key, SIGN_IN_LINK, token, now) if token else None
     form = {"token": token if linked else "", "next": after,
-            "csrf": issue_csrf(rt.secret_key, SIGN_IN_SUBJECT, now)}
+            "csrf": issue_csrf(rt.secret_key, subject, now)}
+
+    def form_page(status: int, problem: str = "") -> Response:
+        response = page_response(rt, request, None, "signin.html", status, form=form,
+                                 problem=problem, signed_out="signed_out" in request.args)
+        keep_sign_in_subject(rt, request, response, subject)
+        return response
+
     if request.method != "POST":
-        return page_response(rt, request, None, "signin.html", 200 if linked or not token
-                             else 400, form=form, problem="link" if token and not linked else "",
-                             signed_out="signed_out" in request.args)
-    if not check_csrf(rt.secret_key, SIGN_IN_SUBJECT, request.form.get(CSRF_FIELD), now):
-        return page_response(rt, request, None, "signin.html", 403, form=form, problem="csrf")
+        return form_page(200 if linked or not token else 400,
+                         "link" if token and not linked else "")
+    if not check_csrf(rt.secret_key, subject, request.form.get(CSRF_FIELD), now):
+        return form_page(403, "csrf")
     try:
         if linked is not None:
             principal = principal_of_key(rt, linked.key_id)
@@ -130,9 +135,8 @@ def _signin(rt: Runtime, request: Request) -> Response:
                                      request.remote_addr)
         principal.require("read")
     except (Unauthorized, Forbidden) as error:
-        problem = "scope" if isinstance(error, Forbidden) else "link" if linked else "credentials"
-        return page_response(rt, request, None, "signin.html", status_of(error), form=form,
-                             problem=problem)
+        return form_page(status_of(error), "scope" if isinstance(error, Forbidden)
+                         else "link" if linked else "credentials")
     response = redirect(f"{request.script_root}{after}", 303)
     start_session(rt, request, response, principal.key_id)
     return response

@@ -22,10 +22,13 @@ from werkzeug.utils import redirect
 from service.domain.errors import DomainError, Forbidden, Unauthorized
 from service.services import Principal, Runtime
 from service.services.keys import principal_of_key
-from service.web.csrf import check_csrf, issue_csrf
+from service.web.csrf import MAX_AGE as CSRF_MAX_AGE, check_csrf, issue_csrf
 from service.web.toolkit import authenticated
 
 COOKIE = "feedloop_session"
+#: The sign-in form's own cookie: a nonce its CSRF token is bound to, so that a page of
+#: another site cannot post its own key to /signin and sign a browser in to that account.
+SIGN_IN_COOKIE = "feedloop_signin"
 SESSION_LIFETIME = timedelta(hours=8)
 LINK_LIFETIME = timedelta(minutes=15)
 SESSION, SIGN_IN_LINK = "session", "sign-in-link"
@@ -67,17 +70,35 @@ def sign_in_link(rt: Runtime, key_id: str) -> str:
     return f"{rt.base_url.rstrip('/')}/signin?token={quote(token)}"
 
 
+def _set_cookie(rt: Runtime, request: Request, response: Response, name: str, value: str,
+                max_age: timedelta) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax",
+                        secure=request.scheme == "https" or rt.base_url.startswith("https:"))
+
+
 def start_session(rt: Runtime, request: Request, response: Response, key_id: str) -> None:
     """Give ``response`` the cookie of a new session of ``key_id``."""
     # The seal's expiry is what counts; Max-Age only tells the browser when to drop it.
-    response.set_cookie(COOKIE, seal(rt.secret_key, SESSION, key_id,
-                                     rt.clock() + SESSION_LIFETIME),
-                        max_age=SESSION_LIFETIME, path="/", httponly=True, samesite="Lax",
-                        secure=request.scheme == "https" or rt.base_url.startswith("https:"))
+    _set_cookie(rt, request, response, COOKIE,
+                seal(rt.secret_key, SESSION, key_id, rt.clock() + SESSION_LIFETIME),
+                SESSION_LIFETIME)
+    response.delete_cookie(SIGN_IN_COOKIE, path="/", httponly=True, samesite="Lax")
 
 
 def end_session(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax")
+
+
+def sign_in_subject(request: Request) -> str:
+    """The CSRF subject of this browser's sign-in form (a new one without its cookie)."""
+    return f"sign-in:{request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(12)}"
+
+
+def keep_sign_in_subject(rt: Runtime, request: Request, response: Response,
+                         subject: str) -> None:
+    """Let the browser keep the nonce of the sign-in form it was given."""
+    _set_cookie(rt, request, response, SIGN_IN_COOKIE, subject.removeprefix("sign-in:"),
+                CSRF_MAX_AGE)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,9 @@ def test_a_reader_signs_in_finds_the_campaign_and_reads_one_regions_detractors(
     follow(page, page.locator("li.comment a").first)
     assert page.locator("h1").inner_text().endswith("@example.com")
     check_page(page, "contact", size)
+    page.goto(f"{served}/dashboard/999999")
+    assert page.locator("h1").inner_text() == "Not found"
+    check_page(page, "not-found", size)
 
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])

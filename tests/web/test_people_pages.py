@@ -13,12 +13,18 @@ from service.config import Settings
 from service.domain.credentials import Credentials
 from service.services import messages as m
 from service.services.keys import authenticate, create_account_key
-from service.web.session import (COOKIE, LINK_LIFETIME, SESSION, SESSION_LIFETIME, SIGN_IN_LINK,
-                                 seal, sign_in_link, unseal)
+from service.web.session import (COOKIE, LINK_LIFETIME, SESSION, SESSION_LIFETIME,
+                                 SIGN_IN_COOKIE, SIGN_IN_LINK, seal, sign_in_link, unseal)
 from tests.conftest import call, create_campaign
 from tests.integration.test_cli import migrated, run, var  # noqa: F401  (fixtures)
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def session_cookie(answer) -> str:
+    """The Set-Cookie header of the session."""
+    [cookie] = [c for c in answer.headers.getall("Set-Cookie") if c.startswith(f"{COOKIE}=")]
+    return cookie
 
 
 def csrf_of(html: str) -> str:
@@ -63,8 +69,8 @@ def test_a_person_without_a_session_is_sent_to_sign_in_and_back_afterwards(brows
 def test_the_session_cookie_is_signed_http_only_same_site_and_expires(browser, app, reader,
                                                                       clock):
     answer = sign_in(browser, reader.key_id, reader.secret)
-    cookie = answer.headers["Set-Cookie"]
-    assert cookie.startswith(f"{COOKIE}=") and reader.secret not in cookie
+    cookie = session_cookie(answer)
+    assert reader.secret not in cookie
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie                   # http://127.0.0.1: a browser would drop it
     value = cookie.split(";")[0].split("=", 1)[1].strip('"')
@@ -80,7 +86,7 @@ def test_the_cookie_is_secure_when_the_site_is_served_over_https(browser, reader
     answer = browser.post("/signin", {"_csrf": csrf_of(form), "key_id": reader.key_id,
                                       "secret": reader.secret},
                           extra_environ={"wsgi.url_scheme": "https"}, status=303)
-    assert "Secure" in answer.headers["Set-Cookie"]
+    assert "Secure" in session_cookie(answer)
 
 
 @pytest.mark.parametrize("tampered", [
@@ -111,6 +117,21 @@ def test_sign_in_without_the_forms_token_is_refused(browser, reader):
     assert "form had expired" in answer.text and COOKIE not in browser.cookies
 
 
+def test_a_sign_in_form_of_another_browser_is_refused(browser, app, reader):
+    """Login CSRF: another site cannot post its own key with a token it fetched itself."""
+    token = csrf_of(TestApp(app).get("/signin").text)
+    answer = browser.post("/signin", {"_csrf": token, "key_id": reader.key_id,
+                                      "secret": reader.secret}, status=403)
+    assert COOKIE not in browser.cookies and "form had expired" in answer.text
+
+
+def test_signing_in_drops_the_sign_in_forms_cookie(browser, reader):
+    browser.get("/signin")
+    assert SIGN_IN_COOKIE in browser.cookies
+    sign_in(browser, reader.key_id, reader.secret)
+    assert SIGN_IN_COOKIE not in browser.cookies and COOKIE in browser.cookies
+
+
 def test_next_never_leads_to_another_site(browser, reader):
     for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         answer = sign_in(browser, reader.key_id, reader.secret, next_page=elsewhere)
@@ -122,8 +143,7 @@ def test_sign_out_needs_the_sessions_token_and_ends_the_session(browser, reader)
     browser.post("/signout", {"_csrf": "1.forged"}, status=403)
     assert browser.get("/home").status_int == 200
     answer = browser.post("/signout", {"_csrf": csrf_of(home.text)}, status=303)
-    assert "Max-Age=0" in answer.headers["Set-Cookie"] or "expires=Thu, 01 Jan 1970" in \
-        answer.headers["Set-Cookie"]
+    assert "Max-Age=0" in session_cookie(answer)
     assert "You are signed out" in answer.follow().text
     browser.get("/home", status=303)
 
