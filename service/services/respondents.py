@@ -215,8 +215,9 @@ def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> s
 def _repeat_state(uow, invitation: Invitation, survey: Survey,
                   submitted: dict[str, list[str]]) -> str:
     """A double click or a reload re-sends the same answers: that is a success, not an error."""
-    stored = next((row.answers for row in uow.responses.of_contact(invitation.contact_id)
-                   if row.invitation_id == invitation.id), None)
+    stored = next((row.answers for row in uow.responses.of_contact(
+        invitation.account_id, invitation.contact_id) if row.invitation_id == invitation.id),
+        None)
     return _same_answers(survey, submitted, stored)
 
 
