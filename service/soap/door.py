@@ -338,8 +338,5 @@ class _Replay:
         self.head = io.BytesIO(head)
         self.stream = stream
 
-    def read(self, size: int = -1) -> bytes:
-        data = self.head.read(size)
-        if size < 0:
-            return data + self.stream.read()
-        return data or self.stream.read(size)
+    def read(self, size: int) -> bytes:  # read_body always says how much
+        return self.head.read(size) or self.stream.read(size)

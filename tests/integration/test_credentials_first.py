@@ -107,9 +107,12 @@ def test_a_username_token_beyond_the_unread_limit_is_not_looked_for(app, key):
     assert consumed == UNAUTHENTICATED_BYTES
 
 
-def test_an_unreadable_prefix_is_unauthorized_for_a_caller_without_credentials(app):
-    answer, consumed, _ = post(app, "/soap", b"<s:Envelope><unclosed " + b"x" * 100)
-    assert faultstring(answer).startswith("Authentication required") and consumed == 122
+@pytest.mark.parametrize("document", [b"<s:Envelope><unclosed " + b"x" * 100,
+                                      b"not XML <<<" + b"x" * 100])
+def test_an_unreadable_prefix_is_unauthorized_for_a_caller_without_credentials(app, document):
+    answer, consumed, _ = post(app, "/soap", document)
+    assert faultstring(answer).startswith("Authentication required")
+    assert consumed == len(document)
 
 
 def test_a_basic_header_is_the_credential_even_beside_a_username_token(app, key):

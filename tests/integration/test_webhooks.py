@@ -278,6 +278,16 @@ def test_a_webhook_to_a_non_public_or_plain_http_address_is_refused_when_configu
     assert refused.value.field == "webhooks" and url in refused.value.message
 
 
+def test_a_webhook_url_is_at_most_2000_characters(rt, admin):
+    call(rt, admin, "RotateWebhookSecret", confirm=True)
+    survey_id = call(rt, admin, "CreateSurvey", title="t", language="en",
+                     questions=[m.Question(key="nps", type="nps", text="?")]).survey_id
+    with pytest.raises(ValidationError, match="at most 2000") as refused:
+        call(rt, admin, "CreateCampaign", survey_id=survey_id, name="c",
+             webhooks=["https://hooks.example.com/" + "a" * 2000])
+    assert refused.value.field == "webhooks"
+
+
 def response_with_webhook(rt, admin, receiver, url: str) -> None:
     """A campaign whose webhook is ``url``, and one response to it."""
     receiver.secret = call(rt, admin, "RotateWebhookSecret", confirm=True).secret

@@ -68,18 +68,21 @@ def running_worker(threads: int = 1):
         worker.tmp.close()  # the heartbeat file; the loop closed its own poller and pipe
 
 
-def receive(sock: socket.socket, answers: int = 1) -> bytes:
-    """What the worker sent until its ``answers``-th answer body has arrived."""
+def receive(sock: socket.socket, until: bytes) -> bytes:
+    """What the worker sent, up to the end of ``until`` (or of the connection)."""
     data = b""
-    while data.count(b"hello") < answers or not data.endswith((b" ", b"d", b"x", b"y")):
-        data += sock.recv(4096)
+    while not data.endswith(until):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
     return data
 
 
-def ask(address, request: bytes) -> bytes:
+def ask(address, request: bytes, until: bytes) -> bytes:
     with socket.create_connection(address, timeout=5) as sock:
         sock.sendall(request)
-        return receive(sock)
+        return receive(sock, until)
 
 
 def test_a_slow_client_holds_no_thread_and_its_request_is_answered_once_complete():
@@ -87,19 +90,28 @@ def test_a_slow_client_holds_no_thread_and_its_request_is_answered_once_complete
         slow = socket.create_connection(address, timeout=5)
         slow.sendall(HEAD + b"Content-Length: 4\r\n\r\nab")
         time.sleep(0.2)
-        assert ask(address, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") \
-            .endswith(b"hello ")
+        assert ask(address, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                   b"hello ").endswith(b"hello ")
         slow.sendall(b"cd")
-        assert receive(slow).endswith(b"hello abcd")
+        assert receive(slow, b"hello abcd").endswith(b"hello abcd")
         # the same connection, kept alive, with two pipelined requests
         slow.sendall(HEAD + b"Content-Length: 1\r\n\r\nx" + HEAD + b"Content-Length: 1\r\n\r\ny")
-        assert receive(slow, answers=2).endswith(b"hello y")
+        assert receive(slow, b"hello y").count(b"hello") == 2
         slow.close()
         gone = socket.create_connection(address)
         gone.sendall(b"GET")
         gone.close()
         time.sleep(0.2)
         assert len(worker.receiving) == 0
+
+
+def test_a_client_expecting_100_continue_gets_it_before_sending_its_body():
+    with running_worker() as (address, _):
+        with socket.create_connection(address, timeout=5) as client:
+            client.sendall(HEAD + b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+            assert client.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            client.sendall(b"ab")
+            assert receive(client, b"hello ab").endswith(b"hello ab")
 
 
 def test_a_request_not_complete_by_the_deadline_is_dropped(monkeypatch):
