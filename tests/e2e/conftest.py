@@ -138,7 +138,9 @@ def two_nodes(postgres_server, tmp_path_factory):
     name = "nodes_" + uuid.uuid4().hex[:8]
     shared = {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
               "FEEDLOOP_DATABASE_URL": postgres_server.create_database(name),
-              "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex, "FEEDLOOP_METRICS_TOKEN": METRICS_TOKEN}
+              "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex, "FEEDLOOP_METRICS_TOKEN": METRICS_TOKEN,
+              # webhooks and CRM pushes of test_two_nodes.py go to a receiver on 127.0.0.1
+              "FEEDLOOP_OUTBOUND_ALLOW": "127.0.0.1/32"}
     assert "no account yet" in feedloop(shared, "migrate")
     key = feedloop(shared, "accounts", "create", "Acme").strip().splitlines()[-1]
     with contextlib.ExitStack() as stack:

@@ -227,7 +227,9 @@ def worker_env(database_url: str, rt, workdir: Path, **extra: str) -> dict[str, 
     return {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
             "FEEDLOOP_DATABASE_URL": database_url, "FEEDLOOP_DATA_DIR": str(workdir / "var"),
             "FEEDLOOP_SECRET_KEY": rt.secret_key.decode(), "FEEDLOOP_BASE_URL": rt.base_url,
-            **extra}
+            # the receivers of these tests are local, which outbound requests must not reach
+            # unless the operator's allowlist says so
+            "FEEDLOOP_OUTBOUND_ALLOW": "127.0.0.1/32", **extra}
 
 
 def fast_forward(engine, table, **values) -> None:
