@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 import pytest
 from sqlalchemy import exc
@@ -58,8 +59,9 @@ def test_a_lost_connection_and_an_exhausted_pool_are_outages():
 @pytest.mark.parametrize("sql", ["SELECT * FROM missing", "SELEC"])
 def test_sqlite_errors_of_the_statement_are_not_outages(sql):
     # sqlite3 raises OperationalError for these too: its result code tells them apart.
-    with pytest.raises(sqlite3.OperationalError) as caught:
-        sqlite3.connect(":memory:").execute(sql)
+    with closing(sqlite3.connect(":memory:")) as connection:
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            connection.execute(sql)
     assert outage_of(wrapped(caught.value)) is None
 
 
