@@ -5,20 +5,18 @@ import os
 import contextlib
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BACKENDS
 from tests.support.ports import listening_socket
-from tests.support.processes import stop_process_group
+from tests.support.processes import FEEDLOOP, stop_process_group
 
-FEEDLOOP = str(Path(sys.executable).with_name("feedloop"))
 METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
 
 
@@ -117,6 +115,7 @@ def live_server(request, tmp_path_factory):
 class Node:
     url: str
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # the node's environment, for workers
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -139,7 +138,9 @@ def two_nodes(postgres_server, tmp_path_factory):
     name = "nodes_" + uuid.uuid4().hex[:8]
     shared = {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
               "FEEDLOOP_DATABASE_URL": postgres_server.create_database(name),
-              "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex, "FEEDLOOP_METRICS_TOKEN": METRICS_TOKEN}
+              "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex, "FEEDLOOP_METRICS_TOKEN": METRICS_TOKEN,
+              # webhooks and CRM pushes of test_two_nodes.py go to a receiver on 127.0.0.1
+              "FEEDLOOP_OUTBOUND_ALLOW": "127.0.0.1/32"}
     assert "no account yet" in feedloop(shared, "migrate")
     key = feedloop(shared, "accounts", "create", "Acme").strip().splitlines()[-1]
     with contextlib.ExitStack() as stack:
@@ -148,7 +149,7 @@ def two_nodes(postgres_server, tmp_path_factory):
         for n, trusted in ((1, "127.0.0.1"), (2, "")):
             env = {**shared, "FEEDLOOP_DATA_DIR": str(workdir / f"node{n}"),
                    "FEEDLOOP_TRUSTED_PROXIES": trusted}
-            node = Node("", workdir / f"node{n}.log")
+            node = Node("", workdir / f"node{n}.log", env)
             node.url = stack.enter_context(serving(env, workdir, node.log_path, "--workers", "1",
                                                    public_url=PUBLIC_URL))
             nodes.append(node)

@@ -8,18 +8,15 @@ keeps it): calls, acknowledged, lost, duplicated, and the answers by kind.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 import uuid
 import xmlrpc.client
 from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -36,7 +33,8 @@ from tests.support.conditions import wait_until
 from tests.support.ledger import Ledger, report
 from tests.support.pgserver import PostgresServer
 from tests.support.ports import listening_socket
-from tests.support.processes import stop_process_group
+from tests.support.processes import feedloop_workers, stop_process_group
+from tests.support.receivers import HookReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -225,73 +223,13 @@ def test_a_postgres_crash_under_load_is_unavailable_until_it_is_back_then_nothin
     assert set(after) == {"ok"}, after
 
 
-class LateReceiver:
-    """A webhook receiver whose port refuses connections until ``open()``; then it keeps
-    the webhook-id of every request, and holds each one until ``release`` is set."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hooks"
-        self.received: list[str] = []
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.received.append(self.headers["webhook-id"])
-                outer.release.wait(30)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(self.sock.getsockname(), Handler,
-                                          bind_and_activate=False)
-        self.server.socket.close()
-        self.server.socket = self.sock
-
-        self.serving = False
-
-    def open(self) -> None:
-        self.sock.listen(16)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.serving = True
-
-    def close(self) -> None:
-        self.release.set()
-        if self.serving:
-            self.server.shutdown()
-        self.server.server_close()
-
-
-@contextlib.contextmanager
-def workers(env: dict[str, str], workdir: Path):
-    """Starts `feedloop worker` processes (``start()`` returns one); all are ended at exit."""
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        log = open(workdir / f"worker{len(started)}.log", "wb")
-        with log:
-            started.append(subprocess.Popen([FEEDLOOP, "worker", "--interval", "0.2"], env=env,
-                                            cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True))
-        return started[-1]
-
-    try:
-        yield start
-    finally:
-        for process in started:
-            stop_process_group(process)
-
-
 def worker_env(database_url: str, rt, workdir: Path, **extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
             "FEEDLOOP_DATABASE_URL": database_url, "FEEDLOOP_DATA_DIR": str(workdir / "var"),
             "FEEDLOOP_SECRET_KEY": rt.secret_key.decode(), "FEEDLOOP_BASE_URL": rt.base_url,
-            **extra}
+            # the receivers of these tests are local, which outbound requests must not reach
+            # unless the operator's allowlist says so
+            "FEEDLOOP_OUTBOUND_ALLOW": "127.0.0.1/32", **extra}
 
 
 def fast_forward(engine, table, **values) -> None:
@@ -303,7 +241,7 @@ def fast_forward(engine, table, **values) -> None:
 
 @pytest.fixture
 def late_receiver():
-    receiver = LateReceiver()
+    receiver = HookReceiver()
     yield receiver
     receiver.close()
 
@@ -322,7 +260,7 @@ def test_a_webhook_reaches_a_receiver_that_was_down_after_a_worker_dies_mid_deli
         [entry] = call(rt, admin, "ListDeliveries").deliveries
         return entry
 
-    with workers(worker_env(database_url, rt, tmp_path), tmp_path) as start:
+    with feedloop_workers(worker_env(database_url, rt, tmp_path), tmp_path) as start:
         first = start()
         wait_until(lambda: delivery().attempts >= 1, 30, "an attempt on the receiver that is down")
         assert delivery().state == "pending" and "refused" in delivery().last_error.lower()
@@ -361,7 +299,7 @@ def test_invitations_are_mailed_once_when_the_smtp_server_is_back(database_url, 
         with engine.connect() as connection:
             return connection.execute(select(func.min(invitations.c.attempts))).scalar() >= 1
 
-    with workers(worker_env(database_url, rt, tmp_path, FEEDLOOP_SMTP_URL=smtp_url),
+    with feedloop_workers(worker_env(database_url, rt, tmp_path, FEEDLOOP_SMTP_URL=smtp_url),
                  tmp_path) as start:
         worker = start()
         wait_until(attempted, 30, "an attempt on the SMTP server that is down")

@@ -5,6 +5,11 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+FEEDLOOP = str(Path(sys.executable).with_name("feedloop"))
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
@@ -23,3 +28,24 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # a server that failed to start is gone
         os.killpg(process.pid, sig)
+
+
+@contextlib.contextmanager
+def feedloop_workers(env: dict[str, str], workdir: Path
+                     ) -> Iterator[Callable[[], subprocess.Popen]]:
+    """Yields ``start()``, which starts one more `feedloop worker` (rounds every 0.2 s, its
+    log in ``workdir``/workerN.log); every worker started is ended at exit."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        with open(workdir / f"worker{len(started)}.log", "wb") as log:
+            started.append(subprocess.Popen([FEEDLOOP, "worker", "--interval", "0.2"], env=env,
+                                            cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            stop_process_group(process)

@@ -57,3 +57,12 @@ def test_the_readme_error_table_lists_every_fault_code_and_says_what_to_retry():
     retrying = README.split("**Retrying.**", 1)[1].split("\n\n", 1)[0]
     assert "503" in retrying and "Retry-After" in retrying and "5030" in retrying
     assert "same `event_id`" in retrying
+
+
+def test_the_topology_is_linked_from_the_deployment_guide_and_names_its_test():
+    topology = (ROOT / "docs" / "topology.md").read_text()
+    assert "](topology.md)" in DEPLOY
+    for part in ("load balancer", "streaming replica", "Capacity of a node",
+                 "tests/e2e/test_two_nodes.py"):
+        assert part in topology, part
+    assert (ROOT / "tests" / "e2e" / "test_two_nodes.py").is_file()
