@@ -15,7 +15,7 @@ from spyne import Boolean, ComplexModel, DateTime, Double, Integer32, Service, U
 from spyne.model.complex import ComplexModelBase
 
 from service.services import OPERATIONS, Operation
-from service.services.schema import FieldSpec, fields_of, from_plain
+from service.services.schema import INT_MAX, FieldSpec, fields_of, from_plain
 from service.soap.codec import encode_result
 from service.soap.faults import TNS
 
@@ -58,7 +58,9 @@ def field_model(spec: FieldSpec, owner: str) -> type:
         model = Integer32
         if spec.min is not None:
             options["ge"] = spec.min
-        if spec.max is not None:
+        # xs:int is that range already: an explicit bound would only add a named type,
+        # which some clients (suds) then read back as text instead of a number.
+        if spec.max is not None and spec.max != INT_MAX:
             options["le"] = spec.max
     elif base is datetime:
         model = DateTime

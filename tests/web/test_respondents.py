@@ -102,10 +102,10 @@ def test_an_open_link_form_submitted_concurrently_is_recorded_once(rt, admin, mo
     looked_up = ResponseRepository.by_submission
     calls = []
 
-    def unseen_at_first(self, campaign_id, key):
+    def unseen_at_first(self, account_id, campaign_id, key):
         # the other submit committed between this one's look-up and its insert
         calls.append(key)
-        return None if len(calls) == 1 else looked_up(self, campaign_id, key)
+        return None if len(calls) == 1 else looked_up(self, account_id, campaign_id, key)
 
     monkeypatch.setattr(ResponseRepository, "by_submission", unseen_at_first)
     assert answer_campaign(rt, public_id, {"nps": ["3"]}, {}, "form-1").view.state == "thanks"
