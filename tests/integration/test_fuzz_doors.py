@@ -2,9 +2,9 @@
 
 Every operation of the catalogue is drawn with right, wrong, missing, unknown and
 out-of-range fields (tests/support/fuzz.py), written as XML-RPC and as SOAP, whole or
-spoiled, on SQLite and PostgreSQL. The default run sends about 1,600 requests
-(FEEDLOOP_FUZZ_EXAMPLES=200 per test: door, database, whole or spoiled); for a longer
-hunt: ``FEEDLOOP_FUZZ_EXAMPLES=20000 bash tests/run.sh tests/integration/test_fuzz_doors.py``.
+spoiled, and any method with any positional parameters or batch, on SQLite and
+PostgreSQL: about 2,000 requests by default (FEEDLOOP_FUZZ_EXAMPLES=200 per test). A
+longer hunt: ``FEEDLOOP_FUZZ_EXAMPLES=5000 bash tests/run.sh tests/integration/test_fuzz_doors.py``.
 """
 from __future__ import annotations
 
@@ -89,5 +89,26 @@ def test_malformed_requests_are_client_faults(seeded, door):
     def check(data):
         op, plain = data.draw(fuzz.request())
         post(seeded, door, data.draw(fuzz.malformed(written(door, op, plain))))
+
+    check()
+
+
+def test_any_method_with_any_positional_parameters_or_batch_is_a_client_fault(seeded):
+    methods = st.sampled_from([op.method_name for op in fuzz.OPERATIONS.values()]
+                              + ["system.multicall", "system.methodHelp",
+                                 "system.methodSignature", "system.listMethods"]) | fuzz.TEXT
+
+    calls = st.lists(fuzz.request().map(
+        lambda drawn: {"methodName": drawn[0].method_name, "params": [drawn[1]]}), max_size=3)
+
+    @FUZZ
+    @given(method=methods, params=st.lists(fuzz.wrong_value(), max_size=4) | calls.map(
+        lambda batch: [batch]))
+    def check(method, params):
+        body = (f"<?xml version='1.0'?><methodCall><methodName>{fuzz.escape(method)}"
+                "</methodName><params>" + "".join(f"<param>{fuzz.xmlrpc_value(p)}</param>"
+                                                  for p in params)
+                + "</params></methodCall>").encode()
+        post(seeded, "xmlrpc", body)
 
     check()
