@@ -3,7 +3,7 @@
 Every operation of the catalogue is drawn with right, wrong, missing, unknown and
 out-of-range fields (tests/support/fuzz.py), written as XML-RPC and as SOAP, whole or
 spoiled, and any method with any positional parameters or batch, on SQLite and
-PostgreSQL: about 2,000 requests by default (FEEDLOOP_FUZZ_EXAMPLES=200 per test). A
+PostgreSQL: about 1,200 requests by default (FEEDLOOP_FUZZ_EXAMPLES=120 per test). A
 longer hunt: ``FEEDLOOP_FUZZ_EXAMPLES=5000 bash tests/run.sh tests/integration/test_fuzz_doors.py``.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.support import fuzz
 
 # The application is made once per test and the drawn requests pile up in its database,
 # as they would on a server: later ones meet the rows earlier ones made.
-FUZZ = settings(max_examples=int(os.environ.get("FEEDLOOP_FUZZ_EXAMPLES", "200")), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("FEEDLOOP_FUZZ_EXAMPLES", "120")), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                       HealthCheck.too_slow])
 
