@@ -4,7 +4,8 @@ Every operation of the catalogue is drawn with right, wrong, missing, unknown an
 out-of-range fields (tests/support/fuzz.py), written as XML-RPC and as SOAP, whole or
 spoiled, and any method with any positional parameters or batch, on SQLite and
 PostgreSQL: about 1,200 requests by default (FEEDLOOP_FUZZ_EXAMPLES=120 per test). A
-longer hunt: ``FEEDLOOP_FUZZ_EXAMPLES=5000 bash tests/run.sh tests/integration/test_fuzz_doors.py``.
+longer hunt (past the 180 s limit of a test): ``FEEDLOOP_FUZZ_EXAMPLES=5000 bash tests/run.sh
+tests/integration/test_fuzz_doors.py --timeout=3600``.
 """
 from __future__ import annotations
 
