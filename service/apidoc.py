@@ -78,10 +78,11 @@ wsimport -keep -p com.example.feedloop "$FEEDLOOP_URL/soap?wsdl"
 ```
 
 ```java
-FeedloopServicePortType port = new FeedloopService().getFeedloopServicePort();  // names: see the generated sources
+{port_class} port = new {service}().get{port_getter}();
 Map<String, Object> context = ((BindingProvider) port).getRequestContext();
 context.put(BindingProvider.USERNAME_PROPERTY, keyId);
 context.put(BindingProvider.PASSWORD_PROPERTY, secret);
+// then port.getTrackingUrl(...) and the others, each taking the operation's fields in order
 ```"""
 
 CSHARP = """\
@@ -92,10 +93,27 @@ dotnet-svcutil "$FEEDLOOP_URL/soap?wsdl" --namespace "*,Feedloop" --sync
 ```csharp
 var binding = new BasicHttpBinding(BasicHttpSecurityMode.TransportCredentialOnly);  // Transport on https
 binding.Security.Transport.ClientCredentialType = HttpClientCredentialType.Basic;
-var client = new FeedloopServiceClient(binding, new EndpointAddress(url + "/soap"));  // names: see the generated code
+var client = new {port_type}Client(binding, new EndpointAddress(url + "/soap"));
 client.ClientCredentials.UserName.UserName = keyId;
 client.ClientCredentials.UserName.Password = secret;
+// then client.GetTrackingUrl(...) and the others
 ```"""
+
+
+def _wsdl_names() -> dict[str, str]:
+    """The names generated code takes from the WSDL (service, port, port type), so the
+    examples follow the WSDL when it changes."""
+    from lxml import etree
+
+    from service.soap import render_wsdl
+    root = etree.fromstring(render_wsdl("http://127.0.0.1:8000"))
+    ns = {"wsdl": "http://schemas.xmlsoap.org/wsdl/"}
+    port_type = root.find("wsdl:portType", ns).get("name")
+    port = root.find("wsdl:service/wsdl:port", ns).get("name")
+    # JAX-WS: the interface is named after the port type, its getter after the port
+    return {"service": root.find("wsdl:service", ns).get("name"), "port_type": port_type,
+            "port_class": port_type[:1].upper() + port_type[1:],
+            "port_getter": port[:1].upper() + port[1:]}
 
 
 def _type(spec: FieldSpec) -> str:
@@ -151,6 +169,7 @@ def _fault_table() -> list[str]:
 def render_reference() -> str:
     """docs/api.md."""
     operations = sorted(OPERATIONS.values(), key=lambda op: op.name)
+    names = _wsdl_names()
     lines = [
         "# feedloop API v1 reference", "",
         "<!-- Generated from the operation catalogue by `feedloop reference --out docs/api.md`;"
@@ -190,8 +209,10 @@ def render_reference() -> str:
         "XML-RPC with curl; the answer is a struct of the same fields:", "", CURL_XMLRPC, "",
         "PHP's `SoapClient` (php-soap); the second call prints its fault, "
         "`Client.UnknownCampaign: No campaign 2147483647 in your account.`:", "", PHP, "",
-        "Java (JAX-WS `wsimport`; not run by the suite, which has no JDK tools):", "", JAVA, "",
-        "C# (`dotnet-svcutil`; not run by the suite, which has no .NET):", "", CSHARP, "",
+        "Java (JAX-WS `wsimport`; not run by the suite, which has no JDK tools):", "",
+        JAVA.format(**names), "",
+        "C# (`dotnet-svcutil`; not run by the suite, which has no .NET):", "",
+        CSHARP.format(**names), "",
         "## Operations", "",
         "| operation | XML-RPC method | scope |", "|---|---|---|",
         *[f"| [{op.name}](#{op.name.lower()}) | `{op.method_name}` | {op.scope} |"

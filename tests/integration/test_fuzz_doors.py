@@ -2,9 +2,10 @@
 
 Every operation of the catalogue is drawn with right, wrong, missing, unknown and
 out-of-range fields (tests/support/fuzz.py), written as XML-RPC and as SOAP, whole or
-spoiled, on SQLite and PostgreSQL. The default run sends about 1,600 requests
-(FEEDLOOP_FUZZ_EXAMPLES=200 per test: door, database, whole or spoiled); for a longer
-hunt: ``FEEDLOOP_FUZZ_EXAMPLES=20000 bash tests/run.sh tests/integration/test_fuzz_doors.py``.
+spoiled, and any method with any positional parameters or batch, on SQLite and
+PostgreSQL: about 1,200 requests by default (FEEDLOOP_FUZZ_EXAMPLES=120 per test). A
+longer hunt (past the 180 s limit of a test): ``FEEDLOOP_FUZZ_EXAMPLES=5000 bash tests/run.sh
+tests/integration/test_fuzz_doors.py --timeout=3600``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.support import fuzz
 
 # The application is made once per test and the drawn requests pile up in its database,
 # as they would on a server: later ones meet the rows earlier ones made.
-FUZZ = settings(max_examples=int(os.environ.get("FEEDLOOP_FUZZ_EXAMPLES", "200")), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("FEEDLOOP_FUZZ_EXAMPLES", "120")), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                       HealthCheck.too_slow])
 
@@ -89,5 +90,26 @@ def test_malformed_requests_are_client_faults(seeded, door):
     def check(data):
         op, plain = data.draw(fuzz.request())
         post(seeded, door, data.draw(fuzz.malformed(written(door, op, plain))))
+
+    check()
+
+
+def test_any_method_with_any_positional_parameters_or_batch_is_a_client_fault(seeded):
+    methods = st.sampled_from([op.method_name for op in fuzz.OPERATIONS.values()]
+                              + ["system.multicall", "system.methodHelp",
+                                 "system.methodSignature", "system.listMethods"]) | fuzz.TEXT
+
+    calls = st.lists(fuzz.request().map(
+        lambda drawn: {"methodName": drawn[0].method_name, "params": [drawn[1]]}), max_size=3)
+
+    @FUZZ
+    @given(method=methods, params=st.lists(fuzz.wrong_value(), max_size=4) | calls.map(
+        lambda batch: [batch]))
+    def check(method, params):
+        body = (f"<?xml version='1.0'?><methodCall><methodName>{fuzz.escape(method)}"
+                "</methodName><params>" + "".join(f"<param>{fuzz.xmlrpc_value(p)}</param>"
+                                                  for p in params)
+                + "</params></methodCall>").encode()
+        post(seeded, "xmlrpc", body)
 
     check()

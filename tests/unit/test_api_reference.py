@@ -33,3 +33,11 @@ def test_the_reference_has_every_operation_field_and_fault_number():
             assert f"{error.code} ({error.side}.{error.code}, {XMLRPC_CODES[error.code]})" in section
     for code, number in XMLRPC_CODES.items():
         assert re.search(rf"\| {number} \|", text), code
+
+
+def test_feedloop_reference_prints_or_writes_the_committed_reference(tmp_path, capsys):
+    from service.cli import main
+    assert main(["reference"]) == 0
+    assert capsys.readouterr().out == REFERENCE.read_text(encoding="utf-8")
+    assert main(["reference", "--out", str(tmp_path / "api.md")]) == 0
+    assert (tmp_path / "api.md").read_text(encoding="utf-8") == REFERENCE.read_text(encoding="utf-8")
