@@ -60,4 +60,4 @@ def test_readme_first_calls_work_verbatim(first_start):
         assert done.returncode == 0, done.stderr
         assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/s/[A-Za-z0-9_-]{{43}} sent\n",
                             done.stdout), done.stdout
-    assert len(readme_python_blocks()) == 2
+    assert len(readme_python_blocks()) == 3
