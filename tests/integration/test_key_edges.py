@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from service.domain.credentials import Credentials
-from service.domain.errors import NotFound, Unauthorized
+from service.domain.errors import NotFound, Unauthorized, ValidationError
 from service.services import Principal
 from service.services.messages import ApiKeyInfo
 from service.services.keys import (account_principal, authenticate, create_account_key,
@@ -101,3 +101,60 @@ def test_listed_keys_show_everything_but_the_secret(rt, admin, clock):
         key_id=created.key_id, scopes=["trigger", "read"], label="crm",
         created_at=created.created_at, active=False, last_used_at=created.created_at,
         expires_at=created.created_at + timedelta(days=9), revoked_at=clock.now)
+
+
+def test_a_new_key_answers_with_its_scopes_in_catalogue_order_once_each(rt, admin, clock):
+    expires = clock.now + timedelta(days=2)
+    created = call(rt, admin, "CreateApiKey", scopes=["admin", "read", "read"], label="ops",
+                   expires_at=expires)
+    assert (created.scopes, created.label, created.created_at, created.expires_at) == (
+        ["read", "admin"], "ops", clock.now, expires)
+    assert created.key_id.startswith("fl_") and len(created.key_id) == 19
+    assert works(rt, created)
+
+
+@pytest.mark.parametrize("scopes, named", [
+    (["read", "write", "owner"], "read, write, owner"), ([], "none")])
+def test_unknown_or_missing_scopes_are_refused_by_name(rt, admin, scopes, named):
+    with pytest.raises(ValidationError) as refused:
+        call(rt, admin, "CreateApiKey", scopes=scopes)
+    assert (refused.value.message, refused.value.field) == (
+        f"scopes must be among trigger, read, admin; got {named}.", "scopes")
+
+
+@pytest.mark.parametrize("account", ["", "   ", "a" * 201])
+def test_an_account_name_must_be_1_to_200_characters(rt, account):
+    with pytest.raises(ValidationError) as refused:
+        create_account_key(rt, account, ["read"])
+    assert (refused.value.message, refused.value.field) == (
+        "The account name must be 1 to 200 characters.", "account")
+
+
+def test_a_second_key_of_a_named_account_joins_it(rt):
+    first = create_account_key(rt, " " + "a" * 200 + " ", ["read"])
+    second = create_account_key(rt, "a" * 200, ["admin"], label="ops")
+    principals = [authenticate(rt, Credentials(k.key_id, k.secret)) for k in (first, second)]
+    assert principals[0].account_id == principals[1].account_id
+    assert [p.scopes for p in principals] == [frozenset({"read"}), frozenset({"admin"})]
+
+
+def test_a_keys_use_is_written_down_at_most_once_a_minute(rt, admin, clock):
+    key = call(rt, admin, "CreateApiKey", scopes=["read"])
+    start = clock.now
+
+    def last_used():
+        [info] = [k for k in call(rt, admin, "ListApiKeys").keys if k.key_id == key.key_id]
+        return info.last_used_at
+
+    assert last_used() is None
+    for seconds, expected in [(0, start), (59, start), (1, start + timedelta(minutes=1))]:
+        clock.advance(seconds=seconds)
+        authenticate(rt, Credentials(key.key_id, key.secret))
+        assert last_used() == expected
+
+
+def test_a_call_without_credentials_is_told_how_to_authenticate(rt):
+    with pytest.raises(Unauthorized) as refused:
+        authenticate(rt, None)
+    assert refused.value.message == ("Authentication required: send HTTP Basic credentials "
+                                     "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")

@@ -77,8 +77,9 @@ def test_erased_contact_leaves_no_trace_but_its_score(rt, admin, answered, engin
     assert EMAIL not in database_text(engine)
 
 
-def test_audit_log_records_admin_changes_by_whom(rt, admin, answered):
+def test_audit_log_records_admin_changes_by_whom_and_when(rt, admin, answered, clock):
     entries = call(rt, admin, "ListAuditLog").entries
+    assert {e.at for e in entries} == {clock.now}
     assert [e.operation for e in entries] == ["CreateCampaign", "RotateWebhookSecret",
                                              "CreateSurvey"]
     assert {e.key_id for e in entries} == {admin.key_id}

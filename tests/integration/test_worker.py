@@ -263,6 +263,33 @@ def test_detractors_are_notified_to_the_campaigns_people(rt, admin, inbox, sende
     assert f"http://feedloop.test/dashboard/{campaign_id}" in body
 
 
+def test_one_notification_per_person_is_queued_for_a_detractor_only(rt, admin):
+    campaign_id = detractor_answered(rt, admin)
+    [response] = [r for r in call(rt, admin, "ExportResponses", campaign_id=campaign_id).records
+                  if r.email == "angry@example.com"]
+    deliveries = call(rt, admin, "ListDeliveries").deliveries
+    assert sorted((d.kind, d.event, d.target, d.idempotency_key) for d in deliveries) == [
+        ("notification", "response.completed", "lead@example.com",
+         f"notify_response_{response.response_id}_1"),
+        ("notification", "response.completed", "team@example.com",
+         f"notify_response_{response.response_id}_0")]
+
+
+def test_every_response_is_notified_when_the_campaign_asks_for_all(rt, admin):
+    campaign_id = create_campaign(rt, admin, notify_emails=["team@example.com"], notify_on="all")
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="happy@example.com")
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "10")])
+    assert [d.target for d in call(rt, admin, "ListDeliveries").deliveries] == ["team@example.com"]
+
+
+def test_erasing_a_detractor_stops_the_notifications_about_them(rt, admin, sender, inbox):
+    detractor_answered(rt, admin)
+    call(rt, admin, "EraseContact", email="angry@example.com")
+    assert run_once(rt, sender, WORKER)["delivered"] == 0 and inbox.messages == []
+    assert last_errors(rt, admin) == ["not sent: the contact was erased"] * 2
+
+
 def test_the_running_worker_logs_one_line_per_round_with_its_counts(rt, tmp_path, caplog):
     import logging
 
