@@ -144,10 +144,10 @@ def advance_cursor(rt: Runtime, plan: DumpPlan, cursor_name: str) -> None:
 def operator_principal(rt: Runtime, campaign_id: int) -> Principal:
     """The owner's read principal of a campaign, for the operator's command line."""
     with rt.uow(read_only=True) as uow:
-        campaign = uow.campaigns.get_any(campaign_id)
-    if campaign is None:
+        account_id = uow.directory.account_of_campaign_id(campaign_id)
+    if account_id is None:
         raise UnknownCampaign(f"No campaign {campaign_id}.")
-    return Principal(campaign.account_id, "operator", frozenset({"read"}))
+    return Principal(account_id, "operator", frozenset({"read"}))
 
 
 # --- formats ---------------------------------------------------------------------------

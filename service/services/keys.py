@@ -58,7 +58,7 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
     # failing callers cost, and must not lock out the others behind one NAT.
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
         with rt.uow() as uow:
-            uow.keys.touch(row.key_id, now)
+            uow.keys.touch(row.account_id, row.key_id, now)
             uow.commit()
         rt.keys.forget(row.key_id)
     return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
@@ -66,7 +66,8 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
 
 def _read_key(rt: Runtime, key_id: str):
     with rt.uow(read_only=True) as uow:
-        return uow.keys.get(key_id)
+        account_id = uow.directory.account_of_key(key_id)
+        return uow.keys.get(account_id, key_id) if account_id is not None else None
 
 
 def _refuse(rt: Runtime, address: str, now: datetime) -> None:
@@ -147,19 +148,19 @@ def create_api_key(rt: Runtime, principal: Principal, request: CreateApiKeyReque
 
 def _retire(uow, account_id: int, key_id: str, until: datetime) -> None:
     """Let a replaced key work until ``until`` (or its own earlier expiry), then no more."""
-    row = uow.keys.get(key_id)
-    if row is None or row.account_id != account_id or row.revoked_at is not None:
+    row = uow.keys.get(account_id, key_id)
+    if row is None or row.revoked_at is not None:
         raise NotFound(f"No active API key '{key_id}' in your account.")
     if row.expires_at is None or row.expires_at > until:
-        uow.keys.expire(key_id, until)
+        uow.keys.expire(account_id, key_id, until)
 
 
 def rotate_account_key(rt: Runtime, account: str, key_id: str, grace: timedelta) -> NewApiKey:
     """A new key with the scopes and label of ``key_id``, which stays valid for ``grace``."""
     principal = account_principal(rt, account)
     with rt.uow(read_only=True) as uow:
-        row = uow.keys.get(key_id)
-    if row is None or row.account_id != principal.account_id:
+        row = uow.keys.get(principal.account_id, key_id)
+    if row is None:
         raise NotFound(f"No API key '{key_id}' in account '{account}'.")
     request = CreateApiKeyRequest(scopes=row.scopes.split(), label=row.label, replaces=key_id,
                                   replaced_grace_hours=int(grace.total_seconds() // 3600))

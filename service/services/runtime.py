@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # for the annotations only: services never call storage direc
     from service.storage.repositories import (AccountRepository, AttributeRepository,
                                               AuditRepository, AuthFailureRepository,
                                               CampaignRepository, ContactRepository,
+                                              DirectoryRepository,
                                               DumpFileRepository, ExportCursorRepository,
                                               InvitationRepository, KeyRepository,
                                               ListRepository, OutboxRepository,
@@ -26,6 +27,7 @@ class UnitOfWork(Protocol):
     """
 
     accounts: AccountRepository
+    directory: DirectoryRepository
     keys: KeyRepository
     auth_failures: AuthFailureRepository
     audit: AuditRepository

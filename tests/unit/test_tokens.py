@@ -1,36 +1,60 @@
 """Tracking tokens: unguessable, bound to their parameters and expiry, never forgeable."""
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from service.domain.tokens import TOKEN_LENGTH, make_token, new_nonce, split_token, verify_token
+from service.domain.tokens import (
+    ACCOUNTLESS_LENGTH,
+    TOKEN_LENGTH,
+    make_token,
+    new_nonce,
+    split_token,
+    verify_token,
+)
 
 KEY = b"k" * 32
 EXPIRY = datetime(2027, 1, 1, tzinfo=timezone.utc)
 PARAMS = {"ticket": "T-1", "agent": "7"}
 NONCE = bytes(range(16))
-TOKEN = make_token(KEY, NONCE, 5, EXPIRY, PARAMS)
+ACCOUNT = 2**40 + 9
+TOKEN = make_token(KEY, NONCE, 5, EXPIRY, PARAMS, ACCOUNT)
+#: As issued before tokens named their account.
+ACCOUNTLESS = make_token(KEY, NONCE, 5, EXPIRY, PARAMS)
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-def test_token_is_url_safe_and_carries_128_random_bits():
+def test_token_is_url_safe_and_carries_its_account_and_128_random_bits():
     assert len(TOKEN) == TOKEN_LENGTH and set(TOKEN) <= set(ALPHABET)
-    assert split_token(TOKEN) == NONCE
+    assert split_token(TOKEN) == (ACCOUNT, NONCE)
     assert len(new_nonce()) == 16 and new_nonce() != new_nonce()
 
 
-def test_token_verifies_only_with_its_own_campaign_expiry_params_and_key():
-    assert verify_token(KEY, TOKEN, 5, EXPIRY, PARAMS)
-    assert not verify_token(KEY, TOKEN, 6, EXPIRY, PARAMS)
-    assert not verify_token(KEY, TOKEN, 5, None, PARAMS)
-    assert not verify_token(KEY, TOKEN, 5, EXPIRY, {**PARAMS, "ticket": "T-2"})
-    assert not verify_token(b"another key", TOKEN, 5, EXPIRY, PARAMS)
+def test_token_verifies_only_with_its_own_account_campaign_expiry_params_and_key():
+    assert verify_token(KEY, TOKEN, 5, EXPIRY, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, TOKEN, 5, EXPIRY, PARAMS, ACCOUNT + 1)
+    assert not verify_token(KEY, TOKEN, 6, EXPIRY, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, TOKEN, 5, None, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, TOKEN, 5, EXPIRY, {**PARAMS, "ticket": "T-2"}, ACCOUNT)
+    assert not verify_token(b"another key", TOKEN, 5, EXPIRY, PARAMS, ACCOUNT)
+
+
+def test_an_account_written_into_a_token_issued_without_one_is_refused():
+    nonce_and_tag = base64.urlsafe_b64decode(ACCOUNTLESS + "=")
+    moved = base64.urlsafe_b64encode(ACCOUNT.to_bytes(8, "big") + nonce_and_tag).rstrip(b"=")
+    assert not verify_token(KEY, moved.decode(), 5, EXPIRY, PARAMS, ACCOUNT)
+
+
+def test_a_token_issued_before_tokens_named_their_account_still_verifies():
+    assert len(ACCOUNTLESS) == ACCOUNTLESS_LENGTH and split_token(ACCOUNTLESS) == (None, NONCE)
+    assert verify_token(KEY, ACCOUNTLESS, 5, EXPIRY, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, ACCOUNTLESS, 5, EXPIRY, {}, ACCOUNT)
 
 
 def test_parameter_order_does_not_change_the_token():
-    assert make_token(KEY, NONCE, 5, EXPIRY, dict(reversed(PARAMS.items()))) == TOKEN
+    assert make_token(KEY, NONCE, 5, EXPIRY, dict(reversed(PARAMS.items())), ACCOUNT) == TOKEN
 
 
 @given(st.data())
@@ -46,11 +70,11 @@ def test_no_mutated_token_is_ever_accepted(data):
                    "insert": TOKEN[:index] + char + TOKEN[index:],
                    "delete": TOKEN[:index] + TOKEN[index + 1:]}[kind]
     if mutated != TOKEN:
-        assert not verify_token(KEY, mutated, 5, EXPIRY, PARAMS)
+        assert not verify_token(KEY, mutated, 5, EXPIRY, PARAMS, ACCOUNT)
 
 
-@given(st.binary(min_size=32, max_size=32))
+@given(st.one_of(st.binary(min_size=32, max_size=32), st.binary(min_size=40, max_size=40)))
 def test_no_random_token_is_accepted(raw):
-    import base64
     forged = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    assert forged == TOKEN or not verify_token(KEY, forged, 5, EXPIRY, PARAMS)
+    assert forged in (TOKEN, ACCOUNTLESS) or not verify_token(KEY, forged, 5, EXPIRY, PARAMS,
+                                                               ACCOUNT)

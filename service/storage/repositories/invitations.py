@@ -62,8 +62,9 @@ class InvitationRepository(Repository):
                                                   invitations.c.id == invitation_id))
         return _invitation(row) if row else None
 
-    def get_by_nonce(self, nonce: bytes) -> Invitation | None:
-        row = self._one(select(invitations).where(invitations.c.nonce == nonce))
+    def get_by_nonce(self, account_id: int, nonce: bytes) -> Invitation | None:
+        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
+                                                  invitations.c.nonce == nonce))
         return _invitation(row) if row else None
 
     def get_by_event(self, account_id: int, campaign_id: int,
