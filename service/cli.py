@@ -194,7 +194,9 @@ def _runtime(settings: Settings | None = None, need_secret: bool = True):
     secret_key = require_secret(settings) if need_secret else settings.secret_key or b""
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                    secret_key=secret_key, base_url=settings.base_url,
-                   dump_store=DumpStore(settings.data_dir / "dumps")), engine
+                   dump_store=DumpStore(settings.data_dir / "dumps"),
+                   retention=timedelta(days=settings.retention_days)
+                   if settings.retention_days else None), engine
 
 
 def _migrate_database(settings: Settings) -> Settings:

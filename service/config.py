@@ -43,6 +43,8 @@ class Settings:
     metrics_token: str = ""
     #: Addresses of reverse proxies whose X-Real-IP header names the client.
     trusted_proxies: frozenset[str] = frozenset()
+    #: Days invitation histories and delivered outbox entries are kept; 0: for ever.
+    retention_days: int = 0
 
     @property
     def is_embedded(self) -> bool:
@@ -85,7 +87,16 @@ class Settings:
             metrics_token=env.get("FEEDLOOP_METRICS_TOKEN", ""),
             trusted_proxies=frozenset(a.strip() for a in env.get("FEEDLOOP_TRUSTED_PROXIES", "")
                                       .split(",") if a.strip()),
+            retention_days=_days(env.get("FEEDLOOP_RETENTION_DAYS", "0"),
+                                 "FEEDLOOP_RETENTION_DAYS"),
         )
+
+
+def _days(value: str, name: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number of days (0: keep for ever), "
+                          f"not {value!r}.")
+    return int(value)
 
 
 def check_database_url(url: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ContextManager, Protocol
 
@@ -103,6 +103,8 @@ class Runtime:
     keys: RecentCache = field(default_factory=lambda: RecentCache(seconds=5.0))
     #: Where scheduled dump files are kept (service.storage.atomic.DumpStore on local disk).
     dump_store: FileStore | None = None
+    #: How long invitation histories and delivered outbox entries are kept (None: for ever).
+    retention: timedelta | None = None
 
     def tracking_url(self, token: str) -> str:
         return f"{self.base_url}/s/{token}"

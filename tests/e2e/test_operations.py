@@ -85,7 +85,7 @@ def test_metrics_are_refused_without_the_operators_token(live_server):
 def test_readyz_says_the_database_is_at_this_releases_revision(live_server):
     status, _, body = get(live_server.base_url + "/readyz")
     assert status == 200
-    assert body == '{"status": "ok", "database": "ok", "revision": "0011"}\n'
+    assert body == '{"status": "ok", "database": "ok", "revision": "0012"}\n'
 
 
 def test_a_callers_request_id_comes_back_and_goes_into_the_access_log(live_server):

@@ -74,9 +74,9 @@ def test_readyz_is_unavailable_until_the_database_is_migrated(metered):
     upgrade(metered.engine, "0007")
     assert client.get("/readyz", expect_errors=True).json == {
         "status": "error", "database": "ok", "revision": "0007",
-        "schema": "behind; this release expects 0011"}
+        "schema": "behind; this release expects 0012"}
     upgrade(metered.engine)
-    assert client.get("/readyz").json == {"status": "ok", "database": "ok", "revision": "0011"}
+    assert client.get("/readyz").json == {"status": "ok", "database": "ok", "revision": "0012"}
 
 
 def test_metrics_show_the_outbox_backlog_and_its_oldest_age(metered, clock):

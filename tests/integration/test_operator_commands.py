@@ -54,7 +54,7 @@ def test_migrate_creates_the_embedded_database_and_says_how_to_make_an_account(d
     assert code == 0
     assert f"feedloop: data directory {data_dir}, database sqlite:///{data_dir}" in err
     assert out.splitlines() == [
-        "database is at the latest revision (0011)",
+        "database is at the latest revision (0012)",
         "no account yet: `feedloop accounts create NAME` creates one and prints its admin key"]
     assert (data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
 
@@ -148,7 +148,7 @@ def test_check_passes_on_a_working_embedded_installation(data_dir, capsys):
     assert [line.split(":")[0] for line in out.splitlines()] == [
         "ok   config", "ok   data directory", "ok   database", "ok   secret key", "ok   smtp",
         "ok   base URL"]
-    assert "ok   database: reachable, revision 0011\n" in out
+    assert "ok   database: reachable, revision 0012\n" in out
 
 
 def test_check_names_each_problem_and_exits_non_zero(data_dir, capsys, monkeypatch):
@@ -216,10 +216,10 @@ def test_a_database_behind_this_release_is_refused_and_one_ahead_is_served(data_
         connection.execute(text("UPDATE alembic_version SET version_num = '0007'"))
     code, _, err = run(capsys, "keys", "list", "--account", "demo")
     assert code == 1 and failure_line(err).endswith(
-        "is at revision 0007, this release needs 0011: run `feedloop migrate`")
+        "is at revision 0007, this release needs 0012: run `feedloop migrate`")
     # A newer release migrated it during a rolling upgrade: this one keeps working.
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     engine.dispose()
     code, out, _ = run(capsys, "check")
-    assert code == 0 and "revision 0099, newer than this release's 0011" in out
+    assert code == 0 and "revision 0099, newer than this release's 0012" in out

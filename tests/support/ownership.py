@@ -37,6 +37,8 @@ GLOBAL_STATEMENTS = {
     "OutboxRepository.claim_due": "which accounts have deliveries due (no locks); each claim "
                                   "then reads and locks one account's rows",
     "InvitationRepository.count_due_mail": "a metric of the whole service",
+    "Repository._purge": "which accounts have rows past their retention (no locks); each "
+                         "DELETE then touches one account's rows",
     "OutboxRepository.backlog": "a metric of the whole service",
 }
 
@@ -81,8 +83,10 @@ def unrouted_tables_of(statement, checked: frozenset[str]) -> set[str]:
 
 
 _REPOSITORIES = Path(__file__).resolve().parents[2] / "service" / "storage" / "repositories"
-#: Helpers every repository calls: the method to name is their caller.
+#: Helpers every repository calls: the method to name is their caller (the helpers whose
+#: statements differ by design are named themselves).
 _SHARED = str(_REPOSITORIES / "base.py")
+_NAMED_HELPERS = ("Repository._purge", "Repository._purge_of")
 
 
 def storage_method() -> str | None:
@@ -90,8 +94,8 @@ def storage_method() -> str | None:
     the database, or a migration)."""
     frame = sys._getframe(1)
     while frame is not None:
-        name = frame.f_code.co_filename
-        if name.startswith(str(_REPOSITORIES)) and name != _SHARED:
-            return frame.f_code.co_qualname
+        name, method = frame.f_code.co_filename, frame.f_code.co_qualname
+        if name.startswith(str(_REPOSITORIES)) and (name != _SHARED or method in _NAMED_HELPERS):
+            return method
         frame = frame.f_back
     return None

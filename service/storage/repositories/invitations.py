@@ -145,6 +145,10 @@ class InvitationRepository(Repository):
                 {"account_id": account_id, "invitation_id": i, "at": at, "event": event,
                  "detail": detail[:500]} for i, at, event, detail in chunk])
 
+    def purge_history(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` history events older than ``before`` (retention)."""
+        return self._purge(invitation_events, invitation_events.c.at < before, limit)
+
     def history(self, account_id: int, invitation_id: int) -> list[HistoryRecord]:
         return self._records(HistoryRecord, select(invitation_events).where(
             invitation_events.c.account_id == account_id,
