@@ -45,6 +45,10 @@ class Settings:
     trusted_proxies: frozenset[str] = frozenset()
     #: Days invitation histories and delivered outbox entries are kept; 0: for ever.
     retention_days: int = 0
+    #: The S3-compatible bucket of scheduled dumps; empty: data_dir/dumps on local disk.
+    dump_bucket: str = ""
+    #: The object store's URL when it is not AWS S3 (MinIO, Ceph...).
+    s3_endpoint_url: str = ""
 
     @property
     def is_embedded(self) -> bool:
@@ -89,6 +93,8 @@ class Settings:
                                       .split(",") if a.strip()),
             retention_days=_days(env.get("FEEDLOOP_RETENTION_DAYS", "0"),
                                  "FEEDLOOP_RETENTION_DAYS"),
+            dump_bucket=env.get("FEEDLOOP_DUMP_BUCKET", ""),
+            s3_endpoint_url=env.get("FEEDLOOP_S3_ENDPOINT_URL", ""),
         )
 
 

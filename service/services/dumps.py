@@ -360,9 +360,10 @@ def list_dumps(rt: Runtime, principal: Principal, request: m.ListDumpsRequest) -
         for r in rows])
 
 
-def dump_file_path(rt: Runtime, principal: Principal, name: str):
-    """The stored file (or its manifest) of one of the caller's dumps, or None."""
+def open_dump_file(rt: Runtime, principal: Principal, name: str):
+    """The stored file (or its manifest) of one of the caller's dumps, opened (a StoredFile:
+    its stream and size), or None."""
     listed = name.removesuffix(".manifest.json")
     with rt.uow(read_only=True) as uow:
         row = uow.dump_files.get(principal.account_id, listed)
-    return rt.dump_store.path(principal.account_id, name) if row else None
+    return rt.dump_store.open(principal.account_id, name) if row else None

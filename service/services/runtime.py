@@ -5,7 +5,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ContextManager, Protocol
 
 if TYPE_CHECKING:  # for the annotations only: services never call storage directly
@@ -50,7 +49,7 @@ class UnitOfWork(Protocol):
 class FileStore(Protocol):
     """Files of an account that appear complete or not at all."""
 
-    def path(self, account_id: int, name: str) -> Path: ...
+    def open(self, account_id: int, name: str) -> Any: ...   # a StoredFile, or None
     def new_file(self, account_id: int, name: str) -> ContextManager[BinaryIO]: ...
 
 
@@ -101,7 +100,8 @@ class Runtime:
     #: Verified API keys, so that a call does not read its key from the database;
     #: a key revoked or expired through another process stops working within 5 s.
     keys: RecentCache = field(default_factory=lambda: RecentCache(seconds=5.0))
-    #: Where scheduled dump files are kept (service.storage.atomic.DumpStore on local disk).
+    #: Where scheduled dump files are kept (service.storage.atomic.DumpStore on local disk,
+    #: service.storage.objects.ObjectStore in an S3-compatible bucket).
     dump_store: FileStore | None = None
     #: How long invitation histories and delivered outbox entries are kept (None: for ever).
     retention: timedelta | None = None
