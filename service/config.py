@@ -49,6 +49,11 @@ class Settings:
     dump_bucket: str = ""
     #: The object store's URL when it is not AWS S3 (MinIO, Ceph...).
     s3_endpoint_url: str = ""
+    #: PostgreSQL connections per process kept open, and opened beyond them at peaks.
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    #: True behind a pooler in transaction mode (PgBouncer): no server-side prepares.
+    db_transaction_pooler: bool = False
 
     @property
     def is_embedded(self) -> bool:
@@ -61,6 +66,12 @@ class Settings:
         if not self.is_embedded:
             return None
         return Path(make_url(self.database_url).database or "")
+
+    @property
+    def engine_options(self) -> dict:
+        """make_engine's options for this database."""
+        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+                "transaction_pooler": self.db_transaction_pooler}
 
     @property
     def safe_database_url(self) -> str:
@@ -95,6 +106,9 @@ class Settings:
                                  "FEEDLOOP_RETENTION_DAYS"),
             dump_bucket=env.get("FEEDLOOP_DUMP_BUCKET", ""),
             s3_endpoint_url=env.get("FEEDLOOP_S3_ENDPOINT_URL", ""),
+            db_pool_size=_count(env, "FEEDLOOP_DB_POOL_SIZE", 5),
+            db_max_overflow=_count(env, "FEEDLOOP_DB_MAX_OVERFLOW", 10),
+            db_transaction_pooler=env.get("FEEDLOOP_DB_POOLER", "") == "transaction",
         )
 
 
@@ -102,6 +116,13 @@ def _days(value: str, name: str) -> int:
     if not value.isdigit():
         raise ConfigError(f"{name} must be a whole number of days (0: keep for ever), "
                           f"not {value!r}.")
+    return int(value)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, str(default))
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.")
     return int(value)
 
 

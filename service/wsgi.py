@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None,
                clock: Callable[[], datetime] = utc_now) -> WSGIApp:
     """Compose the doors, pages and probes (/healthz, /readyz, /metrics) onto one runtime."""
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, **settings.engine_options)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                  secret_key=require_secret(settings), base_url=settings.base_url, clock=clock,
                  dump_store=make_dump_store(settings.data_dir, settings.dump_bucket,
