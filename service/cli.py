@@ -196,8 +196,8 @@ def _runtime(settings: Settings | None = None, need_secret: bool = True):
     (``need_secret=False`` only for commands that never sign, encrypt or verify)."""
     from service.services import Runtime
     from service.storage.uow import SqlUnitOfWork
-    from service.storage.atomic import DumpStore
     from service.domain.destinations import Destinations
+    from service.storage.objects import make_dump_store
     settings = settings or Settings.from_env()
     engine = open_engine(settings)
     _ENGINES.append(engine)
@@ -205,8 +205,11 @@ def _runtime(settings: Settings | None = None, need_secret: bool = True):
     secret_key = require_secret(settings) if need_secret else settings.secret_key or b""
     return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                    secret_key=secret_key, base_url=settings.base_url,
-                   dump_store=DumpStore(settings.data_dir / "dumps"),
-                   destinations=Destinations(settings.outbound_allow)), engine
+                   dump_store=make_dump_store(settings.data_dir, settings.dump_bucket,
+                                              settings.s3_endpoint_url),
+                   destinations=Destinations(settings.outbound_allow),
+                   retention=timedelta(days=settings.retention_days)
+                   if settings.retention_days else None), engine
 
 
 def _migrate_database(settings: Settings) -> Settings:

@@ -47,6 +47,17 @@ class Settings:
     trusted_proxies: frozenset[str] = frozenset()
     #: Networks outbound deliveries may reach although they are not public (or over http).
     outbound_allow: tuple = ()
+    #: Days invitation histories and delivered outbox entries are kept; 0: for ever.
+    retention_days: int = 0
+    #: The S3-compatible bucket of scheduled dumps; empty: data_dir/dumps on local disk.
+    dump_bucket: str = ""
+    #: The object store's URL when it is not AWS S3 (MinIO, Ceph...).
+    s3_endpoint_url: str = ""
+    #: PostgreSQL connections per process kept open, and opened beyond them at peaks.
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    #: True behind a pooler in transaction mode (PgBouncer): no server-side prepares.
+    db_transaction_pooler: bool = False
 
     @property
     def is_embedded(self) -> bool:
@@ -59,6 +70,12 @@ class Settings:
         if not self.is_embedded:
             return None
         return Path(make_url(self.database_url).database or "")
+
+    @property
+    def engine_options(self) -> dict:
+        """make_engine's options for this database."""
+        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+                "transaction_pooler": self.db_transaction_pooler}
 
     @property
     def safe_database_url(self) -> str:
@@ -90,6 +107,13 @@ class Settings:
             trusted_proxies=frozenset(a.strip() for a in env.get("FEEDLOOP_TRUSTED_PROXIES", "")
                                       .split(",") if a.strip()),
             outbound_allow=_outbound_allow(env.get("FEEDLOOP_OUTBOUND_ALLOW", "")),
+            retention_days=_days(env.get("FEEDLOOP_RETENTION_DAYS", "0"),
+                                 "FEEDLOOP_RETENTION_DAYS"),
+            dump_bucket=env.get("FEEDLOOP_DUMP_BUCKET", ""),
+            s3_endpoint_url=env.get("FEEDLOOP_S3_ENDPOINT_URL", ""),
+            db_pool_size=_count(env, "FEEDLOOP_DB_POOL_SIZE", 5),
+            db_max_overflow=_count(env, "FEEDLOOP_DB_MAX_OVERFLOW", 10),
+            db_transaction_pooler=env.get("FEEDLOOP_DB_POOLER", "") == "transaction",
         )
 
 
@@ -99,6 +123,20 @@ def _outbound_allow(value: str) -> tuple:
     except ValueError as error:
         raise ConfigError(f"FEEDLOOP_OUTBOUND_ALLOW: {error}; give comma-separated CIDRs "
                           "such as 10.0.0.0/8,127.0.0.1/32") from None
+
+
+def _days(value: str, name: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number of days (0: keep for ever), "
+                          f"not {value!r}.")
+    return int(value)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, str(default))
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.")
+    return int(value)
 
 
 def check_database_url(url: str) -> None:

@@ -50,7 +50,7 @@ def open_engine(settings: Settings, create: bool = False) -> Engine:
             raise StartupError(f"no database at {path}: `feedloop serve` creates it on first "
                                f"start, or run `feedloop migrate` (or set FEEDLOOP_DATA_DIR)")
     try:
-        return make_engine(settings.database_url)
+        return make_engine(settings.database_url, **settings.engine_options)
     except ModuleNotFoundError as error:
         if (error.name or "").startswith("psycopg"):
             raise StartupError(f"PostgreSQL needs the postgres extra: {POSTGRES_EXTRA}") \

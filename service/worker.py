@@ -17,20 +17,22 @@ from service.services.delivery import (LEASE, claim_mail, record_failure, record
 from service.outbound import OutboundError, post_signed, push_contact
 from service.services.dumps import run_scheduled_dumps
 from service.services.outbox import claim_outbox, record_delivered, record_failed, renew_outbox
+from service.services.retention import purge_expired
 from service.telemetry import DUMP_SECONDS, WORKER_ITEMS, WORKER_ROUNDS
 
 log = logging.getLogger("feedloop.worker")
 
 
 def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, int]:
-    """One round: recurrences, then every mail due now, batch by batch."""
+    """One round: recurrences, dumps, deliveries, what is past its retention, then every
+    mail due now, batch by batch."""
     recurrences = run_recurrences(rt)
     started = time.perf_counter()
     dumps = run_scheduled_dumps(rt)
     if dumps:
         DUMP_SECONDS.labels("scheduled").observe(time.perf_counter() - started)
     counts = {"recurrences": recurrences, "dumps": dumps, "sent": 0, "retry": 0, "dead": 0,
-              **deliver_outbox(rt, worker_id, batch, sender)}
+              **deliver_outbox(rt, worker_id, batch, sender), "purged": purge_expired(rt)}
     while True:
         jobs = claim_mail(rt, worker_id, batch)
         for job in leased(rt, jobs, lambda rest: renew_mail(rt, worker_id, rest)):

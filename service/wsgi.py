@@ -21,7 +21,7 @@ from service.services.backlog import read_backlog
 from service.services.runtime import utc_now
 from service.soap import create_soap_app
 from service.startup import require_secret
-from service.storage.atomic import DumpStore
+from service.storage.objects import make_dump_store
 from service.storage.engine import make_engine
 from service.storage.migrations import schema_state
 from service.storage.uow import SqlUnitOfWork
@@ -41,10 +41,11 @@ def create_app(settings: Settings | None = None,
                clock: Callable[[], datetime] = utc_now) -> WSGIApp:
     """Compose the doors, pages and probes (/healthz, /readyz, /metrics) onto one runtime."""
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, **settings.engine_options)
     rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
                  secret_key=require_secret(settings), base_url=settings.base_url, clock=clock,
-                 dump_store=DumpStore(settings.data_dir / "dumps"),
+                 dump_store=make_dump_store(settings.data_dir, settings.dump_bucket,
+                                            settings.s3_endpoint_url),
                  destinations=Destinations(settings.outbound_allow))
     xmlrpc = create_xmlrpc_app(rt)
     survey_pages = create_survey_app(rt)

@@ -153,6 +153,32 @@ def new_campaign(rt, admin):
     return functools.partial(create_campaign, rt, admin)
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server (moto's) on 127.0.0.1 for this session; yields its URL."""
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{server._server.server_port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch):
+    """A new, empty bucket on the test's S3 server: its name, endpoint and a client."""
+    import uuid
+    from types import SimpleNamespace
+
+    import boto3
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", endpoint_url=s3_server)
+    name = f"feedloop-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return SimpleNamespace(name=name, endpoint=s3_server, client=client)
+
+
 @pytest.fixture
 def app(tmp_path, clock, migrated_sqlite):
     """The whole WSGI application on a fresh SQLite database, with the fake clock."""

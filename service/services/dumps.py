@@ -152,10 +152,10 @@ def advance_cursor(rt: Runtime, plan: DumpPlan, cursor_name: str) -> None:
 def operator_principal(rt: Runtime, campaign_id: int) -> Principal:
     """The owner's read principal of a campaign, for the operator's command line."""
     with rt.uow(read_only=True) as uow:
-        campaign = uow.campaigns.get_any(campaign_id)
-    if campaign is None:
+        account_id = uow.directory.account_of_campaign_id(campaign_id)
+    if account_id is None:
         raise UnknownCampaign(f"No campaign {campaign_id}.")
-    return Principal(campaign.account_id, "operator", frozenset({"read"}))
+    return Principal(account_id, "operator", frozenset({"read"}))
 
 
 # --- formats ---------------------------------------------------------------------------
@@ -366,9 +366,10 @@ def list_dumps(rt: Runtime, principal: Principal, request: m.ListDumpsRequest) -
         for r in rows])
 
 
-def dump_file_path(rt: Runtime, principal: Principal, name: str):
-    """The stored file (or its manifest) of one of the caller's dumps, or None."""
+def open_dump_file(rt: Runtime, principal: Principal, name: str):
+    """The stored file (or its manifest) of one of the caller's dumps, opened (a StoredFile:
+    its stream and size), or None."""
     listed = name.removesuffix(".manifest.json")
     with rt.uow(read_only=True) as uow:
         row = uow.dump_files.get(principal.account_id, listed)
-    return rt.dump_store.path(principal.account_id, name) if row else None
+    return rt.dump_store.open(principal.account_id, name) if row else None

@@ -64,7 +64,7 @@ def authenticate(rt: Runtime, credentials: Credentials | None,
     # failing callers cost, and must not lock out the others behind one NAT.
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
         with rt.uow() as uow:
-            uow.keys.touch(row.key_id, now)
+            uow.keys.touch(row.account_id, row.key_id, now)
             uow.commit()
         rt.keys.forget(row.key_id)
     return Principal(row.account_id, row.key_id, frozenset(row.scopes.split()))
@@ -86,7 +86,8 @@ def principal_of_key(rt: Runtime, key_id: str) -> Principal:
 
 def _read_key(rt: Runtime, key_id: str):
     with rt.uow(read_only=True) as uow:
-        return uow.keys.get(key_id)
+        account_id = uow.directory.account_of_key(key_id)
+        return uow.keys.get(account_id, key_id) if account_id is not None else None
 
 
 def _refuse(rt: Runtime, subjects: list[str], now: datetime) -> None:
@@ -172,11 +173,11 @@ def create_api_key(rt: Runtime, principal: Principal, request: CreateApiKeyReque
 
 def _retire(uow, account_id: int, key_id: str, until: datetime) -> None:
     """Let a replaced key work until ``until`` (or its own earlier expiry), then no more."""
-    row = uow.keys.get(key_id)
-    if row is None or row.account_id != account_id or row.revoked_at is not None:
+    row = uow.keys.get(account_id, key_id)
+    if row is None or row.revoked_at is not None:
         raise NotFound(f"No active API key '{key_id}' in your account.")
     if row.expires_at is None or row.expires_at > until:
-        uow.keys.expire(key_id, until)
+        uow.keys.expire(account_id, key_id, until)
 
 
 def rotation_request(rt: Runtime, principal: Principal, key_id: str, grace: timedelta,
@@ -184,8 +185,8 @@ def rotation_request(rt: Runtime, principal: Principal, key_id: str, grace: time
     """The CreateApiKey request that replaces ``key_id`` by a key of the same scopes and label;
     the old key stays valid for ``grace``."""
     with rt.uow(read_only=True) as uow:
-        row = uow.keys.get(key_id)
-    if row is None or row.account_id != principal.account_id:
+        row = uow.keys.get(principal.account_id, key_id)
+    if row is None:
         raise NotFound(f"No API key '{key_id}' in {owner}.")
     return CreateApiKeyRequest(scopes=row.scopes.split(), label=row.label, replaces=key_id,
                                replaced_grace_hours=int(grace.total_seconds() // 3600))

@@ -186,7 +186,10 @@ def _invitation_of(rt: Runtime, uow, token: str
 
 
 def _campaign_of(uow, public_id: str) -> tuple[int, Campaign, Survey] | None:
-    campaign = uow.campaigns.get_public(public_id) if _PUBLIC_ID.match(public_id) else None
+    account_id = uow.directory.account_of_campaign(public_id) \
+        if _PUBLIC_ID.match(public_id) else None
+    campaign = uow.campaigns.get_public(account_id, public_id) \
+        if account_id is not None else None
     if campaign is None:
         return None
     return campaign.account_id, campaign, uow.surveys.get(campaign.account_id,

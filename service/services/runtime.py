@@ -4,8 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ContextManager, Protocol
 
 from service.domain.destinations import Destinations
@@ -14,6 +13,7 @@ if TYPE_CHECKING:  # for the annotations only: services never call storage direc
     from service.storage.repositories import (AccountRepository, AttributeRepository,
                                               AuditRepository, AuthFailureRepository,
                                               CampaignRepository, ContactRepository,
+                                              DirectoryRepository,
                                               DumpFileRepository, ExportCursorRepository,
                                               InvitationRepository, KeyRepository,
                                               ListRepository, OutboxRepository,
@@ -28,6 +28,7 @@ class UnitOfWork(Protocol):
     """
 
     accounts: AccountRepository
+    directory: DirectoryRepository
     keys: KeyRepository
     auth_failures: AuthFailureRepository
     audit: AuditRepository
@@ -50,7 +51,7 @@ class UnitOfWork(Protocol):
 class FileStore(Protocol):
     """Files of an account that appear complete or not at all."""
 
-    def path(self, account_id: int, name: str) -> Path: ...
+    def open(self, account_id: int, name: str) -> Any: ...   # a StoredFile, or None
     def new_file(self, account_id: int, name: str) -> ContextManager[BinaryIO]: ...
 
 
@@ -101,10 +102,13 @@ class Runtime:
     #: Verified API keys, so that a call does not read its key from the database;
     #: a key revoked or expired through another process stops working within 5 s.
     keys: RecentCache = field(default_factory=lambda: RecentCache(seconds=5.0))
-    #: Where scheduled dump files are kept (service.storage.atomic.DumpStore on local disk).
+    #: Where scheduled dump files are kept (service.storage.atomic.DumpStore on local disk,
+    #: service.storage.objects.ObjectStore in an S3-compatible bucket).
     dump_store: FileStore | None = None
     #: Where webhooks and CRM pushes may go (FEEDLOOP_OUTBOUND_ALLOW widens it).
     destinations: Destinations = field(default_factory=Destinations)
+    #: How long invitation histories and delivered outbox entries are kept (None: for ever).
+    retention: timedelta | None = None
 
     def tracking_url(self, token: str) -> str:
         return f"{self.base_url}/s/{token}"

@@ -27,15 +27,22 @@ def pairs_to_dict(pairs: list, where: str) -> dict[str, str]:
 
 def token_of(rt: Runtime, invitation: Invitation) -> str:
     return make_token(rt.secret_key, invitation.nonce, invitation.campaign_id,
-                      invitation.expires_at, invitation.params)
+                      invitation.expires_at, invitation.params, invitation.account_id)
 
 
 def find_invitation_by_token(rt: Runtime, uow: UnitOfWork, token: str) -> Invitation | None:
     """The invitation of a genuine token; None for unknown or tampered tokens."""
-    nonce = split_token(token)
-    invitation = uow.invitations.get_by_nonce(nonce) if nonce else None
+    parts = split_token(token)
+    if parts is None:
+        return None
+    account_id, nonce = parts
+    if account_id is None:  # a token issued before tokens named their account
+        account_id = uow.directory.account_of_nonce(nonce)
+    invitation = uow.invitations.get_by_nonce(account_id, nonce) \
+        if account_id is not None else None
     if invitation is None or not verify_token(rt.secret_key, token, invitation.campaign_id,
-                                              invitation.expires_at, invitation.params):
+                                              invitation.expires_at, invitation.params,
+                                              invitation.account_id):
         return None
     return invitation
 

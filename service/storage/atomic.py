@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple
 
 
 @contextlib.contextmanager
@@ -37,8 +37,16 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         os.close(dir_fd)
 
 
+class StoredFile(NamedTuple):
+    """A stored dump file opened for reading: its bytes and how many there are."""
+
+    stream: BinaryIO
+    size: int
+
+
 class DumpStore:
-    """Where scheduled dumps and their manifests are kept: one folder per account."""
+    """Where scheduled dumps and their manifests are kept: one folder per account (the
+    embedded default; service.storage.objects.ObjectStore keeps them in a bucket)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -47,6 +55,12 @@ class DumpStore:
         if "/" in name or name.startswith("."):
             raise ValueError(f"not a dump file name: {name!r}")
         return self.root / str(account_id) / name
+
+    def open(self, account_id: int, name: str) -> StoredFile | None:
+        path = self.path(account_id, name)
+        if not path.is_file():
+            return None
+        return StoredFile(open(path, "rb"), path.stat().st_size)
 
     @contextlib.contextmanager
     def new_file(self, account_id: int, name: str) -> Iterator[BinaryIO]:

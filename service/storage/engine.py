@@ -10,12 +10,21 @@ READ_ONLY = "feedloop_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE writes."""
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
+                transaction_pooler: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE writes.
+
+    On PostgreSQL, ``pool_size`` connections are kept per process and ``max_overflow``
+    more opened at peaks; behind a pooler in transaction mode (PgBouncer) the server-side
+    prepared statements psycopg makes of repeated queries would meet another session's
+    server connection, so ``transaction_pooler`` turns them off.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {"prepare_threshold": None} if transaction_pooler else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                         max_overflow=max_overflow, connect_args=connect_args)
 
 
 def _sqlite_engine(url: str) -> Engine:

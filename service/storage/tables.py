@@ -293,6 +293,7 @@ invitation_events = Table(
     Column("event", String(32), nullable=False),
     Column("detail", String(500), nullable=False, server_default=""),
     Index("ix_invitation_events_account", "account_id", "invitation_id", "id"),
+    Index("ix_invitation_events_at", "at"),  # retention
 )
 
 export_cursors = Table(
@@ -353,6 +354,7 @@ outbox = Table(
     Column("delivered_at", UTCDateTime),
     Index("ix_outbox_due", "account_id", "next_attempt_at", **_where("state", ("pending",))),
     Index("ix_outbox_account", "account_id", "id"),
+    Index("ix_outbox_delivered", "delivered_at", **_where("state", ("delivered",))),  # retention
 )
 
 crm_connections = Table(

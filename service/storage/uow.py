@@ -16,6 +16,7 @@ from service.storage.repositories import (
     AuthFailureRepository,
     CampaignRepository,
     ContactRepository,
+    DirectoryRepository,
     DumpFileRepository,
     ExportCursorRepository,
     InvitationRepository,
@@ -75,6 +76,10 @@ class SqlUnitOfWork:
     @cached_property
     def accounts(self) -> AccountRepository:
         return AccountRepository(self.connection)
+
+    @cached_property
+    def directory(self) -> DirectoryRepository:
+        return DirectoryRepository(self.connection)
 
     @cached_property
     def keys(self) -> KeyRepository:

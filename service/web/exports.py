@@ -9,7 +9,7 @@ from werkzeug.wsgi import wrap_file
 
 from service.domain.errors import NotFound, ValidationError
 from service.services import Runtime
-from service.services.dumps import dump_chunks, dump_file_path, dump_rows, plan_dump
+from service.services.dumps import dump_chunks, dump_rows, open_dump_file, plan_dump
 from service.web.toolkit import NO_SNIFF, WSGIApp, authenticated, query, wsgi_app
 
 _PATH = re.compile(r"^/exports/responses\.(csv|jsonl|xml)(\.gz)?$")
@@ -50,14 +50,15 @@ def create_exports_app(rt: Runtime) -> WSGIApp:
 
     def _file(request: Request, name: str) -> Response:
         principal = authenticated(rt, request, "read")
-        path = dump_file_path(rt, principal, name) if _FILE_NAME.match(name) else None
-        if path is None or not path.is_file():
+        stored = open_dump_file(rt, principal, name) if _FILE_NAME.match(name) else None
+        if stored is None:
             raise NotFound("No such dump file in your account; ListDumps lists them.")
         kind = "application/json" if name.endswith(".json") else \
             "application/gzip" if name.endswith(".gz") else _TYPES[name.rsplit(".", 1)[-1]]
-        return Response(wrap_file(request.environ, open(path, "rb"), _CHUNK), content_type=kind,
+        # Streamed from the store (a file here, or an object any node reads).
+        return Response(wrap_file(request.environ, stored.stream, _CHUNK), content_type=kind,
                         direct_passthrough=True, headers={
-                            "Content-Length": str(path.stat().st_size),
+                            "Content-Length": str(stored.size),
                             "Content-Disposition": f'attachment; filename="{name}"',
                             **NO_SNIFF})
 

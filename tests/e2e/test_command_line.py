@@ -58,6 +58,6 @@ def test_readme_first_calls_work_verbatim(first_start):
         done = subprocess.run([sys.executable, "-c", code], env={**env, "FEEDLOOP_KEY": key},
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
-        assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/s/[A-Za-z0-9_-]{{43}} sent\n",
+        assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/s/[A-Za-z0-9_-]{{54}} sent\n",
                             done.stdout), done.stdout
     assert len(readme_python_blocks()) == 3

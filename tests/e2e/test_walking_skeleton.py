@@ -40,7 +40,7 @@ def scenario(door, email: str) -> list:
                          event_id=f"close-{index}")
         again = door.call("GetTrackingUrl", campaign_id=campaign["campaign_id"],
                           email=f"{index}.{email}", event_id=f"close-{index}")
-        assert again == link and re.fullmatch(r"http://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]{43}",
+        assert again == link and re.fullmatch(r"http://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]{54}",
                                               link["url"])
         links.append(link)
         seen.append(link)

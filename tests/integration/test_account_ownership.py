@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.dialects import sqlite
 
-from service.storage.tables import contacts, invitation_events, list_members, metadata
-from tests.support.ownership import ACCOUNT_OWNED, CHECKED_TABLES, GLOBAL_TABLES, unrouted_tables
+from service.storage.tables import accounts, contacts, invitation_events, list_members, metadata
+from tests.support.ownership import (
+    ACCOUNT_OWNED,
+    GLOBAL_STATEMENTS,
+    GLOBAL_TABLES,
+    storage_method,
+    unrouted_tables,
+)
 
 
 @pytest.mark.parametrize("name", sorted(ACCOUNT_OWNED))
@@ -41,9 +48,27 @@ def compiled(statement):
     (list_members.delete().where(list_members.c.list_id == 1), {"list_members"}),
     (insert(invitation_events).values(invitation_id=1, event="sent"), {"invitation_events"}),
     (insert(invitation_events).values(account_id=1, invitation_id=1, event="sent"), set()),
-    (update(contacts).where(contacts.c.id == 1).values(email="x"), set()),  # not checked
+    (update(contacts).where(contacts.c.id == 1).values(email="x"), {"contacts"}),
+    (select(accounts).where(accounts.c.id == 1), set()),
 ])
-def test_the_statement_check_finds_a_checked_table_reached_without_its_account(statement,
-                                                                             unrouted):
-    assert "contacts" not in CHECKED_TABLES
-    assert unrouted_tables(compiled(statement), CHECKED_TABLES) == unrouted
+def test_the_statement_check_finds_an_account_owned_table_reached_without_its_account(
+        statement, unrouted):
+    assert unrouted_tables(compiled(statement), ACCOUNT_OWNED) == unrouted
+
+
+def test_a_statement_is_named_by_the_repository_method_that_runs_it(rt, admin):
+    methods = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if context.compiled is not None:  # not SQLite's BEGIN IMMEDIATE
+            methods.append(storage_method())
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        with rt.uow(read_only=True) as uow:
+            uow.surveys.get(admin.account_id, 1)     # through Repository._one
+            uow.directory.account_of_key("nope")
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert methods == ["SurveyRepository.get", "DirectoryRepository.account_of_key"]
+    assert "DirectoryRepository.account_of_key" in GLOBAL_STATEMENTS

@@ -6,12 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from service.domain.credentials import Credentials
 from service.services import messages as m
-from service.services.delivery import run_recurrences
+from service.services.delivery import claim_mail, run_recurrences
+from service.services.keys import authenticate, create_account_key
+from service.services.outbox import claim_outbox
 from service.services.dumps import run_scheduled_dumps
 from service.services.surveys import SCHEDULED_LEASE, claim_scheduled
 from service.storage.tables import invitations
-from tests.conftest import call
+from tests.conftest import call, create_campaign
 from tests.integration.test_scheduled_dumps import campaign_with_answers
 
 WORKERS = 4
@@ -124,3 +127,25 @@ def test_a_recurrence_whose_worker_died_runs_again_once_the_lease_is_over(rt, ad
     clock.advance(seconds=SCHEDULED_LEASE.total_seconds())
     assert run_recurrences(rt) == 1
     assert run_recurrences(rt) == 0
+
+
+def test_mail_and_deliveries_are_claimed_account_by_account_up_to_the_batch(rt, admin, clock):
+    key = create_account_key(rt, "other", ["admin"])
+    other = authenticate(rt, Credentials(key.key_id, key.secret))
+    for principal in (admin, other):
+        campaign_id = create_campaign(rt, principal, delivery="email")
+        call(rt, principal, "AddRespondents", campaign_id=campaign_id,
+             respondents=[m.Respondent(email=f"p{i}@example.com") for i in range(2)])
+        with rt.uow() as uow:
+            uow.outbox.add_many(principal.account_id, [
+                {"kind": "webhook", "event": "e", "target": "http://127.0.0.1:9/",
+                 "payload": {}, "idempotency_key": f"{principal.account_id}-{i}"}
+                for i in range(2)], clock.now)
+            uow.commit()
+    clock.advance(hours=1)
+    first, second = claim_mail(rt, "w", 3), claim_mail(rt, "w", 3)
+    assert [j.account_id for j in first] == [admin.account_id] * 2 + [other.account_id]
+    assert [j.account_id for j in second] == [other.account_id]
+    first, second = claim_outbox(rt, "w", 3), claim_outbox(rt, "w", 3)
+    assert [j.account_id for j in first] == [admin.account_id] * 2 + [other.account_id]
+    assert [j.account_id for j in second] == [other.account_id]

@@ -15,7 +15,7 @@ from service.domain.cursors import format_cursor
 from service.domain.errors import UnknownCampaign, ValidationError
 from service.services import Principal
 from service.services import messages as m
-from service.services.dumps import (advance_cursor, dump_chunks, dump_file_path, dump_rows,
+from service.services.dumps import (advance_cursor, dump_chunks, open_dump_file, dump_rows,
                                     operator_principal, plan_dump, record_cells, records,
                                     write_dump)
 from tests.conftest import call
@@ -189,7 +189,7 @@ def test_operator_reads_any_campaign_as_its_owner(rt, admin, answered):
 
 
 def test_only_listed_dump_files_are_served(rt, admin):
-    assert dump_file_path(rt, admin, "campaign-1-20261102T020000Z.csv") is None
+    assert open_dump_file(rt, admin, "campaign-1-20261102T020000Z.csv") is None
 
 
 def test_chunks_stream_the_same_bytes_with_a_progress_tick_per_row(rt, admin, answered):

@@ -30,7 +30,7 @@ READ_HELPERS = {
     "plan and records of a dump": lambda rt, s: list(
         dumps.records(rt, dumps.plan_dump(rt, s.admin, s.campaign_id))),
     "operator_principal": lambda rt, s: dumps.operator_principal(rt, s.campaign_id),
-    "dump_file_path": lambda rt, s: dumps.dump_file_path(rt, s.admin, "x.csv"),
+    "open_dump_file": lambda rt, s: dumps.open_dump_file(rt, s.admin, "x.csv"),
     "run_scheduled_dumps with none due": lambda rt, s: dumps.run_scheduled_dumps(rt),
     "authenticate a recently used key": lambda rt, s: keys.authenticate(rt, s.key),
     "has_accounts": lambda rt, s: keys.has_accounts(rt),

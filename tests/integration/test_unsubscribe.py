@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from service.domain.credentials import Credentials
+from service.domain.tokens import ACCOUNTLESS_LENGTH, make_token, split_token
 from service.services import messages as m
 from service.services.keys import authenticate
 from tests.conftest import call
@@ -46,3 +47,33 @@ def test_tampered_token_gets_a_plain_not_found(app, key, web):
     answer = web.get(f"/u/{forged}", status=404)
     assert "This link is not valid." in answer.text and forged not in answer.text
     web.post(f"/u/{forged}", status=404)
+
+
+def accountless_token(rt, admin, invitation_id):
+    """The invitation's token as issued before tokens named their account."""
+    with rt.uow(read_only=True) as uow:
+        invitation = uow.invitations.get(admin.account_id, invitation_id)
+    return make_token(rt.secret_key, invitation.nonce, invitation.campaign_id,
+                      invitation.expires_at, invitation.params)
+
+
+def test_links_name_their_account_and_links_issued_before_still_open_and_unsubscribe(app, key,
+                                                                                    web):
+    rt, admin, campaign_id, token = setup(app, key)
+    assert split_token(token)[0] == admin.account_id
+    old = accountless_token(rt, admin, 1)
+    assert len(old) == ACCOUNTLESS_LENGTH != len(token)
+    assert "Sluta få våra enkäter?" in web.get(f"/u/{old}").text
+    assert web.get(f"/s/{old}").status_int == 200
+    web.post(f"/u/{old}")
+    assert call(rt, admin, "GetInvitation", invitation_id=1).history[-1].event == "unsubscribed"
+
+
+def test_a_link_naming_another_account_is_unknown(app, key, web):
+    rt, admin, campaign_id, token = setup(app, key)
+    account, nonce = split_token(token)
+    with rt.uow(read_only=True) as uow:
+        invitation = uow.invitations.get(admin.account_id, 1)
+    forged = make_token(rt.secret_key, nonce, campaign_id, invitation.expires_at,
+                        invitation.params, account + 1)
+    assert web.get(f"/u/{forged}", status=404).status_int == 404

@@ -146,7 +146,7 @@ def test_smtp_outage_is_retried_with_backoff_until_delivered(rt, admin, clock, i
     assert run_once(rt, sender, WORKER)["retry"] == 1
     assert run_once(rt, sender, WORKER) == {"recurrences": 0, "dumps": 0, "sent": 0, "retry": 0,
                                             "dead": 0, "delivered": 0, "delivery_retry": 0,
-                                            "delivery_dead": 0}
+                                            "delivery_dead": 0, "purged": 0}
     clock.advance(minutes=1, seconds=15)   # first retry after 1 min (+-20%)
     assert run_once(rt, sender, WORKER)["retry"] == 1
     clock.advance(minutes=2, seconds=30)   # second after 2 min (+-20%)
@@ -305,7 +305,7 @@ def test_the_running_worker_logs_one_line_per_round_with_its_counts(rt, tmp_path
         run_forever(rt, LogSender(tmp_path / "mail.log"), 0.01, stop_after_one_round)
     rounds = [r.getMessage() for r in caplog.records if r.getMessage().startswith("round ")]
     assert rounds == ["round recurrences=0 dumps=0 sent=0 retry=0 dead=0 delivered=0 "
-                      "delivery_retry=0 delivery_dead=0"]
+                      "delivery_retry=0 delivery_dead=0 purged=0"]
 
 
 def last_errors(rt, admin) -> list[str]:

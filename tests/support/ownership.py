@@ -2,7 +2,7 @@
 
 A distributed PostgreSQL (Citus) sends a query to one node only when it filters its
 distributed tables by the distribution column, account_id; tests/integration/conftest.py
-checks every statement the integration tests execute with ``unrouted_tables``.
+checks every repository statement the integration tests execute with ``unrouted_tables``.
 """
 from __future__ import annotations
 
@@ -22,19 +22,25 @@ GLOBAL_TABLES = {
     "auth_failures": "counted per client address, before any account is known",
 }
 ACCOUNT_OWNED = frozenset(metadata.tables) - frozenset(GLOBAL_TABLES)
-#: Account-owned tables some repository statements still reach without their account, and
-#: why; every statement on any other account-owned table is checked.
-UNCHECKED_TABLES = {
-    "api_keys": "a key id arrives without its account: the key id -> account lookup",
-    "campaigns": "open links resolve a public id alone; the scheduled jobs' due lists scan "
-                 "every account (one query a round)",
-    "invitations": "tokens issued so far name no account (nonce lookups); the mail claim "
-                   "scans every account",
-    "outbox": "the delivery claim and its lease updates select by entry id across accounts",
-    "contacts": "updates by contact id (unsubscribe, erasure) and joins on contact id alone",
-    "responses": "updates and reads by response id alone",
+#: Repository methods whose statements read across accounts, and why each may.
+GLOBAL_STATEMENTS = {
+    "DirectoryRepository.account_of_key": "a key id arrives without its account",
+    "DirectoryRepository.account_of_campaign": "an open link names its campaign only",
+    "DirectoryRepository.account_of_campaign_id": "the operator names a campaign by id only",
+    "DirectoryRepository.account_of_nonce": "tokens issued before they named their account",
+    "CampaignRepository.due_dumps": "which campaigns have a dump due: one scan a worker round, "
+                                    "each dump then claimed within its account",
+    "CampaignRepository.recurring": "which campaigns recur: one scan a worker round, each "
+                                    "recurrence then claimed within its account",
+    "InvitationRepository.claim_due_mail": "which accounts have mail due (no locks); each "
+                                           "claim then reads and locks one account's rows",
+    "OutboxRepository.claim_due": "which accounts have deliveries due (no locks); each claim "
+                                  "then reads and locks one account's rows",
+    "InvitationRepository.count_due_mail": "a metric of the whole service",
+    "Repository._purge": "which accounts have rows past their retention (no locks); each "
+                         "DELETE then touches one account's rows",
+    "OutboxRepository.backlog": "a metric of the whole service",
 }
-CHECKED_TABLES = ACCOUNT_OWNED - frozenset(UNCHECKED_TABLES)
 
 
 def _tables(statement) -> set[str]:
@@ -76,15 +82,20 @@ def unrouted_tables_of(statement, checked: frozenset[str]) -> set[str]:
     return (_tables(statement) & checked) - _filtered(statement)
 
 
-_REPOSITORIES = str(Path(__file__).resolve().parents[2] / "service" / "storage" / "repositories")
+_REPOSITORIES = Path(__file__).resolve().parents[2] / "service" / "storage" / "repositories"
+#: Helpers every repository calls: the method to name is their caller (the helpers whose
+#: statements differ by design are named themselves).
+_SHARED = str(_REPOSITORIES / "base.py")
+_NAMED_HELPERS = ("Repository._purge", "Repository._purge_of")
 
 
-def issued_by_storage() -> bool:
-    """Whether the statement being executed comes from a repository (not from a test's own
-    look at the database, nor from a migration)."""
+def storage_method() -> str | None:
+    """The repository method executing the current statement (None for a test's own look at
+    the database, or a migration)."""
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_filename.startswith(_REPOSITORIES):
-            return True
+        name, method = frame.f_code.co_filename, frame.f_code.co_qualname
+        if name.startswith(str(_REPOSITORIES)) and (name != _SHARED or method in _NAMED_HELPERS):
+            return method
         frame = frame.f_back
-    return False
+    return None

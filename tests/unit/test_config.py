@@ -51,3 +51,22 @@ def test_an_external_database_never_falls_back_to_a_per_node_generated_secret(tm
     assert Settings.from_env({**env, "FEEDLOOP_SECRET_KEY": "shared"}).secret_key == b"shared"
     del env["FEEDLOOP_DATABASE_URL"]
     assert Settings.from_env(env).secret_key == b"node-local"
+
+
+def test_retention_is_read_in_days_and_anything_else_is_refused(tmp_path):
+    env = {"FEEDLOOP_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(env).retention_days == 0
+    assert Settings.from_env({**env, "FEEDLOOP_RETENTION_DAYS": "90"}).retention_days == 90
+    with pytest.raises(ConfigError, match="FEEDLOOP_RETENTION_DAYS must be a whole number"):
+        Settings.from_env({**env, "FEEDLOOP_RETENTION_DAYS": "-1"})
+
+
+def test_pool_sizes_and_a_transaction_pooler_are_read_for_the_engine(tmp_path):
+    env = {"FEEDLOOP_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(env).engine_options == {
+        "pool_size": 5, "max_overflow": 10, "transaction_pooler": False}
+    assert Settings.from_env({**env, "FEEDLOOP_DB_POOL_SIZE": "2", "FEEDLOOP_DB_MAX_OVERFLOW": "0",
+                              "FEEDLOOP_DB_POOLER": "transaction"}).engine_options == {
+        "pool_size": 2, "max_overflow": 0, "transaction_pooler": True}
+    with pytest.raises(ConfigError, match="FEEDLOOP_DB_POOL_SIZE must be a whole number"):
+        Settings.from_env({**env, "FEEDLOOP_DB_POOL_SIZE": "many"})

@@ -205,8 +205,17 @@ def test_crm_update_skips_the_email_question_and_truncates_long_values_only():
     (None, {"café": "é"}, "AAECAwQFBgcICQoLDA0ODwQUy2h00cUm3oNQWvBSOsw"),
     (NOW, {}, "AAECAwQFBgcICQoLDA0OD248KukvQdJTA-un4EAR67A")])
 def test_tracking_tokens_stay_the_same_across_releases(expires_at, params, token):
-    # Links already in mailboxes must keep working: the token format is frozen.
+    # Links already in mailboxes must keep working: the token format is frozen (these
+    # are the tokens issued before tokens named their account).
     assert make_token(KEY, bytes(range(16)), 7, expires_at, params) == token
+
+
+@pytest.mark.parametrize("expires_at, params, token", [
+    (None, {"café": "é"}, "AAAAAAAAAAMAAQIDBAUGBwgJCgsMDQ4PJofedolY81hH5RoEZW07Ng"),
+    (NOW, {}, "AAAAAAAAAAMAAQIDBAUGBwgJCgsMDQ4PvnbdX3j8qnsHbYHWxM2_BQ")])
+def test_tracking_tokens_naming_their_account_stay_the_same_across_releases(expires_at, params,
+                                                                             token):
+    assert make_token(KEY, bytes(range(16)), 7, expires_at, params, account_id=3) == token
 
 
 def test_csrf_tokens_stay_the_same_across_releases():

@@ -4,34 +4,58 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from service.domain.tokens import TOKEN_LENGTH, make_token, new_nonce, split_token, verify_token
+from service.domain.tokens import (
+    ACCOUNTLESS_LENGTH,
+    TOKEN_LENGTH,
+    make_token,
+    new_nonce,
+    split_token,
+    verify_token,
+)
 
 KEY = b"k" * 32
 EXPIRY = datetime(2027, 1, 1, tzinfo=timezone.utc)
 PARAMS = {"ticket": "T-1", "agent": "7"}
 NONCE = bytes(range(16))
-TOKEN = make_token(KEY, NONCE, 5, EXPIRY, PARAMS)
+ACCOUNT = 2**40 + 9
+TOKEN = make_token(KEY, NONCE, 5, EXPIRY, PARAMS, ACCOUNT)
+#: As issued before tokens named their account.
+ACCOUNTLESS = make_token(KEY, NONCE, 5, EXPIRY, PARAMS)
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-def test_token_is_url_safe_and_carries_128_random_bits():
+def test_token_is_url_safe_and_carries_its_account_and_128_random_bits():
     assert len(TOKEN) == TOKEN_LENGTH and set(TOKEN) <= set(ALPHABET)
-    assert split_token(TOKEN) == NONCE
+    assert split_token(TOKEN) == (ACCOUNT, NONCE)
     assert len(new_nonce()) == 16 and new_nonce() != new_nonce()
 
 
-def test_token_verifies_only_with_its_own_campaign_expiry_params_and_key():
-    assert verify_token(KEY, TOKEN, 5, EXPIRY, PARAMS)
-    assert not verify_token(KEY, TOKEN, 6, EXPIRY, PARAMS)
-    assert not verify_token(KEY, TOKEN, 5, None, PARAMS)
-    assert not verify_token(KEY, TOKEN, 5, EXPIRY, {**PARAMS, "ticket": "T-2"})
-    assert not verify_token(b"another key", TOKEN, 5, EXPIRY, PARAMS)
+def test_token_verifies_only_with_its_own_account_campaign_expiry_params_and_key():
+    assert verify_token(KEY, TOKEN, 5, EXPIRY, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, TOKEN, 5, EXPIRY, PARAMS, ACCOUNT + 1)
+    assert not verify_token(KEY, TOKEN, 6, EXPIRY, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, TOKEN, 5, None, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, TOKEN, 5, EXPIRY, {**PARAMS, "ticket": "T-2"}, ACCOUNT)
+    assert not verify_token(b"another key", TOKEN, 5, EXPIRY, PARAMS, ACCOUNT)
+
+
+def test_an_account_written_into_a_token_issued_without_one_is_refused():
+    nonce_and_tag = base64.urlsafe_b64decode(ACCOUNTLESS + "=")
+    moved = base64.urlsafe_b64encode(ACCOUNT.to_bytes(8, "big") + nonce_and_tag).rstrip(b"=")
+    assert not verify_token(KEY, moved.decode(), 5, EXPIRY, PARAMS, ACCOUNT)
+
+
+def test_a_token_issued_before_tokens_named_their_account_still_verifies():
+    assert len(ACCOUNTLESS) == ACCOUNTLESS_LENGTH and split_token(ACCOUNTLESS) == (None, NONCE)
+    assert verify_token(KEY, ACCOUNTLESS, 5, EXPIRY, PARAMS, ACCOUNT)
+    assert not verify_token(KEY, ACCOUNTLESS, 5, EXPIRY, {}, ACCOUNT)
 
 
 def test_parameter_order_does_not_change_the_token():
-    assert make_token(KEY, NONCE, 5, EXPIRY, dict(reversed(PARAMS.items()))) == TOKEN
+    assert make_token(KEY, NONCE, 5, EXPIRY, dict(reversed(PARAMS.items())), ACCOUNT) == TOKEN
 
 
 @given(st.data())
@@ -47,19 +71,23 @@ def test_no_mutated_token_is_ever_accepted(data):
                    "insert": TOKEN[:index] + char + TOKEN[index:],
                    "delete": TOKEN[:index] + TOKEN[index + 1:]}[kind]
     if mutated != TOKEN:
-        assert not verify_token(KEY, mutated, 5, EXPIRY, PARAMS)
+        assert not verify_token(KEY, mutated, 5, EXPIRY, PARAMS, ACCOUNT)
 
 
-@given(st.binary(min_size=32, max_size=32))
+@given(st.one_of(st.binary(min_size=32, max_size=32), st.binary(min_size=40, max_size=40)))
 def test_no_random_token_is_accepted(raw):
     forged = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    assert forged == TOKEN or not verify_token(KEY, forged, 5, EXPIRY, PARAMS)
+    assert forged in (TOKEN, ACCOUNTLESS) or not verify_token(KEY, forged, 5, EXPIRY, PARAMS,
+                                                               ACCOUNT)
 
 
-def test_a_token_spelled_with_unused_trailing_bits_names_no_invitation():
-    # The last character carries two bits of the tag and four unused ones: setting one of
-    # those decodes to the same bytes, but only the canonical spelling is a token.
-    last = ALPHABET.index(TOKEN[-1])
-    other_spelling = TOKEN[:-1] + ALPHABET[last ^ 1]
-    assert base64.urlsafe_b64decode(other_spelling + "=") == base64.urlsafe_b64decode(TOKEN + "=")
+@pytest.mark.parametrize("token", [TOKEN, ACCOUNTLESS], ids=["current", "accountless"])
+def test_a_token_spelled_with_unused_trailing_bits_names_no_invitation(token):
+    # The last character's lowest bits are not part of the bytes: setting one of them
+    # decodes to the same bytes, but only the canonical spelling is a token.
+    def decoded(text):
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    other_spelling = token[:-1] + ALPHABET[ALPHABET.index(token[-1]) ^ 1]
+    assert decoded(other_spelling) == decoded(token)
     assert split_token(other_spelling) is None

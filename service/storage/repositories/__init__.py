@@ -7,6 +7,7 @@ from service.storage.repositories.accounts import (
                                                    AccountRepository,
                                                    AuditRepository,
                                                    AuthFailureRepository,
+                                                   DirectoryRepository,
                                                    KeyRepository,
 )
 from service.storage.repositories.contacts import (
@@ -32,6 +33,6 @@ from service.storage.repositories.surveys import (
 
 __all__ = ["AccountRepository", "AttributeRepository", "AuditRepository",
            "AuthFailureRepository", "CampaignRepository", "ContactChange", "ContactRepository",
-           "DumpFileRepository", "ExportCursorRepository", "InvitationRepository",
+           "DirectoryRepository", "DumpFileRepository", "ExportCursorRepository", "InvitationRepository",
            "InvitedContact", "KeyRepository", "ListRepository", "OutboxRepository",
            "ResponseRepository", "SurveyRepository"]

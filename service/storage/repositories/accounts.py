@@ -7,7 +7,14 @@ from sqlalchemy import func, insert, select, update
 
 from service.storage.records import AccountRecord, ApiKeyRecord, AuditRecord
 from service.storage.repositories.base import Repository, insert_ignoring_conflicts
-from service.storage.tables import accounts, api_keys, audit_log, auth_failures
+from service.storage.tables import (
+    accounts,
+    api_keys,
+    audit_log,
+    auth_failures,
+    campaigns,
+    invitations,
+)
 
 
 class AccountRepository(Repository):
@@ -25,6 +32,31 @@ class AccountRepository(Repository):
         return self.connection.execute(select(func.count()).select_from(accounts)).scalar_one()
 
 
+class DirectoryRepository(Repository):
+    """Identifiers that arrive without their account, resolved to it: the only look-ups by
+    identifier across accounts. Each reads one column of one row by a unique key, so it
+    can become a small reference table beside the distributed ones (docs/scale.md)."""
+
+    def account_of_key(self, key_id: str) -> int | None:
+        return self.connection.execute(select(api_keys.c.account_id).where(
+            api_keys.c.key_id == key_id)).scalar()
+
+    def account_of_campaign(self, public_id: str) -> int | None:
+        """The account of an open link's campaign."""
+        return self.connection.execute(select(campaigns.c.account_id).where(
+            campaigns.c.public_id == public_id)).scalar()
+
+    def account_of_campaign_id(self, campaign_id: int) -> int | None:
+        """The account of a campaign the operator names by id on the command line."""
+        return self.connection.execute(select(campaigns.c.account_id).where(
+            campaigns.c.id == campaign_id)).scalar()
+
+    def account_of_nonce(self, nonce: bytes) -> int | None:
+        """The account of a tracking token issued before tokens named their account."""
+        return self.connection.execute(select(invitations.c.account_id).where(
+            invitations.c.nonce == nonce)).scalar()
+
+
 class KeyRepository(Repository):
     def add(self, account_id: int, key_id: str, secret_hash: str, scopes: list[str], label: str,
             now: datetime, expires_at: datetime | None) -> None:
@@ -32,8 +64,9 @@ class KeyRepository(Repository):
             account_id=account_id, key_id=key_id, secret_hash=secret_hash,
             scopes=" ".join(scopes), label=label, created_at=now, expires_at=expires_at))
 
-    def get(self, key_id: str) -> ApiKeyRecord | None:
-        return self._record(ApiKeyRecord, select(api_keys).where(api_keys.c.key_id == key_id))
+    def get(self, account_id: int, key_id: str) -> ApiKeyRecord | None:
+        return self._record(ApiKeyRecord, select(api_keys).where(
+            api_keys.c.account_id == account_id, api_keys.c.key_id == key_id))
 
     def list(self, account_id: int, include_revoked: bool) -> list[ApiKeyRecord]:
         query = select(api_keys).where(api_keys.c.account_id == account_id)
@@ -47,13 +80,15 @@ class KeyRepository(Repository):
             api_keys.c.revoked_at.is_(None)).values(revoked_at=now))
         return result.rowcount == 1
 
-    def expire(self, key_id: str, at: datetime) -> None:
-        self.connection.execute(
-            update(api_keys).where(api_keys.c.key_id == key_id).values(expires_at=at))
+    def expire(self, account_id: int, key_id: str, at: datetime) -> None:
+        self.connection.execute(update(api_keys).where(
+            api_keys.c.account_id == account_id, api_keys.c.key_id == key_id)
+            .values(expires_at=at))
 
-    def touch(self, key_id: str, now: datetime) -> None:
-        self.connection.execute(
-            update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=now))
+    def touch(self, account_id: int, key_id: str, now: datetime) -> None:
+        self.connection.execute(update(api_keys).where(
+            api_keys.c.account_id == account_id, api_keys.c.key_id == key_id)
+            .values(last_used_at=now))
 
 
 class AuthFailureRepository(Repository):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterator, TypeVar
 
-from sqlalchemy import any_, bindparam
+from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -48,6 +48,24 @@ def as_record(cls: type[R], row: Row) -> R:
 class Repository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def _purge(self, table, expired, limit: int) -> int:
+        """Delete up to ``limit`` rows of ``table`` matching ``expired``, account by account
+        (each DELETE touches one account's rows); how many were deleted."""
+        deleted = 0
+        for account_id in self.connection.execute(
+                select(table.c.account_id).where(expired).distinct()
+                .order_by(table.c.account_id).limit(limit)).scalars():
+            deleted += self._purge_of(table, account_id, expired, limit - deleted)
+            if deleted == limit:
+                break
+        return deleted
+
+    def _purge_of(self, table, account_id: int, expired, limit: int) -> int:
+        mine = table.c.account_id == account_id
+        ids = select(table.c.id).where(mine, expired).order_by(table.c.id).limit(limit)
+        return self.connection.execute(table.delete().where(
+            mine, table.c.id.in_(ids.scalar_subquery()))).rowcount
 
     def _one(self, statement) -> Row | None:
         return self.connection.execute(statement).first()

@@ -63,8 +63,9 @@ class InvitationRepository(Repository):
                                                   invitations.c.id == invitation_id))
         return _invitation(row) if row else None
 
-    def get_by_nonce(self, nonce: bytes) -> Invitation | None:
-        row = self._one(select(invitations).where(invitations.c.nonce == nonce))
+    def get_by_nonce(self, account_id: int, nonce: bytes) -> Invitation | None:
+        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
+                                                  invitations.c.nonce == nonce))
         return _invitation(row) if row else None
 
     def get_by_event(self, account_id: int, campaign_id: int,
@@ -147,6 +148,10 @@ class InvitationRepository(Repository):
             self.connection.execute(insert(invitation_events), [
                 {"account_id": account_id, "invitation_id": i, "at": at, "event": event,
                  "detail": detail[:500]} for i, at, event, detail in chunk])
+
+    def purge_history(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` history events older than ``before`` (retention)."""
+        return self._purge(invitation_events, invitation_events.c.at < before, limit)
 
     def history(self, account_id: int, invitation_id: int) -> list[HistoryRecord]:
         return self._records(HistoryRecord, select(invitation_events).where(

@@ -71,6 +71,11 @@ class OutboxRepository(Repository):
             outbox.c.state == "pending").values(
                 lease_owner=None, lease_until=None, **values)).rowcount == 1
 
+    def purge_delivered(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` entries delivered before ``before`` (retention)."""
+        return self._purge(outbox, among_literals(outbox.c.state, ("delivered",))
+                           & (outbox.c.delivered_at < before), limit)
+
     def backlog(self) -> tuple[int, datetime | None]:
         """How many entries wait, and when the oldest of them was created (a metric)."""
         count, oldest = self.connection.execute(

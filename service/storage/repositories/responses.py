@@ -147,12 +147,12 @@ class ResponseRepository(Repository):
 
     def for_view(self, account_id: int, campaign_id: int, date_from: datetime | None,
                  date_to: datetime | None) -> Iterator[Row]:
-        """A campaign's responses newest first, with their contact's id, email, erasure and
-        attributes: what the dashboard lists and downloads."""
-        query = (select(responses.c.id, responses.c.submitted_at, responses.c.nps_score,
-                        responses.c.answers, responses.c.contact_id, contacts.c.email,
-                        contacts.c.erased_at, contacts.c.attributes)
-                 .outerjoin(contacts, contacts.c.id == responses.c.contact_id)
+        """A campaign's responses newest first, with their contact's id, email and erasure,
+        and the attributes of their sends: what the dashboard lists and downloads."""
+        query = (_with_attributes(select(responses.c.id, responses.c.submitted_at,
+                                         responses.c.nps_score, responses.c.answers,
+                                         responses.c.contact_id, contacts.c.email,
+                                         contacts.c.erased_at, _ATTRIBUTES))
                  .where(responses.c.account_id == account_id,
                         responses.c.campaign_id == campaign_id)
                  .order_by(responses.c.submitted_at.desc(), responses.c.id.desc()))

@@ -145,13 +145,9 @@ class CampaignRepository(Repository):
             campaigns.c.account_id == campaign.account_id, campaigns.c.id == campaign.id,
             campaigns.c[column].is_not_distinct_from(seen)).values({column: value})).rowcount == 1
 
-    def get_any(self, campaign_id: int) -> Campaign | None:
-        """A campaign of any account (operator tools only)."""
-        row = self._one(select(campaigns).where(campaigns.c.id == campaign_id))
-        return _campaign(row) if row else None
-
-    def get_public(self, public_id: str) -> Campaign | None:
-        row = self._one(select(campaigns).where(campaigns.c.public_id == public_id))
+    def get_public(self, account_id: int, public_id: str) -> Campaign | None:
+        row = self._one(select(campaigns).where(campaigns.c.account_id == account_id,
+                                                campaigns.c.public_id == public_id))
         return _campaign(row) if row else None
 
     def list(self, account_id: int, survey_id: int | None, status: str | None) -> list[Campaign]:
