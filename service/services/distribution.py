@@ -14,7 +14,7 @@ from service.services.runtime import Runtime
 from service.services.surveys import (SETTING_FIELDS, TEMPLATE_FIELDS, campaign_info,
                                       get_campaign_of)
 from service.services.tracking import (creation_history, find_invitation_by_token,
-                                       new_invitation, pairs_to_dict,
+                                       new_invitation, once_per_event, pairs_to_dict,
                                        token_of, tracking_result)
 
 ATTRIBUTE_KINDS = ("ordinal", "text")
@@ -54,13 +54,9 @@ def add_respondents(rt: Runtime, principal: Principal,
         # Most triggers carry new event ids, so the first try does not look them up: the
         # insert finds a repeat (a retried call, or a concurrent one) and the batch is
         # then done again knowing the earlier invitations, whose rows become duplicates.
-        try:
-            _invite(rt, principal, request.campaign_id, rows, batch, results, False)
-        except DuplicateEvent:
-            try:
-                _invite(rt, principal, request.campaign_id, rows, batch, results, True)
-            except DuplicateEvent:  # recorded concurrently between the look-up and the insert
-                _invite(rt, principal, request.campaign_id, rows, batch, results, True)
+        once_per_event(lambda look_up, batch=batch: _invite(
+            rt, principal, request.campaign_id, rows, batch, results, look_up),
+            sum(1 for index, *_ in batch if rows[index].event_id))
     for index, row in enumerate(rows):
         if results[index] is None:  # a later row repeating an event id of this call
             first = results[first_of_event[row.event_id]]
@@ -247,18 +243,21 @@ def sync_list(rt: Runtime, principal: Principal, request: m.SyncListRequest) -> 
             known = uow.contacts.by_emails(principal.account_id, [f[0] for _, f in valid])
             named = {c.id for c in known.values()}
             to_add, to_remove = set(), named & members
-            unchanged = len({f[0] for _, f in valid}) - len(to_remove)
+            named_count = len({f[0] for _, f in valid})
         else:
             outcome = uow.contacts.upsert_many(principal.account_id, [f for _, f in valid], now)
             named = {change.contact.id for change in outcome.values()}
             to_add = named - members
             to_remove = members - named if request.mode == "replace" else set()
-            unchanged = len(named & members)
-        uow.lists.add_members(principal.account_id, list_id, sorted(to_add), now)
-        uow.lists.remove_members(principal.account_id, list_id, sorted(to_remove))
+            named_count = len(named)
+        # Counted by the statements, not by the read above: a concurrent call of the
+        # same list may have made some of these changes first.
+        added = uow.lists.add_members(principal.account_id, list_id, sorted(to_add), now)
+        removed = uow.lists.remove_members(principal.account_id, list_id, sorted(to_remove))
         uow.commit()
+    unchanged = named_count - (removed if request.mode == "remove" else added)
     return m.SyncListResult(
-        list_name=request.list_name, added=len(to_add), removed=len(to_remove),
+        list_name=request.list_name, added=added, removed=removed,
         unchanged=unchanged, members=len((members | to_add) - to_remove),
         rejected=[m.RowError(row=i, reason=reason, email=request.contacts[i].email)
                   for i, reason in sorted(errors.items())])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable, TypeVar
 
 from service.domain.distribution import (Campaign, Invitation, Status, check_attributes,
                                          clean_params, quarantine_end)
@@ -13,6 +14,8 @@ from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime, UnitOfWork
 from service.services.surveys import get_campaign_of
+
+T = TypeVar("T")
 
 
 def pairs_to_dict(pairs: list, where: str) -> dict[str, str]:
@@ -78,11 +81,29 @@ def get_tracking_url(rt: Runtime, principal: Principal,
     if attributes:
         with rt.uow(read_only=True) as uow:
             check_attributes(uow.attributes.all(principal.account_id), attributes)
-    try:
-        return _issue_link(rt, principal, request, email, params, attributes)
-    except DuplicateEvent:
-        # A concurrent repeat of the same event won the race: answer as it did.
-        return _issue_link(rt, principal, request, email, params, attributes)
+    # One row, looked up every time: a repeat of an earlier event is answered before
+    # anything is written (a new link for the email would differ from the first).
+    return once_per_event(lambda _look_up: _issue_link(rt, principal, request, email, params,
+                                                       attributes), 1)
+
+
+def once_per_event(attempt: Callable[[bool], T], events: int) -> T:
+    """``attempt(look_up_events)`` until no concurrent call records one of its ``events``
+    event ids first: the one path by which single and bulk triggers stay idempotent.
+
+    The first try need not look the event ids up (most are new); the unique key of
+    (campaign, event id) catches a repeat as DuplicateEvent, and the transaction is then
+    done again knowing the earlier invitations, so the caller answers as the first call
+    did. A try that looked up and still lost means another call recorded one more of the
+    event ids meanwhile, which can happen once per event id: past that, a look-up sees
+    them all.
+    """
+    for look_up in [False] + [True] * events:
+        try:
+            return attempt(look_up)
+        except DuplicateEvent:
+            pass
+    return attempt(True)
 
 
 def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequest, email: str,

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from service.domain.distribution import Campaign
-from service.domain.errors import (Conflict, Quarantined, UnknownCampaign, Unsubscribed,
-                                   ValidationError)
+from service.domain.errors import (Conflict, DuplicateEvent, Quarantined, UnknownCampaign,
+                                   Unsubscribed, ValidationError)
 from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
 from service.services.runtime import Runtime
-from service.services.tracking import get_tracking_url
+from service.services.tracking import get_tracking_url, once_per_event
 from tests.support.fakes import FakeUnitOfWork
 
 ACME = Principal(1, "fl_test", frozenset({"trigger"}))
@@ -247,3 +247,31 @@ def test_links_that_expire_are_handed_out_again_while_valid_and_reported_expired
     clock.advance(days=2)
     repeated = link(rt, event_id="ticket-1")
     assert (repeated.url, repeated.status) == (first.url, "expired")
+
+
+def losing(times: int, tries: list[bool]):
+    """An attempt that loses the event-id race ``times`` times, noting each look-up flag."""
+    def attempt(look_up: bool) -> str:
+        tries.append(look_up)
+        if len(tries) <= times:
+            raise DuplicateEvent("recorded concurrently")
+        return "done"
+    return attempt
+
+
+def test_an_event_path_looks_event_ids_up_only_after_losing_a_race():
+    uncontested, contested = [], []
+    assert once_per_event(losing(0, uncontested), 3) == "done"
+    assert once_per_event(losing(3, contested), 3) == "done"
+    assert uncontested == [False]
+    assert contested == [False, True, True, True]
+
+
+def test_an_event_path_tries_once_more_than_it_has_event_ids_after_a_look_up_then_gives_up():
+    # Each lost look-up means one more of the event ids was recorded: past their number,
+    # losing again is no race but a fault, and it is not retried for ever.
+    last_chance, hopeless = [], []
+    assert once_per_event(losing(4, last_chance), 3) == "done"
+    with pytest.raises(DuplicateEvent):
+        once_per_event(losing(5, hopeless), 3)
+    assert hopeless == [False, True, True, True, True]

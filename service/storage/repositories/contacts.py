@@ -223,14 +223,28 @@ class ListRepository(Repository):
             list_members.c.account_id == account_id, list_members.c.list_id == list_id)).scalars())
 
     def add_members(self, account_id: int, list_id: int, contact_ids: list[int],
-                    now: datetime) -> None:
-        for chunk in chunks(contact_ids):
-            self.connection.execute(insert(list_members), [
-                {"account_id": account_id, "list_id": list_id, "contact_id": c, "added_at": now}
-                for c in chunk])
+                    now: datetime) -> int:
+        """Add contacts to a list; how many were not members yet.
 
-    def remove_members(self, account_id: int, list_id: int, contact_ids: list[int]) -> None:
+        ON CONFLICT DO NOTHING: a concurrent call adding the same contacts (both read
+        the list before either committed) finds them added, not a key violation.
+        """
+        added = 0
         for chunk in chunks(contact_ids):
-            self.connection.execute(list_members.delete().where(
+            added += len(self.connection.execute(
+                insert_ignoring_conflicts(self.connection, list_members)
+                .on_conflict_do_nothing(index_elements=["account_id", "list_id", "contact_id"])
+                .returning(list_members.c.contact_id),
+                [{"account_id": account_id, "list_id": list_id, "contact_id": c,
+                  "added_at": now} for c in chunk]).all())
+        return added
+
+    def remove_members(self, account_id: int, list_id: int, contact_ids: list[int]) -> int:
+        """Remove contacts from a list; how many were members (a concurrent call may have
+        removed some first)."""
+        removed = 0
+        for chunk in chunks(contact_ids):
+            removed += self.connection.execute(list_members.delete().where(
                 list_members.c.account_id == account_id, list_members.c.list_id == list_id,
-                list_members.c.contact_id.in_(chunk)))
+                list_members.c.contact_id.in_(chunk))).rowcount
+        return removed
