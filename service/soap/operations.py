@@ -32,19 +32,23 @@ def model_of(cls: type) -> type:
         if doc.startswith(cls.__name__ + "("):  # dataclasses invent a docstring
             doc = ""
         model = ComplexModel.produce(TNS, cls.__name__, {
-            spec.name: field_model(spec, cls.__name__) for spec in fields_of(cls)})
+            spec.name: field_model(spec) for spec in fields_of(cls)})
         if doc:
             model = model.customize(doc=doc)
         _MODELS[cls] = model
     return model
 
 
-def field_model(spec: FieldSpec, owner: str) -> type:
+def field_model(spec: FieldSpec) -> type:
     """The Spyne type of one field, with its constraints, occurrence and documentation.
 
-    A constrained simple type is named after its owner and field: left
-    anonymous, Spyne would name it after whichever user it meets first, and
-    that order changes from one process to the next.
+    A constrained simple type is named after its constraint (``String200``,
+    ``Int1To1000``), so every field with the same constraint shares one type.
+    The name and the element's own options (occurrence, nillable, documentation)
+    go into one ``customize`` call: customizing an already named type again
+    would make Spyne derive a new type named after the field's owner
+    (``<Owner>_<field>Type``). Each field's class thus carries the shared name,
+    and the schema, which holds one simple type per name, declares it once.
     """
     base = spec.base
     options: dict[str, Any] = {}
@@ -52,16 +56,22 @@ def field_model(spec: FieldSpec, owner: str) -> type:
         model = Unicode
         if spec.max_len is not None:
             options["max_len"] = spec.max_len
+            options["type_name"] = f"String{spec.max_len}"
     elif base is bool:
         model = Boolean
     elif base is int:
         model = Integer32
-        if spec.min is not None:
-            options["ge"] = spec.min
+        low = spec.min
         # xs:int is that range already: an explicit bound would only add a named type,
         # which some clients (suds) then read back as text instead of a number.
-        if spec.max is not None and spec.max != INT_MAX:
-            options["le"] = spec.max
+        high = None if spec.max == INT_MAX else spec.max
+        if low is not None:
+            options["ge"] = low
+        if high is not None:
+            options["le"] = high
+        if options:
+            options["type_name"] = (f"IntAtLeast{low}" if high is None else
+                                    f"IntAtMost{high}" if low is None else f"Int{low}To{high}")
     elif base is datetime:
         model = DateTime
     elif base is float:
@@ -73,7 +83,6 @@ def field_model(spec: FieldSpec, owner: str) -> type:
     if options:
         # Without the namespace Spyne files a named simple type under its own
         # module's name (e.g. spyne.model.primitive.string) in the WSDL.
-        options["type_name"] = f"{owner}_{spec.name}Type"
         options["__namespace__"] = TNS
     # Required fields are required and never nil: generated clients (wsimport,
     # svcutil) then use plain types instead of JAXBElement-style wrappers.
@@ -137,7 +146,7 @@ def _method(op: Operation, call, faults: list[type]):
 
     method.__name__ = op.name
     method.__doc__ = op.doc
-    return rpc(*[field_model(spec, op.name) for spec in specs], _args=names,
+    return rpc(*[field_model(spec) for spec in specs], _args=names,
                # Named after the operation, as its element is: <Op>Result of type <Op>Result.
                _returns=model_of(op.result).customize(type_name=op.name + "Result",
                                                       min_occurs=1, nillable=False),

@@ -120,6 +120,29 @@ def test_wsdl_bounds_no_list_above_5000_and_names_each_result_after_its_operatio
         assert (result.get("name"), result.get("type")) == (f"{name}Result", f"tns:{name}Result")
 
 
+def test_wsdl_names_each_constrained_simple_type_after_its_constraint_and_declares_it_once():
+    document = etree.fromstring(WSDL_FILE.read_bytes())
+    names = []
+    for simple_type in document.iterfind(".//xs:simpleType", WSDL_NS):
+        restriction = simple_type.find("xs:restriction", WSDL_NS)
+        facets = {etree.QName(f).localname: f.get("value") for f in restriction}
+        if restriction.get("base") == "xs:string":
+            expected = f"String{facets.pop('maxLength')}"
+        else:
+            assert restriction.get("base") == "xs:int"
+            low, high = facets.pop("minInclusive", None), facets.pop("maxInclusive", None)
+            expected = (f"IntAtLeast{low}" if high is None else f"IntAtMost{high}"
+                        if low is None else f"Int{low}To{high}")
+        assert (simple_type.get("name"), facets) == (expected, {})
+        names.append(expected)
+    assert len(names) < 40  # one per distinct constraint, not one per field
+    # Field documentation stays on the element when its type is shared.
+    key = document.find(".//xs:complexType[@name='Question']//xs:element[@name='key']", WSDL_NS)
+    assert key.get("type") == "tns:String64"
+    assert key.findtext("xs:annotation/xs:documentation", namespaces=WSDL_NS).startswith(
+        "Stable identifier")
+
+
 def test_every_domain_error_has_a_documented_xmlrpc_number():
     assert {cls.code for cls in all_error_classes()} <= set(XMLRPC_CODES)
     assert len(set(XMLRPC_CODES.values())) == len(XMLRPC_CODES)
