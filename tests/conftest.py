@@ -18,7 +18,7 @@ from service.services.keys import authenticate, create_account_key
 from service.storage.atomic import DumpStore
 from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
-from service.storage.uow import SqlUnitOfWork
+from service.storage.uow import units_of_work
 
 #: FEEDLOOP_OUTBOUND_ALLOW of the suite's runtimes: its receivers are local.
 TEST_OUTBOUND_ALLOW = "127.0.0.1/32"
@@ -115,7 +115,7 @@ def engine(database_url):
 
 @pytest.fixture
 def rt(engine, clock, tmp_path) -> Runtime:
-    return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+    return Runtime(uow=units_of_work(engine),
                    secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
                    dump_store=DumpStore(tmp_path / "var" / "dumps"),
                    # the receivers of webhooks and CRM pushes listen on 127.0.0.1
