@@ -1,21 +1,18 @@
 """FEEDLOOP_REPLICA_DATABASE_URL: the reads that tolerate lag go to the replica, writes never.
 
-The "replica" here is a second engine on the test's own database: what matters is which
-engine each statement went through (recorded by a statement hook on each), and on
-PostgreSQL that the replica's role cannot write at all.
+Mostly the "replica" is a second engine on the test's own database: what matters is which
+engine each statement went through (recorded by a statement hook on each). On PostgreSQL
+a real streaming standby (pg_basebackup -R) serves them too, and refuses writes.
 """
 from __future__ import annotations
 
 import contextlib
 import shutil
-import uuid
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import InternalError, OperationalError
 
 from service.config import ConfigError, Settings
 from service.services import Runtime
@@ -24,12 +21,12 @@ from service.services.backlog import read_backlog
 from service.services.dumps import dump_rows, plan_dump, run_scheduled_dumps
 from service.services.metrics import account_overview, campaign_trend, comments_page
 from service.startup import run_checks
-from service.storage.atomic import DumpStore
 from service.storage.engine import make_engine
 from service.storage.uow import units_of_work
 from service.wsgi import create_app
 from tests.conftest import call
-from tests.integration.test_scheduled_dumps import answer, campaign_with_answers
+from tests.integration.test_scheduled_dumps import campaign_with_answers
+from tests.support.conditions import wait_until
 from tests.support.ports import refused_port
 from tests.support.revisions import LATEST
 
@@ -116,46 +113,6 @@ def test_without_a_replica_its_reads_go_read_only_to_the_primary(engines):
     assert units_of_work(primary, replica)(read_only=True).engine is primary
 
 
-@pytest.fixture
-def reader_url(database_url, postgres_server):
-    """The test database under a role that may only read (as a hot standby would allow)."""
-    role = f"reader_{uuid.uuid4().hex[:8]}"
-    database = make_url(database_url).database
-    with psycopg.connect(host="127.0.0.1", port=postgres_server.port, user="postgres",
-                         dbname=database, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-        admin.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(
-            sql.Identifier(role)))
-        try:
-            yield make_url(database_url).set(username=role).render_as_string(
-                hide_password=False)
-        finally:
-            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_a_replica_whose_role_cannot_write_serves_exports_and_scheduled_dumps(
-        rt, engine, reader_url, admin, clock):
-    reader = make_engine(reader_url)
-    try:
-        replicated = Runtime(uow=units_of_work(engine, reader), secret_key=rt.secret_key,
-                             base_url=rt.base_url, clock=clock, dump_store=rt.dump_store)
-        campaign_id = campaign_with_answers(replicated, admin, 2, dump_every="daily",
-                                            dump_at="10:00")
-        answer(replicated, admin, campaign_id, 1, start=2)
-        assert len(call(replicated, admin, "ExportResponses", campaign_id=campaign_id
-                        ).records) == 3
-        clock.now = clock.now.replace(hour=10)
-        assert run_scheduled_dumps(replicated) == 1
-        with pytest.raises(ProgrammingError, match="permission denied"):
-            with units_of_work(engine, reader)(replica=True) as unit:
-                unit.connection.exec_driver_sql("DELETE FROM responses")
-    finally:
-        reader.dispose()
-
-
 def test_a_replica_url_is_checked_like_the_database_url():
     with pytest.raises(ConfigError, match="^FEEDLOOP_REPLICA_DATABASE_URL must name the psycopg"):
         Settings.from_env({"FEEDLOOP_DATA_DIR": "/nonexistent",
@@ -208,3 +165,50 @@ def test_the_app_sends_the_replicas_reads_to_its_engine(tmp_path, migrated_sqlit
         assert app.replica_engine is not app.engine
         assert app.runtime.uow(replica=True).engine is app.replica_engine
         assert app.runtime.uow(read_only=True).engine is app.engine
+
+
+@pytest.fixture(scope="module")
+def standby(postgres_server):
+    """A streaming standby of the test PostgreSQL (pg_basebackup -R), for this module."""
+    from tests.support.pgserver import PostgresServer
+    server = PostgresServer()
+    server.start(primary=postgres_server)
+    yield server
+    server.stop()
+
+
+def responses_on(replica, campaign_id: int) -> int | None:
+    """The campaign's responses the standby has replayed (None: not even the database yet)."""
+    try:
+        with replica.connect() as connection:
+            return connection.exec_driver_sql(
+                "SELECT count(*) FROM responses WHERE campaign_id = %(id)s",
+                {"id": campaign_id}).scalar()
+    except OperationalError:
+        return None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_streaming_standby_serves_exports_and_dumps_once_it_has_replayed_them(
+        rt, engine, database_url, standby, admin, clock):
+    replica = make_engine(make_url(database_url).set(port=standby.port).render_as_string(
+        hide_password=False))
+    try:
+        replicated = Runtime(uow=units_of_work(engine, replica), secret_key=rt.secret_key,
+                             base_url=rt.base_url, clock=clock, dump_store=rt.dump_store)
+        campaign_id = campaign_with_answers(replicated, admin, 3, dump_every="daily",
+                                            dump_at="10:00")
+        wait_until(lambda: responses_on(replica, campaign_id) == 3, 30,
+                   "the standby to replay the responses")
+        assert len(call(replicated, admin, "ExportResponses", campaign_id=campaign_id
+                        ).records) == 3
+        clock.now = clock.now.replace(hour=10)
+        assert run_scheduled_dumps(replicated) == 1
+        [dump] = call(replicated, admin, "ListDumps").dumps
+        assert dump.rows == 3
+        with pytest.raises(InternalError, match="read-only transaction"):
+            with units_of_work(engine, replica)(replica=True) as unit:
+                unit.connection.exec_driver_sql("DELETE FROM responses")
+    finally:
+        replica.dispose()
