@@ -13,8 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from service.config import Settings
 from service.domain.errors import DomainError
-from service.startup import (StartupError, describe, open_engine, prepare_data_dir,
-                             require_current, require_secret)
+from service.startup import (StartupError, describe, open_engine, open_replica_engine,
+                             prepare_data_dir, require_current, require_secret)
 
 DEMO_ACCOUNT = "demo"
 #: Engines a command opened, closed when it ends (main() also runs in-process, in tests).
@@ -195,15 +195,18 @@ def _runtime(settings: Settings | None = None, need_secret: bool = True):
     """A runtime on an existing database at the latest revision, with its secret key
     (``need_secret=False`` only for commands that never sign, encrypt or verify)."""
     from service.services import Runtime
-    from service.storage.uow import SqlUnitOfWork
+    from service.storage.uow import units_of_work
     from service.domain.destinations import Destinations
     from service.storage.objects import make_dump_store
     settings = settings or Settings.from_env()
     engine = open_engine(settings)
     _ENGINES.append(engine)
     require_current(engine, settings)
+    replica = open_replica_engine(settings)
+    if replica is not None:
+        _ENGINES.append(replica)
     secret_key = require_secret(settings) if need_secret else settings.secret_key or b""
-    return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+    return Runtime(uow=units_of_work(engine, replica),
                    secret_key=secret_key, base_url=settings.base_url,
                    dump_store=make_dump_store(settings.data_dir, settings.dump_bucket,
                                               settings.s3_endpoint_url),

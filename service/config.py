@@ -58,6 +58,9 @@ class Settings:
     db_max_overflow: int = 10
     #: True behind a pooler in transaction mode (PgBouncer): no server-side prepares.
     db_transaction_pooler: bool = False
+    #: A replica for the reads that tolerate lag (dumps, exports, metrics, the dashboard);
+    #: empty: they read the primary.
+    replica_database_url: str = ""
 
     @property
     def is_embedded(self) -> bool:
@@ -89,6 +92,9 @@ class Settings:
         data_dir = Path(env.get("FEEDLOOP_DATA_DIR") or default_data_dir(env)).absolute()
         database_url = env.get("FEEDLOOP_DATABASE_URL") or f"sqlite:///{data_dir / 'feedloop.db'}"
         check_database_url(database_url)
+        replica_database_url = env.get("FEEDLOOP_REPLICA_DATABASE_URL", "")
+        if replica_database_url:
+            check_database_url(replica_database_url, "FEEDLOOP_REPLICA_DATABASE_URL")
         secret = env.get("FEEDLOOP_SECRET_KEY")
         if secret:
             secret_key: bytes | None = secret.encode("utf-8")
@@ -114,6 +120,7 @@ class Settings:
             db_pool_size=_count(env, "FEEDLOOP_DB_POOL_SIZE", 5),
             db_max_overflow=_count(env, "FEEDLOOP_DB_MAX_OVERFLOW", 10),
             db_transaction_pooler=env.get("FEEDLOOP_DB_POOLER", "") == "transaction",
+            replica_database_url=replica_database_url,
         )
 
 
@@ -139,12 +146,12 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def check_database_url(url: str) -> None:
+def check_database_url(url: str, name: str = "FEEDLOOP_DATABASE_URL") -> None:
     """Refuse URLs of databases or drivers feedloop does not run on, saying what would work."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError(f"FEEDLOOP_DATABASE_URL is not a database URL; use "
+        raise ConfigError(f"{name} is not a database URL; use "
                           f"{DATABASE_URL_EXAMPLE}, or unset it for SQLite in the data dir") \
             from None
     # From the name alone: asking SQLAlchemy for the driver loads the dialect, and
@@ -154,10 +161,10 @@ def check_database_url(url: str) -> None:
         return
     if backend in ("postgres", "postgresql"):
         if driver != "psycopg":
-            raise ConfigError(f"FEEDLOOP_DATABASE_URL must name the psycopg driver: "
+            raise ConfigError(f"{name} must name the psycopg driver: "
                               f"{DATABASE_URL_EXAMPLE} (not {parsed.drivername}://)")
         return
-    raise ConfigError(f"FEEDLOOP_DATABASE_URL: {parsed.drivername} is not supported; use "
+    raise ConfigError(f"{name}: {parsed.drivername} is not supported; use "
                       f"PostgreSQL ({DATABASE_URL_EXAMPLE}) or unset it for SQLite")
 
 

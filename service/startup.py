@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from service.config import ConfigError, Settings
@@ -58,6 +58,14 @@ def open_engine(settings: Settings, create: bool = False) -> Engine:
         raise
 
 
+def open_replica_engine(settings: Settings) -> Engine | None:
+    """An engine on FEEDLOOP_REPLICA_DATABASE_URL, or None: then the reads it would take
+    (dumps, exports, metrics, the dashboard) go to the primary."""
+    if not settings.replica_database_url:
+        return None
+    return make_engine(settings.replica_database_url, **settings.engine_options)
+
+
 def require_current(engine: Engine, settings: Settings) -> str:
     """The database's revision; refused when it has no tables or is behind this release."""
     state, current, head = schema_state(engine)
@@ -93,8 +101,7 @@ def describe(error: BaseException) -> str:
     if isinstance(error, (StartupError, ConfigError)):
         return str(error)
     if isinstance(error, DBAPIError):
-        reason = (str(error.orig).strip().splitlines() or ["unknown error"])[0]
-        return (f"cannot use the database {_configured_database()}: {reason}; check "
+        return (f"cannot use the database {_configured_database()}: {_reason(error)}; check "
                 f"FEEDLOOP_DATABASE_URL or FEEDLOOP_DATA_DIR, that PostgreSQL runs and accepts "
                 f"this user, or restore a damaged SQLite file from a backup")
     if isinstance(error, SQLAlchemyError):
@@ -104,6 +111,11 @@ def describe(error: BaseException) -> str:
         return f"{error.strerror or error}{where}; check the paths and permissions it names"
     return (f"unexpected {type(error).__name__}: {error} (run `feedloop --debug ...` for the "
             f"traceback)")
+
+
+def _reason(error: DBAPIError) -> str:
+    """The driver's first line of a database error."""
+    return (str(error.orig).strip().splitlines() or ["unknown error"])[0]
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -119,6 +131,8 @@ def run_checks(environ) -> list[tuple[str, bool, str]]:
                                 f"{settings.base_url}")]
     results.append(("data directory", *_check_data_dir(settings)))
     results.append(("database", *_attempt(lambda: _check_database(settings))))
+    if settings.replica_database_url:
+        results.append(("replica", *_attempt(lambda: _check_replica(settings))))
     results.append(("secret key", *_attempt(lambda: _describe_secret(settings, environ))))
     results.append(("smtp", *_attempt(lambda: _check_smtp(settings))))
     results.append(("base URL", *_check_base_url(settings.base_url)))
@@ -151,6 +165,23 @@ def _check_database(settings: Settings) -> str:
         return f"reachable, revision {require_current(engine, settings)}"
     finally:
         engine.dispose()
+
+
+def _check_replica(settings: Settings) -> str:
+    where = make_url(settings.replica_database_url).render_as_string(hide_password=True)
+    engine = open_replica_engine(settings)
+    try:
+        state, current, head = schema_state(engine)
+    except DBAPIError as error:
+        raise StartupError(f"cannot reach the replica {where}: {_reason(error)}; check "
+                           f"FEEDLOOP_REPLICA_DATABASE_URL") from None
+    finally:
+        engine.dispose()
+    # A replica behind this release lags far behind its primary, or is another database.
+    if state in ("empty", "behind"):
+        raise StartupError(f"the replica {where} is at revision {current or 'none'}, this "
+                           f"release needs {head}: is it a replica of the primary?")
+    return f"{where} reachable, revision {current}"
 
 
 def _describe_secret(settings: Settings, environ) -> str:

@@ -20,11 +20,11 @@ from service.services import Runtime
 from service.services.backlog import read_backlog
 from service.services.runtime import utc_now
 from service.soap import create_soap_app
-from service.startup import require_secret
+from service.startup import open_replica_engine, require_secret
 from service.storage.objects import make_dump_store
 from service.storage.engine import make_engine
 from service.storage.migrations import schema_state
-from service.storage.uow import SqlUnitOfWork
+from service.storage.uow import units_of_work
 from service.telemetry import observe_request, render_metrics
 from service.web.dashboard import create_dashboard_app
 from service.web.exports import create_exports_app
@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None,
     """Compose the doors, pages and probes (/healthz, /readyz, /metrics) onto one runtime."""
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url, **settings.engine_options)
-    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+    replica = open_replica_engine(settings)
+    rt = Runtime(uow=units_of_work(engine, replica),
                  secret_key=require_secret(settings), base_url=settings.base_url, clock=clock,
                  dump_store=make_dump_store(settings.data_dir, settings.dump_bucket,
                                             settings.s3_endpoint_url),
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None,
     app = Router(routes, settings.trusted_proxies)
     app.runtime = rt
     app.engine = engine
+    app.replica_engine = replica
     return app
 
 

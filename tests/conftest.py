@@ -18,7 +18,7 @@ from service.services.keys import authenticate, create_account_key
 from service.storage.atomic import DumpStore
 from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
-from service.storage.uow import SqlUnitOfWork
+from service.storage.uow import units_of_work
 
 #: FEEDLOOP_OUTBOUND_ALLOW of the suite's runtimes: its receivers are local.
 TEST_OUTBOUND_ALLOW = "127.0.0.1/32"
@@ -115,7 +115,7 @@ def engine(database_url):
 
 @pytest.fixture
 def rt(engine, clock, tmp_path) -> Runtime:
-    return Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+    return Runtime(uow=units_of_work(engine),
                    secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
                    dump_store=DumpStore(tmp_path / "var" / "dumps"),
                    # the receivers of webhooks and CRM pushes listen on 127.0.0.1
@@ -154,6 +154,14 @@ def new_campaign(rt, admin):
 
 
 @pytest.fixture(scope="session")
+def pgbouncer(postgres_server):
+    """PgBouncer in transaction mode in front of the test PostgreSQL, for this session."""
+    from tests.support.pgbouncer import PgBouncer
+    with PgBouncer(postgres_server.port) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session")
 def s3_server():
     """An S3-compatible server (moto's) on 127.0.0.1 for this session; yields its URL."""
     from moto.server import ThreadedMotoServer
@@ -163,19 +171,32 @@ def s3_server():
     server.stop()
 
 
+#: What boto3 needs to talk to the test's S3 server (moto accepts any credentials).
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                  "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def new_bucket(endpoint: str):
+    """A new, empty bucket on the S3 server at ``endpoint``: its name and a client."""
+    import uuid
+
+    import boto3
+    client = boto3.client("s3", endpoint_url=endpoint,
+                          region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+                          aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    name = f"feedloop-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return name, client
+
+
 @pytest.fixture
 def s3_bucket(s3_server, monkeypatch):
     """A new, empty bucket on the test's S3 server: its name, endpoint and a client."""
-    import uuid
     from types import SimpleNamespace
-
-    import boto3
-    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
+    for name, value in S3_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    client = boto3.client("s3", endpoint_url=s3_server)
-    name = f"feedloop-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
+    name, client = new_bucket(s3_server)
     return SimpleNamespace(name=name, endpoint=s3_server, client=client)
 
 
@@ -254,6 +275,11 @@ def _nginx_installed() -> bool:
     return find_nginx() is not None
 
 
+def _pgbouncer_installed() -> bool:
+    from tests.support.pgbouncer import find_pgbouncer
+    return find_pgbouncer() is not None
+
+
 def _php_with_soap() -> bool:
     php = shutil.which("php")
     return php is not None and subprocess.run(
@@ -273,6 +299,8 @@ REQUIREMENTS = {
             "PHP with its SOAP extension (apt-get install php-cli php-soap)"),
     "wsimport": ("wsimport", "wsimport", lambda: all(map(shutil.which, ("wsimport", "javac"))),
                  "JAX-WS's wsimport and a JDK (apt-get install jaxws default-jdk-headless)"),
+    "pgbouncer": ("pgbouncer", "pgbouncer", _pgbouncer_installed,
+                  "Debian's pgbouncer (apt-get install pgbouncer)"),
 }
 ALLOW_SKIP = "FEEDLOOP_TEST_ALLOW_SKIP"
 

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # System packages the suite needs, each installed only when missing.
 # >>> Add new ones to this list.
-SYSTEM_PACKAGES=(postgresql python3-venv chromium nginx php-cli php-soap jaxws default-jdk-headless)
+SYSTEM_PACKAGES=(postgresql python3-venv chromium nginx php-cli php-soap jaxws default-jdk-headless
+  pgbouncer)
 EXTRAS='.[test,postgres]'
 
 missing=()
@@ -29,9 +30,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   # env, not export: sudo resets the environment.
   apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
-  # No package may start its service here (nginx would take port 80 as root): the tests
-  # run their own. Debian's switch for that is a policy-rc.d exiting 101, removed by the
-  # subshell's exit, failed or not; one already in place is the machine's and stays.
+  # No package may start its service here (nginx would take port 80 as root, pgbouncer
+  # port 6432): the tests run their own. Debian's switch for that is a policy-rc.d
+  # exiting 101, removed by the subshell's exit, failed or not; one already in place is
+  # the machine's and stays.
   (
     policy=/usr/sbin/policy-rc.d
     if [ ! -e "$policy" ]; then

@@ -16,7 +16,7 @@ class Backlog:
 def read_backlog(rt: Runtime) -> Backlog:
     """Waiting outbox deliveries (and the oldest one's age) and invitation mails due now."""
     now = rt.clock()
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         pending, oldest = uow.outbox.backlog()
         due = uow.invitations.count_due_mail(now)
     age = (now - oldest).total_seconds() if oldest is not None else 0.0

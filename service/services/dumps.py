@@ -84,12 +84,18 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
     if cursor_name is not None and after is not None:
         raise ValidationError("Give a cursor name or an 'after' position, not both.",
                               field="after")
-    with rt.uow(read_only=True) as uow:
+    if cursor_name:
+        # From the primary: the dump ends by moving this cursor, and a lagging replica's
+        # older position would repeat rows already dumped.
+        with rt.uow(read_only=True) as uow:
+            start = uow.cursors.get(principal.account_id, campaign_id, cursor_name)
+    else:
+        start = parse_cursor(after)
+    # The rest from the replica, if any: its last position bounds the rows it can give.
+    with rt.uow(replica=True) as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
         # Columns for the questions of every version: they stay when a question is removed.
         survey = uow.surveys.for_reports(principal.account_id, campaign.survey_id)
-        start = (uow.cursors.get(principal.account_id, campaign.id, cursor_name)
-                 if cursor_name else parse_cursor(after))
         upto = uow.responses.last_position(principal.account_id, campaign.id)
         upto = max(upto, start)
         plan = DumpPlan(principal.account_id, campaign.id, survey, start, upto,
@@ -108,7 +114,7 @@ def _csv_cells(rt: Runtime, plan: DumpPlan) -> Iterator[Sequence]:
     """The CSV cells of the plan's responses: computed by the database (json_extract,
     ->>), so no row is decoded here; built from the records when a name cannot be
     addressed in SQL. Both give the same cells (tests/integration/test_dumps.py)."""
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         table = uow.responses.dump_table(
             plan.account_id, plan.campaign_id, plan.after, plan.upto,
             [(q.key, q.type == "multi") for q in plan.survey.questions],
@@ -133,7 +139,7 @@ def record_cells(plan: DumpPlan, record: dict) -> list:
 
 def records(rt: Runtime, plan: DumpPlan) -> Iterator[dict]:
     """The plan's responses as plain records, streamed (memory does not grow with rows)."""
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         for row in uow.responses.dump_rows(plan.account_id, plan.campaign_id, plan.after,
                                            plan.upto):
             record = response_record(row, plan.survey)

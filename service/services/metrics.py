@@ -83,7 +83,7 @@ def get_campaign_metrics(rt: Runtime, principal: Principal,
         value = (attributes or {}).get(request.breakdown, NO_VALUE)
         return groups.setdefault(value, Tally())
 
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
         survey = uow.surveys.get(principal.account_id, campaign.survey_id)
         rating_keys = [q.key for q in survey.questions if q.type == "rating"]
@@ -137,7 +137,7 @@ def campaign_trend(rt: Runtime, principal: Principal,
     principal.require("read")
     filters = _filter_sets(request)
     weeks: dict[date, Tally] = {}
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
         for row in uow.responses.for_metrics(principal.account_id, campaign.id,
                                              request.date_from, request.date_to):
@@ -188,7 +188,7 @@ def view_responses(rt: Runtime, principal: Principal, request: m.GetCampaignMetr
     """
     principal.require("read")
     filters = _filter_sets(request)
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
         survey = uow.surveys.get(principal.account_id, campaign.survey_id)
         text_keys = [q.key for q in survey.questions if q.type == "text"]
@@ -230,7 +230,7 @@ class CampaignSummary:
 def account_overview(rt: Runtime, principal: Principal) -> list[CampaignSummary]:
     """Every campaign of the account with its GetCampaignMetrics figures and response span."""
     principal.require("read")
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         campaigns = uow.campaigns.list(principal.account_id, None, None)
         spans = uow.responses.span(principal.account_id)
     return [CampaignSummary(c.id, c.name, c.status, get_campaign_metrics(
@@ -243,7 +243,7 @@ def campaign_span(rt: Runtime, principal: Principal,
     """The days of a campaign's first and last invitation or response (None, None before any):
     a period from one to the other counts what the whole campaign counts."""
     principal.require("read")
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         campaign = get_campaign_of(uow, principal, campaign_id)
         moments = [*uow.invitations.created_span(principal.account_id, campaign.id),
                    *uow.responses.span(principal.account_id, campaign.id).get(campaign.id, ())]

@@ -202,7 +202,7 @@ def export_responses(rt: Runtime, principal: Principal,
     """A page of responses committed after a cursor; pass next_cursor back for the next page."""
     after = parse_cursor(request.after)
     limit = request.limit or DEFAULT_EXPORT_PAGE
-    with rt.uow(read_only=True) as uow:
+    with rt.uow(replica=True) as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
         survey = uow.surveys.for_reports(principal.account_id, campaign.survey_id)
         rows = list(uow.responses.export_rows(principal.account_id, campaign.id, after, limit + 1))

@@ -95,7 +95,9 @@ class RecentCache:
 class Runtime:
     """The unit-of-work factory, the clock and the settings the rules depend on."""
 
-    uow: Callable[..., UnitOfWork]      # uow(read_only=False)
+    #: uow(read_only=False, replica=False); replica=True: a read that tolerates a replica's
+    #: lag and is never followed by a write of what it read (service.storage.uow).
+    uow: Callable[..., UnitOfWork]
     secret_key: bytes
     base_url: str
     clock: Callable[[], datetime] = utc_now

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy.engine import Engine
 
@@ -26,6 +26,22 @@ from service.storage.repositories import (
     ResponseRepository,
     SurveyRepository,
 )
+
+
+def units_of_work(primary: Engine, replica_engine: Engine | None = None
+                  ) -> Callable[..., "SqlUnitOfWork"]:
+    """The runtime's ``uow(read_only=False, replica=False)``.
+
+    ``replica=True`` marks a read that tolerates a replica's lag and is never followed
+    by a write of what it read (dumps, exports, metrics, the dashboard): it runs
+    read-only on ``replica_engine`` when there is one. Everything else runs on ``primary``.
+    """
+    def uow(read_only: bool = False, replica: bool = False) -> SqlUnitOfWork:
+        if replica and replica_engine is not None:
+            return SqlUnitOfWork(replica_engine, read_only=True)
+        return SqlUnitOfWork(primary, read_only or replica)
+
+    return uow
 
 
 class SqlUnitOfWork:

@@ -134,13 +134,32 @@ def two_nodes(postgres_server, tmp_path_factory):
     127.0.0.1 in FEEDLOOP_TRUSTED_PROXIES and node 2 does not: behind a proxy on
     127.0.0.1, tests see what that setting changes.
     """
-    workdir = tmp_path_factory.mktemp("nodes")
+    with _two_nodes(postgres_server, tmp_path_factory.mktemp("nodes"), lambda url: url, {}) as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
+def pooled_nodes(postgres_server, pgbouncer, s3_server, tmp_path_factory):
+    """two_nodes as issue 17's deployment has them: the database reached through PgBouncer
+    in transaction mode, scheduled dump files in an S3-compatible bucket."""
+    from tests.conftest import S3_CREDENTIALS, new_bucket
+    bucket, _ = new_bucket(s3_server)
+    env = {**S3_CREDENTIALS, "FEEDLOOP_DB_POOLER": "transaction",
+           "FEEDLOOP_DUMP_BUCKET": bucket, "FEEDLOOP_S3_ENDPOINT_URL": s3_server}
+    with _two_nodes(postgres_server, tmp_path_factory.mktemp("pooled"), pgbouncer.url,
+                    env) as up:
+        yield up
+
+
+@contextlib.contextmanager
+def _two_nodes(postgres_server, workdir: Path, route, extra_env: dict[str, str]):
+    """The nodes of two_nodes, ``route`` turning the database's URL into the one they use."""
     name = "nodes_" + uuid.uuid4().hex[:8]
     shared = {**{k: v for k, v in os.environ.items() if not k.startswith("FEEDLOOP_")},
-              "FEEDLOOP_DATABASE_URL": postgres_server.create_database(name),
+              "FEEDLOOP_DATABASE_URL": route(postgres_server.create_database(name)),
               "FEEDLOOP_SECRET_KEY": uuid.uuid4().hex, "FEEDLOOP_METRICS_TOKEN": METRICS_TOKEN,
               # webhooks and CRM pushes of test_two_nodes.py go to a receiver on 127.0.0.1
-              "FEEDLOOP_OUTBOUND_ALLOW": "127.0.0.1/32"}
+              "FEEDLOOP_OUTBOUND_ALLOW": "127.0.0.1/32", **extra_env}
     assert "no account yet" in feedloop(shared, "migrate")
     key = feedloop(shared, "accounts", "create", "Acme").strip().splitlines()[-1]
     with contextlib.ExitStack() as stack:

@@ -1,12 +1,14 @@
 """`feedloop dump`: complete files with a manifest, or no file and no moved cursor."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ from service.services.dumps import plan_dump, operator_principal
 from service.services.keys import create_account_key, authenticate
 from service.domain.credentials import Credentials
 from service.storage.engine import make_engine
-from service.storage.uow import SqlUnitOfWork
+from service.storage.uow import units_of_work
 from tests.conftest import call
 from tests.e2e.conftest import FEEDLOOP
 from tests.support.conditions import wait_until
@@ -39,7 +41,7 @@ def embedded(tmp_path, monkeypatch, migrated_sqlite):
     settings.data_dir.mkdir()
     shutil.copyfile(migrated_sqlite, settings.data_dir / "feedloop.db")
     engine = make_engine(settings.database_url)
-    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only), secret_key=b"s",
+    rt = Runtime(uow=units_of_work(engine), secret_key=b"s",
                  base_url="http://x")
     key = create_account_key(rt, "acme", ["admin"])
     admin = authenticate(rt, Credentials(key.key_id, key.secret))
@@ -150,3 +152,28 @@ def test_killed_dump_leaves_no_file_not_even_a_temporary_one(embedded):
     assert process.wait(timeout=30) == -signal.SIGKILL
     assert sorted(p.name for p in tmp.iterdir()) == ["var"]
     assert cursor_of(rt, campaign_id) == 0
+
+
+def test_a_dump_through_a_lagging_replica_ends_where_it_is_and_the_next_carries_on(
+        embedded, capsys, monkeypatch):
+    rt, campaign_id, answer, tmp = embedded
+    primary, replica = tmp / "var" / "feedloop.db", tmp / "replica.db"
+
+    def replicate() -> None:
+        with contextlib.closing(sqlite3.connect(primary)) as source, \
+                contextlib.closing(sqlite3.connect(replica)) as target:
+            source.backup(target)
+
+    monkeypatch.setenv("FEEDLOOP_REPLICA_DATABASE_URL", f"sqlite:///{replica}")
+    answer(3)
+    replicate()
+    answer(2)                                       # not on the replica yet
+    dumped = []
+    for n in range(2):
+        out = tmp / f"dump{n}.jsonl"
+        assert main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
+                     "--format", "jsonl", "--out", str(out)]) == 0
+        dumped.append([json.loads(line)["response_id"] for line in out.read_text().splitlines()])
+        replicate()                                 # the replica catches up
+    assert [len(rows) for rows in dumped] == [3, 2]
+    assert len(set(dumped[0] + dumped[1])) == 5     # none lost, none repeated

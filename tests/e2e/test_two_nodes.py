@@ -1,8 +1,11 @@
 """docs/deploy.md's set-up in small: two nodes on one PostgreSQL, sharing FEEDLOOP_SECRET_KEY,
-and two `feedloop worker` processes (docs/topology.md)."""
+and three `feedloop worker` processes (docs/topology.md); as docs/scale.md has it, every
+process reaches PostgreSQL through PgBouncer in transaction mode and scheduled dump files
+live in an S3-compatible bucket."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 import urllib.request
 import xmlrpc.client
@@ -10,11 +13,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
+import boto3
 import pytest
 import requests
 import zeep
 from zeep.transports import Transport
 
+from service.storage.engine import make_engine
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import PUBLIC_URL, make_tracking_link
 from tests.e2e.doors import SoapDoor, XmlRpcDoor
@@ -25,11 +30,11 @@ from tests.support.ports import listening_socket
 from tests.support.processes import feedloop_workers
 from tests.support.receivers import HookReceiver
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.pgbouncer]
 
 
-def test_a_link_made_by_one_node_opens_on_the_other(two_nodes):
-    (node1, node2), key = two_nodes
+def test_a_link_made_by_one_node_opens_on_the_other(pooled_nodes):
+    (node1, node2), key = pooled_nodes
     key_id, secret = key.split(":", 1)
     api = xmlrpc.client.ServerProxy(
         f"http://{key_id}:{secret}@{node1.url.removeprefix('http://')}/xmlrpc")
@@ -54,11 +59,34 @@ def soap_door_at(node_url: str, key: tuple[str, str]) -> SoapDoor:
 
 #: Client threads and the calls each makes: every call lands on a node and a door in turn.
 THREADS, ROUNDS = 4, 8
+WORKERS = 3
 
 
-def test_two_nodes_and_two_workers_do_everything_once_under_load_from_both_doors(
-        two_nodes, tmp_path):
-    (node1, node2), key = two_nodes
+def make_dump_due(env: dict[str, str], campaign_id: int) -> None:
+    """The campaign's scheduled dump comes due now (instead of waiting for its hour)."""
+    engine = make_engine(env["FEEDLOOP_DATABASE_URL"], transaction_pooler=True)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE campaigns SET next_dump_at = timezone('utc', now()) - interval '1 second'"
+                " WHERE id = %(id)s", {"id": campaign_id})
+    finally:
+        engine.dispose()
+
+
+def bucket_objects(env: dict[str, str]) -> list[str]:
+    """The keys of every object in the nodes' dump bucket."""
+    client = boto3.client("s3", endpoint_url=env["FEEDLOOP_S3_ENDPOINT_URL"],
+                          region_name=env["AWS_DEFAULT_REGION"],
+                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    listed = client.list_objects_v2(Bucket=env["FEEDLOOP_DUMP_BUCKET"])
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def test_two_nodes_and_three_workers_behind_pgbouncer_do_everything_once_under_load(
+        pooled_nodes, tmp_path):
+    (node1, node2), key = pooled_nodes
     key = tuple(key.split(":", 1))
 
     def connect() -> list[list]:
@@ -82,7 +110,8 @@ def test_two_nodes_and_two_workers_do_everything_once_under_load_from_both_doors
     mailed = setup.call("CreateCampaign", survey_id=survey_id, name="mailed",
                         delivery="email")["campaign_id"]
     answered = setup.call("CreateCampaign", survey_id=survey_id, name="answered",
-                          webhooks=[hooks.url], crm_push=True)["campaign_id"]
+                          webhooks=[hooks.url], crm_push=True, dump_every="daily",
+                          dump_at="02:00")["campaign_id"]
     exported: list[int] = []
     writing = threading.Event()
     writing.set()
@@ -122,7 +151,8 @@ def test_two_nodes_and_two_workers_do_everything_once_under_load_from_both_doors
                   "FEEDLOOP_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}?from=s@feedloop.test"}
     try:
         with feedloop_workers(worker_env, tmp_path) as start:
-            start(), start()
+            for _ in range(WORKERS):
+                start()
             with ThreadPoolExecutor(THREADS + 1) as pool:
                 export = pool.submit(exporter)
                 try:
@@ -133,7 +163,10 @@ def test_two_nodes_and_two_workers_do_everything_once_under_load_from_both_doors
             calls = THREADS * ROUNDS
             wait_until(lambda: len(inbox.messages) >= calls and len(hooks.received) >= 2 * calls,
                        90, "every mail, webhook and CRM push")
-            logs = [tmp_path / f"worker{n}.log" for n in (0, 1)]
+            make_dump_due(node1.env, answered)
+            dumps = wait_until(lambda: setup.call("ListDumps", campaign_id=answered).get("dumps"),
+                               30, "the scheduled dump")
+            logs = [tmp_path / f"worker{n}.log" for n in range(WORKERS)]
             rounds = [log.read_text().count(" round ") for log in logs]
             wait_until(lambda: all(log.read_text().count(" round ") >= n + 2
                                    for log, n in zip(logs, rounds)), 30, "two more rounds of each")
@@ -141,7 +174,7 @@ def test_two_nodes_and_two_workers_do_everything_once_under_load_from_both_doors
         smtp.stop()
         hooks.close()
     recipients, deliveries = Counter(inbox.to()), Counter(hooks.received)
-    report("two-nodes-two-workers", {
+    report("two-nodes-three-workers", {
         "calls": calls + 2 * recorded, "acknowledged": len(recipients) + len(deliveries),
         "lost": calls + 2 * recorded - len(recipients) - len(deliveries),
         "duplicated": sum(recipients.values()) - len(recipients)
@@ -153,3 +186,14 @@ def test_two_nodes_and_two_workers_do_everything_once_under_load_from_both_doors
     assert set(deliveries.values()) == {1}, deliveries.most_common(3)
     assert Counter(hooks.events) == {"response.completed": recorded, "contact.upsert": recorded}
     assert sorted(exported) == sorted(set(exported)) and len(exported) == recorded
+    # The dump was written once, by one worker, into the bucket, and any node serves it.
+    [dump] = setup.call("ListDumps", campaign_id=answered)["dumps"]
+    assert dump == dumps[0] and dump["rows"] == recorded
+    assert sum(log.read_text().count(" dumps=1 ") for log in logs) == 1
+    assert sorted(name.rsplit("/", 1)[-1] for name in bucket_objects(node1.env)) == [
+        dump["name"], dump["name"] + ".manifest.json"]
+    for node in (node1, node2):
+        body = requests.get(f"{node.url}/exports/files/{dump['name']}", auth=key, timeout=30)
+        assert body.status_code == 200
+        assert hashlib.sha256(body.content).hexdigest() == dump["sha256"]
+    assert not any((tmp_path / "workers").rglob("*.csv*"))

@@ -24,7 +24,7 @@ from service.services import Runtime
 from service.services import messages as m
 from service.services.keys import authenticate, create_account_key
 from service.storage.engine import make_engine
-from service.storage.uow import SqlUnitOfWork
+from service.storage.uow import units_of_work
 from tests.conftest import call
 from tests.support.conditions import wait_until
 
@@ -120,7 +120,7 @@ def invited(migrated):
     """A campaign that mails its invitations, and one respondent due now."""
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
-    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+    rt = Runtime(uow=units_of_work(engine),
                  secret_key=settings.secret_key, base_url=settings.base_url)
     key = create_account_key(rt, "acme", ["admin"])
     admin = authenticate(rt, Credentials(key.key_id, key.secret))

@@ -13,7 +13,7 @@ from service.services.keys import authenticate, create_account_key
 from service.services.runtime import Runtime
 from service.storage.engine import make_engine
 from service.storage.migrations import upgrade
-from service.storage.uow import SqlUnitOfWork
+from service.storage.uow import units_of_work
 from tests.conftest import call
 from tests.support.fakes import FakeUnitOfWork
 
@@ -28,7 +28,7 @@ def storage(request, clock, tmp_path):
         return
     engine = make_engine(f"sqlite:///{tmp_path / 'real.db'}")
     upgrade(engine)
-    rt = Runtime(uow=lambda read_only=False: SqlUnitOfWork(engine, read_only),
+    rt = Runtime(uow=units_of_work(engine),
                  secret_key=b"k", base_url="http://feedloop.test", clock=clock)
     key = create_account_key(rt, "acme", ["admin"])
     admin = authenticate(rt, Credentials(key.key_id, key.secret))

@@ -15,7 +15,7 @@ from service.services import messages as m
 from service.services.schema import from_plain
 from service.storage import engine as engines
 from service.storage.atomic import DumpStore
-from service.storage.uow import SqlUnitOfWork
+from service.storage.uow import units_of_work
 from tests.conftest import call
 from tests.support.samples import MISSING, sample_request
 
@@ -61,7 +61,7 @@ def beside_a_writer(engine, clock, tmp_path, monkeypatch, seeded):
     impatient = engines.make_engine(str(engine.url))
     writer = engine.connect()
     writer.begin()
-    yield Runtime(uow=lambda read_only=False: SqlUnitOfWork(impatient, read_only),
+    yield Runtime(uow=units_of_work(impatient),
                   secret_key=b"test-secret-key", base_url="http://feedloop.test", clock=clock,
                   dump_store=DumpStore(tmp_path / "var" / "dumps"))
     writer.close()

@@ -95,8 +95,12 @@ class PostgresServer:
         self._bindir: Path | None = None
         self._watchdog: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        """Create a cluster in a new temp dir and start it; returns once it accepts connections."""
+    def start(self, primary: "PostgresServer | None" = None) -> None:
+        """Create a cluster in a new temp dir and start it; returns once it accepts connections.
+
+        With ``primary``, the cluster is a streaming standby of that running server (a base
+        backup with -R): it replays the primary's writes and refuses its own.
+        """
         if self._watchdog:
             raise RuntimeError("this PostgresServer is already started")
         self._bindir = _bindir()
@@ -107,7 +111,10 @@ class PostgresServer:
         self._watchdog = self._start_watchdog()
         atexit.register(self.stop)
         try:
-            self._initdb()
+            if primary is None:
+                self._initdb()
+            else:
+                self._base_backup(primary)
             self._start_postmaster()
         except BaseException:
             self.stop()
@@ -216,6 +223,17 @@ class PostgresServer:
         settings = {**self.settings, "unix_socket_directories": str(self.root)}
         with open(data / "postgresql.conf", "a") as conf:
             conf.writelines(_conf_line(name, value) for name, value in settings.items())
+
+    def _base_backup(self, primary: "PostgresServer") -> None:
+        data = self.root / "data"
+        # initdb's trust lines for 127.0.0.1 include replication connections.
+        done = self._run("pg_basebackup", "-D", str(data), "-R", "-X", "stream", "--no-sync",
+                         "-h", "127.0.0.1", "-p", str(primary.port), "-U", SUPERUSER,
+                         timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"pg_basebackup failed:\n{done.stdout}{done.stderr}")
+        with open(data / "postgresql.conf", "a") as conf:  # later lines win over the primary's
+            conf.write(_conf_line("unix_socket_directories", str(self.root)))
 
     def _start_postmaster(self) -> None:
         log = self.root / "server.log"
