@@ -15,7 +15,7 @@ from service.domain.mail import Mail, Scale, compose, message_key
 from service.services import messages as m
 from service.services.catalogue import Principal
 from service.services.distribution import add_respondents
-from service.services.outbox import LEASE, queue_webhooks, retry_delay
+from service.services.outbox import LEASE, queue_webhooks, renew_leases, retry_delay
 from service.services.records import timestamp
 from service.services.surveys import SCHEDULED_LEASE, claim_scheduled
 from service.services.runtime import Runtime
@@ -74,13 +74,8 @@ def claim_mail(rt: Runtime, worker_id: str, limit: int = 50) -> list[MailJob]:
 
 def renew_mail(rt: Runtime, worker_id: str, jobs: list[MailJob]) -> None:
     """Extend the lease of the mails this worker still has to send."""
-    held: dict[int, list[int]] = {}
-    for job in jobs:
-        held.setdefault(job.account_id, []).append(job.invitation_id)
-    with rt.uow() as uow:
-        for account_id, ids in held.items():
-            uow.invitations.extend_leases(account_id, ids, worker_id, rt.clock() + LEASE)
-        uow.commit()
+    renew_leases(rt, worker_id, ((job.account_id, job.invitation_id) for job in jobs),
+                 lambda uow: uow.invitations)
 
 
 def record_sent(rt: Runtime, worker_id: str, job: MailJob) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from service.domain.errors import NotFound, ValidationError
 from service.domain.mail import notification
@@ -14,7 +16,7 @@ from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.crm import decrypt
 from service.services.records import timestamp
-from service.services.runtime import Runtime
+from service.services.runtime import Runtime, UnitOfWork
 
 #: Every job a worker claims (mails, deliveries) is leased this long: short, so that
 #: the jobs of a killed worker are taken over within about a minute; a living worker
@@ -96,15 +98,23 @@ def claim_outbox(rt: Runtime, worker_id: str, limit: int = 50) -> list[OutboundJ
                         crms.get(row.account_id)) for row in rows]
 
 
+def renew_leases(rt: Runtime, worker_id: str, held: Iterable[tuple[int, int]],
+                 repository: Callable[[UnitOfWork], Any]) -> None:
+    """Extend the lease of the (account_id, id) items this worker still holds in the
+    repository ``repository(uow)`` (invitations or outbox), one statement per account."""
+    by_account: dict[int, list[int]] = {}
+    for account_id, item_id in held:
+        by_account.setdefault(account_id, []).append(item_id)
+    with rt.uow() as uow:
+        for account_id, ids in by_account.items():
+            repository(uow).extend_leases(account_id, ids, worker_id, rt.clock() + LEASE)
+        uow.commit()
+
+
 def renew_outbox(rt: Runtime, worker_id: str, jobs: list[OutboundJob]) -> None:
     """Extend the lease of the deliveries this worker still has to make."""
-    held: dict[int, list[int]] = {}
-    for job in jobs:
-        held.setdefault(job.account_id, []).append(job.delivery_id)
-    with rt.uow() as uow:
-        for account_id, ids in held.items():
-            uow.outbox.extend_leases(account_id, ids, worker_id, rt.clock() + LEASE)
-        uow.commit()
+    renew_leases(rt, worker_id, ((job.account_id, job.delivery_id) for job in jobs),
+                 lambda uow: uow.outbox)
 
 
 def record_delivered(rt: Runtime, worker_id: str, job: OutboundJob) -> bool:
