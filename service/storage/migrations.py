@@ -9,11 +9,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-import service._migrations as migrations
+try:
+    import service._migrations as _installed
+    _LOCATION = Path(_installed.__file__).parent
+except ModuleNotFoundError:
+    # `service` imported from a source checkout without installing it (gunicorn puts the
+    # current directory first on sys.path, so `feedloop serve` started in a clone does
+    # this even after `pip install .`): the migrations are db/ beside service/.
+    _LOCATION = Path(__file__).resolve().parents[2] / "db"
 
 
 def _script_location() -> str:
-    return str(Path(migrations.__file__).parent)
+    return str(_LOCATION)
 
 
 def alembic_config(engine: Engine) -> Config:
