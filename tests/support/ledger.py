@@ -62,7 +62,7 @@ def tracking_url_soap(base_url: str, key: tuple[str, str], campaign_id: int, ema
     try:
         response = _post(base_url, key, "/soap", body, {"Content-Type": "text/xml; charset=utf-8"})
         data = response.read()
-    except OSError:
+    except (OSError, http.client.HTTPException):  # a process killed mid-answer: unacknowledged
         return Answer("transport")
     document = etree.fromstring(data)
     fault = document.find(f".//{{{ENV}}}Fault")
@@ -81,7 +81,7 @@ def tracking_url_xmlrpc(base_url: str, key: tuple[str, str], campaign_id: int, e
     try:
         response = _post(base_url, key, "/xmlrpc", body, {"Content-Type": "text/xml"})
         data = response.read()
-    except OSError:
+    except (OSError, http.client.HTTPException):  # a process killed mid-answer: unacknowledged
         return Answer("transport")
     if response.status != 200:
         return Answer("transport", status=response.status)
