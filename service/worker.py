@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+from datetime import timedelta
 from typing import Callable, Iterator
 
 from service.domain.mail import Mail, message_key
@@ -16,7 +17,8 @@ from service.services.delivery import (LEASE, claim_mail, record_failure, record
                                        renew_mail, run_recurrences)
 from service.outbound import OutboundError, post_signed, push_contact
 from service.services.dumps import run_scheduled_dumps
-from service.services.outbox import claim_outbox, record_delivered, record_failed, renew_outbox
+from service.services.outbox import (OutboundJob, claim_outbox, record_delivered, record_failed,
+                                     renew_outbox)
 from service.services.retention import purge_expired
 from service.telemetry import DUMP_SECONDS, WORKER_ITEMS, WORKER_ROUNDS
 
@@ -50,13 +52,41 @@ def run_once(rt: Runtime, sender, worker_id: str, batch: int = 50) -> dict[str, 
             return counts
 
 
+#: Deliveries made are recorded together, up to this many in one commit, ...
+FINISH_BATCH = 20
+#: ... and before the next delivery starts once the oldest of them is this old.
+FINISH_WAIT = timedelta(seconds=2)
+
+
 def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50,
                    sender=None) -> dict[str, int]:
-    """Deliver every due outbox entry (CRM pushes, webhooks, notification mails)."""
+    """Deliver every due outbox entry (CRM pushes, webhooks, notification mails).
+
+    Deliveries made are recorded several to a commit. That stays safe: an entry delivered
+    but not recorded yet when the worker dies is delivered again once its lease ends, with
+    the same idempotency key (webhook-id, Message-ID) — as when a worker died between one
+    delivery and its commit; the batch only widens that window to FINISH_WAIT plus one
+    delivery, and what was delivered is recorded before any lease is renewed, so never
+    after its own lease ended.
+    """
     counts = {"delivered": 0, "delivery_retry": 0, "delivery_dead": 0}
+    made: list[OutboundJob] = []   # delivered, not recorded yet
+    first_made_at = rt.clock()
+
+    def record() -> None:
+        if made:
+            counts["delivered"] += record_delivered(rt, worker_id, made)
+            made.clear()
+
+    def renew(rest: list[OutboundJob]) -> None:
+        record()   # what was delivered is done before its lease could lapse
+        renew_outbox(rt, worker_id, rest)
+
     while True:
         jobs = claim_outbox(rt, worker_id, batch)
-        for job in leased(rt, jobs, lambda rest: renew_outbox(rt, worker_id, rest)):
+        for job in leased(rt, jobs, renew):
+            if len(made) >= FINISH_BATCH or made and rt.clock() - first_made_at >= FINISH_WAIT:
+                record()
             try:
                 if job.kind == "crm":
                     if job.crm is None:
@@ -79,7 +109,10 @@ def deliver_outbox(rt: Runtime, worker_id: str, batch: int = 50,
                 counts[f"delivery_{outcome}"] += 1
                 log.warning("delivery %s: %s (%s)", job.delivery_id, error, outcome)
                 continue
-            counts["delivered"] += record_delivered(rt, worker_id, job)
+            if not made:
+                first_made_at = rt.clock()
+            made.append(job)
+        record()
         if len(jobs) < batch:
             return counts
 

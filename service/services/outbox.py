@@ -102,13 +102,18 @@ def renew_leases(rt: Runtime, worker_id: str, held: Iterable[tuple[int, int]],
                  repository: Callable[[UnitOfWork], Any]) -> None:
     """Extend the lease of the (account_id, id) items this worker still holds in the
     repository ``repository(uow)`` (invitations or outbox), one statement per account."""
-    by_account: dict[int, list[int]] = {}
-    for account_id, item_id in held:
-        by_account.setdefault(account_id, []).append(item_id)
     with rt.uow() as uow:
-        for account_id, ids in by_account.items():
+        for account_id, ids in _by_account(held).items():
             repository(uow).extend_leases(account_id, ids, worker_id, rt.clock() + LEASE)
         uow.commit()
+
+
+def _by_account(items: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
+    """(account_id, id) pairs grouped by account: one statement per account."""
+    grouped: dict[int, list[int]] = {}
+    for account_id, item_id in items:
+        grouped.setdefault(account_id, []).append(item_id)
+    return grouped
 
 
 def renew_outbox(rt: Runtime, worker_id: str, jobs: list[OutboundJob]) -> None:
@@ -117,11 +122,13 @@ def renew_outbox(rt: Runtime, worker_id: str, jobs: list[OutboundJob]) -> None:
                  lambda uow: uow.outbox)
 
 
-def record_delivered(rt: Runtime, worker_id: str, job: OutboundJob) -> bool:
+def record_delivered(rt: Runtime, worker_id: str, jobs: Iterable[OutboundJob]) -> int:
+    """Record deliveries made, in one commit (one statement per account); how many were
+    still this worker's to finish (a lease lost to another worker is not overwritten)."""
     with rt.uow() as uow:
-        done = uow.outbox.finish(job.account_id, job.delivery_id, worker_id, state="delivered",
-                                 delivered_at=rt.clock(), attempts=job.attempts + 1,
-                                 last_error=None)
+        done = sum(uow.outbox.finish_delivered(account_id, ids, worker_id, rt.clock())
+                   for account_id, ids in _by_account(
+                       (job.account_id, job.delivery_id) for job in jobs).items())
         uow.commit()
     return done
 

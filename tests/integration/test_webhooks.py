@@ -11,12 +11,13 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import event
 
 from service.domain.destinations import Destinations
 from service.domain.errors import ValidationError
 from service.services import messages as m
 from service.services.dumps import plan_dump, records
-from service.services.outbox import MAX_ATTEMPTS, claim_outbox, record_failed
+from service.services.outbox import MAX_ATTEMPTS, claim_outbox, record_delivered, record_failed
 from service import worker
 from service.outbound import post_signed
 from service.worker import deliver_outbox
@@ -209,6 +210,93 @@ def test_a_slow_worker_renews_the_lease_of_the_deliveries_it_still_has_to_make(
 
     monkeypatch.setattr(worker, "post_signed", slow_post)
     assert deliver_outbox(rt, WORKER)["delivered"] == 3 and taken_over == []
+
+
+@pytest.fixture
+def finishing(engine):
+    """How many outbox entries each 'delivered' statement recorded (its parameters)."""
+    recorded: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE outbox SET state"):
+            recorded.append(statement)
+
+    event.listen(engine, "before_cursor_execute", watch)
+    yield recorded
+    event.remove(engine, "before_cursor_execute", watch)
+
+
+def queue(rt, admin, clock, receiver, count: int) -> None:
+    receiver.secret = call(rt, admin, "RotateWebhookSecret", confirm=True).secret
+    with rt.uow() as uow:
+        uow.outbox.add_many(admin.account_id, [{
+            "kind": "webhook", "event": "response.completed", "target": receiver.url,
+            "idempotency_key": f"msg_{index}", "payload": {"n": index}}
+            for index in range(count)], clock.now)
+        uow.commit()
+
+
+def test_deliveries_to_a_fast_receiver_are_recorded_twenty_to_a_commit(
+        rt, admin, receiver, clock, finishing):
+    queue(rt, admin, clock, receiver, 45)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 45
+    assert len(finishing) == 3                    # 20 + 20 + 5, not 45 commits
+    delivered = call(rt, admin, "ListDeliveries", state="delivered", limit=100).deliveries
+    assert len(delivered) == 45 and len(receiver.accepted) == receiver.attempts == 45
+    assert {(d.attempts, d.delivered_at, d.last_error) for d in delivered} == {
+        (1, clock.now, None)}
+    assert call(rt, admin, "ListDeliveries", state="pending").deliveries == []
+
+
+def test_deliveries_to_a_slow_receiver_are_recorded_once_the_oldest_waited_two_seconds(
+        rt, admin, receiver, clock, finishing, monkeypatch):
+    queue(rt, admin, clock, receiver, 3)
+    states_seen = []
+
+    def slow_post(*args):
+        with rt.uow(read_only=True) as uow:
+            states_seen.append(sorted(r.state for r in uow.outbox.list(admin.account_id,
+                                                                      None, 10)))
+        clock.advance(seconds=3)                  # each delivery takes three seconds
+        return post_signed(*args)
+
+    monkeypatch.setattr(worker, "post_signed", slow_post)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 3
+    # the first waits while the second is made, then both are recorded before the third
+    assert states_seen == [["pending"] * 3, ["pending"] * 3, ["delivered"] * 2 + ["pending"]]
+    assert len(finishing) == 2
+
+
+def test_a_worker_that_dies_before_recording_its_deliveries_has_them_made_again_once(
+        rt, admin, receiver, clock, monkeypatch):
+    queue(rt, admin, clock, receiver, 5)
+
+    def killed(*args):
+        raise SystemExit("killed before the commit")
+
+    monkeypatch.setattr(worker, "record_delivered", killed)
+    with pytest.raises(SystemExit):
+        deliver_outbox(rt, "worker-that-dies")
+    assert receiver.attempts == 5
+    monkeypatch.undo()
+    clock.advance(seconds=50)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 0      # still leased by the dead worker
+    clock.advance(seconds=11)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 5
+    # each delivered twice with its own webhook-id, so the receiver kept each once
+    assert receiver.attempts == 10 and sorted(receiver.accepted) == [f"msg_{n}" for n in range(5)]
+    delivered = call(rt, admin, "ListDeliveries", state="delivered").deliveries
+    assert sorted(d.attempts for d in delivered) == [1] * 5
+
+
+def test_a_delivery_another_worker_took_over_is_not_recorded_twice(rt, admin, receiver, clock):
+    queue(rt, admin, clock, receiver, 2)
+    jobs = claim_outbox(rt, "slow-worker")
+    clock.advance(seconds=61)
+    assert deliver_outbox(rt, WORKER)["delivered"] == 2
+    assert record_delivered(rt, "slow-worker", jobs) == 0
+    assert {d.attempts for d in call(rt, admin, "ListDeliveries",
+                                     state="delivered").deliveries} == {1}
 
 
 def test_webhooks_need_a_signing_secret_first(rt, admin):

@@ -71,6 +71,16 @@ class OutboxRepository(Repository):
             outbox.c.state == "pending").values(
                 lease_owner=None, lease_until=None, **values)).rowcount == 1
 
+    def finish_delivered(self, account_id: int, entry_ids: list[int], owner: str,
+                         now: datetime) -> int:
+        """Record that these entries of one account, leased by ``owner``, were delivered
+        (one attempt more each); how many still were this owner's to finish."""
+        return self.connection.execute(update(outbox).where(
+            outbox.c.account_id == account_id, outbox.c.id.in_(entry_ids),
+            outbox.c.lease_owner == owner, outbox.c.state == "pending").values(
+                state="delivered", delivered_at=now, attempts=outbox.c.attempts + 1,
+                last_error=None, lease_owner=None, lease_until=None)).rowcount
+
     def purge_delivered(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` entries delivered before ``before`` (retention)."""
         return self._purge(outbox, among_literals(outbox.c.state, ("delivered",))
