@@ -2,7 +2,10 @@
 
     python bench/profile_call.py soap-add [--calls 500] [--top 30]
 
-Kinds: soap-add, rpc-add, soap-link, rpc-link, soap-campaign. Prints the mean wall
+Kinds: soap-add, rpc-add, soap-link, rpc-link, soap-campaign, and the reads of an
+answered contact: rpc-campaign, soap-results, rpc-results, soap-open, rpc-open
+(GetTrackingUrl of its invitation, already open), page-get (its survey page); and
+rpc-record, soap-record, page-post: a new link, then its answer (subtract rpc-link). Prints the mean wall
 and CPU time per call (CPU time is what to compare on a busy machine) and cProfile's top functions by cumulative time. A tool for
 finding where the time goes; the figures that count come from bench/run.py.
 """
@@ -16,12 +19,14 @@ import sys
 import tempfile
 import time
 import xmlrpc.client
+from datetime import datetime, timezone
 from base64 import b64encode
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.config import Settings  # noqa: E402
+from service.web.csrf import issue_csrf  # noqa: E402
 from service.services.keys import create_account_key  # noqa: E402
 from service.storage.migrations import upgrade  # noqa: E402
 from service.wsgi import create_app  # noqa: E402
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--rows", type=int, default=1, help="respondents per add call")
+    parser.add_argument("--sql", action="store_true", help="print the statements of one call")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     settings = Settings(database_url=f"sqlite:///{tmp / 'db.sqlite'}",
@@ -51,8 +57,9 @@ def main() -> None:
     key = create_account_key(app.runtime, "bench", ["admin"])
     auth = "Basic " + b64encode(f"{key.key_id}:{key.secret}".encode()).decode()
 
-    def post(path: str, data: bytes, content_type: str = "text/xml", extra=None) -> bytes:
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
+    def post(path: str, data: bytes, content_type: str = "text/xml", extra=None,
+             method: str = "POST") -> bytes:
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
                    "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(data)),
                    "wsgi.input": io.BytesIO(data), "HTTP_AUTHORIZATION": auth,
                    "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "127.0.0.1",
@@ -71,10 +78,49 @@ def main() -> None:
     campaign = rpc("feedloop.create_campaign", survey_id=survey["survey_id"], name="c")
     cid = campaign["campaign_id"]
     counter = iter(range(10**9))
+    opened = rpc("feedloop.get_tracking_url", campaign_id=cid, email="open@example.com",
+                 event_id="open")
+    rpc("feedloop.record_response", invitation_id=opened["invitation_id"],
+        answers=[{"key": "nps", "value": "9"}])
+    reads = {
+        "rpc-campaign": lambda: rpc("feedloop.get_campaign", campaign_id=cid),
+        "soap-results": lambda: post("/soap", soap(
+            "<f:GetContactResults><f:email>open@example.com</f:email></f:GetContactResults>")),
+        "rpc-results": lambda: rpc("feedloop.get_contact_results", email="open@example.com"),
+        "soap-open": lambda: post("/soap", soap(
+            f"<f:GetTrackingUrl><f:campaign_id>{cid}</f:campaign_id>"
+            "<f:email>open@example.com</f:email></f:GetTrackingUrl>")),
+        "rpc-open": lambda: rpc("feedloop.get_tracking_url", campaign_id=cid,
+                                email="open@example.com"),
+        "page-get": lambda: post("/s/" + opened["url"].rsplit("/", 1)[1], b"", method="GET"),
+    }
+
+    def new_link(n: int) -> dict:
+        return rpc("feedloop.get_tracking_url", campaign_id=cid, email=f"r{n}@example.com",
+                   event_id=f"r{n}")
+
+    def page_post(n: int) -> None:
+        token = new_link(n)["url"].rsplit("/", 1)[1]
+        form = f"_csrf={issue_csrf(b'k', f's:{token}', datetime.now(timezone.utc))}&nps=7"
+        post("/s/" + token, form.encode(), "application/x-www-form-urlencoded")
+
+    writes = {
+        "rpc-record": lambda n: rpc("feedloop.record_response", answers=[
+            {"key": "nps", "value": "7"}], invitation_id=new_link(n)["invitation_id"]),
+        "soap-record": lambda n: post("/soap", soap(
+            "<f:RecordResponse><f:answers><f:key>nps</f:key><f:value>7</f:value></f:answers>"
+            f"<f:invitation_id>{new_link(n)['invitation_id']}</f:invitation_id>"
+            "</f:RecordResponse>")),
+        "page-post": page_post,
+    }
 
     def call() -> None:
         n = next(counter)
-        if args.kind == "soap-add":
+        if args.kind in reads:
+            reads[args.kind]()
+        elif args.kind in writes:
+            writes[args.kind](n)
+        elif args.kind == "soap-add":
             rows = "".join(f"<f:respondents><f:email>p{n}.{i}@example.com</f:email>"
                            f"<f:event_id>e{n}.{i}</f:event_id></f:respondents>"
                            for i in range(args.rows))
@@ -99,6 +145,14 @@ def main() -> None:
 
     for _ in range(20 if args.rows == 1 else 1):
         call()
+    if args.sql:
+        from sqlalchemy import event
+        seen: list[str] = []
+        event.listen(app.engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *rest: seen.append(statement))
+        call()
+        print("\n".join(f"{n}. {s}" for n, s in enumerate(seen, 1)))
+        return
     profiler = cProfile.Profile()
     started, cpu = time.perf_counter(), time.process_time()
     if not args.no_profile:
@@ -112,6 +166,8 @@ def main() -> None:
           f"({'profiled' if not args.no_profile else 'not profiled'})")
     if not args.no_profile:
         out = io.StringIO()
+        if "FEEDLOOP_PROFILE_OUT" in __import__("os").environ:
+            profiler.dump_stats(__import__("os").environ["FEEDLOOP_PROFILE_OUT"])
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
         print(out.getvalue())
 

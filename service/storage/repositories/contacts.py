@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Row
 
 from service.domain.surveys import Contact
@@ -14,8 +14,36 @@ from service.storage.repositories.base import (
     among,
     chunks,
     insert_ignoring_conflicts,
+    insert_of,
+    prebuilt,
 )
 from service.storage.tables import contact_lists, contacts, list_members
+
+_MINE = contacts.c.account_id == bindparam("account_id")
+_BY_EMAIL = select(contacts).where(_MINE, contacts.c.email == bindparam("email"))
+_BY_ID = select(contacts).where(_MINE, contacts.c.id == bindparam("id"))
+_UNSUBSCRIBED_AT = select(contacts.c.unsubscribed_at).where(_MINE,
+                                                            contacts.c.id == bindparam("id"))
+_BY_CRM_ID = (select(contacts).where(_MINE, contacts.c.crm_id == bindparam("crm_id"))
+              .order_by(contacts.c.updated_at.desc()).limit(1))
+#: (An UPDATE's placeholders in WHERE must not bear a column's name: those set it.)
+_MERGE = update(contacts).where(contacts.c.account_id == bindparam("of_account"),
+                                contacts.c.id == bindparam("of_id"))
+
+
+@prebuilt
+def _create_many(dialect: str):
+    """Contacts that do not exist yet, with the id and email of each one inserted."""
+    return (insert_of(dialect, contacts).on_conflict_do_nothing(
+        index_elements=["account_id", "email"]).returning(contacts.c.id, contacts.c.email))
+
+
+@prebuilt
+def _create(dialect: str):
+    """INSERT .. ON CONFLICT DO NOTHING: two requests creating the same contact at once both
+    succeed, and the second one then updates what the first made."""
+    return (insert_of(dialect, contacts).on_conflict_do_nothing(
+        index_elements=["account_id", "email"]).returning(contacts.c.id))
 
 
 def _contact(row: Row) -> Contact:
@@ -33,31 +61,26 @@ class ContactChange:
 
 class ContactRepository(Repository):
     def get_by_email(self, account_id: int, email: str) -> Contact | None:
-        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
-                                               contacts.c.email == email))
+        row = self.connection.execute(_BY_EMAIL, {"account_id": account_id,
+                                                  "email": email}).first()
         return _contact(row) if row else None
 
     def get_by_crm_id(self, account_id: int, crm_id: str) -> Contact | None:
-        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
-                                               contacts.c.crm_id == crm_id)
-                        .order_by(contacts.c.updated_at.desc()).limit(1))
+        row = self.connection.execute(_BY_CRM_ID, {"account_id": account_id,
+                                                   "crm_id": crm_id}).first()
         return _contact(row) if row else None
 
     def get(self, account_id: int, contact_id: int) -> Contact | None:
-        row = self._one(select(contacts).where(contacts.c.account_id == account_id,
-                                               contacts.c.id == contact_id))
+        row = self.connection.execute(_BY_ID, {"account_id": account_id,
+                                               "id": contact_id}).first()
         return _contact(row) if row else None
 
     def upsert(self, account_id: int, email: str, crm_id: str | None,
                attributes: dict[str, str], now: datetime) -> ContactChange:
         """The contact of ``email``, created or updated with the crm id and attributes given."""
-        # INSERT .. ON CONFLICT DO NOTHING: two requests creating the same contact
-        # at once both succeed, and the second one then updates what the first made.
-        created = self.connection.execute(
-            insert_ignoring_conflicts(self.connection, contacts).values(
-                account_id=account_id, email=email, crm_id=crm_id, attributes=attributes,
-                created_at=now, updated_at=now).on_conflict_do_nothing(
-                    index_elements=["account_id", "email"]).returning(contacts.c.id)).scalar()
+        created = self.connection.execute(_create(self.connection.dialect.name), {
+            "account_id": account_id, "email": email, "crm_id": crm_id,
+            "attributes": attributes, "created_at": now, "updated_at": now}).scalar()
         if created is not None:
             return ContactChange(Contact(id=created, email=email, crm_id=crm_id,
                                          attributes=dict(attributes)), "created")
@@ -66,9 +89,9 @@ class ContactRepository(Repository):
         new_crm = crm_id if crm_id is not None else existing.crm_id
         if merged == existing.attributes and new_crm == existing.crm_id:
             return ContactChange(existing, "unchanged")
-        self.connection.execute(update(contacts).where(
-            contacts.c.account_id == account_id, contacts.c.id == existing.id).values(
-            attributes=merged, crm_id=new_crm, updated_at=now))
+        self.connection.execute(_MERGE, {"of_account": account_id, "of_id": existing.id,
+                                         "attributes": merged, "crm_id": new_crm,
+                                         "updated_at": now})
         return ContactChange(Contact(id=existing.id, email=email, crm_id=new_crm,
                                      attributes=merged, unsubscribed=existing.unsubscribed),
                              "updated")
@@ -95,10 +118,8 @@ class ContactRepository(Repository):
                for email, crm_id, attributes in rows}
         current: dict[str, Contact] = {}
         for chunk in chunks(list(new.values())):
-            inserted = self.connection.execute(
-                insert_ignoring_conflicts(self.connection, contacts)
-                .on_conflict_do_nothing(index_elements=["account_id", "email"])
-                .returning(contacts.c.id, contacts.c.email), chunk)
+            inserted = self.connection.execute(_create_many(self.connection.dialect.name),
+                                               chunk)
             for contact_id, email in inserted:
                 current[email] = Contact(id=contact_id, email=email, crm_id=new[email]["crm_id"],
                                          attributes=dict(new[email]["attributes"]))
@@ -192,9 +213,9 @@ class ContactRepository(Repository):
         return found
 
     def is_unsubscribed(self, account_id: int, contact_id: int) -> bool:
-        return self.connection.execute(select(contacts.c.unsubscribed_at).where(
-            contacts.c.account_id == account_id, contacts.c.id == contact_id)
-            ).scalar_one() is not None
+        return self.connection.execute(_UNSUBSCRIBED_AT, {"account_id": account_id,
+                                                          "id": contact_id}
+                                       ).scalar_one() is not None
 
 
 class ListRepository(Repository):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from service.domain.distribution import Invitation, Status, Transition
@@ -16,9 +16,49 @@ from service.storage.repositories.base import (
     among,
     among_literals,
     chunks,
-    insert_ignoring_conflicts,
+    insert_of,
+    prebuilt,
 )
 from service.storage.tables import campaigns, contacts, invitation_events, invitations
+
+#: Prebuilt (see repositories.base.prebuilt): the statements of every trigger and page view.
+_MINE = invitations.c.account_id == bindparam("account_id")
+_BY_ID = select(invitations).where(_MINE, invitations.c.id == bindparam("id"))
+_BY_NONCE = select(invitations).where(_MINE, invitations.c.nonce == bindparam("nonce"))
+_BY_EVENT = select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
+                                      invitations.c.event_id == bindparam("event_id"))
+_LATEST = (select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
+                                     invitations.c.contact_id == bindparam("contact_id"))
+           .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
+_RECORD_EVENTS = insert(invitation_events)
+
+
+@prebuilt
+def _last_invited(of_campaign: bool):
+    """When a contact was last invited, by one campaign or by any."""
+    query = select(func.max(invitations.c.created_at)).where(
+        _MINE, invitations.c.contact_id == bindparam("contact_id"),
+        invitations.c.status != Status.CANCELLED)
+    return query.where(invitations.c.campaign_id == bindparam("campaign_id")) \
+        if of_campaign else query
+
+
+@prebuilt
+def _apply(allowed: tuple[str, ...], leased: bool):
+    """A state change of one invitation (the columns set are the other values given),
+    while it is in one of ``allowed`` states and, when ``leased``, leased by ``of_owner``."""
+    where = [invitations.c.account_id == bindparam("of_account"),
+             invitations.c.id == bindparam("of_id"), invitations.c.status.in_(allowed)]
+    if leased:
+        where.append(invitations.c.lease_owner == bindparam("of_owner"))
+    return update(invitations).where(*where)
+
+
+@prebuilt
+def _add(dialect: str):
+    return (insert_of(dialect, invitations)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "event_id"])
+            .returning(invitations.c.id, invitations.c.nonce))
 
 
 def _mail_due(now: datetime):
@@ -59,38 +99,32 @@ class InvitationRepository(Repository):
         return self.add_many(account_id, [invitation])[0]
 
     def get(self, account_id: int, invitation_id: int) -> Invitation | None:
-        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
-                                                  invitations.c.id == invitation_id))
-        return _invitation(row) if row else None
+        return self._invitation(_BY_ID, account_id=account_id, id=invitation_id)
 
     def get_by_nonce(self, account_id: int, nonce: bytes) -> Invitation | None:
-        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
-                                                  invitations.c.nonce == nonce))
-        return _invitation(row) if row else None
+        return self._invitation(_BY_NONCE, account_id=account_id, nonce=nonce)
 
     def get_by_event(self, account_id: int, campaign_id: int,
                      event_id: str) -> Invitation | None:
-        row = self._one(select(invitations).where(invitations.c.account_id == account_id,
-                                                  invitations.c.campaign_id == campaign_id,
-                                                  invitations.c.event_id == event_id))
-        return _invitation(row) if row else None
+        return self._invitation(_BY_EVENT, account_id=account_id, campaign_id=campaign_id,
+                                event_id=event_id)
 
     def latest(self, account_id: int, campaign_id: int, contact_id: int) -> Invitation | None:
-        row = self._one(select(invitations).where(
-            invitations.c.account_id == account_id, invitations.c.campaign_id == campaign_id,
-            invitations.c.contact_id == contact_id)
-            .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
+        return self._invitation(_LATEST, account_id=account_id, campaign_id=campaign_id,
+                                contact_id=contact_id)
+
+    def _invitation(self, statement, **values) -> Invitation | None:
+        row = self.connection.execute(statement, values).first()
         return _invitation(row) if row else None
 
     def last_invited_at(self, account_id: int, contact_id: int,
                         campaign_id: int | None) -> datetime | None:
         """When the contact was last invited (by this campaign, or by any when None)."""
-        query = select(func.max(invitations.c.created_at)).where(
-            invitations.c.account_id == account_id, invitations.c.contact_id == contact_id,
-            invitations.c.status != Status.CANCELLED)
+        values = {"account_id": account_id, "contact_id": contact_id}
         if campaign_id is not None:
-            query = query.where(invitations.c.campaign_id == campaign_id)
-        return self.connection.execute(query).scalar_one()
+            values["campaign_id"] = campaign_id
+        return self.connection.execute(_last_invited(campaign_id is not None),
+                                       values).scalar_one()
 
     def add_many(self, account_id: int, new: list[Invitation]) -> list[int]:
         """Store many invitations at once; their ids in the same order.
@@ -101,11 +135,7 @@ class InvitationRepository(Repository):
         """
         ids: dict[bytes, int] = {}
         for chunk in chunks(new):
-            result = self.connection.execute(
-                insert_ignoring_conflicts(self.connection, invitations)
-                .on_conflict_do_nothing(index_elements=["campaign_id", "event_id"])
-                .returning(invitations.c.id, invitations.c.nonce),
-                [{"account_id": account_id, "campaign_id": i.campaign_id,
+            result = self.connection.execute(_add(self.connection.dialect.name), [{"account_id": account_id, "campaign_id": i.campaign_id,
                   "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
                   "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
                   "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at,
@@ -145,7 +175,7 @@ class InvitationRepository(Repository):
                       events: list[tuple[int, datetime, str, str]]) -> None:
         """Append (invitation_id, at, event, detail) rows to the account's invitations' histories."""
         for chunk in chunks(events):
-            self.connection.execute(insert(invitation_events), [
+            self.connection.execute(_RECORD_EVENTS, [
                 {"account_id": account_id, "invitation_id": i, "at": at, "event": event,
                  "detail": detail[:500]} for i, at, event, detail in chunk])
 
@@ -241,13 +271,11 @@ class InvitationRepository(Repository):
         """Apply a state change and record it in the history, if the invitation is still
         in an allowed state (and, with ``lease_owner``, still leased by it: the lease ends).
         False when it was not applied."""
-        where = [invitations.c.account_id == invitation.account_id,
-                 invitations.c.id == invitation.id, invitations.c.status.in_(change.allowed)]
-        values = dict(change.values)
+        values = {**change.values, "of_account": invitation.account_id, "of_id": invitation.id}
         if lease_owner is not None:
-            where.append(invitations.c.lease_owner == lease_owner)
-            values.update(lease_owner=None, lease_until=None)
-        if self.connection.execute(update(invitations).where(*where).values(**values)).rowcount != 1:
+            values.update(lease_owner=None, lease_until=None, of_owner=lease_owner)
+        if self.connection.execute(_apply(tuple(change.allowed), lease_owner is not None),
+                                   values).rowcount != 1:
             return False
         self.record_events(invitation.account_id,
                            [(invitation.id, now, change.event, change.detail)])

@@ -5,7 +5,7 @@ import re
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Row
 
 from service.storage.records import (
@@ -13,7 +13,13 @@ from service.storage.records import (
     DumpFileRecord,
     ResponseRecord,
 )
-from service.storage.repositories.base import Repository, insert_ignoring_conflicts
+from service.storage.repositories.base import (
+    Repository,
+    as_record,
+    insert_ignoring_conflicts,
+    insert_of,
+    prebuilt,
+)
 from service.storage.tables import (
     accounts,
     campaigns,
@@ -41,6 +47,37 @@ _JOINS_SQL = ("LEFT JOIN contacts AS c ON c.account_id = r.account_id AND c.id =
               "ON i.account_id = r.account_id AND i.id = r.invitation_id")
 
 
+#: Prebuilt (see repositories.base.prebuilt): the statements of every answer recorded.
+_NEXT_POSITION = (update(accounts).where(accounts.c.id == bindparam("of_account"))
+                  .values(response_position=accounts.c.response_position + 1)
+                  .returning(accounts.c.response_position))
+
+
+@prebuilt
+def _add(dialect: str):
+    return (insert_of(dialect, responses)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "submission_key"])
+            .returning(responses.c.id))
+
+
+@prebuilt
+def _latest_per_campaign(of_campaign: bool):
+    """A contact's most recent response in each campaign (or in one), newest first."""
+    ranked = (select(responses, func.row_number().over(
+        partition_by=responses.c.campaign_id,
+        order_by=(responses.c.submitted_at.desc(), responses.c.id.desc())).label("rank"))
+        .where(responses.c.account_id == bindparam("account_id"),
+               responses.c.contact_id == bindparam("contact_id")))
+    if of_campaign:
+        ranked = ranked.where(responses.c.campaign_id == bindparam("campaign_id"))
+    ranked = ranked.subquery()
+    return (select(ranked, campaigns.c.name.label("campaign_name"))
+            .join(campaigns, (campaigns.c.account_id == ranked.c.account_id)
+                  & (campaigns.c.id == ranked.c.campaign_id))
+            .where(ranked.c.rank == 1)
+            .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
+
+
 def _with_attributes(query):
     return (query.outerjoin(contacts, _contact_of_response)
             .outerjoin(invitations, (invitations.c.account_id == responses.c.account_id)
@@ -56,10 +93,8 @@ class ResponseRepository(Repository):
         has read position N has already seen every committed position below N.
         Call it as the last write of a transaction to keep the lock short.
         """
-        return self.connection.execute(
-            update(accounts).where(accounts.c.id == account_id)
-            .values(response_position=accounts.c.response_position + 1)
-            .returning(accounts.c.response_position)).scalar_one()
+        return self.connection.execute(_NEXT_POSITION,
+                                       {"of_account": account_id}).scalar_one()
 
     def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
             contact_id: int | None, answers: dict[str, object], params: dict[str, str],
@@ -73,15 +108,12 @@ class ResponseRepository(Repository):
         other's transaction on PostgreSQL.
         """
         position = self.assign_position(account_id)
-        return self.connection.execute(
-            insert_ignoring_conflicts(self.connection, responses).values(
-                account_id=account_id, campaign_id=campaign_id, invitation_id=invitation_id,
-                contact_id=contact_id, answers=answers, params=params,
-                extra_params=extra_params, nps_score=nps_score, submitted_at=now,
-                updated_at=now, change="new", position=position, submission_key=submission_key,
-                survey_version=survey_version)
-            .on_conflict_do_nothing(index_elements=["campaign_id", "submission_key"])
-            .returning(responses.c.id)).scalar()
+        return self.connection.execute(_add(self.connection.dialect.name), {
+            "account_id": account_id, "campaign_id": campaign_id,
+            "invitation_id": invitation_id, "contact_id": contact_id, "answers": answers,
+            "params": params, "extra_params": extra_params, "nps_score": nps_score,
+            "submitted_at": now, "updated_at": now, "change": "new", "position": position,
+            "submission_key": submission_key, "survey_version": survey_version}).scalar()
 
     def by_submission(self, account_id: int, campaign_id: int,
                       submission_key: str) -> ResponseRecord | None:
@@ -117,19 +149,11 @@ class ResponseRepository(Repository):
     def latest_per_campaign(self, account_id: int, contact_id: int,
                             campaign_id: int | None) -> list[CampaignResponseRecord]:
         """The contact's most recent response in each campaign, newest campaign activity first."""
-        ranked = (select(responses, func.row_number().over(
-            partition_by=responses.c.campaign_id,
-            order_by=(responses.c.submitted_at.desc(), responses.c.id.desc())).label("rank"))
-            .where(responses.c.account_id == account_id, responses.c.contact_id == contact_id))
+        values = {"account_id": account_id, "contact_id": contact_id}
         if campaign_id is not None:
-            ranked = ranked.where(responses.c.campaign_id == campaign_id)
-        ranked = ranked.subquery()
-        query = (select(ranked, campaigns.c.name.label("campaign_name"))
-                 .join(campaigns, (campaigns.c.account_id == ranked.c.account_id)
-                       & (campaigns.c.id == ranked.c.campaign_id))
-                 .where(ranked.c.rank == 1)
-                 .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
-        return self._records(CampaignResponseRecord, query)
+            values["campaign_id"] = campaign_id
+        return [as_record(CampaignResponseRecord, row) for row in self.connection.execute(
+            _latest_per_campaign(campaign_id is not None), values)]
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:

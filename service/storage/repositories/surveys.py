@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from service.domain.distribution import Campaign
@@ -11,6 +11,18 @@ from service.domain.surveys import Question, Survey
 from service.storage.records import AttributeDefinitionRecord
 from service.storage.repositories.base import Repository
 from service.storage.tables import attribute_definitions, campaigns, survey_versions, surveys
+
+#: Prebuilt (see repositories.base.prebuilt): the look-ups of every call.
+_SURVEY = select(surveys).where(surveys.c.account_id == bindparam("account_id"),
+                                surveys.c.id == bindparam("id"))
+_EARLIER_VERSIONS = (select(survey_versions)
+                     .where(survey_versions.c.account_id == bindparam("account_id"),
+                            survey_versions.c.survey_id == bindparam("survey_id"))
+                     .order_by(survey_versions.c.version))
+_CAMPAIGN = select(campaigns).where(campaigns.c.account_id == bindparam("account_id"),
+                                    campaigns.c.id == bindparam("id"))
+_PUBLIC_CAMPAIGN = select(campaigns).where(campaigns.c.account_id == bindparam("account_id"),
+                                           campaigns.c.public_id == bindparam("public_id"))
 
 
 def _questions(survey: Survey) -> list[dict]:
@@ -58,10 +70,8 @@ class SurveyRepository(Repository):
 
     def earlier_versions(self, account_id: int, survey_id: int) -> list[Survey]:
         """The versions before the current one, oldest first (none for another account's)."""
-        rows = self.connection.execute(
-            select(survey_versions).where(survey_versions.c.account_id == account_id,
-                                          survey_versions.c.survey_id == survey_id)
-            .order_by(survey_versions.c.version))
+        rows = self.connection.execute(_EARLIER_VERSIONS, {"account_id": account_id,
+                                                           "survey_id": survey_id})
         return [_survey(row, survey_id) for row in rows]
 
     def get_version(self, account_id: int, survey_id: int, version: int) -> Survey | None:
@@ -75,12 +85,13 @@ class SurveyRepository(Repository):
         """The current version with the questions only earlier versions had (see
         Survey.with_questions_of): what dumps, exports and erasure read answers by."""
         current = self.get(account_id, survey_id)
-        return current.with_questions_of(self.earlier_versions(account_id, survey_id)) \
-            if current else None
+        if current is None or current.version == 1:   # a first version has no earlier ones
+            return current
+        return current.with_questions_of(self.earlier_versions(account_id, survey_id))
 
     def get(self, account_id: int, survey_id: int) -> Survey | None:
-        row = self._one(select(surveys).where(surveys.c.account_id == account_id,
-                                              surveys.c.id == survey_id))
+        row = self.connection.execute(_SURVEY, {"account_id": account_id,
+                                                "id": survey_id}).first()
         return _survey(row) if row else None
 
     def list(self, account_id: int, offset: int, limit: int) -> tuple[list[Survey], int]:
@@ -114,8 +125,8 @@ class CampaignRepository(Repository):
             **values).returning(campaigns.c.id)).scalar_one()
 
     def get(self, account_id: int, campaign_id: int) -> Campaign | None:
-        row = self._one(select(campaigns).where(campaigns.c.account_id == account_id,
-                                                campaigns.c.id == campaign_id))
+        row = self.connection.execute(_CAMPAIGN, {"account_id": account_id,
+                                                  "id": campaign_id}).first()
         return _campaign(row) if row else None
 
     def update(self, campaign: Campaign, now: datetime) -> None:
@@ -146,8 +157,8 @@ class CampaignRepository(Repository):
             campaigns.c[column].is_not_distinct_from(seen)).values({column: value})).rowcount == 1
 
     def get_public(self, account_id: int, public_id: str) -> Campaign | None:
-        row = self._one(select(campaigns).where(campaigns.c.account_id == account_id,
-                                                campaigns.c.public_id == public_id))
+        row = self.connection.execute(_PUBLIC_CAMPAIGN, {"account_id": account_id,
+                                                         "public_id": public_id}).first()
         return _campaign(row) if row else None
 
     def list(self, account_id: int, survey_id: int | None, status: str | None) -> list[Campaign]:
