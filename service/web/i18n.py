@@ -43,9 +43,12 @@ def choose_language(survey_language: str | None, allow_override: bool,
 @lru_cache(maxsize=None)
 def templates(language: str) -> Environment:
     """The Jinja environment of one language (one per language: translations stay per request)."""
+    # auto_reload off: the templates ship with the package, so checking each one's
+    # modification time on every render (Jinja's default) would only cost a stat() call.
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR),
-                      autoescape=select_autoescape(default=True),
-                      extensions=["jinja2.ext.i18n", "jinja2.ext.do"], trim_blocks=True, lstrip_blocks=True)
+                      autoescape=select_autoescape(default=True), auto_reload=False,
+                      extensions=["jinja2.ext.i18n", "jinja2.ext.do"], trim_blocks=True,
+                      lstrip_blocks=True)
     env.install_gettext_translations(  # type: ignore[attr-defined]  (added by the extension)
         Translations.load(str(LOCALE_DIR), [language], domain="messages"), newstyle=True)
     return env
