@@ -47,6 +47,19 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
+    def bind_processor(self, dialect):
+        """On SQLite, the text SQLAlchemy's DATETIME stores, written in one step: its own
+        processor formats seven fields through a dict, which a 10,000-row call pays
+        80,000 times (the equality of both forms is tested)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        naive = self.process_bind_param
+
+        def process(value: datetime | None) -> str | None:
+            value = naive(value, dialect)
+            return None if value is None else value.isoformat(" ", "microseconds")
+        return process
+
 
 #: Ids are 64-bit (a large deployment writes over 2**31 history events a year); on SQLite
 #: INTEGER is 64-bit already, and only an INTEGER PRIMARY KEY is the autoincrementing rowid.

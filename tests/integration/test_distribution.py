@@ -152,6 +152,23 @@ def test_invitation_history_follows_the_link_to_the_answer(rt, admin, clock, new
         ("responded", clock.now)]
 
 
+def test_each_invitation_of_a_bulk_call_has_its_own_history_in_order(rt, admin, clock,
+                                                                      new_campaign):
+    # The "created" (and "sent") events of a bulk call are written for many
+    # invitations at once: each still gets exactly its own, created first.
+    crm = new_campaign()
+    email = new_campaign(delivery="email")
+    for campaign_id, expected in ((crm, [("created", "AddRespondents"), (
+            "sent", "link returned to the caller (crm delivery)")]),
+            (email, [("created", "AddRespondents")])):
+        results = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
+            row(f"b{i}.{campaign_id}@example.com") for i in range(3)]).results
+        for result in results:
+            info = call(rt, admin, "GetInvitation", invitation_id=result.invitation_id)
+            assert [(h.event, h.detail, h.at) for h in info.history] == [
+                (event, detail, clock.now) for event, detail in expected]
+
+
 def test_a_state_change_is_not_applied_from_a_state_that_does_not_allow_it(rt, admin, clock,
                                                                            new_campaign):
     campaign_id = new_campaign()

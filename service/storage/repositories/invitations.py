@@ -31,6 +31,13 @@ _LATEST = (select(invitations).where(_MINE, invitations.c.campaign_id == bindpar
                                      invitations.c.contact_id == bindparam("contact_id"))
            .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
 _RECORD_EVENTS = insert(invitation_events)
+#: One event of many invitations (the caller adds which ids).
+_EVENT_OF_MANY = (select(invitations.c.account_id, invitations.c.id,
+                         bindparam("at", type_=invitation_events.c.at.type),
+                         bindparam("event", type_=invitation_events.c.event.type),
+                         bindparam("detail", type_=invitation_events.c.detail.type))
+                  .where(_MINE).order_by(invitations.c.id))
+_EVENT_COLUMNS = ["account_id", "invitation_id", "at", "event", "detail"]
 
 
 @prebuilt
@@ -173,11 +180,26 @@ class InvitationRepository(Repository):
 
     def record_events(self, account_id: int,
                       events: list[tuple[int, datetime, str, str]]) -> None:
-        """Append (invitation_id, at, event, detail) rows to the account's invitations' histories."""
-        for chunk in chunks(events):
-            self.connection.execute(_RECORD_EVENTS, [
-                {"account_id": account_id, "invitation_id": i, "at": at, "event": event,
-                 "detail": detail[:500]} for i, at, event, detail in chunk])
+        """Append (invitation_id, at, event, detail) rows to the account's invitations' histories.
+
+        The same event of many invitations (a bulk call's "created") is one INSERT .. SELECT
+        per chunk of ids, which passes one id a row instead of five values to convert; the
+        events of one invitation keep their order (each kind is written in order of first
+        appearance)."""
+        same: dict[tuple[datetime, str, str], list[int]] = {}
+        for invitation_id, at, event, detail in events:
+            same.setdefault((at, event, detail[:500]), []).append(invitation_id)
+        for (at, event, detail), ids in same.items():
+            if len(ids) == 1:
+                self.connection.execute(_RECORD_EVENTS, {
+                    "account_id": account_id, "invitation_id": ids[0], "at": at,
+                    "event": event, "detail": detail})
+                continue
+            for chunk in chunks(ids):
+                self.connection.execute(insert(invitation_events).from_select(
+                    _EVENT_COLUMNS,
+                    _EVENT_OF_MANY.where(among(self.connection, invitations.c.id, chunk))),
+                    {"account_id": account_id, "at": at, "event": event, "detail": detail})
 
     def purge_history(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` history events older than ``before`` (retention)."""
