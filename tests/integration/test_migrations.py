@@ -28,10 +28,29 @@ def engine(empty_database_url):
     engine.dispose()
 
 
-def test_migrated_database_equals_the_models(engine):
+#: What a migrated SQLite database has beyond the models (which carry the PostgreSQL form):
+#: the unique (account_id, id) indexes that composite foreign keys refer to, where PostgreSQL
+#: has the primary key (account_id, id) and SQLite keeps the lone rowid; and outbox's
+#: (account_id, id) index for an account's newest entries, PostgreSQL's primary key there.
+SQLITE_ONLY_INDEXES = {("uq_campaigns_account_id_id", True), ("uq_contact_lists_account_id_id", True),
+                       ("uq_contacts_account_id_id", True), ("uq_invitations_account_id_id", True),
+                       ("uq_surveys_account_id_id", True), ("ix_outbox_account", False)}
+
+
+def assert_schema_equals_the_models(engine) -> None:
+    """Alembic's comparison finds nothing but SQLite's known indexes (which must exist)."""
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, metadata) == []
+        differences = compare_metadata(context, metadata)
+    extra = {(d[1].name, bool(d[1].unique)) for d in differences
+             if isinstance(d, tuple) and d[0] == "remove_index"}
+    assert [d for d in differences if not (isinstance(d, tuple) and d[0] == "remove_index")] \
+        == []
+    assert extra == (SQLITE_ONLY_INDEXES if engine.dialect.name == "sqlite" else set())
+
+
+def test_migrated_database_equals_the_models(engine):
+    assert_schema_equals_the_models(engine)
     assert is_current(engine)
 
 
@@ -59,8 +78,7 @@ def insert_row(connection, table, **values) -> int:
         python_type = column.type.python_type
         values[column.name] = {int: 1, str: "x", bool: False, bytes: os.urandom(16),
                                dict: {}, datetime: datetime(2026, 1, 1)}[python_type]
-    result = connection.execute(table.insert().values(**values))
-    return result.inserted_primary_key[0]
+    return connection.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
 
 
 def test_a_database_with_data_upgrades_to_64_bit_ids_and_every_row_naming_its_account(
@@ -99,7 +117,5 @@ def test_a_database_with_data_upgrades_to_64_bit_ids_and_every_row_naming_its_ac
         assert connection.execute(insert(invitation_events).values(
             account_id=account, invitation_id=invitation, at=datetime.now(timezone.utc), event="responded")
             .returning(invitation_events.c.id)).scalar_one() == big + 1
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, metadata) == []
+    assert_schema_equals_the_models(engine)
     engine.dispose()

@@ -103,7 +103,7 @@ class InvitationRepository(Repository):
         for chunk in chunks(new):
             result = self.connection.execute(
                 insert_ignoring_conflicts(self.connection, invitations)
-                .on_conflict_do_nothing(index_elements=["campaign_id", "event_id"])
+                .on_conflict_do_nothing(index_elements=["account_id", "campaign_id", "event_id"])
                 .returning(invitations.c.id, invitations.c.nonce),
                 [{"account_id": account_id, "campaign_id": i.campaign_id,
                   "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,

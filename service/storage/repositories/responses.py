@@ -80,7 +80,7 @@ class ResponseRepository(Repository):
                 extra_params=extra_params, nps_score=nps_score, submitted_at=now,
                 updated_at=now, change="new", position=position, submission_key=submission_key,
                 survey_version=survey_version)
-            .on_conflict_do_nothing(index_elements=["campaign_id", "submission_key"])
+            .on_conflict_do_nothing(index_elements=["account_id", "campaign_id", "submission_key"])
             .returning(responses.c.id)).scalar()
 
     def by_submission(self, account_id: int, campaign_id: int,
