@@ -13,10 +13,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from service.storage.engine import make_engine
 from service.storage.migrations import alembic_config, is_current, upgrade
-from service.storage.tables import invitation_events, list_members, metadata
+from service.storage.tables import invitation_events, list_members, metadata, outbox
+from tests.integration.test_directory import directory_rows
 
 
 @pytest.fixture
@@ -118,4 +120,71 @@ def test_a_database_with_data_upgrades_to_64_bit_ids_and_every_row_naming_its_ac
             account_id=account, invitation_id=invitation, at=datetime.now(timezone.utc), event="responded")
             .returning(invitation_events.c.id)).scalar_one() == big + 1
     assert_schema_equals_the_models(engine)
+    engine.dispose()
+
+
+def contents(engine) -> dict[str, list]:
+    """Every row of every table, as sorted column-value pairs (whatever the column order)."""
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.connect() as connection:
+        return {name: sorted(repr(sorted(row._mapping.items()))
+                             for row in connection.execute(select(table)))
+                for name, table in tables.tables.items() if name != "alembic_version"}
+
+
+def test_a_database_with_data_keeps_it_when_every_key_gets_the_account(empty_database_url):
+    engine = make_engine(empty_database_url)
+    upgrade(engine, "0013")
+    tables = MetaData()
+    tables.reflect(engine)
+    t = tables.tables
+    with engine.begin() as connection:
+        acme = insert_row(connection, t["accounts"], name="acme")
+        other = insert_row(connection, t["accounts"], name="other")
+        insert_row(connection, t["api_keys"], account_id=acme, key_id="fl_acme")
+        survey = insert_row(connection, t["surveys"], account_id=acme, questions=[])
+        campaign = insert_row(connection, t["campaigns"], account_id=acme, survey_id=survey,
+                              public_id="open-acme", templates={}, notify_emails=[],
+                              webhooks=[])
+        contact = insert_row(connection, t["contacts"], account_id=acme, attributes={})
+        invitation = insert_row(connection, t["invitations"], account_id=acme,
+                                campaign_id=campaign, contact_id=contact, params={},
+                                event_id="order-1")
+        insert_row(connection, t["invitation_events"], account_id=acme,
+                   invitation_id=invitation, event="sent")
+        insert_row(connection, t["responses"], account_id=acme, campaign_id=campaign,
+                   invitation_id=invitation, contact_id=contact, answers={}, params={},
+                   extra_params={})
+        insert_row(connection, t["outbox"], account_id=acme, payload={}, idempotency_key="k")
+    before = contents(engine)
+    upgrade(engine)
+    after = contents(engine)
+    assert {name: rows for name, rows in after.items() if name != "directory"} == before
+    assert directory_rows(engine) == {("key", "fl_acme", acme), ("campaign", "open-acme", acme)}
+    with engine.begin() as connection:  # a key of its own account: another may repeat it
+        connection.execute(insert(outbox).values(
+            account_id=other, kind="webhook", event="e", target="t", payload={},
+            idempotency_key="k", state="pending", next_attempt_at=datetime.now(timezone.utc),
+            created_at=datetime.now(timezone.utc)))
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert(invitation_events).values(
+            account_id=other, invitation_id=invitation, at=datetime.now(timezone.utc),
+            event="opened"))
+    assert_schema_equals_the_models(engine)
+    engine.dispose()
+
+
+def test_a_sqlite_migration_that_leaves_a_row_without_its_parent_is_not_committed(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'broken.db'}")
+    upgrade(engine, "0013")
+    with engine.connect() as connection:  # foreign keys off: as a damaged file may be
+        driver = connection.connection.driver_connection
+        driver.execute("PRAGMA foreign_keys=OFF")
+        driver.execute("INSERT INTO invitation_events (account_id, invitation_id, at, event)"
+                       " VALUES (1, 99, '2026-01-01 00:00:00', 'sent')")
+        driver.execute("PRAGMA foreign_keys=ON")
+    with pytest.raises(RuntimeError, match="rows whose parent is missing"):
+        upgrade(engine)
+    assert not is_current(engine)
     engine.dispose()
