@@ -9,10 +9,12 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -81,6 +83,22 @@ def _account() -> Column:
     return Column("account_id", Id, ForeignKey("accounts.id"), nullable=False)
 
 
+def _owned_row() -> tuple[Column, Column, PrimaryKeyConstraint]:
+    """The id and account of an account's row, and its primary key (account_id, id): a
+    distributed table's unique keys must contain the distribution column. This is the
+    PostgreSQL form; SQLite keeps the lone rowid primary key (its only autoincrementing
+    column; no DDL is generated from these tables), with a unique (account_id, id) index
+    where a foreign key refers to the table (revision 0014)."""
+    return (Column("id", Id, autoincrement=True), _account(),
+            PrimaryKeyConstraint("account_id", "id"))
+
+
+def _owned_by(table: str, column: str, parent: str) -> ForeignKeyConstraint:
+    """``column`` of ``table`` refers to a row of ``parent`` of the same account."""
+    return ForeignKeyConstraint(["account_id", column], [f"{parent}.account_id", f"{parent}.id"],
+                                name=f"fk_{table}_{column}_{parent}")
+
+
 accounts = Table(
     "accounts", metadata,
     _id(),
@@ -92,9 +110,8 @@ accounts = Table(
 
 api_keys = Table(
     "api_keys", metadata,
-    _id(),
-    _account(),
-    Column("key_id", String(40), nullable=False, unique=True),
+    *_owned_row(),
+    Column("key_id", String(40), nullable=False),
     Column("secret_hash", String(64), nullable=False),
     Column("scopes", String(100), nullable=False),
     Column("label", String(200), nullable=False, server_default=""),
@@ -102,12 +119,23 @@ api_keys = Table(
     Column("last_used_at", UTCDateTime),
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+    # Key ids are unique across accounts through the directory (a reference table).
+    UniqueConstraint("account_id", "key_id", name="uq_api_keys_account_key_id"),
+)
+
+directory = Table(
+    "directory", metadata,
+    # Identifiers that arrive without their account (kind "key": API key ids, "campaign":
+    # open links' public ids), each written with the row it names: their global uniqueness,
+    # and on Citus a small reference table beside the distributed ones (docs/scale.md).
+    Column("kind", String(16), primary_key=True),
+    Column("identifier", String(64), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
 )
 
 surveys = Table(
     "surveys", metadata,
-    _id(),
-    _account(),
+    *_owned_row(),
     Column("title", String(200), nullable=False),
     Column("language", String(8), nullable=False),
     Column("intro", Text, nullable=False, server_default=""),
@@ -116,14 +144,13 @@ surveys = Table(
     Column("questions", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
-    Index("ix_surveys_account", "account_id", "id"),
 )
 
 survey_versions = Table(
     "survey_versions", metadata,
     # Earlier versions of a survey, as they were until UpdateSurvey replaced them.
     Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
-    Column("survey_id", Id, ForeignKey("surveys.id"), primary_key=True),
+    Column("survey_id", Id, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("title", String(200), nullable=False),
     Column("language", String(8), nullable=False),
@@ -132,14 +159,14 @@ survey_versions = Table(
     Column("allow_language_override", Boolean, nullable=False),
     Column("questions", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    _owned_by("survey_versions", "survey_id", "surveys"),
 )
 
 campaigns = Table(
     "campaigns", metadata,
-    _id(),
-    _account(),
-    Column("survey_id", Id, ForeignKey("surveys.id"), nullable=False),
-    Column("public_id", String(32), nullable=False, unique=True),
+    *_owned_row(),
+    Column("survey_id", Id, nullable=False),
+    Column("public_id", String(32), nullable=False),
     Column("name", String(200), nullable=False),
     Column("status", String(16), nullable=False),
     Column("delivery", String(16), nullable=False),
@@ -166,13 +193,14 @@ campaigns = Table(
     Column("next_dump_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Index("ix_campaigns_account", "account_id", "id"),
+    _owned_by("campaigns", "survey_id", "surveys"),
+    # Public ids are unique across accounts through the directory (a reference table).
+    UniqueConstraint("account_id", "public_id", name="uq_campaigns_account_public_id"),
 )
 
 contacts = Table(
     "contacts", metadata,
-    _id(),
-    _account(),
+    *_owned_row(),
     Column("email", String(254), nullable=False),
     Column("crm_id", String(100)),
     Column("attributes", JSON, nullable=False),
@@ -188,11 +216,10 @@ contacts = Table(
 
 invitations = Table(
     "invitations", metadata,
-    _id(),
-    _account(),
-    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
-    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
-    Column("nonce", LargeBinary(16), nullable=False, unique=True),
+    *_owned_row(),
+    Column("campaign_id", Id, nullable=False),
+    Column("contact_id", Id, nullable=False),
+    Column("nonce", LargeBinary(16), nullable=False),
     Column("params", JSON, nullable=False),
     Column("event_id", String(200)),
     Column("status", String(16), nullable=False),
@@ -215,7 +242,14 @@ invitations = Table(
     # The contact's attributes as they were when this send was triggered: reports use them.
     # The default keeps a release from before them inserting during a rolling upgrade.
     Column("attributes", JSON, nullable=False, server_default="{}"),
-    UniqueConstraint("campaign_id", "event_id", name="uq_invitations_campaign_event"),
+    _owned_by("invitations", "campaign_id", "campaigns"),
+    _owned_by("invitations", "contact_id", "contacts"),
+    UniqueConstraint("account_id", "nonce", name="uq_invitations_account_nonce"),
+    # Tokens issued before they named their account find it by nonce alone
+    # (DirectoryRepository.account_of_nonce); they expire with their campaign's links.
+    Index("ix_invitations_nonce", "nonce"),
+    UniqueConstraint("account_id", "campaign_id", "event_id",
+                     name="uq_invitations_account_campaign_event"),
     Index("ix_invitations_campaign_contact", "campaign_id", "contact_id", "created_at"),
     Index("ix_invitations_account_contact", "account_id", "contact_id", "created_at"),
     # Partial: only what the worker may still have to mail is in them.
@@ -226,11 +260,10 @@ invitations = Table(
 
 responses = Table(
     "responses", metadata,
-    _id(),
-    _account(),
-    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
-    Column("invitation_id", Id, ForeignKey("invitations.id"), unique=True),
-    Column("contact_id", Id, ForeignKey("contacts.id")),
+    *_owned_row(),
+    Column("campaign_id", Id, nullable=False),
+    Column("invitation_id", Id),
+    Column("contact_id", Id),
     Column("answers", JSON, nullable=False),
     Column("params", JSON, nullable=False),
     Column("extra_params", JSON, nullable=False),
@@ -243,7 +276,12 @@ responses = Table(
     # The form nonce of an open-link submission: a repeat of the same form records nothing.
     Column("submission_key", String(43)),
     Column("survey_version", Integer, nullable=False, server_default="1"),
-    UniqueConstraint("campaign_id", "submission_key", name="uq_responses_campaign_submission"),
+    _owned_by("responses", "campaign_id", "campaigns"),
+    _owned_by("responses", "invitation_id", "invitations"),
+    _owned_by("responses", "contact_id", "contacts"),
+    UniqueConstraint("account_id", "invitation_id", name="uq_responses_account_invitation"),
+    UniqueConstraint("account_id", "campaign_id", "submission_key",
+                     name="uq_responses_account_campaign_submission"),
     Index("ix_responses_campaign_position", "campaign_id", "position"),
     Index("ix_responses_contact", "contact_id", "submitted_at"),
 )
@@ -259,8 +297,7 @@ auth_failures = Table(
 
 audit_log = Table(
     "audit_log", metadata,
-    _id(),
-    _account(),
+    *_owned_row(),
     Column("key_id", String(40), nullable=False),
     Column("operation", String(64), nullable=False),
     Column("target", String(200), nullable=False),
@@ -270,8 +307,7 @@ audit_log = Table(
 
 attribute_definitions = Table(
     "attribute_definitions", metadata,
-    _id(),
-    _account(),
+    *_owned_row(),
     Column("name", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     # Ordinal attributes: the allowed values in their report order.
@@ -282,8 +318,7 @@ attribute_definitions = Table(
 
 contact_lists = Table(
     "contact_lists", metadata,
-    _id(),
-    _account(),
+    *_owned_row(),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("account_id", "name", name="uq_contact_lists_account_name"),
@@ -292,19 +327,21 @@ contact_lists = Table(
 list_members = Table(
     "list_members", metadata,
     Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
-    Column("list_id", Id, ForeignKey("contact_lists.id"), primary_key=True),
-    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Column("list_id", Id, primary_key=True),
+    Column("contact_id", Id, primary_key=True),
     Column("added_at", UTCDateTime, nullable=False),
+    _owned_by("list_members", "list_id", "contact_lists"),
+    _owned_by("list_members", "contact_id", "contacts"),
 )
 
 invitation_events = Table(
     "invitation_events", metadata,
-    _id(),
-    _account(),
-    Column("invitation_id", Id, ForeignKey("invitations.id"), nullable=False),
+    *_owned_row(),
+    Column("invitation_id", Id, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("event", String(32), nullable=False),
     Column("detail", String(500), nullable=False, server_default=""),
+    _owned_by("invitation_events", "invitation_id", "invitations"),
     Index("ix_invitation_events_account", "account_id", "invitation_id", "id"),
     Index("ix_invitation_events_at", "at"),  # retention
 )
@@ -313,18 +350,18 @@ export_cursors = Table(
     "export_cursors", metadata,
     # A batch consumer's position in a campaign's response stream (e.g. "crm-nightly").
     Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
-    Column("campaign_id", Id, ForeignKey("campaigns.id"), primary_key=True),
+    Column("campaign_id", Id, primary_key=True),
     Column("name", String(100), primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    _owned_by("export_cursors", "campaign_id", "campaigns"),
 )
 
 
 dump_files = Table(
     "dump_files", metadata,
-    _id(),
-    _account(),
-    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    *_owned_row(),
+    Column("campaign_id", Id, nullable=False),
     Column("name", String(200), nullable=False),
     Column("format", String(8), nullable=False),
     Column("gzip", Boolean, nullable=False),
@@ -334,6 +371,7 @@ dump_files = Table(
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    _owned_by("dump_files", "campaign_id", "campaigns"),
     UniqueConstraint("account_id", "name", name="uq_dump_files_account_name"),
     Index("ix_dump_files_campaign", "campaign_id", "created_at"),
 )
@@ -349,14 +387,13 @@ webhook_secrets = Table(
 
 outbox = Table(
     "outbox", metadata,
-    _id(),
-    _account(),
+    *_owned_row(),
     Column("kind", String(16), nullable=False),            # webhook (crm, notification later)
     Column("event", String(64), nullable=False),
     Column("target", String(2000), nullable=False),
     Column("payload", JSON, nullable=False),
     # Sent with every attempt, so that a receiver can drop a repeat.
-    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("idempotency_key", String(100), nullable=False),
     Column("state", String(16), nullable=False),            # pending, delivered, dead
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -366,7 +403,7 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
     Index("ix_outbox_due", "account_id", "next_attempt_at", **_where("state", ("pending",))),
-    Index("ix_outbox_account", "account_id", "id"),
+    UniqueConstraint("account_id", "idempotency_key", name="uq_outbox_account_idempotency_key"),
     Index("ix_outbox_delivered", "delivered_at", **_where("state", ("delivered",))),  # retention
 )
 

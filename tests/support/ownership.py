@@ -20,12 +20,14 @@ from service.storage.tables import metadata
 GLOBAL_TABLES = {
     "accounts": "the accounts themselves: a reference table",
     "auth_failures": "counted per client address, before any account is known",
+    "directory": "identifiers that arrive without their account: a reference table",
 }
 ACCOUNT_OWNED = frozenset(metadata.tables) - frozenset(GLOBAL_TABLES)
 #: Repository methods whose statements read across accounts, and why each may.
 GLOBAL_STATEMENTS = {
-    "DirectoryRepository.account_of_key": "a key id arrives without its account",
-    "DirectoryRepository.account_of_campaign": "an open link names its campaign only",
+    "DirectoryRepository._account_of": "key ids and open links' public ids arrive without "
+                                       "their account: the directory names it, or for a row "
+                                       "of the release before it the row itself",
     "DirectoryRepository.account_of_campaign_id": "the operator names a campaign by id only",
     "DirectoryRepository.account_of_nonce": "tokens issued before they named their account",
     "CampaignRepository.due_dumps": "which campaigns have a dump due: one scan a worker round, "

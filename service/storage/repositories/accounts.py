@@ -13,6 +13,7 @@ from service.storage.tables import (
     audit_log,
     auth_failures,
     campaigns,
+    directory,
     invitations,
 )
 
@@ -34,17 +35,30 @@ class AccountRepository(Repository):
 
 class DirectoryRepository(Repository):
     """Identifiers that arrive without their account, resolved to it: the only look-ups by
-    identifier across accounts. Each reads one column of one row by a unique key, so it
-    can become a small reference table beside the distributed ones (docs/scale.md)."""
+    identifier across accounts. Key ids and public ids are read from ``directory``, a
+    reference table beside the distributed ones (docs/scale.md)."""
+
+    def add(self, kind: str, identifier: str, account_id: int) -> None:
+        """Name ``identifier``'s account, in the transaction that writes the row it names
+        (its primary key makes the identifier unique across accounts)."""
+        self.connection.execute(insert(directory).values(
+            kind=kind, identifier=identifier, account_id=account_id))
+
+    def _account_of(self, kind: str, identifier: str, column) -> int | None:
+        account_id = self.connection.execute(select(directory.c.account_id).where(
+            directory.c.kind == kind, directory.c.identifier == identifier)).scalar()
+        if account_id is not None:
+            return account_id
+        # A row written by the release before the directory, during a rolling upgrade.
+        return self.connection.execute(select(column.table.c.account_id).where(
+            column == identifier)).scalar()
 
     def account_of_key(self, key_id: str) -> int | None:
-        return self.connection.execute(select(api_keys.c.account_id).where(
-            api_keys.c.key_id == key_id)).scalar()
+        return self._account_of("key", key_id, api_keys.c.key_id)
 
     def account_of_campaign(self, public_id: str) -> int | None:
         """The account of an open link's campaign."""
-        return self.connection.execute(select(campaigns.c.account_id).where(
-            campaigns.c.public_id == public_id)).scalar()
+        return self._account_of("campaign", public_id, campaigns.c.public_id)
 
     def account_of_campaign_id(self, campaign_id: int) -> int | None:
         """The account of a campaign the operator names by id on the command line."""
@@ -60,6 +74,7 @@ class DirectoryRepository(Repository):
 class KeyRepository(Repository):
     def add(self, account_id: int, key_id: str, secret_hash: str, scopes: list[str], label: str,
             now: datetime, expires_at: datetime | None) -> None:
+        DirectoryRepository(self.connection).add("key", key_id, account_id)
         self.connection.execute(insert(api_keys).values(
             account_id=account_id, key_id=key_id, secret_hash=secret_hash,
             scopes=" ".join(scopes), label=label, created_at=now, expires_at=expires_at))

@@ -64,7 +64,7 @@ def _apply(allowed: tuple[str, ...], leased: bool):
 @prebuilt
 def _add(dialect: str):
     return (insert_of(dialect, invitations)
-            .on_conflict_do_nothing(index_elements=["campaign_id", "event_id"])
+            .on_conflict_do_nothing(index_elements=["account_id", "campaign_id", "event_id"])
             .returning(invitations.c.id, invitations.c.nonce))
 
 
@@ -142,12 +142,13 @@ class InvitationRepository(Repository):
         """
         ids: dict[bytes, int] = {}
         for chunk in chunks(new):
-            result = self.connection.execute(_add(self.connection.dialect.name), [{"account_id": account_id, "campaign_id": i.campaign_id,
-                  "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
-                  "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
-                  "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at,
-                  "attributes": i.attributes}
-                 for i in chunk])
+            result = self.connection.execute(_add(self.connection.dialect.name), [
+                {"account_id": account_id, "campaign_id": i.campaign_id,
+                 "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
+                 "event_id": i.event_id, "status": i.status, "created_at": i.created_at,
+                 "send_at": i.send_at, "sent_at": i.sent_at, "expires_at": i.expires_at,
+                 "attributes": i.attributes}
+                for i in chunk])
             ids.update((bytes(nonce), invitation_id) for invitation_id, nonce in result)
         if len(ids) < len(new):
             raise DuplicateEvent("An event id of this call was recorded concurrently.")

@@ -56,7 +56,7 @@ _NEXT_POSITION = (update(accounts).where(accounts.c.id == bindparam("of_account"
 @prebuilt
 def _add(dialect: str):
     return (insert_of(dialect, responses)
-            .on_conflict_do_nothing(index_elements=["campaign_id", "submission_key"])
+            .on_conflict_do_nothing(index_elements=["account_id", "campaign_id", "submission_key"])
             .returning(responses.c.id))
 
 

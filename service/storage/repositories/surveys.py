@@ -9,6 +9,7 @@ from sqlalchemy.engine import Row
 from service.domain.distribution import Campaign
 from service.domain.surveys import Question, Survey
 from service.storage.records import AttributeDefinitionRecord
+from service.storage.repositories.accounts import DirectoryRepository
 from service.storage.repositories.base import Repository
 from service.storage.tables import attribute_definitions, campaigns, survey_versions, surveys
 
@@ -120,6 +121,7 @@ def _campaign(row: Row) -> Campaign:
 class CampaignRepository(Repository):
     def add(self, account_id: int, campaign: Campaign, now: datetime) -> int:
         values = {name: getattr(campaign, name) for name in _CAMPAIGN_FIELDS}
+        DirectoryRepository(self.connection).add("campaign", campaign.public_id, account_id)
         return self.connection.execute(insert(campaigns).values(
             account_id=account_id, public_id=campaign.public_id, created_at=now, updated_at=now,
             **values).returning(campaigns.c.id)).scalar_one()
