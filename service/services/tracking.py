@@ -81,10 +81,43 @@ def get_tracking_url(rt: Runtime, principal: Principal,
     if attributes:
         with rt.uow(read_only=True) as uow:
             check_attributes(uow.attributes.all(principal.account_id), attributes)
+    if not request.event_id:
+        again = _open_link_again(rt, principal, request, email, params, attributes)
+        if again is not None:
+            return again
     # One row, looked up every time: a repeat of an earlier event is answered before
     # anything is written (a new link for the email would differ from the first).
     return once_per_event(lambda _look_up: _issue_link(rt, principal, request, email, params,
                                                        attributes), 1)
+
+
+def _open_link_again(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequest,
+                     email: str, params: dict[str, str],
+                     attributes: dict[str, str]) -> m.TrackingUrl | None:
+    """The link of an open send asked for again (without an event id), read without the
+    write lock: what _issue_link answers when it has nothing to write (an active campaign,
+    a contact the request does not change). None leaves every other case to _issue_link,
+    so the answers stay the same; SQLite readers then never queue behind writers."""
+    now = rt.clock()
+    with rt.uow(read_only=True) as uow:
+        campaign = get_campaign_of(uow, principal, request.campaign_id)
+        contact = uow.contacts.get_by_email(principal.account_id, email)
+        if (campaign.status != "active" or contact is None or contact.unsubscribed
+                or request.crm_id is not None and request.crm_id != contact.crm_id
+                or {**contact.attributes, **attributes} != contact.attributes):
+            return None
+        latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
+    return tracking_result(rt, latest, now) \
+        if _same_open_send(latest, params, attributes, now) else None
+
+
+def _same_open_send(latest: Invitation | None, params: dict[str, str],
+                    attributes: dict[str, str], now: datetime) -> bool:
+    """The contact's latest send of the campaign is open and asked for again: the same
+    parameters, and no attribute that differs from those of that send (other attributes,
+    say another store, make it another transaction with its own link)."""
+    return (latest is not None and latest.is_open(now) and latest.params == params
+            and attributes.items() <= latest.attributes.items())
 
 
 def once_per_event(attempt: Callable[[bool], T], events: int) -> T:
@@ -129,10 +162,7 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
             raise Unsubscribed(f"{email} has unsubscribed from your surveys.")
         if change.state != "created":  # a new contact has no invitations yet
             latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
-            # The same open send again; attributes that differ from those of that
-            # send make it another transaction (say, another store), with its own link.
-            if (latest is not None and latest.is_open(now) and latest.params == params
-                    and attributes.items() <= latest.attributes.items()):
+            if _same_open_send(latest, params, attributes, now):
                 uow.commit()  # keep the contact's new crm id
                 return tracking_result(rt, latest, now)
             check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)

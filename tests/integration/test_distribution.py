@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from service.domain.errors import Conflict, ValidationError
 from tests.conftest import call
@@ -127,6 +127,34 @@ def test_non_responders_are_the_open_invitations(rt, admin, clock, new_campaign)
     assert listed.invitations[0].url == links[0].url
     clock.advance(days=10)
     assert call(rt, admin, "ListNonResponders", campaign_id=campaign_id).total == 0
+
+
+def test_asking_again_for_an_open_link_reads_without_the_write_lock(rt, admin, engine,
+                                                                    new_campaign):
+    campaign_id = new_campaign()
+    first = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="o@example.com",
+                 crm_id="C-1", params=[m.Param("ticket", "T-1")])
+    seen: list[str] = []
+
+    def watch(conn, cursor, statement, *rest):
+        seen.append(statement.split()[0] + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
+
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        again = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
+                     email="O@example.com", crm_id="C-1", params=[m.Param("ticket", "T-1")])
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert (again.url, again.invitation_id) == (first.url, first.invitation_id)
+    assert set(seen) <= {"BEGIN", "SELECT"}          # no BEGIN IMMEDIATE, nothing written
+    # What would change the contact, or another send, still goes the writing way.
+    moved = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="o@example.com",
+                 crm_id="C-2", params=[m.Param("ticket", "T-1")])
+    assert moved.invitation_id == first.invitation_id
+    assert call(rt, admin, "GetContact", email="o@example.com").crm_id == "C-2"
+    other = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="o@example.com",
+                 params=[m.Param("ticket", "T-2")])
+    assert other.invitation_id != first.invitation_id
 
 
 def test_update_campaign_changes_only_what_is_given(rt, admin, new_campaign):

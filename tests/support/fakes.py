@@ -49,6 +49,9 @@ class FakeContacts:
         return next((c for (account, _), c in self.rows.items()
                      if account == account_id and c.id == contact_id), None)
 
+    def get_by_email(self, account_id: int, email: str) -> Contact | None:
+        return self.rows.get((account_id, email))
+
     def upsert(self, account_id: int, email: str, crm_id: str | None,
                attributes: dict[str, str], now: datetime) -> ContactChange:
         return self.upsert_many(account_id, [(email, crm_id, attributes)], now)[email]
