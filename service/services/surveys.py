@@ -130,12 +130,9 @@ def surveys_of_campaigns(uow, account_id: int, campaign_ids: set[int]
                          ) -> dict[int, Survey | None]:
     """The survey of each campaign with the questions of all its versions (None for a
     campaign that is not the account's)."""
-    surveys: dict[int, Survey | None] = {}
-    for campaign_id in campaign_ids:
-        campaign = uow.campaigns.get(account_id, campaign_id)
-        surveys[campaign_id] = uow.surveys.for_reports(account_id, campaign.survey_id) \
-            if campaign else None
-    return surveys
+    found = uow.surveys.for_reports_of_campaigns(account_id, sorted(campaign_ids)) \
+        if campaign_ids else {}
+    return {campaign_id: found.get(campaign_id) for campaign_id in campaign_ids}
 
 
 @operation("CreateCampaign", scope="admin", audited=True, errors=(NotFound, ValidationError))

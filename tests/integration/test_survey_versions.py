@@ -94,3 +94,19 @@ def test_each_response_keeps_its_version_and_reports_span_versions(rt, admin, su
                      answers=[m.Answer("speed", "5")])
     assert [(a.key, a.value) for a in corrected.answers] == [
         ("nps", "10"), ("speed", "5"), ("comment", "quick")]
+
+
+def test_contact_results_show_every_versions_answers_in_the_newest_question_order(rt, admin,
+                                                                                  survey):
+    survey_id, campaign_id = survey
+    answer(rt, admin, campaign_id, "v@example.com", nps="9", speed="4", comment="fine")
+    call(rt, admin, "UpdateSurvey", survey_id=survey_id, questions=[FIRST[2], FIRST[0]])
+    other_survey = call(rt, admin, "CreateSurvey", title="single version", language="en",
+                        questions=[FIRST[2]]).survey_id
+    other = call(rt, admin, "CreateCampaign", survey_id=other_survey, name="d").campaign_id
+    answer(rt, admin, other, "v@example.com", comment="second")
+    results = {r.campaign_id: [(a.key, a.value) for a in r.answers]
+               for r in call(rt, admin, "GetContactResults", email="v@example.com").results}
+    # version 2's questions in its order first, then those only version 1 had
+    assert results == {campaign_id: [("comment", "fine"), ("nps", "9"), ("speed", "4")],
+                       other: [("comment", "second")]}

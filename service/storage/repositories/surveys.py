@@ -22,6 +22,13 @@ _EARLIER_VERSIONS = (select(survey_versions)
                      .order_by(survey_versions.c.version))
 _CAMPAIGN = select(campaigns).where(campaigns.c.account_id == bindparam("account_id"),
                                     campaigns.c.id == bindparam("id"))
+#: The survey of each of some campaigns of an account (a report's answers are read by it).
+_SURVEYS_OF_CAMPAIGNS = (
+    select(campaigns.c.id.label("campaign_id"), surveys)
+    .join(surveys, (surveys.c.account_id == campaigns.c.account_id)
+          & (surveys.c.id == campaigns.c.survey_id))
+    .where(campaigns.c.account_id == bindparam("account_id"),
+           campaigns.c.id.in_(bindparam("campaign_ids", expanding=True))))
 _PUBLIC_CAMPAIGN = select(campaigns).where(campaigns.c.account_id == bindparam("account_id"),
                                            campaigns.c.public_id == bindparam("public_id"))
 
@@ -89,6 +96,19 @@ class SurveyRepository(Repository):
         if current is None or current.version == 1:   # a first version has no earlier ones
             return current
         return current.with_questions_of(self.earlier_versions(account_id, survey_id))
+
+    def for_reports_of_campaigns(self, account_id: int,
+                                 campaign_ids: list[int]) -> dict[int, Survey]:
+        """for_reports of the survey of each campaign, by campaign id, in one statement
+        (and one more per survey that has earlier versions); another account's campaigns
+        are left out."""
+        found = {}
+        for row in self.connection.execute(_SURVEYS_OF_CAMPAIGNS, {
+                "account_id": account_id, "campaign_ids": campaign_ids}):
+            survey = _survey(row)
+            found[row.campaign_id] = survey if survey.version == 1 else \
+                survey.with_questions_of(self.earlier_versions(account_id, survey.id))
+        return found
 
     def get(self, account_id: int, survey_id: int) -> Survey | None:
         row = self.connection.execute(_SURVEY, {"account_id": account_id,
