@@ -1,13 +1,17 @@
 """Profile one kind of call in process (no HTTP), on a fresh SQLite database.
 
-    python bench/profile_call.py soap-add [--calls 500] [--top 30]
+    python bench/profile_call.py soap-add [--calls 500] [--top 30] [--no-profile] [--sql]
 
 Kinds: soap-add, rpc-add, soap-link, rpc-link, soap-campaign, and the reads of an
 answered contact: rpc-campaign, soap-results, rpc-results, soap-open, rpc-open
 (GetTrackingUrl of its invitation, already open), page-get (its survey page); and
-rpc-record, soap-record, page-post: a new link, then its answer (subtract rpc-link). Prints the mean wall
-and CPU time per call (CPU time is what to compare on a busy machine) and cProfile's top functions by cumulative time. A tool for
-finding where the time goes; the figures that count come from bench/run.py.
+rpc-record, soap-record, page-post: a new link, then its answer (subtract rpc-link).
+
+Prints the mean wall and CPU time per call (CPU time is what to compare on a busy
+machine) and the part of that CPU time spent in the application (the rest is this
+client's own encoding and parsing); then cProfile's top functions by cumulative time,
+or with --sql the statements one call runs. A tool for finding where the time goes;
+the figures that count come from bench/run.py.
 """
 from __future__ import annotations
 
@@ -57,6 +61,8 @@ def main() -> None:
     key = create_account_key(app.runtime, "bench", ["admin"])
     auth = "Basic " + b64encode(f"{key.key_id}:{key.secret}".encode()).decode()
 
+    server_cpu = [0.0]   # the application's own CPU time, without the client's
+
     def post(path: str, data: bytes, content_type: str = "text/xml", extra=None,
              method: str = "POST") -> bytes:
         environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
@@ -67,7 +73,9 @@ def main() -> None:
                    "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": sys.stderr}
         environ.update(extra or {})
         status = []
+        started = time.process_time()
         body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+        server_cpu[0] += time.process_time() - started
         assert status[0].startswith("200"), (status, body[:500])
         return body
 
@@ -154,6 +162,7 @@ def main() -> None:
         print("\n".join(f"{n}. {s}" for n, s in enumerate(seen, 1)))
         return
     profiler = cProfile.Profile()
+    server_cpu[0] = 0.0
     started, cpu = time.perf_counter(), time.process_time()
     if not args.no_profile:
         profiler.enable()
@@ -162,7 +171,8 @@ def main() -> None:
     profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"{args.kind}: {elapsed / args.calls * 1000:.2f} ms per call, "
-          f"{cpu / args.calls * 1000:.2f} ms CPU "
+          f"{cpu / args.calls * 1000:.2f} ms CPU, "
+          f"{server_cpu[0] / args.calls * 1000:.2f} ms of it in the application "
           f"({'profiled' if not args.no_profile else 'not profiled'})")
     if not args.no_profile:
         out = io.StringIO()
