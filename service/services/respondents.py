@@ -181,8 +181,8 @@ def _invitation_of(rt: Runtime, uow, token: str
     if invitation is None:
         return None
     account_id = invitation.account_id
-    campaign = uow.campaigns.get(account_id, invitation.campaign_id)
-    return account_id, invitation, campaign, uow.surveys.get(account_id, campaign.survey_id)
+    campaign, survey = uow.campaigns.with_survey(account_id, invitation.campaign_id)
+    return account_id, invitation, campaign, survey
 
 
 def _campaign_of(uow, public_id: str) -> tuple[int, Campaign, Survey] | None:

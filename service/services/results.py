@@ -111,8 +111,8 @@ def record_response(rt: Runtime, principal: Principal,
             invitation = uow.invitations.get(principal.account_id, request.invitation_id)
         if invitation is None:
             raise NotFound("No such invitation in your account.")
-        campaign = get_campaign_of(uow, principal, invitation.campaign_id)
-        survey = uow.surveys.get(principal.account_id, campaign.survey_id)
+        campaign, survey = uow.campaigns.with_survey(principal.account_id,
+                                                     invitation.campaign_id)
         response_id = record_answers(uow, principal.account_id, campaign, survey, invitation,
                                      answers_by_key(request.answers), extra, now,
                                      rt.dashboard_url(campaign.id))

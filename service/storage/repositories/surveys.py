@@ -29,6 +29,13 @@ _SURVEYS_OF_CAMPAIGNS = (
           & (surveys.c.id == campaigns.c.survey_id))
     .where(campaigns.c.account_id == bindparam("account_id"),
            campaigns.c.id.in_(bindparam("campaign_ids", expanding=True))))
+#: A campaign and its survey in one row, the survey's columns named survey__<name>.
+_CAMPAIGN_AND_SURVEY = (
+    select(campaigns, *[column.label(f"survey__{column.name}") for column in surveys.c])
+    .join(surveys, (surveys.c.account_id == campaigns.c.account_id)
+          & (surveys.c.id == campaigns.c.survey_id))
+    .where(campaigns.c.account_id == bindparam("account_id"),
+           campaigns.c.id == bindparam("id")))
 _PUBLIC_CAMPAIGN = select(campaigns).where(campaigns.c.account_id == bindparam("account_id"),
                                            campaigns.c.public_id == bindparam("public_id"))
 
@@ -44,6 +51,16 @@ def _content(survey: Survey) -> dict:
             "thank_you": survey.thank_you,
             "allow_language_override": survey.allow_language_override,
             "questions": _questions(survey)}
+
+
+class _Prefixed:
+    """The columns of a row whose names carry ``prefix``, by their own names."""
+
+    def __init__(self, row: Row, prefix: str) -> None:
+        self.row, self.prefix = row, prefix
+
+    def __getattr__(self, name: str):
+        return getattr(self.row, self.prefix + name)
 
 
 def _survey(row: Row, survey_id: int | None = None) -> Survey:
@@ -150,6 +167,13 @@ class CampaignRepository(Repository):
         row = self.connection.execute(_CAMPAIGN, {"account_id": account_id,
                                                   "id": campaign_id}).first()
         return _campaign(row) if row else None
+
+    def with_survey(self, account_id: int, campaign_id: int) -> tuple[Campaign, Survey] | None:
+        """A campaign of the account and its survey as it is now, in one statement (what
+        answering an invitation reads on every call)."""
+        row = self.connection.execute(_CAMPAIGN_AND_SURVEY, {"account_id": account_id,
+                                                             "id": campaign_id}).first()
+        return (_campaign(row), _survey(_Prefixed(row, "survey__"))) if row else None
 
     def update(self, campaign: Campaign, now: datetime) -> None:
         self.connection.execute(update(campaigns).where(
