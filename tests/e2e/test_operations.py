@@ -26,7 +26,8 @@ def get(url: str, headers: dict[str, str] | None = None):
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, dict(answer.headers), answer.read().decode()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
+        with error:   # an HTTPError holds the answer open until closed
+            return error.code, dict(error.headers), error.read().decode()
 
 
 def scrape(live_server) -> dict[tuple[str, frozenset], float]:

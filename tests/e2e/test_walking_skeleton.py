@@ -150,9 +150,10 @@ def test_server_log_holds_no_secret_token_or_email(live_server):
                      params=[{"name": "ticket", "value": "T-LOG"}])
     token = link["url"].rsplit("/", 1)[1]
     try:
-        urllib.request.urlopen(f"{link['url']}?crm=secret-param", timeout=10).read()
-    except urllib.error.HTTPError:
-        pass  # the page itself is another issue's; its request line is what is logged
+        with urllib.request.urlopen(f"{link['url']}?crm=secret-param", timeout=10) as page:
+            page.read()
+    except urllib.error.HTTPError as error:
+        error.close()  # the page itself is another issue's; its request line is what is logged
     # the worker writes its access line after answering
     wait_until(lambda: "/s/<token>" in live_server.log(), 30, "the access line of /s/<token>")
     log = live_server.log()
