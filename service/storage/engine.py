@@ -1,7 +1,9 @@
 """Engines configured for safe concurrent use by several processes."""
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event
+import sqlite3
+
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 
 #: Connection option a read-only unit of work sets so SQLite does not take the write lock.
@@ -48,9 +50,14 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(connection) -> None:
         # A deferred transaction that later writes gets SQLITE_BUSY at once,
         # whatever the timeout; IMMEDIATE waits for the write lock up front.
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        statement = "BEGIN" if connection.get_execution_options().get(READ_ONLY) \
+            else "BEGIN IMMEDIATE"
+        # Straight to the driver: SQLAlchemy's statement machinery costs more than the
+        # BEGIN itself on every unit of work. Its failure (the lock not free in time)
+        # is wrapped as SQLAlchemy wraps any driver error, so it is classified the same.
+        try:
+            connection.connection.driver_connection.execute(statement)
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
     return engine
