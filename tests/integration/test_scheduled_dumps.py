@@ -174,6 +174,9 @@ def test_a_dump_whose_claim_was_taken_over_while_writing_is_not_listed_and_the_r
     monkeypatch.setattr(dump_service, "claim_scheduled", lease_lost_while_writing)
     assert run_scheduled_dumps(rt) == 1
     assert dumped_campaigns(rt, admin) == [i for i in ids if i not in taken_over]
+    unlisted = f"campaign-{taken_over[0]}-20261102T100000Z.csv"
+    assert rt.dump_store.path(admin.account_id, unlisted).exists()
+    assert dump_service.open_dump_file(rt, admin, unlisted) is None   # written, never served
 
 
 def test_a_dump_that_failed_midway_is_repeated_once_its_lease_is_over(rt, admin, clock,
