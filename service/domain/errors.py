@@ -125,8 +125,8 @@ class Unavailable(DomainError):
     code = "Unavailable"
     side = "Server"
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(self, message: str, retry_after: int = 5, **details: object) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
         self.retry_after = retry_after
 
 
