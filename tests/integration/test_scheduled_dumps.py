@@ -26,6 +26,10 @@ UTC = timezone.utc
     ("daily", "02:00", datetime(2026, 11, 2, 1, 0, tzinfo=UTC), datetime(2026, 11, 2, 2, 0, tzinfo=UTC)),
     ("daily", "02:00", datetime(2026, 11, 2, 2, 0, tzinfo=UTC), datetime(2026, 11, 3, 2, 0, tzinfo=UTC)),
     ("weekly", "23:30", datetime(2026, 11, 4, 9, 0, tzinfo=UTC), datetime(2026, 11, 9, 23, 30, tzinfo=UTC)),
+    # on a Monday, later that day; seconds and fractions of the moment are dropped
+    ("weekly", "23:30", datetime(2026, 11, 9, 9, 0, tzinfo=UTC), datetime(2026, 11, 9, 23, 30, tzinfo=UTC)),
+    ("daily", "02:00", datetime(2026, 11, 2, 1, 0, 30, 250, tzinfo=UTC),
+     datetime(2026, 11, 2, 2, 0, tzinfo=UTC)),
     ("", "02:00", datetime(2026, 11, 4, 9, 0, tzinfo=UTC), None),
 ])
 def test_next_dump_time(every, at, after, expected):

@@ -66,6 +66,11 @@ def test_the_allowlist_admits_its_networks_over_http_too():
             "http://crm.internal/x", "endpoint")
 
 
+def test_an_allowlisted_network_may_be_written_with_any_address_in_it():
+    assert parse_allowlist("10.1.2.3/8, fd00::1/8") == (ipaddress.ip_network("10.0.0.0/8"),
+                                                        ipaddress.ip_network("fd00::/8"))
+
+
 def test_a_name_that_does_not_resolve_is_configurable_and_checked_at_delivery():
     def unknown(host, port):
         raise OSError("Name or service not known")
