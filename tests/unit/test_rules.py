@@ -123,6 +123,11 @@ def test_quarantine_ends_n_days_after_the_last_invitation():
     assert quarantine_end(NOW, 30) == NOW + timedelta(days=30)
 
 
+@pytest.mark.parametrize("valid_days, expiry", [(30, NOW + timedelta(days=30)), (0, None)])
+def test_a_new_link_works_for_the_campaigns_days_or_forever_without_them(valid_days, expiry):
+    assert Campaign(survey_id=1, name="x", link_valid_days=valid_days).link_expiry(NOW) == expiry
+
+
 def test_invitation_expires_at_its_expiry():
     invitation = Invitation(campaign_id=1, contact_id=1, nonce=b"n", params={}, status="sent",
                             created_at=NOW, expires_at=NOW + timedelta(days=1))
