@@ -187,11 +187,11 @@ def contact_results(rt: Runtime, principal: Principal, contact_id: int) -> m.Con
 def export_record(survey: Survey | None, row) -> m.ExportRecord:
     """A response as ExportResponses gives it: the response record, typed for the doors
     (which carry date-times as date-times, not as text)."""
-    record = response_record(row, survey)
+    record = response_record(row, survey)   # its answers already in survey order
     return m.ExportRecord(**{
         **record, "cursor": format_cursor(row.position), "submitted_at": row.submitted_at,
         "survey_version": row.survey_version,
-        "updated_at": row.updated_at, "answers": answer_list(survey, record["answers"]),
+        "updated_at": row.updated_at, "answers": answer_list(None, record["answers"]),
         "params": param_list(record["params"]), "extra_params": param_list(record["extra_params"])})
 
 

@@ -10,7 +10,8 @@ from service.domain.errors import NotFound, Unauthorized, ValidationError
 from service.services import Principal
 from service.services.messages import ApiKeyInfo
 from service.services.keys import (account_principal, authenticate, create_account_key,
-                                   has_accounts, rotate_account_key)
+                                   has_accounts, principal_of_key, rotate_account_key,
+                                   rotation_request)
 from tests.conftest import call
 
 
@@ -158,3 +159,24 @@ def test_a_call_without_credentials_is_told_how_to_authenticate(rt):
         authenticate(rt, None)
     assert refused.value.message == ("Authentication required: send HTTP Basic credentials "
                                      "KEYID:SECRET (or a WS-Security UsernameToken on SOAP).")
+
+
+def test_a_session_is_its_own_keys_principal_until_the_key_expires(rt, clock):
+    first = create_account_key(rt, "acme", ["read"])
+    second = create_account_key(rt, "acme", ["trigger", "read"])
+    rotate_account_key(rt, "acme", first.key_id, timedelta(hours=1))  # first expires in an hour
+    acme = account_principal(rt, "acme").account_id
+    assert principal_of_key(rt, first.key_id) == Principal(acme, first.key_id, frozenset({"read"}))
+    assert principal_of_key(rt, second.key_id) == Principal(acme, second.key_id,
+                                                            frozenset({"trigger", "read"}))
+    clock.advance(hours=1)
+    with pytest.raises(Unauthorized) as ended:
+        principal_of_key(rt, first.key_id)
+    assert ended.value.message == "Your session has ended: sign in again."
+    assert principal_of_key(rt, second.key_id).key_id == second.key_id
+
+
+def test_a_rotation_asked_for_on_a_page_names_the_callers_own_account(rt, admin):
+    with pytest.raises(NotFound) as refused:
+        rotation_request(rt, admin, "fl_0000000000000000", timedelta(hours=1))
+    assert refused.value.message == "No API key 'fl_0000000000000000' in your account."

@@ -108,6 +108,16 @@ def test_repeated_failures_from_one_address_are_throttled_but_valid_keys_still_p
         authenticate(rt, Credentials(admin_key.key_id, "wrong"), "203.0.113.9")
 
 
+def test_addresses_alike_in_their_first_64_characters_are_throttled_as_one(rt):
+    unknown_key = Credentials("fl_0000000000000000", "wrong")   # counted per address only
+    stem = "2001:db8::" + "f" * 54
+    for attempt in range(THROTTLE_LIMIT):
+        with pytest.raises(Unauthorized):
+            authenticate(rt, unknown_key, f"{stem}{attempt}")
+    with pytest.raises(TooManyRequests):
+        authenticate(rt, unknown_key, f"{stem}x")
+
+
 def test_failures_for_one_key_from_many_addresses_are_throttled_but_the_key_still_passes(
         rt, admin_key, clock):
     wrong = Credentials(admin_key.key_id, "wrong")

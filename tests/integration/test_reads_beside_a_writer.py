@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 
 from service.domain.credentials import Credentials
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, Unavailable
 from service.services import OPERATIONS, Runtime, invoke
-from service.services import dumps, keys
+from service.services import dumps, keys, results
 from service.services import messages as m
 from service.services.schema import from_plain
 from service.storage import engine as engines
@@ -29,10 +29,13 @@ READ_OPERATIONS = sorted([name for name, op in OPERATIONS.items() if op.scope ==
 READ_HELPERS = {
     "plan and records of a dump": lambda rt, s: list(
         dumps.records(rt, dumps.plan_dump(rt, s.admin, s.campaign_id))),
+    "plan of a dump that continues a named cursor": lambda rt, s: dumps.plan_dump(
+        rt, s.admin, s.campaign_id, cursor_name="nightly"),
     "operator_principal": lambda rt, s: dumps.operator_principal(rt, s.campaign_id),
     "open_dump_file": lambda rt, s: dumps.open_dump_file(rt, s.admin, "x.csv"),
     "run_scheduled_dumps with none due": lambda rt, s: dumps.run_scheduled_dumps(rt),
     "authenticate a recently used key": lambda rt, s: keys.authenticate(rt, s.key),
+    "contact_results": lambda rt, s: results.contact_results(rt, s.admin, 1),
     "has_accounts": lambda rt, s: keys.has_accounts(rt),
     "account_principal": lambda rt, s: keys.account_principal(rt, "acme"),
     "rotate_account_key of an unknown key": lambda rt, s: keys.rotate_account_key(
@@ -71,6 +74,8 @@ def beside_a_writer(engine, clock, tmp_path, monkeypatch, seeded):
 def answers(read) -> None:
     try:
         read()
+    except Unavailable:
+        raise  # the wait for the write lock ran out: this read waited for the writer
     except DomainError:
         pass  # an answer, even a refusal, is not a wait for the lock
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -110,3 +111,15 @@ def test_contact_results_show_every_versions_answers_in_the_newest_question_orde
     # version 2's questions in its order first, then those only version 1 had
     assert results == {campaign_id: [("comment", "fine"), ("nps", "9"), ("speed", "4")],
                        other: [("comment", "second")]}
+
+
+def test_an_earlier_versions_answers_are_dumped_and_exported_in_the_newest_question_order(
+        rt, admin, survey):
+    survey_id, campaign_id = survey
+    answer(rt, admin, campaign_id, "a@example.com", nps="10", speed="4", comment="quick")
+    call(rt, admin, "UpdateSurvey", survey_id=survey_id, questions=FIRST[::-1])
+    plan = plan_dump(rt, admin, campaign_id)
+    [line] = b"".join(dump_chunks(plan, dump_rows(rt, plan, "jsonl"), "jsonl")).splitlines()
+    assert list(json.loads(line)["answers"]) == ["comment", "speed", "nps"]
+    [record] = call(rt, admin, "ExportResponses", campaign_id=campaign_id).records
+    assert [a.key for a in record.answers] == ["comment", "speed", "nps"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +15,7 @@ from service.domain.crm import contact_update, slug
 from service.domain.distribution import Campaign
 from service.domain.errors import (DomainError, InvalidEmail, Quarantined, ValidationError,
                                    all_error_classes)
-from service.domain.mail import compose, notification, render
+from service.domain.mail import compose, message_key, notification, render
 from service.domain.surveys import AnswerErrors, Question, Survey
 from service.domain.tokens import make_token, split_token
 from service.domain.webhooks import headers, new_secret, signature
@@ -129,6 +130,13 @@ def test_html_mail_ends_with_an_escaped_unsubscribe_link_and_one_click_headers()
     assert mail.headers == {"List-Unsubscribe": "<http://x/u/T?a=1&b=2>",
                             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     assert compose("reminder", {}, "fr", "a@example.com", VALUES).html is None
+
+
+def test_a_message_id_key_is_128_bits_of_hex_stable_per_mail_and_secret():
+    key = message_key(KEY, "invitation:7:0")
+    assert re.fullmatch("[0-9a-f]{32}", key)
+    assert key == message_key(KEY, "invitation:7:0")
+    assert key not in {message_key(KEY, "invitation:7:1"), message_key(b"other", "invitation:7:0")}
 
 
 def test_notification_names_who_answered_what_in_survey_order():

@@ -237,6 +237,10 @@ def test_embedded_parameters_are_refused_in_the_field_they_came_in(params, messa
     assert refusal(lambda: clean_params(params, "extra")) == (message, "extra")
 
 
+def test_embedded_parameters_are_refused_in_the_params_field_unless_told_another():
+    assert refusal(lambda: clean_params({"a/b": "v"}))[1] == "params"
+
+
 def test_embedded_parameters_at_their_limits_are_accepted_as_a_copy():
     params = {f"p{i}": "v" for i in range(49)}
     params.update({"Ab9_-." + "p" * 58: "v" * 1000})

@@ -8,7 +8,7 @@ import pytest
 from service.domain.cursors import format_cursor, parse_cursor
 from service.domain.distribution import Campaign, Invitation, clean_params, quarantine_end
 from service.domain.errors import InvalidEmail, ValidationError
-from service.domain.surveys import Question, Survey, normalize_email, nps_category
+from service.domain.surveys import Question, Survey, normalize_email, nps_category, nps_margin
 
 NOW = datetime(2026, 11, 2, tzinfo=timezone.utc)
 
@@ -34,6 +34,32 @@ def test_invalid_emails_are_refused(raw):
     (9, "promoter"), (10, "promoter")])
 def test_nps_category_boundaries(score, category):
     assert nps_category(score) == category
+
+
+@pytest.mark.parametrize("promoters, detractors, scored, margin", [
+    (6, 2, 10, 49.6),     # p = .6, d = .2: 196 * sqrt((.8 - .16) / 10) = 49.58...
+    (1, 1, 4, 69.3),      # p = d: the variance is p + d alone
+    (30, 50, 200, 8.7),
+    (10, 0, 10, 0.0),     # everyone a promoter: no spread
+    (0, 0, 0, None),      # nothing scored: no interval
+])
+def test_the_nps_margin_is_the_95_percent_half_width_in_tenths_of_a_point(
+        promoters, detractors, scored, margin):
+    assert nps_margin(promoters, detractors, scored) == margin
+
+
+def test_a_report_survey_takes_questions_only_earlier_versions_had_newest_version_first():
+    current = Survey("t", "en", (Question("a", "nps", "How likely?"),), version=3)
+    first = Survey("t", "en", (Question("a", "nps", "?"), Question("gone", "text", "Why?"),
+                               Question("kept", "text", "First wording")), version=1)
+    second = Survey("t", "en", (Question("a", "nps", "?"),
+                                Question("kept", "text", "Second wording"),
+                                Question("later", "text", "Anything else?")), version=2)
+    report = current.with_questions_of([first, second])
+    assert [(q.key, q.text) for q in report.questions] == [
+        ("a", "How likely?"), ("kept", "Second wording"), ("later", "Anything else?"),
+        ("gone", "Why?")]
+    assert report.version == 3
 
 
 def _survey(*questions: Question) -> Survey:
@@ -95,6 +121,11 @@ def test_quarantine_ends_n_days_after_the_last_invitation():
     assert quarantine_end(None, 30) is None
     assert quarantine_end(NOW, 0) is None
     assert quarantine_end(NOW, 30) == NOW + timedelta(days=30)
+
+
+@pytest.mark.parametrize("valid_days, expiry", [(30, NOW + timedelta(days=30)), (0, None)])
+def test_a_new_link_works_for_the_campaigns_days_or_forever_without_them(valid_days, expiry):
+    assert Campaign(survey_id=1, name="x", link_valid_days=valid_days).link_expiry(NOW) == expiry
 
 
 def test_invitation_expires_at_its_expiry():

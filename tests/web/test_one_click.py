@@ -49,6 +49,19 @@ def test_a_campaigns_own_html_gets_the_scale_and_a_survey_without_one_no_html():
     assert compose("invitation", {}, "en", "a@b.c", VALUES).html is None
 
 
+def test_html_made_from_the_text_keeps_its_paragraphs_and_lines_and_ends_with_score_buttons():
+    text = "Hi <b>{{survey_title}}</b>,\nplease.\n\nThanks"
+    mail = compose("invitation", {"invitation_text": text}, "en", "a@b.c", VALUES,
+                   Scale("Speed?", 1, 3))
+    # Inline, because mail clients drop <style>: each score looks like a button.
+    button = ("display:inline-block;min-width:2em;margin:2px;padding:10px 0;text-align:center;"
+              "border:1px solid #888;border-radius:4px;text-decoration:none;color:#000")
+    assert mail.html.startswith(
+        "<p>Hi &lt;b&gt;T&lt;/b&gt;,<br>please.</p><p>Thanks</p><p><strong>Speed?</strong></p><p>"
+        + "".join(f'<a href="https://s.test/s/TOKEN?{PICK_PARAM}={n}" style="{button}">{n}</a>'
+                  for n in (1, 2, 3)) + "</p>")
+
+
 def mails_of(site, *emails: str) -> list:
     """The invitation mails of ``emails`` in a new email campaign of the site's survey, whose
     id becomes the site's (so site.responses() reads its answers)."""

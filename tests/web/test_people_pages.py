@@ -188,8 +188,9 @@ def test_pages_of_another_account_are_not_found(browser, app, reader, acme_campa
     assert "Theirs" not in home
     browser.get(f"/dashboard/{theirs}", status=404)
     browser.get(f"/dashboard/{theirs}/responses.csv", status=404)
-    browser.get(f"/contacts/{contact_id}", status=404)
-    assert "bo@example.com" not in browser.get(f"/contacts/{contact_id}", status=404).text
+    theirs_page = browser.get(f"/contacts/{contact_id}", status=404).text
+    assert "bo@example.com" not in theirs_page
+    assert "<p>No such contact in your account.</p>" in theirs_page
 
 
 def test_a_read_key_may_not_open_the_keys_page(browser, reader):
