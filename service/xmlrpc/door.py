@@ -251,8 +251,9 @@ def _loads(data: bytes) -> tuple[tuple, str | None]:
         parser.feed(data)
         parser.close()
         params = unmarshaller.close()
+    # IndexError: a struct whose members do not pair a name with a value.
     except (ExpatError, DefusedXmlException, xmlrpc.client.ResponseError, ValueError,
-            TypeError) as error:
+            TypeError, IndexError) as error:
         raise XmlRpcFault("ParseError", f"The request is not a valid XML-RPC call ({error}).")
     method = unmarshaller.getmethodname()
     if method is None:

@@ -113,3 +113,21 @@ def test_any_method_with_any_positional_parameters_or_batch_is_a_client_fault(se
         post(seeded, "xmlrpc", body)
 
     check()
+
+
+@pytest.mark.parametrize("struct", [
+    "<member><name>crm_id</name></member>",                       # a name without a value
+    "<member><value><int>1</int></value></member>",               # a value without a name
+    "<member><name>a</name><name>b</name><value>x</value></member>",
+    "<member><name><int>1</int></name><value>x</value></member>",
+])
+def test_a_struct_whose_members_do_not_pair_names_and_values_is_a_parse_fault(seeded, struct):
+    # Found by the malformed-request fuzz: the stdlib unmarshaller fails on such a struct
+    # with an IndexError, which must be the caller's ParseError, never an internal error.
+    body = ("<?xml version='1.0'?><methodCall><methodName>feedloop.get_contact_results"
+            f"</methodName><params><param><value><struct>{struct}</struct></value></param>"
+            "</params></methodCall>").encode()
+    with pytest.raises(xmlrpc.client.Fault) as fault:
+        xmlrpc.client.loads(seeded.post("/xmlrpc", body, content_type="text/xml").body)
+    assert fault.value.faultCode == -32700
+    assert fault.value.faultString.startswith("ParseError: The request is not a valid XML-RPC")
