@@ -157,6 +157,23 @@ def test_asking_again_for_an_open_link_reads_without_the_write_lock(rt, admin, e
     assert other.invitation_id != first.invitation_id
 
 
+def test_an_expired_link_asked_for_again_is_a_new_send(rt, admin, clock, new_campaign):
+    campaign_id = new_campaign(link_valid_days=7)
+    first = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="e@example.com")
+    clock.advance(days=6)
+    again = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="e@example.com")
+    assert (again.invitation_id, again.status, again.expires_at) == (
+        first.invitation_id, "sent", first.expires_at)
+    moved = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="e@example.com",
+                 crm_id="C-9")            # the writing way: the contact changes
+    assert (moved.invitation_id, moved.status, moved.expires_at) == (
+        first.invitation_id, "sent", first.expires_at)
+    clock.advance(days=2)
+    renewed = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="e@example.com")
+    assert renewed.invitation_id != first.invitation_id
+    assert renewed.expires_at == clock.now + timedelta(days=7)
+
+
 def test_update_campaign_changes_only_what_is_given(rt, admin, new_campaign):
     campaign_id = new_campaign(quarantine_days=14)
     info = call(rt, admin, "UpdateCampaign", campaign_id=campaign_id, name="Renamed",
