@@ -267,3 +267,10 @@ class Contact:
     id: int | None = None
     #: Opted out of every survey of the account (the /u/ link): never invited again.
     unsubscribed: bool = False
+
+    def updated_by(self, crm_id: str | None, attributes: dict[str, str]) -> "Contact":
+        """The contact as a trigger about it leaves it: a CRM id given replaces the stored
+        one, the attributes given are laid over the stored ones (equal to it when the
+        trigger changes nothing)."""
+        return replace(self, crm_id=self.crm_id if crm_id is None else crm_id,
+                       attributes={**self.attributes, **attributes})

@@ -103,8 +103,7 @@ def _open_link_again(rt: Runtime, principal: Principal, request: m.GetTrackingUr
         campaign = get_campaign_of(uow, principal, request.campaign_id)
         contact = uow.contacts.get_by_email(principal.account_id, email)
         if (campaign.status != "active" or contact is None or contact.unsubscribed
-                or request.crm_id is not None and request.crm_id != contact.crm_id
-                or {**contact.attributes, **attributes} != contact.attributes):
+                or contact.updated_by(request.crm_id, attributes) != contact):
             return None
         latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
     return tracking_result(rt, latest, now) \

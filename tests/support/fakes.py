@@ -66,10 +66,8 @@ class FakeContacts:
                                   id=next(self.ids))
                 state = "created"
             else:
-                merged = {**current.attributes, **attributes}
-                new_crm = crm_id if crm_id is not None else current.crm_id
-                changed = merged != current.attributes or new_crm != current.crm_id
-                current = replace(current, crm_id=new_crm, attributes=merged)
+                updated = current.updated_by(crm_id, attributes)
+                changed, current = updated != current, updated
                 earlier = outcome[email].state if email in outcome else "unchanged"
                 state = "updated" if changed and earlier == "unchanged" else earlier
             self.rows[(account_id, email)] = current

@@ -8,7 +8,8 @@ import pytest
 from service.domain.cursors import format_cursor, parse_cursor
 from service.domain.distribution import Campaign, Invitation, clean_params, quarantine_end
 from service.domain.errors import InvalidEmail, ValidationError
-from service.domain.surveys import Question, Survey, normalize_email, nps_category, nps_margin
+from service.domain.surveys import (Contact, Question, Survey, normalize_email, nps_category,
+                                    nps_margin)
 
 NOW = datetime(2026, 11, 2, tzinfo=timezone.utc)
 
@@ -151,3 +152,13 @@ def test_parameter_names_are_restricted():
     assert clean_params({"ticket.id": "1"}) == {"ticket.id": "1"}
     with pytest.raises(ValidationError, match="Parameter name"):
         clean_params({"bad name": "1"})
+
+
+def test_a_trigger_replaces_a_contacts_crm_id_when_given_and_lays_attributes_over():
+    stored = Contact(email="a@example.com", crm_id="C-1", attributes={"store": "small",
+                                                                      "tier": "gold"}, id=7)
+    assert stored.updated_by(None, {}) == stored
+    assert stored.updated_by("C-1", {"tier": "gold"}) == stored
+    assert stored.updated_by("", {"store": "large"}) == Contact(
+        email="a@example.com", crm_id="", attributes={"store": "large", "tier": "gold"}, id=7)
+    assert stored.attributes == {"store": "small", "tier": "gold"}   # the stored one unchanged

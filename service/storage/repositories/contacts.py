@@ -85,16 +85,13 @@ class ContactRepository(Repository):
             return ContactChange(Contact(id=created, email=email, crm_id=crm_id,
                                          attributes=dict(attributes)), "created")
         existing = self.get_by_email(account_id, email)
-        merged = {**existing.attributes, **attributes}
-        new_crm = crm_id if crm_id is not None else existing.crm_id
-        if merged == existing.attributes and new_crm == existing.crm_id:
+        updated = existing.updated_by(crm_id, attributes)
+        if updated == existing:
             return ContactChange(existing, "unchanged")
         self.connection.execute(_MERGE, {"of_account": account_id, "of_id": existing.id,
-                                         "attributes": merged, "crm_id": new_crm,
-                                         "updated_at": now})
-        return ContactChange(Contact(id=existing.id, email=email, crm_id=new_crm,
-                                     attributes=merged, unsubscribed=existing.unsubscribed),
-                             "updated")
+                                         "attributes": updated.attributes,
+                                         "crm_id": updated.crm_id, "updated_at": now})
+        return ContactChange(updated, "updated")
 
     def details(self, account_id: int, contact_id: int) -> ContactRecord:
         return self._record(ContactRecord, select(contacts).where(
@@ -130,12 +127,9 @@ class ContactRepository(Repository):
         changes = []
         for email, crm_id, attributes in rows:
             contact = current[email]
-            merged = {**contact.attributes, **attributes}
-            new_crm = crm_id if crm_id is not None else contact.crm_id
-            if merged != contact.attributes or new_crm != contact.crm_id:
-                contact = Contact(id=contact.id, email=email, crm_id=new_crm, attributes=merged,
-                                  unsubscribed=contact.unsubscribed)
-                current[email] = contact
+            updated = contact.updated_by(crm_id, attributes)
+            if updated != contact:
+                contact = current[email] = updated
                 changes.append(contact)
                 state = "created" if email in created else "updated"
             elif email in outcome:
