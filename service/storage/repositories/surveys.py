@@ -110,9 +110,12 @@ class SurveyRepository(Repository):
         """The current version with the questions only earlier versions had (see
         Survey.with_questions_of): what dumps, exports and erasure read answers by."""
         current = self.get(account_id, survey_id)
-        if current is None or current.version == 1:   # a first version has no earlier ones
+        return self._with_earlier_questions(account_id, current) if current else None
+
+    def _with_earlier_questions(self, account_id: int, current: Survey) -> Survey:
+        if current.version == 1:   # a first version has no earlier ones to read
             return current
-        return current.with_questions_of(self.earlier_versions(account_id, survey_id))
+        return current.with_questions_of(self.earlier_versions(account_id, current.id))
 
     def for_reports_of_campaigns(self, account_id: int,
                                  campaign_ids: list[int]) -> dict[int, Survey]:
@@ -122,9 +125,7 @@ class SurveyRepository(Repository):
         found = {}
         for row in self.connection.execute(_SURVEYS_OF_CAMPAIGNS, {
                 "account_id": account_id, "campaign_ids": campaign_ids}):
-            survey = _survey(row)
-            found[row.campaign_id] = survey if survey.version == 1 else \
-                survey.with_questions_of(self.earlier_versions(account_id, survey.id))
+            found[row.campaign_id] = self._with_earlier_questions(account_id, _survey(row))
         return found
 
     def get(self, account_id: int, survey_id: int) -> Survey | None:
