@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--rows", type=int, default=1, help="respondents per add call")
     parser.add_argument("--sql", action="store_true", help="print the statements of one call")
+    parser.add_argument("--lock", action="store_true",
+                        help="also time how long each call holds SQLite's write lock")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     settings = Settings(database_url=f"sqlite:///{tmp / 'db.sqlite'}",
@@ -161,6 +163,23 @@ def main() -> None:
         call()
         print("\n".join(f"{n}. {s}" for n, s in enumerate(seen, 1)))
         return
+    held: list[float] = []
+    if args.lock:   # timed from SQLite's BEGIN IMMEDIATE to the connection's return
+        from sqlalchemy import event
+        from service.storage.engine import READ_ONLY
+        begun: list[float] = []
+        begin = app.engine.dialect.do_begin
+
+        def timed_begin(dbapi_connection) -> None:
+            begin(dbapi_connection)
+            if not dbapi_connection.info.get(READ_ONLY):
+                begun.append(time.perf_counter())
+        app.engine.dialect.do_begin = timed_begin
+
+        @event.listens_for(app.engine, "checkin")   # a pool event: statements keep their path
+        def _checkin(*_args) -> None:
+            if begun:
+                held.append(time.perf_counter() - begun.pop())
     profiler = cProfile.Profile()
     server_cpu[0] = 0.0
     started, cpu = time.perf_counter(), time.process_time()
@@ -174,6 +193,10 @@ def main() -> None:
           f"{cpu / args.calls * 1000:.2f} ms CPU, "
           f"{server_cpu[0] / args.calls * 1000:.2f} ms of it in the application "
           f"({'profiled' if not args.no_profile else 'not profiled'})")
+    if held:
+        print(f"write lock held {sum(held) / args.calls * 1000:.3f} ms per call "
+              f"({len(held)} write transactions, median "
+              f"{sorted(held)[len(held) // 2] * 1000:.3f} ms each)")
     if not args.no_profile:
         out = io.StringIO()
         if "FEEDLOOP_PROFILE_OUT" in __import__("os").environ:

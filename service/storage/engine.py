@@ -6,7 +6,8 @@ import sqlite3
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 
-#: Connection option a read-only unit of work sets so SQLite does not take the write lock.
+#: Set in a pooled connection's ``info`` while a read-only unit of work begins, so
+#: SQLite does not take the write lock.
 READ_ONLY = "feedloop_read_only"
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -46,18 +47,21 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
+    def do_begin(dbapi_connection) -> None:
         # A deferred transaction that later writes gets SQLITE_BUSY at once,
         # whatever the timeout; IMMEDIATE waits for the write lock up front.
-        statement = "BEGIN" if connection.get_execution_options().get(READ_ONLY) \
+        statement = "BEGIN" if dbapi_connection.info.get(READ_ONLY) \
             else "BEGIN IMMEDIATE"
         # Straight to the driver: SQLAlchemy's statement machinery costs more than the
         # BEGIN itself on every unit of work. Its failure (the lock not free in time)
         # is wrapped as SQLAlchemy wraps any driver error, so it is classified the same.
         try:
-            connection.connection.driver_connection.execute(statement)
+            dbapi_connection.driver_connection.execute(statement)
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
+    # The dialect's own hook rather than a "begin" event: any engine event listener
+    # sends every statement through SQLAlchemy's event dispatch, and keeps the
+    # repositories' prepared statements (repositories.base.run) on the slower path.
+    engine.dialect.do_begin = do_begin
     return engine

@@ -60,15 +60,18 @@ class SqlUnitOfWork:
     def __enter__(self) -> "SqlUnitOfWork":
         with _outage_as_unavailable():
             connection = self.engine.connect()
-        if self.read_only:
-            connection = connection.execution_options(**{READ_ONLY: True})
         self.connection = connection
+        info = connection.connection.info   # the pooled connection's, read by SQLite's BEGIN
         try:
+            if self.read_only:
+                info[READ_ONLY] = True
             with _outage_as_unavailable():
                 self.transaction = connection.begin()
         except Exception:
             connection.close()
             raise
+        finally:
+            info.pop(READ_ONLY, None)
         return self
 
     def commit(self) -> None:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable, Iterator, TypeVar
+import keyword
+from collections import namedtuple
+from typing import Any, Callable, Iterator, TypeVar
 
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import any_, bindparam, exc, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,6 +45,160 @@ def prebuilt(build: Callable[..., S]) -> Callable[..., S]:
     Shapes must be strings, numbers or booleans (a Column's == builds SQL, not a bool).
     """
     return functools.cache(build)
+
+
+class _Prepared:
+    """A prebuilt statement compiled once for one dialect, run on the driver's own cursor.
+
+    What SQLAlchemy does on each execution of a compiled statement (the cache key, the
+    execution context, the result's metadata, the events) costs several times what the
+    database itself spends on a look-up by key; a prepared statement keeps only what a
+    row needs: the statement's own bind and result processors, applied as SQLAlchemy
+    applies them, so values go in and come out exactly as through ``execute``.
+    """
+
+    __slots__ = ("statement", "compiled", "sql", "positions", "binds", "row", "results")
+
+    def __init__(self, statement, dialect, column_keys: tuple[str, ...] | None) -> None:
+        self.statement = statement   # keeps the id it is cached under from being reused
+        compiled = self.compiled = statement.compile(
+            dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        self.sql = compiled.string
+        self.positions = tuple(compiled.positiontup) if compiled.positional else None
+        self.binds = tuple(compiled._bind_processors.items())
+        columns = compiled._result_columns or []
+        names = [column.keyname for column in columns]
+        self.row = namedtuple("Row", names, rename=True) if names else None
+        self.results = tuple((index, processor) for index, processor in enumerate(
+            column.type._cached_result_processor(dialect, None) for column in columns)
+            if processor is not None)
+
+    def eligible(self) -> bool:
+        """Whether the driver can run it as compiled: no IN list expanded per execution,
+        no value SQLAlchemy computes at execution (Python-side column defaults), result
+        columns that name a row's attributes."""
+        compiled = self.compiled
+        names = self.row._fields if self.row is not None else ()
+        return ("POSTCOMPILE" not in self.sql and not compiled.literal_execute_params
+                and not compiled.insert_prefetch and not compiled.update_prefetch
+                and all(name.isidentifier() and not keyword.iskeyword(name)
+                        and not name.startswith("_") for name in names))
+
+    def parameters(self, values: dict):
+        params = self.compiled.construct_params(values)
+        for name, process in self.binds:
+            value = params[name]
+            if value is not None:
+                params[name] = process(value)
+        if self.positions is None:
+            return params
+        return tuple(params[name] for name in self.positions)
+
+    def rows(self, cursor) -> list:
+        fetched = cursor.fetchall()
+        if not self.results:
+            return [self.row._make(row) for row in fetched]
+        made = []
+        for row in fetched:
+            row = list(row)
+            for index, process in self.results:
+                row[index] = process(row[index])
+            made.append(self.row._make(row))
+        return made
+
+
+class Executed:
+    """The rows (all fetched) and row count of a prepared statement's execution."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list, rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator:
+        return iter(self._rows)
+
+    def all(self) -> list:
+        return self._rows
+
+    def first(self):
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self._rows) != 1:
+            raise exc.NoResultFound("No row was found when one was required") \
+                if not self._rows else exc.MultipleResultsFound("Multiple rows were found")
+        return self._rows[0][0]
+
+    def scalars(self) -> list:
+        return [row[0] for row in self._rows]
+
+
+_PREPARED: dict[tuple, _Prepared | None] = {}
+
+
+def run(connection: Connection, statement, values: dict):
+    """``connection.execute(statement, values)`` for a prebuilt statement (a module constant
+    or a ``prebuilt`` shape) and one set of values, on the driver's cursor when the
+    statement allows (no expanding IN lists): the hot paths' few statements per call.
+
+    Listeners of ``before_cursor_execute`` and ``after_cursor_execute`` (the tests'
+    checks of every statement, tracing) are told of it as of any statement, with the
+    compiled statement as the context's ``compiled``; they cannot change it (``retval``
+    is not honoured). Driver errors come out as SQLAlchemy's (IntegrityError and the
+    others, the driver's error as ``orig``), so callers and the unit of work classify
+    them as before.
+    """
+    dialect = connection.dialect
+    # An INSERT or UPDATE sets the columns its values name: one compilation per set.
+    column_keys = tuple(values) if statement.is_dml else None
+    key = (id(statement), dialect.name, column_keys)
+    try:
+        prepared = _PREPARED[key]
+    except KeyError:
+        prepared = _Prepared(statement, dialect, column_keys)
+        prepared = _PREPARED[key] = prepared if prepared.eligible() else None
+    if prepared is None:
+        return connection.execute(statement, values)
+    parameters = prepared.parameters(values)
+    cursor = connection.connection.driver_connection.cursor()
+    told = connection._has_events or connection.engine._has_events
+    try:
+        if told:
+            _tell(connection.dispatch.before_cursor_execute, connection, cursor, prepared,
+                  parameters)
+        cursor.execute(prepared.sql, parameters)
+        if told:
+            _tell(connection.dispatch.after_cursor_execute, connection, cursor, prepared,
+                  parameters)
+        rows = prepared.rows(cursor) if prepared.row is not None else []
+        return Executed(rows, cursor.rowcount)
+    except dialect.loaded_dbapi.Error as error:
+        if dialect.is_disconnect(error, connection.connection, cursor):
+            connection.invalidate(error)
+        raise exc.DBAPIError.instance(prepared.sql, parameters, error,
+                                      dialect.loaded_dbapi.Error) from error
+    finally:
+        cursor.close()
+
+
+class _Told:
+    """What a statement listener is given as the execution context of a prepared statement."""
+
+    __slots__ = ("compiled",)
+
+    def __init__(self, compiled) -> None:
+        self.compiled = compiled
+
+
+def _tell(listeners, connection: Connection, cursor, prepared: _Prepared, parameters) -> None:
+    context = _Told(prepared.compiled)
+    for listener in listeners:
+        listener(connection, cursor, prepared.sql, parameters, context, False)
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:

@@ -16,6 +16,7 @@ from service.storage.repositories.base import (
     insert_ignoring_conflicts,
     insert_of,
     prebuilt,
+    run,
 )
 from service.storage.tables import contact_lists, contacts, list_members
 
@@ -61,24 +62,22 @@ class ContactChange:
 
 class ContactRepository(Repository):
     def get_by_email(self, account_id: int, email: str) -> Contact | None:
-        row = self.connection.execute(_BY_EMAIL, {"account_id": account_id,
-                                                  "email": email}).first()
+        row = run(self.connection, _BY_EMAIL, {"account_id": account_id, "email": email}).first()
         return _contact(row) if row else None
 
     def get_by_crm_id(self, account_id: int, crm_id: str) -> Contact | None:
-        row = self.connection.execute(_BY_CRM_ID, {"account_id": account_id,
-                                                   "crm_id": crm_id}).first()
+        row = run(self.connection, _BY_CRM_ID, {"account_id": account_id,
+                                                "crm_id": crm_id}).first()
         return _contact(row) if row else None
 
     def get(self, account_id: int, contact_id: int) -> Contact | None:
-        row = self.connection.execute(_BY_ID, {"account_id": account_id,
-                                               "id": contact_id}).first()
+        row = run(self.connection, _BY_ID, {"account_id": account_id, "id": contact_id}).first()
         return _contact(row) if row else None
 
     def upsert(self, account_id: int, email: str, crm_id: str | None,
                attributes: dict[str, str], now: datetime) -> ContactChange:
         """The contact of ``email``, created or updated with the crm id and attributes given."""
-        created = self.connection.execute(_create(self.connection.dialect.name), {
+        created = run(self.connection, _create(self.connection.dialect.name), {
             "account_id": account_id, "email": email, "crm_id": crm_id,
             "attributes": attributes, "created_at": now, "updated_at": now}).scalar()
         if created is not None:
@@ -88,9 +87,9 @@ class ContactRepository(Repository):
         updated = existing.updated_by(crm_id, attributes)
         if updated == existing:
             return ContactChange(existing, "unchanged")
-        self.connection.execute(_MERGE, {"of_account": account_id, "of_id": existing.id,
-                                         "attributes": updated.attributes,
-                                         "crm_id": updated.crm_id, "updated_at": now})
+        run(self.connection, _MERGE, {"of_account": account_id, "of_id": existing.id,
+                                      "attributes": updated.attributes,
+                                      "crm_id": updated.crm_id, "updated_at": now})
         return ContactChange(updated, "updated")
 
     def details(self, account_id: int, contact_id: int) -> ContactRecord:
@@ -207,9 +206,9 @@ class ContactRepository(Repository):
         return found
 
     def is_unsubscribed(self, account_id: int, contact_id: int) -> bool:
-        return self.connection.execute(_UNSUBSCRIBED_AT, {"account_id": account_id,
-                                                          "id": contact_id}
-                                       ).scalar_one() is not None
+        return run(self.connection, _UNSUBSCRIBED_AT, {"account_id": account_id,
+                                                       "id": contact_id}
+                   ).scalar_one() is not None
 
 
 class ListRepository(Repository):

@@ -18,6 +18,7 @@ from service.storage.repositories.base import (
     chunks,
     insert_of,
     prebuilt,
+    run,
 )
 from service.storage.tables import campaigns, contacts, invitation_events, invitations
 
@@ -121,7 +122,7 @@ class InvitationRepository(Repository):
                                 contact_id=contact_id)
 
     def _invitation(self, statement, **values) -> Invitation | None:
-        row = self.connection.execute(statement, values).first()
+        row = run(self.connection, statement, values).first()
         return _invitation(row) if row else None
 
     def last_invited_at(self, account_id: int, contact_id: int,
@@ -130,8 +131,7 @@ class InvitationRepository(Repository):
         values = {"account_id": account_id, "contact_id": contact_id}
         if campaign_id is not None:
             values["campaign_id"] = campaign_id
-        return self.connection.execute(_last_invited(campaign_id is not None),
-                                       values).scalar_one()
+        return run(self.connection, _last_invited(campaign_id is not None), values).scalar_one()
 
     def add_many(self, account_id: int, new: list[Invitation]) -> list[int]:
         """Store many invitations at once; their ids in the same order.
@@ -192,7 +192,7 @@ class InvitationRepository(Repository):
             same.setdefault((at, event, detail[:500]), []).append(invitation_id)
         for (at, event, detail), ids in same.items():
             if len(ids) == 1:
-                self.connection.execute(_RECORD_EVENTS, {
+                run(self.connection, _RECORD_EVENTS, {
                     "account_id": account_id, "invitation_id": ids[0], "at": at,
                     "event": event, "detail": detail})
                 continue
@@ -297,8 +297,8 @@ class InvitationRepository(Repository):
         values = {**change.values, "of_account": invitation.account_id, "of_id": invitation.id}
         if lease_owner is not None:
             values.update(lease_owner=None, lease_until=None, of_owner=lease_owner)
-        if self.connection.execute(_apply(tuple(change.allowed), lease_owner is not None),
-                                   values).rowcount != 1:
+        if run(self.connection, _apply(tuple(change.allowed), lease_owner is not None),
+               values).rowcount != 1:
             return False
         self.record_events(invitation.account_id,
                            [(invitation.id, now, change.event, change.detail)])

@@ -19,6 +19,7 @@ from service.storage.repositories.base import (
     insert_ignoring_conflicts,
     insert_of,
     prebuilt,
+    run,
 )
 from service.storage.tables import (
     accounts,
@@ -93,8 +94,7 @@ class ResponseRepository(Repository):
         has read position N has already seen every committed position below N.
         Call it as the last write of a transaction to keep the lock short.
         """
-        return self.connection.execute(_NEXT_POSITION,
-                                       {"of_account": account_id}).scalar_one()
+        return run(self.connection, _NEXT_POSITION, {"of_account": account_id}).scalar_one()
 
     def add(self, account_id: int, campaign_id: int, invitation_id: int | None,
             contact_id: int | None, answers: dict[str, object], params: dict[str, str],
@@ -108,7 +108,7 @@ class ResponseRepository(Repository):
         other's transaction on PostgreSQL.
         """
         position = self.assign_position(account_id)
-        return self.connection.execute(_add(self.connection.dialect.name), {
+        return run(self.connection, _add(self.connection.dialect.name), {
             "account_id": account_id, "campaign_id": campaign_id,
             "invitation_id": invitation_id, "contact_id": contact_id, "answers": answers,
             "params": params, "extra_params": extra_params, "nps_score": nps_score,

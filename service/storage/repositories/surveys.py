@@ -10,7 +10,7 @@ from service.domain.distribution import Campaign
 from service.domain.surveys import Question, Survey
 from service.storage.records import AttributeDefinitionRecord
 from service.storage.repositories.accounts import DirectoryRepository
-from service.storage.repositories.base import Repository
+from service.storage.repositories.base import Repository, run
 from service.storage.tables import attribute_definitions, campaigns, survey_versions, surveys
 
 #: Prebuilt (see repositories.base.prebuilt): the look-ups of every call.
@@ -95,8 +95,8 @@ class SurveyRepository(Repository):
 
     def earlier_versions(self, account_id: int, survey_id: int) -> list[Survey]:
         """The versions before the current one, oldest first (none for another account's)."""
-        rows = self.connection.execute(_EARLIER_VERSIONS, {"account_id": account_id,
-                                                           "survey_id": survey_id})
+        rows = run(self.connection, _EARLIER_VERSIONS, {"account_id": account_id,
+                                                        "survey_id": survey_id})
         return [_survey(row, survey_id) for row in rows]
 
     def get_version(self, account_id: int, survey_id: int, version: int) -> Survey | None:
@@ -129,8 +129,7 @@ class SurveyRepository(Repository):
         return found
 
     def get(self, account_id: int, survey_id: int) -> Survey | None:
-        row = self.connection.execute(_SURVEY, {"account_id": account_id,
-                                                "id": survey_id}).first()
+        row = run(self.connection, _SURVEY, {"account_id": account_id, "id": survey_id}).first()
         return _survey(row) if row else None
 
     def list(self, account_id: int, offset: int, limit: int) -> tuple[list[Survey], int]:
@@ -165,15 +164,14 @@ class CampaignRepository(Repository):
             **values).returning(campaigns.c.id)).scalar_one()
 
     def get(self, account_id: int, campaign_id: int) -> Campaign | None:
-        row = self.connection.execute(_CAMPAIGN, {"account_id": account_id,
-                                                  "id": campaign_id}).first()
+        row = run(self.connection, _CAMPAIGN, {"account_id": account_id, "id": campaign_id}).first()
         return _campaign(row) if row else None
 
     def with_survey(self, account_id: int, campaign_id: int) -> tuple[Campaign, Survey] | None:
         """A campaign of the account and its survey as it is now, in one statement (what
         answering an invitation reads on every call)."""
-        row = self.connection.execute(_CAMPAIGN_AND_SURVEY, {"account_id": account_id,
-                                                             "id": campaign_id}).first()
+        row = run(self.connection, _CAMPAIGN_AND_SURVEY, {"account_id": account_id,
+                                                          "id": campaign_id}).first()
         return (_campaign(row), _survey(_Prefixed(row, "survey__"))) if row else None
 
     def update(self, campaign: Campaign, now: datetime) -> None:
@@ -204,8 +202,8 @@ class CampaignRepository(Repository):
             campaigns.c[column].is_not_distinct_from(seen)).values({column: value})).rowcount == 1
 
     def get_public(self, account_id: int, public_id: str) -> Campaign | None:
-        row = self.connection.execute(_PUBLIC_CAMPAIGN, {"account_id": account_id,
-                                                         "public_id": public_id}).first()
+        row = run(self.connection, _PUBLIC_CAMPAIGN, {"account_id": account_id,
+                                                      "public_id": public_id}).first()
         return _campaign(row) if row else None
 
     def list(self, account_id: int, survey_id: int | None, status: str | None) -> list[Campaign]:

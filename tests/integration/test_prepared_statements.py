@@ -1,0 +1,144 @@
+"""The hot paths' prepared statements (repositories.base.run) read and write exactly what
+SQLAlchemy's own execution of the same statements does, on both databases."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import event, exc, select
+from sqlalchemy.engine import CursorResult
+
+from service.services import messages as m
+from service.storage.repositories import base, contacts, invitations, responses, surveys
+from service.storage.repositories.base import Executed, run
+from service.storage.tables import invitation_events
+from tests.conftest import call
+
+
+@pytest.fixture
+def answered(rt, admin, new_campaign):
+    """(account id, campaign id, invitation id, contact id) of an answered invitation."""
+    campaign_id = new_campaign()
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="ana@example.com",
+                event_id="e1", params=[m.Param("store", "7")])
+    call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+         answers=[m.Answer("nps", "9")])
+    with rt.uow(read_only=True) as uow:
+        invitation = uow.invitations.get(admin.account_id, link.invitation_id)
+    return admin.account_id, campaign_id, invitation.id, invitation.contact_id
+
+
+def look_ups(account_id: int, campaign_id: int, invitation_id: int, contact_id: int) -> list:
+    return [
+        (invitations._BY_ID, {"account_id": account_id, "id": invitation_id}),
+        (invitations._BY_EVENT, {"account_id": account_id, "campaign_id": campaign_id,
+                                 "event_id": "e1"}),
+        (invitations._LATEST, {"account_id": account_id, "campaign_id": campaign_id,
+                               "contact_id": contact_id}),
+        (invitations._last_invited(True), {"account_id": account_id, "contact_id": contact_id,
+                                           "campaign_id": campaign_id}),
+        (contacts._BY_EMAIL, {"account_id": account_id, "email": "ana@example.com"}),
+        (surveys._CAMPAIGN_AND_SURVEY, {"account_id": account_id, "id": campaign_id}),
+        (responses._latest_per_campaign(True), {"account_id": account_id,
+                                                "contact_id": contact_id,
+                                                "campaign_id": campaign_id}),
+    ]
+
+
+def test_a_look_up_gives_the_rows_and_values_sqlalchemy_gives(engine, answered):
+    with engine.connect() as connection:
+        for statement, values in look_ups(*answered):
+            prepared = run(connection, statement, values)
+            assert isinstance(prepared, Executed)
+            expected = connection.execute(statement, values).all()
+            got = prepared.all()
+            assert expected, statement
+            assert [tuple(row) for row in got] == [tuple(row) for row in expected]
+            # the values keep their types: date-times aware, JSON decoded, bytes as bytes
+            assert [type(v) for v in got[0]] == [type(v) for v in expected[0]]
+            assert got[0]._fields == tuple(expected[0]._fields)
+
+
+def test_an_unknown_key_finds_no_row(engine, answered):
+    account_id = answered[0]
+    with engine.connect() as connection:
+        result = run(connection, invitations._BY_ID, {"account_id": account_id, "id": 10**9})
+        assert result.first() is None and result.scalar() is None and result.all() == []
+        with pytest.raises(exc.NoResultFound):
+            result.scalar_one()
+
+
+def test_an_insert_writes_the_columns_its_values_name_and_the_defaults_of_the_others(
+        engine, answered):
+    account_id, _, invitation_id, _ = answered
+    at = datetime(2026, 1, 2, 3, 4, 5, 600_000, tzinfo=timezone.utc)
+    with engine.begin() as connection:
+        run(connection, invitations._RECORD_EVENTS, {
+            "account_id": account_id, "invitation_id": invitation_id, "at": at,
+            "event": "probe", "detail": "with a detail"})
+        # the same statement with one column fewer is compiled apart: detail's default
+        run(connection, invitations._RECORD_EVENTS, {
+            "account_id": account_id, "invitation_id": invitation_id, "at": at,
+            "event": "probe"})
+        rows = connection.execute(select(invitation_events.c.at, invitation_events.c.detail)
+                                  .where(invitation_events.c.event == "probe")
+                                  .order_by(invitation_events.c.id)).all()
+    assert rows == [(at, "with a detail"), (at, "")]
+
+
+def test_a_returning_update_counts_and_returns_what_it_changed(engine, answered):
+    account_id = answered[0]
+    with engine.begin() as connection:
+        first = run(connection, responses._NEXT_POSITION, {"of_account": account_id})
+        second = run(connection, responses._NEXT_POSITION, {"of_account": account_id})
+    assert first.rowcount in (1, -1)   # some drivers count only after the rows are read
+    assert second.scalar_one() == first.scalar_one() + 1
+
+
+def test_a_driver_error_comes_out_as_sqlalchemy_s_with_the_driver_s_as_its_cause(
+        engine, answered):
+    account_id, campaign_id, invitation_id, contact_id = answered
+    with engine.connect() as connection, pytest.raises(exc.IntegrityError) as raised:
+        run(connection, invitations._RECORD_EVENTS, {
+            "account_id": account_id, "invitation_id": invitation_id + 10**6,
+            "at": datetime.now(timezone.utc), "event": "orphan", "detail": ""})
+    assert isinstance(raised.value.orig, engine.dialect.loaded_dbapi.Error)
+
+
+def test_a_statement_with_an_in_list_is_left_to_sqlalchemy(engine, answered):
+    account_id, campaign_id = answered[:2]
+    with engine.connect() as connection:
+        result = run(connection, surveys._SURVEYS_OF_CAMPAIGNS, {
+            "account_id": account_id, "campaign_ids": [campaign_id]})
+        assert isinstance(result, CursorResult)
+        assert [row.campaign_id for row in result] == [campaign_id]
+
+
+def test_statement_listeners_are_told_of_a_prepared_statement_with_its_compiled_form(
+        engine, answered):
+    account_id, _, invitation_id, _ = answered
+    told = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:
+        told.append((statement, context.compiled.statement, executemany))
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with engine.connect() as connection:
+            row = run(connection, invitations._BY_ID,
+                      {"account_id": account_id, "id": invitation_id}).first()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert row.id == invitation_id
+    assert len(told) == 1 and told[0][1] is invitations._BY_ID and told[0][2] is False
+    assert told[0][0] == str(invitations._BY_ID.compile(dialect=engine.dialect))
+
+
+def test_each_statement_is_compiled_once_per_dialect_and_set_of_columns(engine, answered):
+    account_id, _, invitation_id, _ = answered
+    values = {"account_id": account_id, "id": invitation_id}
+    with engine.connect() as connection:
+        run(connection, invitations._BY_ID, values)
+        prepared = base._PREPARED[(id(invitations._BY_ID), engine.dialect.name, None)]
+        run(connection, invitations._BY_ID, values)
+        assert base._PREPARED[(id(invitations._BY_ID), engine.dialect.name, None)] is prepared
