@@ -1,6 +1,7 @@
 """Profile one kind of call in process (no HTTP), on a fresh SQLite database.
 
     python bench/profile_call.py soap-add [--calls 500] [--top 30] [--no-profile] [--sql]
+                                          [--lock] [--postgres]
 
 Kinds: soap-add, rpc-add, soap-link, rpc-link, soap-campaign, and the reads of an
 answered contact: rpc-campaign, soap-results, rpc-results, soap-open, rpc-open
@@ -16,6 +17,7 @@ the figures that count come from bench/run.py.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -51,11 +53,22 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--rows", type=int, default=1, help="respondents per add call")
     parser.add_argument("--sql", action="store_true", help="print the statements of one call")
+    parser.add_argument("--postgres", action="store_true",
+                        help="on a throwaway PostgreSQL instead of SQLite")
     parser.add_argument("--lock", action="store_true",
                         help="also time how long each call holds SQLite's write lock")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        url = None
+        if args.postgres:
+            from tests.support.pgserver import PostgresServer
+            url = stack.enter_context(PostgresServer()).create_database("profile")
+        profile(args, url)
+
+
+def profile(args, database_url: str | None) -> None:
     tmp = Path(tempfile.mkdtemp())
-    settings = Settings(database_url=f"sqlite:///{tmp / 'db.sqlite'}",
+    settings = Settings(database_url=database_url or f"sqlite:///{tmp / 'db.sqlite'}",
                         base_url="http://127.0.0.1:8000", secret_key=b"k", smtp_url="",
                         data_dir=tmp)
     app = create_app(settings)

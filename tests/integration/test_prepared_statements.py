@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import event, exc, select
-from sqlalchemy.engine import CursorResult
 
 from service.services import messages as m
 from service.storage.repositories import base, contacts, invitations, responses, surveys
@@ -105,13 +104,17 @@ def test_a_driver_error_comes_out_as_sqlalchemy_s_with_the_driver_s_as_its_cause
     assert isinstance(raised.value.orig, engine.dialect.loaded_dbapi.Error)
 
 
-def test_a_statement_with_an_in_list_is_left_to_sqlalchemy(engine, answered):
+def test_an_in_list_is_expanded_for_each_execution(engine, answered, new_campaign):
     account_id, campaign_id = answered[:2]
+    other = new_campaign()
     with engine.connect() as connection:
-        result = run(connection, surveys._SURVEYS_OF_CAMPAIGNS, {
-            "account_id": account_id, "campaign_ids": [campaign_id]})
-        assert isinstance(result, CursorResult)
-        assert [row.campaign_id for row in result] == [campaign_id]
+        for ids in ([campaign_id], [campaign_id, other], [other, campaign_id, 10**9]):
+            values = {"account_id": account_id, "campaign_ids": ids}
+            result = run(connection, surveys._SURVEYS_OF_CAMPAIGNS, values)
+            assert isinstance(result, Executed)
+            assert sorted(result.all()) == sorted(
+                connection.execute(surveys._SURVEYS_OF_CAMPAIGNS, values).all())
+            assert sorted(row.campaign_id for row in result) == sorted(set(ids) - {10**9})
 
 
 def test_statement_listeners_are_told_of_a_prepared_statement_with_its_compiled_form(

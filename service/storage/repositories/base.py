@@ -57,13 +57,15 @@ class _Prepared:
     applies them, so values go in and come out exactly as through ``execute``.
     """
 
-    __slots__ = ("statement", "compiled", "sql", "positions", "binds", "row", "results")
+    __slots__ = ("statement", "compiled", "sql", "expanding", "positions", "binds", "row",
+                 "results")
 
     def __init__(self, statement, dialect, column_keys: tuple[str, ...] | None) -> None:
         self.statement = statement   # keeps the id it is cached under from being reused
         compiled = self.compiled = statement.compile(
             dialect=dialect, column_keys=list(column_keys) if column_keys else None)
         self.sql = compiled.string
+        self.expanding = "POSTCOMPILE" in self.sql
         self.positions = tuple(compiled.positiontup) if compiled.positional else None
         self.binds = tuple(compiled._bind_processors.items())
         columns = compiled._result_columns or []
@@ -74,25 +76,32 @@ class _Prepared:
             if processor is not None)
 
     def eligible(self) -> bool:
-        """Whether the driver can run it as compiled: no IN list expanded per execution,
-        no value SQLAlchemy computes at execution (Python-side column defaults), result
-        columns that name a row's attributes."""
+        """Whether the driver can run it as compiled: no value SQLAlchemy computes at
+        execution (Python-side column defaults), result columns that name a row's
+        attributes."""
         compiled = self.compiled
         names = self.row._fields if self.row is not None else ()
-        return ("POSTCOMPILE" not in self.sql and not compiled.literal_execute_params
-                and not compiled.insert_prefetch and not compiled.update_prefetch
+        return (not compiled.insert_prefetch and not compiled.update_prefetch
                 and all(name.isidentifier() and not keyword.iskeyword(name)
                         and not name.startswith("_") for name in names))
 
-    def parameters(self, values: dict):
-        params = self.compiled.construct_params(values)
-        for name, process in self.binds:
+    def sql_and_parameters(self, values: dict) -> tuple[str, Any]:
+        """The SQL and the driver's parameters of one execution: IN lists (and values
+        rendered into the SQL) make the SQL of each execution."""
+        if self.expanding:
+            state = self.compiled.construct_expanded_state(values)
+            sql, params, binds, positions = (state.statement, dict(state.parameters),
+                                             state.processors.items(), state.positiontup)
+        else:
+            sql, params, binds, positions = (self.sql, self.compiled.construct_params(values),
+                                             self.binds, self.positions)
+        for name, process in binds:
             value = params[name]
             if value is not None:
                 params[name] = process(value)
-        if self.positions is None:
-            return params
-        return tuple(params[name] for name in self.positions)
+        if positions is None:
+            return sql, params
+        return sql, tuple(params[name] for name in positions)
 
     def rows(self, cursor) -> list:
         fetched = cursor.fetchall()
@@ -144,7 +153,7 @@ _PREPARED: dict[tuple, _Prepared | None] = {}
 def run(connection: Connection, statement, values: dict):
     """``connection.execute(statement, values)`` for a prebuilt statement (a module constant
     or a ``prebuilt`` shape) and one set of values, on the driver's cursor when the
-    statement allows (no expanding IN lists): the hot paths' few statements per call.
+    statement allows: the hot paths' few statements per call.
 
     Listeners of ``before_cursor_execute`` and ``after_cursor_execute`` (the tests'
     checks of every statement, tracing) are told of it as of any statement, with the
@@ -164,23 +173,23 @@ def run(connection: Connection, statement, values: dict):
         prepared = _PREPARED[key] = prepared if prepared.eligible() else None
     if prepared is None:
         return connection.execute(statement, values)
-    parameters = prepared.parameters(values)
+    sql, parameters = prepared.sql_and_parameters(values)
     cursor = connection.connection.driver_connection.cursor()
     told = connection._has_events or connection.engine._has_events
     try:
         if told:
-            _tell(connection.dispatch.before_cursor_execute, connection, cursor, prepared,
-                  parameters)
-        cursor.execute(prepared.sql, parameters)
+            _tell(connection.dispatch.before_cursor_execute, connection, cursor, sql,
+                  parameters, prepared.compiled)
+        cursor.execute(sql, parameters)
         if told:
-            _tell(connection.dispatch.after_cursor_execute, connection, cursor, prepared,
-                  parameters)
+            _tell(connection.dispatch.after_cursor_execute, connection, cursor, sql,
+                  parameters, prepared.compiled)
         rows = prepared.rows(cursor) if prepared.row is not None else []
         return Executed(rows, cursor.rowcount)
     except dialect.loaded_dbapi.Error as error:
         if dialect.is_disconnect(error, connection.connection, cursor):
             connection.invalidate(error)
-        raise exc.DBAPIError.instance(prepared.sql, parameters, error,
+        raise exc.DBAPIError.instance(sql, parameters, error,
                                       dialect.loaded_dbapi.Error) from error
     finally:
         cursor.close()
@@ -195,10 +204,18 @@ class _Told:
         self.compiled = compiled
 
 
-def _tell(listeners, connection: Connection, cursor, prepared: _Prepared, parameters) -> None:
-    context = _Told(prepared.compiled)
+def _tell(listeners, connection: Connection, cursor, sql: str, parameters, compiled) -> None:
+    context = _Told(compiled)
     for listener in listeners:
-        listener(connection, cursor, prepared.sql, parameters, context, False)
+        listener(connection, cursor, sql, parameters, context, False)
+
+
+def run_rows(connection: Connection, statement, rows: list[dict]):
+    """``statement`` with many sets of values (SQLAlchemy's executemany, or its multi-row
+    INSERT .. RETURNING), or through ``run`` when there is one: a trigger's single row."""
+    if len(rows) == 1:
+        return run(connection, statement, rows[0])
+    return connection.execute(statement, rows)
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:

@@ -17,6 +17,7 @@ from service.storage.repositories.base import (
     insert_of,
     prebuilt,
     run,
+    run_rows,
 )
 from service.storage.tables import contact_lists, contacts, list_members
 
@@ -114,8 +115,8 @@ class ContactRepository(Repository):
                for email, crm_id, attributes in rows}
         current: dict[str, Contact] = {}
         for chunk in chunks(list(new.values())):
-            inserted = self.connection.execute(_create_many(self.connection.dialect.name),
-                                               chunk)
+            inserted = run_rows(self.connection, _create_many(self.connection.dialect.name),
+                                chunk)
             for contact_id, email in inserted:
                 current[email] = Contact(id=contact_id, email=email, crm_id=new[email]["crm_id"],
                                          attributes=dict(new[email]["attributes"]))

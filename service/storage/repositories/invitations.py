@@ -19,6 +19,7 @@ from service.storage.repositories.base import (
     insert_of,
     prebuilt,
     run,
+    run_rows,
 )
 from service.storage.tables import campaigns, contacts, invitation_events, invitations
 
@@ -142,7 +143,7 @@ class InvitationRepository(Repository):
         """
         ids: dict[bytes, int] = {}
         for chunk in chunks(new):
-            result = self.connection.execute(_add(self.connection.dialect.name), [
+            result = run_rows(self.connection, _add(self.connection.dialect.name), [
                 {"account_id": account_id, "campaign_id": i.campaign_id,
                  "contact_id": i.contact_id, "nonce": i.nonce, "params": i.params,
                  "event_id": i.event_id, "status": i.status, "created_at": i.created_at,

@@ -152,8 +152,8 @@ class ResponseRepository(Repository):
         values = {"account_id": account_id, "contact_id": contact_id}
         if campaign_id is not None:
             values["campaign_id"] = campaign_id
-        return [as_record(CampaignResponseRecord, row) for row in self.connection.execute(
-            _latest_per_campaign(campaign_id is not None), values)]
+        return [as_record(CampaignResponseRecord, row) for row in run(
+            self.connection, _latest_per_campaign(campaign_id is not None), values)]
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:

@@ -123,7 +123,7 @@ class SurveyRepository(Repository):
         (and one more per survey that has earlier versions); another account's campaigns
         are left out."""
         found = {}
-        for row in self.connection.execute(_SURVEYS_OF_CAMPAIGNS, {
+        for row in run(self.connection, _SURVEYS_OF_CAMPAIGNS, {
                 "account_id": account_id, "campaign_ids": campaign_ids}):
             found[row.campaign_id] = self._with_earlier_questions(account_id, _survey(row))
         return found
