@@ -9,7 +9,8 @@ from sqlalchemy import event, exc, select
 
 from service.services import messages as m
 from service.storage.repositories import base, contacts, invitations, responses, surveys
-from service.storage.repositories.base import Executed, run
+from service.storage.repositories.base import Executed, run, run_rows
+from service.storage.tables import contacts as contact_table
 from service.storage.tables import invitation_events
 from tests.conftest import call
 
@@ -145,3 +146,35 @@ def test_each_statement_is_compiled_once_per_dialect_and_set_of_columns(engine, 
         prepared = base._PREPARED[(id(invitations._BY_ID), engine.dialect.name, None)]
         run(connection, invitations._BY_ID, values)
         assert base._PREPARED[(id(invitations._BY_ID), engine.dialect.name, None)] is prepared
+
+
+def test_many_rows_are_inserted_at_once_and_a_conflict_skips_only_its_row(engine, answered):
+    account_id = answered[0]
+    now = datetime(2026, 5, 6, 7, 8, 9, 123_456, tzinfo=timezone.utc)
+    rows = [{"account_id": account_id, "email": email, "crm_id": crm_id,
+             "attributes": {"store": email[0]}, "created_at": now, "updated_at": now}
+            for email, crm_id in (("bo@example.com", None), ("ana@example.com", "c-1"),
+                                  ("cy@example.com", "c-2"))]
+    statement = contacts._create_many(engine.dialect.name)
+    told = []
+
+    def listen(conn, cursor, sql, *rest) -> None:
+        told.append(sql)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with engine.begin() as connection:
+            returned = run_rows(connection, statement, rows)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert sorted(email for _, email in returned) == ["bo@example.com", "cy@example.com"]
+    if engine.dialect.name == "sqlite":
+        assert len(told) == 1 and told[0].count("(?, ?, ?, ?, ?, ?)") == 3
+    with engine.connect() as connection:
+        stored = {row.email: row for row in connection.execute(
+            select(contact_table).where(contact_table.c.account_id == account_id))}
+    assert stored["bo@example.com"].crm_id is None
+    assert stored["cy@example.com"].crm_id == "c-2"
+    assert stored["cy@example.com"].attributes == {"store": "c"}
+    assert stored["cy@example.com"].created_at == now
+    assert stored["ana@example.com"].crm_id is None   # the existing contact is untouched

@@ -27,6 +27,14 @@ def among(connection: Connection, column, values: list):
     return column.in_(values)
 
 
+def among_given(dialect: str, column, name: str):
+    """``among`` for a prebuilt statement: the list is the value named ``name``, given at
+    execution."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def among_literals(column, values: tuple[str, ...]):
     """``column IN (values)`` with the values written into the SQL: the form of the partial
     indexes' predicates (tables._where), which a planner matches only against literals."""
@@ -103,6 +111,16 @@ class _Prepared:
             return sql, params
         return sql, tuple(params[name] for name in positions)
 
+    def row_columns(self, column_keys: tuple[str, ...]) -> list | None:
+        """(key, bind processor) of each positional parameter of an INSERT whose only
+        parameters are the row's values, in order; None when it has others or named
+        parameters (one multi-row statement then cannot carry the rows)."""
+        if (self.positions is None or self.expanding
+                or sorted(self.positions) != sorted(column_keys)):
+            return None
+        processors = dict(self.binds)
+        return [(name, processors.get(name)) for name in self.positions]
+
     def rows(self, cursor) -> list:
         fetched = cursor.fetchall()
         if not self.results:
@@ -164,16 +182,32 @@ def run(connection: Connection, statement, values: dict):
     """
     dialect = connection.dialect
     # An INSERT or UPDATE sets the columns its values name: one compilation per set.
-    column_keys = tuple(values) if statement.is_dml else None
-    key = (id(statement), dialect.name, column_keys)
-    try:
-        prepared = _PREPARED[key]
-    except KeyError:
-        prepared = _Prepared(statement, dialect, column_keys)
-        prepared = _PREPARED[key] = prepared if prepared.eligible() else None
+    prepared = _prepared(statement, dialect, tuple(values) if statement.is_dml else None)
     if prepared is None:
         return connection.execute(statement, values)
     sql, parameters = prepared.sql_and_parameters(values)
+    return _execute(connection, prepared, sql, parameters)
+
+
+#: Prepared statements are kept for prebuilt statements only, which are few: past this
+#: many, a statement built per call (a mistake) runs through SQLAlchemy, not kept forever.
+_MAX_PREPARED = 500
+
+
+def _prepared(statement, dialect, column_keys: tuple[str, ...] | None) -> _Prepared | None:
+    key = (id(statement), dialect.name, column_keys)
+    try:
+        return _PREPARED[key]
+    except KeyError:
+        if len(_PREPARED) >= _MAX_PREPARED:
+            return None
+        prepared = _Prepared(statement, dialect, column_keys)
+        prepared = _PREPARED[key] = prepared if prepared.eligible() else None
+        return prepared
+
+
+def _execute(connection: Connection, prepared: _Prepared, sql: str, parameters) -> Executed:
+    dialect = connection.dialect
     cursor = connection.connection.driver_connection.cursor()
     told = connection._has_events or connection.engine._has_events
     try:
@@ -211,11 +245,30 @@ def _tell(listeners, connection: Connection, cursor, sql: str, parameters, compi
 
 
 def run_rows(connection: Connection, statement, rows: list[dict]):
-    """``statement`` with many sets of values (SQLAlchemy's executemany, or its multi-row
-    INSERT .. RETURNING), or through ``run`` when there is one: a trigger's single row."""
+    """An INSERT of many rows (each with the same columns) as one multi-row statement on
+    the driver's cursor where the driver takes it as one (SQLite's positional
+    parameters), or through ``run`` for a single row; elsewhere SQLAlchemy's
+    executemany (its own multi-row INSERT .. RETURNING). Rows a RETURNING gives back
+    come in no particular order: callers match them by a returned column."""
     if len(rows) == 1:
         return run(connection, statement, rows[0])
-    return connection.execute(statement, rows)
+    dialect = connection.dialect
+    column_keys = tuple(rows[0])
+    prepared = _prepared(statement, dialect, column_keys)
+    columns = prepared.row_columns(column_keys) if prepared is not None else None
+    if columns is None or not statement.is_insert:
+        return connection.execute(statement, rows)
+    single = " VALUES (" + ", ".join("?" * len(columns)) + ")"
+    if dialect.paramstyle != "qmark" or single not in prepared.sql:
+        return connection.execute(statement, rows)
+    sql = prepared.sql.replace(single, single + (", " + single[8:]) * (len(rows) - 1), 1)
+    parameters = []
+    for row in rows:
+        for key, process in columns:
+            value = row[key]
+            parameters.append(process(value) if process is not None and value is not None
+                              else value)
+    return _execute(connection, prepared, sql, parameters)
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:

@@ -14,6 +14,7 @@ from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
     Repository,
     among,
+    among_given,
     among_literals,
     chunks,
     insert_of,
@@ -33,13 +34,19 @@ _LATEST = (select(invitations).where(_MINE, invitations.c.campaign_id == bindpar
                                      invitations.c.contact_id == bindparam("contact_id"))
            .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
 _RECORD_EVENTS = insert(invitation_events)
-#: One event of many invitations (the caller adds which ids).
-_EVENT_OF_MANY = (select(invitations.c.account_id, invitations.c.id,
-                         bindparam("at", type_=invitation_events.c.at.type),
-                         bindparam("event", type_=invitation_events.c.event.type),
-                         bindparam("detail", type_=invitation_events.c.detail.type))
-                  .where(_MINE).order_by(invitations.c.id))
-_EVENT_COLUMNS = ["account_id", "invitation_id", "at", "event", "detail"]
+
+
+@prebuilt
+def _event_of_many(dialect: str):
+    """One event of the invitations whose ``ids`` are given."""
+    return insert(invitation_events).from_select(
+        ["account_id", "invitation_id", "at", "event", "detail"],
+        select(invitations.c.account_id, invitations.c.id,
+               bindparam("at", type_=invitation_events.c.at.type),
+               bindparam("event", type_=invitation_events.c.event.type),
+               bindparam("detail", type_=invitation_events.c.detail.type))
+        .where(_MINE, among_given(dialect, invitations.c.id, "ids"))
+        .order_by(invitations.c.id))
 
 
 @prebuilt
@@ -198,10 +205,9 @@ class InvitationRepository(Repository):
                     "event": event, "detail": detail})
                 continue
             for chunk in chunks(ids):
-                self.connection.execute(insert(invitation_events).from_select(
-                    _EVENT_COLUMNS,
-                    _EVENT_OF_MANY.where(among(self.connection, invitations.c.id, chunk))),
-                    {"account_id": account_id, "at": at, "event": event, "detail": detail})
+                run(self.connection, _event_of_many(self.connection.dialect.name), {
+                    "account_id": account_id, "at": at, "event": event, "detail": detail,
+                    "ids": chunk})
 
     def purge_history(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` history events older than ``before`` (retention)."""
