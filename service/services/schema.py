@@ -135,43 +135,66 @@ def _unwrap(hint: Any) -> tuple[type, bool, bool]:
     return hint, False, optional
 
 
+_KNOWN: dict[type, frozenset[str]] = {}
+
+
 def from_plain(cls: type, data: Any, path: str = "") -> Any:
-    """Build message ``cls`` from plain data (dicts, lists, scalars), checking every constraint."""
+    """Build message ``cls`` from plain data (dicts, lists, scalars), checking every constraint.
+
+    A field's path (``respondents[3].email``) is spelled out only for an error: a
+    10,000-row call checks 70,000 values that are nearly always right."""
     if not isinstance(data, dict):
         raise MessageShapeError(f"{path or 'the request'} must be a struct.", field=path or None)
-    known = {spec.name for spec in fields_of(cls)}
-    unknown = sorted(k for k in data if k not in known)
-    if unknown:
+    specs = fields_of(cls)
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = _KNOWN[cls] = frozenset(spec.name for spec in specs)
+    if not data.keys() <= known:
+        unknown = sorted(k for k in data if k not in known)
         raise MessageShapeError(f"'{_join(path, unknown[0])}' is not a field of "
-                              f"{cls.__name__}; known fields: {', '.join(sorted(known))}.",
-                              field=_join(path, unknown[0]))
+                                f"{cls.__name__}; known fields: {', '.join(sorted(known))}.",
+                                field=_join(path, unknown[0]))
     values = {}
-    for spec in fields_of(cls):
-        where = _join(path, spec.name)
+    for spec in specs:
         value = data.get(spec.name)
         if value is None:
             if spec.required:
+                where = _join(path, spec.name)
                 raise MessageShapeError(f"'{where}' is required.", field=where)
             continue
         if spec.is_list:
-            if not isinstance(value, (list, tuple)):
-                raise MessageShapeError(f"'{where}' must be a list.", field=where)
-            if spec.max_items is not None and len(value) > spec.max_items:
-                raise MessageShapeError(f"'{where}' has {len(value)} items; at most "
-                                      f"{spec.max_items} are allowed.", field=where)
-            if len(value) < spec.min_items:
-                raise MessageShapeError(f"'{where}' needs at least {spec.min_items} item(s).",
-                                      field=where)
-            values[spec.name] = [_scalar(spec, item, f"{where}[{i}]")
-                                 for i, item in enumerate(value)]
+            if not isinstance(value, (list, tuple)) or (
+                    spec.max_items is not None and len(value) > spec.max_items) or (
+                    len(value) < spec.min_items):
+                _refuse_list(spec, value, _join(path, spec.name))
+            values[spec.name] = [_scalar(spec, item, path, i) for i, item in enumerate(value)]
         else:
-            values[spec.name] = _scalar(spec, value, where)
+            values[spec.name] = _scalar(spec, value, path)
     return cls(**values)
 
 
-def _scalar(spec: FieldSpec, value: Any, where: str) -> Any:
+def _refuse_list(spec: FieldSpec, value: Any, where: str) -> None:
+    if not isinstance(value, (list, tuple)):
+        raise MessageShapeError(f"'{where}' must be a list.", field=where)
+    if spec.max_items is not None and len(value) > spec.max_items:
+        raise MessageShapeError(f"'{where}' has {len(value)} items; at most "
+                                f"{spec.max_items} are allowed.", field=where)
+    raise MessageShapeError(f"'{where}' needs at least {spec.min_items} item(s).", field=where)
+
+
+_MESSAGES: dict[type, bool] = {}
+
+
+def _scalar(spec: FieldSpec, value: Any, path: str, index: int | None = None) -> Any:
     base = spec.base
-    if dataclasses.is_dataclass(base):
+    kind = type(value)
+    if kind is str and base is str and (spec.max_len is None or len(value) <= spec.max_len):
+        return value   # the common case, checked first
+    where = _join(path, spec.name) if index is None else f"{_join(path, spec.name)}[{index}]"
+    is_message = _MESSAGES.get(base)
+    if is_message is None:
+        is_message = _MESSAGES[base] = dataclasses.is_dataclass(base)
+    if is_message:
         return from_plain(base, value, where)
     if base is bool:
         if isinstance(value, bool):
