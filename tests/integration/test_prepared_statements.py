@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import event, exc, select
+from sqlalchemy import String, event, exc, select
 
 from service.services import messages as m
 from service.storage.repositories import base, contacts, invitations, responses, surveys
@@ -178,3 +178,21 @@ def test_many_rows_are_inserted_at_once_and_a_conflict_skips_only_its_row(engine
     assert stored["cy@example.com"].attributes == {"store": "c"}
     assert stored["cy@example.com"].created_at == now
     assert stored["ana@example.com"].crm_id is None   # the existing contact is untouched
+
+
+def test_a_statement_with_an_in_list_binds_its_other_values_as_sqlalchemy_does(
+        engine, answered):
+    account_id, _, invitation_id, _ = answered
+    at = datetime(2026, 3, 4, 5, 6, 7, 890_000, tzinfo=timezone.utc)
+    with engine.begin() as connection:
+        # an IN list among the values: a date-time beside it is still converted
+        run(connection, invitations._event_of_many(engine.dialect.name), {
+            "account_id": account_id, "at": at, "event": "fast", "detail": "",
+            "ids": [invitation_id]})
+        connection.execute(invitations._event_of_many(engine.dialect.name), {
+            "account_id": account_id, "at": at, "event": "core", "detail": "",
+            "ids": [invitation_id]})
+        stored = connection.execute(
+            select(invitation_events.c.event, invitation_events.c.at.cast(String))
+            .where(invitation_events.c.event.in_(["fast", "core"]))).all()
+    assert len(stored) == 2 and stored[0][1] == stored[1][1], stored

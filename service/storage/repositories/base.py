@@ -98,8 +98,12 @@ class _Prepared:
         rendered into the SQL) make the SQL of each execution."""
         if self.expanding:
             state = self.compiled.construct_expanded_state(values)
-            sql, params, binds, positions = (state.statement, dict(state.parameters),
-                                             state.processors.items(), state.positiontup)
+            # The state's processors are those of the expanded values only.
+            binds = [(name, process) for name, process in (*self.binds,
+                                                            *state.processors.items())
+                     if name in state.parameters]
+            sql, params, positions = (state.statement, dict(state.parameters),
+                                      state.positiontup)
         else:
             sql, params, binds, positions = (self.sql, self.compiled.construct_params(values),
                                              self.binds, self.positions)
