@@ -41,9 +41,9 @@ _ONCE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 #: link's nonce). A slot's marker is unguessable, so no survey text can imitate one.
 _SLOT = "\x00" + secrets.token_hex(16) + ":{}\x00"
 _SLOTS = re.compile(_SLOT.format(r"(\w+)"))
-#: Layouts kept: a few per survey in use (language x state); past that, start again.
-MAX_LAYOUTS = 512
-_LAYOUTS: dict[tuple, tuple[str, tuple[tuple[str, str], ...]]] = {}
+#: What the kept layouts may hold, in characters: a thousand ordinary pages (a few per
+#: survey in use: language x state), or a few of the largest a survey allows.
+MAX_LAYOUT_CHARS = 8 * 1024 * 1024
 
 _STATUS = {"open": 200, "thanks": 200, "answered": 200, "expired": 410, "paused": 409,
            "closed": 410, "unsubscribed": 410, "unknown": 404}
@@ -166,25 +166,42 @@ def _page(request: Request, template: str, status: int, survey: Survey | None,
     values.update(survey=survey, is_scale=_is_scale, max_text=MAX_TEXT_ANSWER,
                   stylesheet=stylesheet_url(request))
     if keep:
-        first, rest = _layout(template, language, tuple(slots), values)
+        first, rest = _LAYOUTS.get(template, language, tuple(slots), values)
         html = first + "".join(f"{escape(slots[name])}{text}" for name, text in rest)
     else:
         html = render(template, language, **values, **slots)
     return html_response(html, status, headers={"Content-Language": language, **(headers or {})})
 
 
-def _layout(template: str, language: str, slots: tuple[str, ...], values: dict
+class _Layouts:
+    """Layouts by page, up to ``max_chars`` in all; past that, they start again (the ones
+    in use come back after one render each)."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.kept: dict[tuple, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self.chars = 0
+
+    def get(self, template: str, language: str, slots: tuple[str, ...], values: dict
             ) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """A page's text up to its first slot, then each slot's name and the text after it."""
-    key = (template, language, slots, _frozen(values))
-    layout = _LAYOUTS.get(key)
-    if layout is None:
-        if len(_LAYOUTS) >= MAX_LAYOUTS:
-            _LAYOUTS.clear()  # the layouts in use come back after one render each
-        first, *rest = _SLOTS.split(render(template, language, **values,
-                                           **{name: _SLOT.format(name) for name in slots}))
-        layout = _LAYOUTS[key] = (first, tuple(zip(rest[::2], rest[1::2])))
-    return layout
+        """A page's text up to its first slot, then each slot's name and the text after it."""
+        key = (template, language, slots, _frozen(values))
+        layout = self.kept.get(key)
+        if layout is None:
+            html = render(template, language, **values,
+                          **{name: _SLOT.format(name) for name in slots})
+            first, *rest = _SLOTS.split(html)
+            layout = (first, tuple(zip(rest[::2], rest[1::2])))
+            if self.chars + len(html) > self.max_chars:
+                self.kept.clear()
+                self.chars = 0
+            if len(html) <= self.max_chars:
+                self.kept[key] = layout
+                self.chars += len(html)
+        return layout
+
+
+_LAYOUTS = _Layouts(MAX_LAYOUT_CHARS)
 
 
 def _frozen(value):

@@ -71,7 +71,7 @@ def test_a_page_showing_what_the_respondent_sent_is_not_kept(site):
     refused = site.client.post(path, {"_csrf": csrf, "nps": "12", "comment": "my own words"},
                                status=422)
     assert "my own words" in refused.text
-    kept = [text for first, rest in survey_page._LAYOUTS.values()
+    kept = [text for first, rest in survey_page._LAYOUTS.kept.values()
             for text in (first, *(after for _, after in rest))]
     assert any("After your support call" in text for text in kept)
     assert not any("my own words" in text for text in kept)
@@ -86,11 +86,22 @@ def test_a_survey_changed_since_its_page_was_kept_shows_its_new_texts(site):
     assert "<h1>After your visit</h1>" in html and "After your support call" not in html
 
 
-def test_the_kept_layouts_are_bounded(site, monkeypatch):
-    monkeypatch.setattr(survey_page, "MAX_LAYOUTS", 2)
-    monkeypatch.setattr(survey_page, "_LAYOUTS", {})
+def test_the_kept_layouts_are_bounded_in_size(site, monkeypatch):
     path = site.link()
+    size = len(site.client.get(path).text)
+    layouts = survey_page._Layouts(max_chars=2 * size + 100)
+    monkeypatch.setattr(survey_page, "_LAYOUTS", layouts)
     pages = [site.client.get(path, headers={"Accept-Language": language}).text
              for language in ("en", "de", "fr", "en")]
-    assert len(survey_page._LAYOUTS) <= 2
+    assert len(layouts.kept) <= 2 and 0 < layouts.chars <= layouts.max_chars
     assert ['<html lang="en">' in html for html in pages] == [True, False, False, True]
+
+
+def test_a_page_larger_than_all_kept_layouts_may_hold_is_rendered_every_time(site,
+                                                                            monkeypatch):
+    layouts = survey_page._Layouts(max_chars=100)
+    monkeypatch.setattr(survey_page, "_LAYOUTS", layouts)
+    path = site.link()
+    first, again = site.client.get(path).text, site.client.get(path).text
+    assert action_of(first) == action_of(again) == path
+    assert layouts.kept == {} and layouts.chars == 0
