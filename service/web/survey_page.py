@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import lru_cache
 
 from markupsafe import escape
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.http import parse_accept_header
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -159,9 +162,9 @@ def _state_page(request: Request, view: SurveyView) -> Response:
 def _page(request: Request, template: str, status: int, survey: Survey | None,
           headers: dict | None = None, slots: dict[str, str] | None = None, keep: bool = True,
           **values) -> Response:
-    accepted = [tag for tag, quality in request.accept_languages if quality > 0]
     language = choose_language(survey.language if survey else None,
-                               survey.allow_language_override if survey else True, accepted)
+                               survey.allow_language_override if survey else True,
+                               _accepted(request.headers.get("Accept-Language", "")))
     slots = slots or {}
     values.update(survey=survey, is_scale=_is_scale, max_text=MAX_TEXT_ANSWER,
                   stylesheet=stylesheet_url(request))
@@ -171,6 +174,14 @@ def _page(request: Request, template: str, status: int, survey: Survey | None,
     else:
         html = render(template, language, **values, **slots)
     return html_response(html, status, headers={"Content-Language": language, **(headers or {})})
+
+
+@lru_cache(maxsize=256)
+def _accepted(header: str) -> tuple[str, ...]:
+    """The languages of an Accept-Language header, preferred first. Parsed once: the
+    browsers of a site's respondents send a few dozen different ones."""
+    return tuple(tag for tag, quality in parse_accept_header(header, LanguageAccept)
+                 if quality > 0)
 
 
 class _Layouts:

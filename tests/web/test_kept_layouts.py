@@ -1,4 +1,5 @@
-"""The survey page is rendered once per process and kept; each request fills in its own parts."""
+"""The survey page is rendered once per process and kept; each request fills in its own parts.
+An Accept-Language header is parsed once too."""
 from __future__ import annotations
 
 import re
@@ -105,3 +106,14 @@ def test_a_page_larger_than_all_kept_layouts_may_hold_is_rendered_every_time(sit
     first, again = site.client.get(path).text, site.client.get(path).text
     assert action_of(first) == action_of(again) == path
     assert layouts.kept == {} and layouts.chars == 0
+
+
+@pytest.mark.parametrize("header, language", [
+    ("de;q=0, fr", "fr"), ("de;q=0", "en"), ("sv;q=0.2, cs;q=0.9", "cs")])
+def test_the_browser_languages_are_those_of_its_header_however_often_it_is_seen(
+        site, header, language):
+    path = site.link()
+    for _ in range(2):
+        page = site.client.get(path, headers={"Accept-Language": header})
+        assert page.headers["Content-Language"] == language
+        assert f'<html lang="{language}">' in page.text
