@@ -60,12 +60,13 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     if campaign.crm_push:
         queue_crm_push(uow, account_id, campaign, survey, response_id, answers,
                        {**params, **extra_params}, email, now)
-    record = response_record(StoredResponse(
-        response_id, campaign.id, invitation_id, "new", now, now, email, crm_id, None, score,
-        answers, params, extra_params), survey)
-    queue_webhooks(uow, account_id, campaign, "response.completed", f"response_{response_id}",
-                   record, now)
-    response_notifications(uow, account_id, campaign, survey, record, dashboard_url, now)
+    if campaign.webhooks or campaign.notify_emails:  # the record is what they carry
+        record = response_record(StoredResponse(
+            response_id, campaign.id, invitation_id, "new", now, now, email, crm_id, None,
+            score, answers, params, extra_params), survey)
+        queue_webhooks(uow, account_id, campaign, "response.completed",
+                       f"response_{response_id}", record, now)
+        response_notifications(uow, account_id, campaign, survey, record, dashboard_url, now)
     return response_id
 
 
