@@ -5,7 +5,8 @@
 
 Kinds: soap-add, rpc-add, soap-link, rpc-link, soap-campaign, and the reads of an
 answered contact: rpc-campaign, soap-results, rpc-results, soap-open, rpc-open
-(GetTrackingUrl of its invitation, already open), page-get (its survey page); and
+(GetTrackingUrl of its invitation, already open), page-get (its survey page, which says
+it was answered), page-open (the form of another opened link: what bench/run.py GETs); and
 rpc-record, soap-record, page-post: a new link, then its answer (subtract rpc-link).
 
 Prints the mean wall and CPU time per call (CPU time is what to compare on a busy
@@ -105,7 +106,11 @@ def profile(args, database_url: str | None) -> None:
                  event_id="open")
     rpc("feedloop.record_response", invitation_id=opened["invitation_id"],
         answers=[{"key": "nps", "value": "9"}])
+    form_path = "/s/" + rpc("feedloop.get_tracking_url", campaign_id=cid,
+                            email="form@example.com", event_id="form")["url"].rsplit("/", 1)[1]
+    post(form_path, b"", method="GET")  # its first opening, the one that writes
     reads = {
+        "page-open": lambda: post(form_path, b"", method="GET"),
         "rpc-campaign": lambda: rpc("feedloop.get_campaign", campaign_id=cid),
         "soap-results": lambda: post("/soap", soap(
             "<f:GetContactResults><f:email>open@example.com</f:email></f:GetContactResults>")),

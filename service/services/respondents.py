@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import Callable
 
 from service.domain.distribution import Campaign, Invitation, Status, clean_params
 from service.domain.errors import Conflict, ValidationError
@@ -57,7 +59,8 @@ def open_invitation(rt: Runtime, token: str, mark_opened: bool = True) -> Survey
         if found is None:
             return SurveyView("unknown")
         account_id, invitation, campaign, survey = found
-        state = _invitation_state(uow, invitation, campaign, now)
+        state = _invitation_state(invitation, campaign, now, partial(
+            uow.contacts.is_unsubscribed, account_id, invitation.contact_id))
     if state == "open" and mark_opened and invitation.opened_at is None:
         with rt.uow() as uow:
             uow.invitations.apply(invitation, invitation.opened(now), now)
@@ -75,7 +78,9 @@ def answer_invitation(rt: Runtime, token: str, form: dict[str, list[str]],
             return Submission(SurveyView("unknown"))
         account_id, invitation, campaign, survey = found
         submitted = _submitted(survey, form)
-        state = _invitation_state(uow, invitation, campaign, now)
+        # Read once: whether it unsubscribed, then who answers.
+        contact = cache(partial(uow.contacts.get, account_id, invitation.contact_id))
+        state = _invitation_state(invitation, campaign, now, lambda: contact().unsubscribed)
         if state == "answered":
             return Submission(SurveyView(_repeat_state(uow, invitation, survey, submitted),
                                          survey))
@@ -84,7 +89,7 @@ def answer_invitation(rt: Runtime, token: str, form: dict[str, list[str]],
         try:
             response_id = record_answers(uow, account_id, campaign, survey, invitation,
                                          submitted, extra_params, now,
-                                         rt.dashboard_url(campaign.id))
+                                         rt.dashboard_url(campaign.id), contact=contact())
         except ValidationError as error:
             return _refused(survey, submitted, error)
         except Conflict:
@@ -200,13 +205,14 @@ def _campaign_state(campaign: Campaign) -> str | None:
     return campaign.status if campaign.status in ("paused", "closed") else None
 
 
-def _invitation_state(uow, invitation: Invitation, campaign: Campaign, now) -> str:
+def _invitation_state(invitation: Invitation, campaign: Campaign, now,
+                      unsubscribed: Callable[[], bool]) -> str:
     # Order matters: someone who answered hears so even after the campaign closed.
     if invitation.status == Status.RESPONDED:
         return "answered"
     if invitation.status == Status.CANCELLED:
         return "closed"
-    if uow.contacts.is_unsubscribed(invitation.account_id, invitation.contact_id):
+    if unsubscribed():  # asked only now: the states above need no statement
         return "unsubscribed"
     state = _campaign_state(campaign)
     if state is not None:

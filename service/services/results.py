@@ -6,7 +6,7 @@ from datetime import datetime
 from service.domain.cursors import format_cursor, parse_cursor
 from service.domain.distribution import Campaign, Invitation, Status
 from service.domain.errors import Conflict, NotFound, UnknownCampaign, ValidationError
-from service.domain.surveys import Survey, normalize_email, nps_category
+from service.domain.surveys import Contact, Survey, normalize_email, nps_category
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.crm import queue_crm_push
@@ -22,11 +22,12 @@ DEFAULT_EXPORT_PAGE = 100
 def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
                    invitation: Invitation | None, submitted: dict[str, list[str]],
                    extra_params: dict[str, str], now: datetime, dashboard_url: str = "",
-                   submission_key: str | None = None) -> int:
+                   submission_key: str | None = None, contact: Contact | None = None) -> int:
     """Validate and store one response; the invitation, if any, becomes responded.
 
-    The respondent is the invitation's contact; without an invitation (an open
-    link), the answer to the survey's email question identifies or creates one.
+    The respondent is the invitation's contact (``contact``, when the caller has read
+    it already); without an invitation (an open link), the answer to the survey's
+    email question identifies or creates one.
     Conflict when the invitation, or the open-link form ``submission_key``, was
     answered already.
     """
@@ -38,7 +39,7 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
         raise Conflict(f"Invitation {invitation.id} is {invitation.effective_status(now)}.")
     answers = survey.parse_answers(submitted)
     if invitation is not None:
-        contact = uow.contacts.get(account_id, invitation.contact_id)
+        contact = contact or uow.contacts.get(account_id, invitation.contact_id)
     else:
         email_question = survey.email_question
         contact = uow.contacts.upsert(account_id, answers[email_question.key], None, {},
@@ -59,12 +60,13 @@ def record_answers(uow, account_id: int, campaign: Campaign, survey: Survey,
     if campaign.crm_push:
         queue_crm_push(uow, account_id, campaign, survey, response_id, answers,
                        {**params, **extra_params}, email, now)
-    record = response_record(StoredResponse(
-        response_id, campaign.id, invitation_id, "new", now, now, email, crm_id, None, score,
-        answers, params, extra_params), survey)
-    queue_webhooks(uow, account_id, campaign, "response.completed", f"response_{response_id}",
-                   record, now)
-    response_notifications(uow, account_id, campaign, survey, record, dashboard_url, now)
+    if campaign.webhooks or campaign.notify_emails:  # the record is what they carry
+        record = response_record(StoredResponse(
+            response_id, campaign.id, invitation_id, "new", now, now, email, crm_id, None,
+            score, answers, params, extra_params), survey)
+        queue_webhooks(uow, account_id, campaign, "response.completed",
+                       f"response_{response_id}", record, now)
+        response_notifications(uow, account_id, campaign, survey, record, dashboard_url, now)
     return response_id
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -26,7 +27,7 @@ SOURCE_LANGUAGE = "en"
 
 
 def choose_language(survey_language: str | None, allow_override: bool,
-                    accepted: list[str]) -> str:
+                    accepted: Sequence[str]) -> str:
     """The survey's language, or the browser's first supported one when the survey allows it.
 
     ``accepted`` lists the browser's language tags, preferred first (Accept-Language).

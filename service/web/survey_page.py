@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import lru_cache
 
+from markupsafe import escape
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.http import parse_accept_header
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -34,6 +38,15 @@ CSRF_FIELD = "_csrf"
 ONCE_FIELD = "_once"
 ONCE_COOKIE = "fl_once"
 _ONCE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+#: A page is rendered once per process and kept as layout: its text with a slot for each
+#: value that differs with every request (the form's address, its CSRF token, the open
+#: link's nonce). A slot's marker is unguessable, so no survey text can imitate one.
+_SLOT = "\x00" + secrets.token_hex(16) + ":{}\x00"
+_SLOTS = re.compile(_SLOT.format(r"(\w+)"))
+#: What the kept layouts may hold, in characters: a thousand ordinary pages (a few per
+#: survey in use: language x state), or a few of the largest a survey allows.
+MAX_LAYOUT_CHARS = 8 * 1024 * 1024
 
 _STATUS = {"open": 200, "thanks": 200, "answered": 200, "expired": 410, "paused": 409,
            "closed": 410, "unsubscribed": 410, "unknown": 404}
@@ -128,10 +141,14 @@ def _survey_or_state(rt: Runtime, request: Request, subject: str, submission: Su
     action = request.script_root + request.path
     if request.query_string:
         action += "?" + request.query_string.decode("latin-1")
+    slots = {"action": action, "csrf": issue_csrf(rt.secret_key, subject, rt.clock())}
+    if once is not None:
+        slots["once"] = once
+    # What a respondent sent is theirs: a page showing it back is not kept.
     response = _page(request, "survey.html", status or (422 if problems else 200), view.survey,
-                     action=action, answers=form or {}, problems=problems,
-                     csrf_field=CSRF_FIELD, csrf=issue_csrf(rt.secret_key, subject, rt.clock()),
-                     once_field=ONCE_FIELD, once=once, picked=picked)
+                     slots=slots, keep=request.method != "POST", answers=form or {},
+                     problems=problems, csrf_field=CSRF_FIELD, once_field=ONCE_FIELD,
+                     picked=picked)
     if once is not None:
         response.set_cookie(ONCE_COOKIE, once, max_age=int(MAX_AGE.total_seconds()), path=path,
                             httponly=True, samesite="Lax", secure=request.scheme == "https")
@@ -143,13 +160,68 @@ def _state_page(request: Request, view: SurveyView) -> Response:
 
 
 def _page(request: Request, template: str, status: int, survey: Survey | None,
-          headers: dict | None = None, **values) -> Response:
-    accepted = [tag for tag, quality in request.accept_languages if quality > 0]
+          headers: dict | None = None, slots: dict[str, str] | None = None, keep: bool = True,
+          **values) -> Response:
     language = choose_language(survey.language if survey else None,
-                               survey.allow_language_override if survey else True, accepted)
-    html = render(template, language, survey=survey, is_scale=_is_scale,
-                  max_text=MAX_TEXT_ANSWER, stylesheet=stylesheet_url(request), **values)
+                               survey.allow_language_override if survey else True,
+                               _accepted(request.headers.get("Accept-Language", "")))
+    slots = slots or {}
+    values.update(survey=survey, is_scale=_is_scale, max_text=MAX_TEXT_ANSWER,
+                  stylesheet=stylesheet_url(request))
+    if keep:
+        first, rest = _LAYOUTS.get(template, language, tuple(slots), values)
+        html = first + "".join(f"{escape(slots[name])}{text}" for name, text in rest)
+    else:
+        html = render(template, language, **values, **slots)
     return html_response(html, status, headers={"Content-Language": language, **(headers or {})})
+
+
+@lru_cache(maxsize=256)
+def _accepted(header: str) -> tuple[str, ...]:
+    """The languages of an Accept-Language header, preferred first. Parsed once: the
+    browsers of a site's respondents send a few dozen different ones."""
+    return tuple(tag for tag, quality in parse_accept_header(header, LanguageAccept)
+                 if quality > 0)
+
+
+class _Layouts:
+    """Layouts by page, up to ``max_chars`` in all; past that, they start again (the ones
+    in use come back after one render each)."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.kept: dict[tuple, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self.chars = 0
+
+    def get(self, template: str, language: str, slots: tuple[str, ...], values: dict
+            ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """A page's text up to its first slot, then each slot's name and the text after it."""
+        key = (template, language, slots, _frozen(values))
+        layout = self.kept.get(key)
+        if layout is None:
+            html = render(template, language, **values,
+                          **{name: _SLOT.format(name) for name in slots})
+            first, *rest = _SLOTS.split(html)
+            layout = (first, tuple(zip(rest[::2], rest[1::2])))
+            if self.chars + len(html) > self.max_chars:
+                self.kept.clear()
+                self.chars = 0
+            if len(html) <= self.max_chars:
+                self.kept[key] = layout
+                self.chars += len(html)
+        return layout
+
+
+_LAYOUTS = _Layouts(MAX_LAYOUT_CHARS)
+
+
+def _frozen(value):
+    """``value`` as a dictionary key: dictionaries and lists become tuples."""
+    if isinstance(value, dict):
+        return tuple((name, _frozen(item)) for name, item in value.items())
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
 
 
 def _is_scale(question: Question) -> bool:
