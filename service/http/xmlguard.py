@@ -14,6 +14,7 @@ keeps the libraries' own input handling untouched.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -87,14 +88,26 @@ def check_xml(body: bytes, limits: XmlLimits = XmlLimits()) -> etree._Element:
         raise _doctype_refused()
     # The other limits are XPath queries over the bounded tree, evaluated in C:
     # a Python loop over 500,000 elements took most of a second.
-    if root.xpath("boolean(" + "/*" * (limits.max_depth + 1) + ")"):
+    too_deep, too_long = _queries(limits.max_depth, limits.max_text_bytes)
+    if too_deep(root):
         raise InvalidRequest(f"The document is nested deeper than {limits.max_depth} levels.")
-    if root.xpath(f"boolean(//text()[string-length(.) > {limits.max_text_bytes}]"
-                  f" | //@*[string-length(.) > {limits.max_text_bytes}])"):
+    if too_long(root):
         raise RequestTooLarge(f"A text value is longer than {limits.max_text_bytes} bytes.")
-    if root.xpath("boolean(//processing-instruction())"):
+    if _HAS_PROCESSING_INSTRUCTION(root):
         raise InvalidRequest("Processing instructions are not accepted.")
     return root
+
+
+_HAS_PROCESSING_INSTRUCTION = etree.XPath("boolean(//processing-instruction())")
+
+
+@functools.lru_cache(maxsize=8)
+def _queries(max_depth: int, max_text_bytes: int) -> tuple[etree.XPath, etree.XPath]:
+    """The compiled depth and text-length queries of a set of limits: compiling an XPath
+    costs more than evaluating it over a request's tree."""
+    return (etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")"),
+            etree.XPath(f"boolean(//text()[string-length(.) > {max_text_bytes}]"
+                        f" | //@*[string-length(.) > {max_text_bytes}])"))
 
 
 def _has_doctype(body: bytes) -> bool:
