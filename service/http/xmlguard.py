@@ -108,8 +108,9 @@ def _queries(limits: XmlLimits) -> tuple[etree.XPath, etree.XPath]:
     """Whether a tree is nested deeper than the limits allow, and whether it holds a longer
     text or attribute value (lxml's XPath objects serialise their own evaluations)."""
     return (etree.XPath("boolean(" + "/*" * (limits.max_depth + 1) + ")"),
-            etree.XPath(f"boolean(//text()[string-length(.) > {limits.max_text_bytes}]"
-                        f" | //@*[string-length(.) > {limits.max_text_bytes}])"))
+            # "or", not a union: no node-set to sort into document order.
+            etree.XPath(f"//text()[string-length() > {limits.max_text_bytes}]"
+                        f" or //@*[string-length() > {limits.max_text_bytes}]"))
 
 
 def _has_doctype(body: bytes) -> bool:
