@@ -69,7 +69,7 @@ def read_call(root: etree._Element, body: bytes) -> tuple[tuple, str] | None:
         return None
     try:
         params = tuple(_params(root[1])) if len(root) == 2 else ()
-    except (_NotPlain, ValueError, TypeError):
+    except (_NotPlain, ValueError):
         return None
     return params, name.text or ""
 
@@ -122,16 +122,22 @@ def _array(array: etree._Element) -> list:
 
 # -- writing ----------------------------------------------------------------------
 
+def _escaped(text: str) -> str:
+    # xmlrpc.client.escape, called only when there is something to escape: most
+    # strings of a result (names, codes, e-mails, URLs) have nothing.
+    return escape(text) if "&" in text or "<" in text or ">" in text else text
+
+
 def _write(value: Any, out: list[str]) -> None:
     kind = type(value)
     if kind is str:
-        out += "<value><string>", escape(value), "</string></value>\n"
+        out.append(f"<value><string>{_escaped(value)}</string></value>\n")
     elif kind is dict:
         out.append("<value><struct>\n")
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError("dictionary key must be string")
-            out += "<member>\n<name>", escape(key), "</name>\n"
+            out.append(f"<member>\n<name>{_escaped(key)}</name>\n")
             _write(item, out)
             out.append("</member>\n")
         out.append("</struct></value>\n")
@@ -141,18 +147,18 @@ def _write(value: Any, out: list[str]) -> None:
     elif kind is int:
         if not MININT <= value <= MAXINT:
             raise OverflowError("int exceeds XML-RPC limits")
-        out += "<value><int>", str(value), "</int></value>\n"
+        out.append(f"<value><int>{value}</int></value>\n")
     elif kind is list:
         out.append("<value><array><data>\n")
         for item in value:
             _write(item, out)
         out.append("</data></array></value>\n")
     elif kind is float:
-        out += "<value><double>", repr(value), "</double></value>\n"
+        out.append(f"<value><double>{value!r}</double></value>\n")
     elif kind is datetime:
-        out += ("<value><dateTime.iso8601>", "%04d%02d%02dT%02d:%02d:%02d" % (
-            value.year, value.month, value.day, value.hour, value.minute, value.second),
-            "</dateTime.iso8601></value>\n")
+        out.append(f"<value><dateTime.iso8601>{value.year:04d}{value.month:02d}{value.day:02d}"
+                   f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+                   "</dateTime.iso8601></value>\n")
     else:
         raise TypeError(f"cannot marshal {kind} objects")
 
