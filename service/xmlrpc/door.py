@@ -17,6 +17,7 @@ from xmlrpc.server import SimpleXMLRPCDispatcher
 
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
+from lxml import etree
 
 from service.domain.errors import XMLRPC_CODES, DomainError, InvalidRequest, MissingCredentials
 from service.http.request import (CHALLENGE, UNAUTHENTICATED_BYTES, UNAUTHORIZED,
@@ -28,6 +29,7 @@ from service.services.keys import authenticate
 from service.services.schema import (FieldSpec, MessageShapeError, fields_of, from_plain,
                                      limits_of, nested_messages)
 from service.telemetry import FAULTS, fault_reference, observe_call
+from service.xmlrpc.wire import read_call, write_result
 
 log = logging.getLogger("feedloop.xmlrpc")
 
@@ -163,19 +165,17 @@ class FeedloopDispatcher(SimpleXMLRPCDispatcher):
         return _signatures(op) if op else "signatures not supported"
 
     # -- calls --------------------------------------------------------------------
-    def handle(self, data: bytes, principal: Callable[[], Principal]
+    def handle(self, root: etree._Element, data: bytes, principal: Callable[[], Principal]
                ) -> tuple[str, dict[str, str]]:
         """The marshalled response to one request body (a result or a fault), and the
-        HTTP headers its fault adds."""
+        HTTP headers its fault adds; ``root`` is the body's tree from check_xml."""
         try:
-            params, method = _loads(data)
+            params, method = read_call(root, data) or _loads(data)
         except XmlRpcFault as refusal:
             FAULTS.labels("xmlrpc", refusal.fault.faultString.partition(":")[0]).inc()
             return xmlrpc.client.dumps(refusal.fault, methodresponse=True), {}
         try:
-            result = self.call(method, params, principal)
-            return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False,
-                                       encoding="utf-8"), {}
+            return write_result(self.call(method, params, principal)), {}
         except xmlrpc.client.Fault as fault:
             return xmlrpc.client.dumps(fault, methodresponse=True), _headers_of(fault)
 
@@ -244,16 +244,18 @@ def _named(op: Operation, params: tuple) -> dict:
 
 
 def _loads(data: bytes) -> tuple[tuple, str | None]:
-    """Parse a call with defusedxml's expat parser (no DTDs, no entities, no network)."""
+    """Parse a call with defusedxml's expat parser (no DTDs, no entities, no network): the
+    answer to every document read_call leaves to the stdlib."""
     unmarshaller = xmlrpc.client.Unmarshaller(use_datetime=False, use_builtin_types=True)
     parser = DefusedExpatParser(unmarshaller, forbid_dtd=True)
     try:
         parser.feed(data)
         parser.close()
         params = unmarshaller.close()
-    # IndexError: a struct whose members do not pair a name with a value.
-    except (ExpatError, DefusedXmlException, xmlrpc.client.ResponseError, ValueError,
-            TypeError, IndexError) as error:
+    # IndexError: a struct whose members do not pair a name with a value; ArithmeticError:
+    # a bigdecimal that is not a number; Fault: a methodResponse's fault sent as a call.
+    except (ExpatError, DefusedXmlException, xmlrpc.client.ResponseError, xmlrpc.client.Fault,
+            ValueError, TypeError, IndexError, ArithmeticError) as error:
         raise XmlRpcFault("ParseError", f"The request is not a valid XML-RPC call ({error}).")
     method = unmarshaller.getmethodname()
     if method is None:
@@ -281,12 +283,12 @@ def create_xmlrpc_app(rt: Runtime) -> Callable:
             if length is None or length > UNAUTHENTICATED_BYTES:
                 principal()  # a large body is read and parsed for a known caller only
             body = read_body(environ, LIMITS.max_bytes)
-            check_xml(body, LIMITS)
+            root = check_xml(body, LIMITS)
         except DomainError as error:
             fault = _DomainFault(error)
             response, headers = xmlrpc.client.dumps(fault, methodresponse=True), fault.headers
         else:
-            response, headers = dispatcher.handle(body, principal)
+            response, headers = dispatcher.handle(root, body, principal)
         data = response.encode("utf-8")
         # Even an outage's fault travels with 200: xmlrpc.client, PHP's and Java's clients
         # turn any other status into a transport error and never read the fault's code.

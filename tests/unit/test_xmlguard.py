@@ -85,3 +85,13 @@ def test_utf8_with_byte_order_mark_passes():
 
 def test_predefined_and_numeric_entities_still_work():
     assert check_xml(b"<a>&lt;&amp;&#233;</a>", LIMITS).text == "<&é"
+
+
+@pytest.mark.parametrize("body", [b"<a><?pi x?></a>", b"<?pi x?><a/>", b"<a/><?pi x?>",
+                                  b'<?xml version="1.0"?><?xml-stylesheet href="s"?><a/>'])
+def test_a_processing_instruction_anywhere_is_refused(body):
+    assert refusal(body) == (InvalidRequest, "Processing instructions are not accepted.")
+
+
+def test_the_xml_declaration_is_no_processing_instruction():
+    assert check_xml(b'<?xml version="1.0" encoding="UTF-8"?><a/>', LIMITS).tag == "a"
