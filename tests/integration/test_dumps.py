@@ -192,25 +192,18 @@ def test_only_listed_dump_files_are_served(rt, admin):
     assert open_dump_file(rt, admin, "campaign-1-20261102T020000Z.csv") is None
 
 
-def test_chunks_stream_the_same_bytes_with_a_progress_tick_per_row(rt, admin, answered):
-    plan, whole = dump(rt, admin, answered, "jsonl")
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xml"])
+def test_rows_go_out_in_batches_with_a_progress_tick_per_batch(rt, admin, answered, fmt,
+                                                               monkeypatch):
+    monkeypatch.setattr("service.services.dumps._BATCH", 2)
+    plan, whole = dump(rt, admin, answered, fmt)
     ticks = []
-    chunks = list(dump_chunks(plan, dump_rows(rt, plan, "jsonl"), "jsonl",
-                              progress=ticks.append, chunk_size=64))
-    assert b"".join(chunks) == whole and ticks == [1, 1, 1]
-    write_dump(plan, dump_rows(rt, plan, "jsonl"), io.BytesIO(), "jsonl", progress=ticks.append)
-    assert ticks == [1] * 6
-    assert len(chunks) > 1 and all(len(chunk) >= 64 for chunk in chunks[:-1])
-
-
-def test_csv_rows_go_out_in_batches_with_a_progress_tick_per_batch(rt, admin, answered,
-                                                                    monkeypatch):
-    monkeypatch.setattr("service.services.dumps._CSV_BATCH", 2)
-    plan, whole = dump(rt, admin, answered, "csv")
-    ticks = []
-    chunks = list(dump_chunks(plan, dump_rows(rt, plan, "csv"), "csv", progress=ticks.append,
+    chunks = list(dump_chunks(plan, dump_rows(rt, plan, fmt), fmt, progress=ticks.append,
                               chunk_size=64))
-    assert b"".join(chunks) == whole and ticks == [2, 1] and len(chunks) == 2
+    assert b"".join(chunks) == whole and ticks == [2, 1]
+    assert len(chunks) > 1 and all(len(chunk) >= 64 for chunk in chunks[:-1])
+    write_dump(plan, dump_rows(rt, plan, fmt), io.BytesIO(), fmt, progress=ticks.append)
+    assert ticks == [2, 1, 2, 1]
 
 
 def test_gzip_dumps_are_reproducible_byte_for_byte(rt, admin, answered):
