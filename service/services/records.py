@@ -47,13 +47,15 @@ def response_record(row: StoredResponse, survey: Survey | None) -> dict[str, Any
                        timestamp(row.submitted_at), timestamp(row.updated_at),
                        None if erased else row.email, None if erased else row.crm_id,
                        row.nps_score, nps_category(row.nps_score),
-                       row.answers if survey is None else in_survey_order(row.answers, survey),
+                       row.answers if survey is None else in_survey_order(
+                           row.answers, [q.key for q in survey.questions]),
                        row.params, row.extra_params)
 
 
-def in_survey_order(answers: dict[str, Any], survey: Survey) -> dict[str, Any]:
-    """The answers to the survey's questions, in the survey's order."""
-    return {q.key: answers[q.key] for q in survey.questions if q.key in answers}
+def in_survey_order(answers: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The answers to a survey's questions, in the survey's order (``keys``, its
+    questions' keys)."""
+    return {key: answers[key] for key in keys if key in answers}
 
 
 def make_record(response_id: int, campaign_id: int, invitation_id: int | None, change: str,

@@ -206,6 +206,20 @@ def test_rows_go_out_in_batches_with_a_progress_tick_per_batch(rt, admin, answer
     assert ticks == [2, 1, 2, 1]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_dump_abandoned_midway_leaves_the_connection_usable(rt, admin, answered, fmt,
+                                                              monkeypatch):
+    # A download whose client goes away: on PostgreSQL the rows come through a COPY that
+    # was not read to its end when the transaction ends.
+    monkeypatch.setattr("service.services.dumps._BATCH", 1)
+    plan, whole = dump(rt, admin, answered, fmt)
+    chunks = dump_chunks(plan, dump_rows(rt, plan, fmt), fmt, chunk_size=1)
+    assert whole.startswith(next(chunks))
+    chunks.close()
+    assert dump(rt, admin, answered, fmt) == (plan, whole)
+    assert call(rt, admin, "GetCampaign", campaign_id=answered).campaign_id == answered
+
+
 def test_gzip_dumps_are_reproducible_byte_for_byte(rt, admin, answered):
     _, first = dump(rt, admin, answered, "jsonl")
     plan = plan_dump(rt, admin, answered)
