@@ -220,6 +220,19 @@ def test_a_dump_abandoned_midway_leaves_the_connection_usable(rt, admin, answere
     assert call(rt, admin, "GetCampaign", campaign_id=answered).campaign_id == answered
 
 
+def test_a_failing_write_fails_the_dump_with_its_error(rt, admin, answered):
+    class Full(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            raise OSError(28, "No space left on device")
+
+    plan = plan_dump(rt, admin, answered)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_dump(plan, dump_rows(rt, plan, "xml"), Full(), "xml")
+
+
 def test_gzip_dumps_are_reproducible_byte_for_byte(rt, admin, answered):
     _, first = dump(rt, admin, answered, "jsonl")
     plan = plan_dump(rt, admin, answered)

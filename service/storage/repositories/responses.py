@@ -85,6 +85,11 @@ def _with_attributes(query):
                        & (invitations.c.id == responses.c.invitation_id)))
 
 
+#: The JSON documents a dump's cells are read from, by name.
+_DOCUMENTS = {"answers": "r.answers", "params": "r.params", "extra_params": "r.extra_params",
+              "attributes": _ATTRIBUTES_SQL}
+
+
 class _DumpStatement:
     """The SQL of a dump's cells on one dialect (json_extract on SQLite, ->> on PostgreSQL),
     with the JSON keys it addresses as bound values."""
@@ -92,6 +97,7 @@ class _DumpStatement:
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
         self.values: dict[str, str] = {}
+        self.extracting = False
         moment = ("strftime('%Y-%m-%dT%H:%M:%SZ', {})" if self.sqlite
                   else "to_char({}, 'YYYY-MM-DD\"T\"HH24\\:MI\\:SS\"Z\"')")
         #: Response id, position, change, submitted_at and updated_at as
@@ -104,20 +110,35 @@ class _DumpStatement:
                       "CASE WHEN r.nps_score >= 9 THEN 'promoter' WHEN r.nps_score >= 7 "
                       "THEN 'passive' WHEN r.nps_score >= 0 THEN 'detractor' END"]
 
+    @property
+    def joins(self) -> str:
+        """The joins of the statement. PostgreSQL parses a json document again for each
+        ->>: the documents a row's cells are read from are parsed once, to jsonb (the
+        same texts for the strings and integers the doors store; half the server's time)."""
+        if self.sqlite or not self.extracting:
+            return _JOINS_SQL
+        documents = ", ".join(f"{sql}::jsonb AS {name}" for name, sql in _DOCUMENTS.items())
+        return f"{_JOINS_SQL} CROSS JOIN LATERAL (SELECT {documents} OFFSET 0) AS j"
+
     def key(self, name: str) -> str:
         self.values[f"k{len(self.values)}"] = f'$."{name}"' if self.sqlite else name
         return f":k{len(self.values) - 1}"
 
-    def extract(self, column: str, name: str) -> str:
-        if self.sqlite:
-            return f"json_extract({column}, {self.key(name)})"
-        return f"{column} ->> {self.key(name)}"
+    def document(self, name: str) -> str:
+        self.extracting = True
+        return _DOCUMENTS[name] if self.sqlite else f"j.{name}"
 
-    def joined(self, column: str, name: str) -> str:
+    def extract(self, document: str, name: str) -> str:
         if self.sqlite:
-            return f"(SELECT group_concat(value, ';') FROM json_each({column}, {self.key(name)}))"
-        return (f"(SELECT string_agg(e, ';') FROM json_array_elements_text("
-                f"{column} -> {self.key(name)}) AS e)")
+            return f"json_extract({self.document(document)}, {self.key(name)})"
+        return f"{self.document(document)} ->> {self.key(name)}"
+
+    def joined(self, document: str, name: str) -> str:
+        if self.sqlite:
+            return (f"(SELECT group_concat(value, ';') FROM json_each({self.document(document)}, "
+                    f"{self.key(name)}))")
+        return (f"(SELECT string_agg(e, ';') FROM jsonb_array_elements_text("
+                f"{self.document(document)} -> {self.key(name)}) AS e)")
 
 
 class ResponseRepository(Repository):
@@ -283,11 +304,11 @@ class ResponseRepository(Repository):
         dump = _DumpStatement(self.connection.dialect.name)
         if dump.sqlite and not all(_SQLITE_PATH_NAME.match(name) for name in names):
             return None
-        cells = [dump.joined("r.answers", k) if multi else dump.extract("r.answers", k)
+        cells = [dump.joined("answers", k) if multi else dump.extract("answers", k)
                  for k, multi in questions]
-        cells += [dump.extract("r.params", n) for n in params]
-        cells += [dump.extract("r.extra_params", n) for n in extras]
-        cells += [f"CASE WHEN c.erased_at IS NULL THEN {dump.extract(_ATTRIBUTES_SQL, n)} END"
+        cells += [dump.extract("params", n) for n in params]
+        cells += [dump.extract("extra_params", n) for n in extras]
+        cells += [f"CASE WHEN c.erased_at IS NULL THEN {dump.extract('attributes', n)} END"
                   for n in attributes]
         return self._dump(dump, cells, account_id, campaign_id, after, upto)
 
@@ -309,7 +330,7 @@ class ResponseRepository(Repository):
     def _dump(self, dump: _DumpStatement, cells: list[str], account_id: int, campaign_id: int,
               after: int, upto: int) -> Iterator[Sequence]:
         statement = text(
-            f"SELECT {', '.join(dump.fixed + cells)} FROM responses AS r {_JOINS_SQL} "
+            f"SELECT {', '.join(dump.fixed + cells)} FROM responses AS r {dump.joins} "
             "WHERE r.account_id = :account AND r.campaign_id = :campaign "
             "AND r.position > :after AND r.position <= :upto ORDER BY r.position")
         values = {"account": account_id, "campaign": campaign_id, "after": after, "upto": upto,
