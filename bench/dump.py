@@ -5,7 +5,7 @@ On SQLite, then with --postgres on a throwaway PostgreSQL too: for each size the
 columns), then `feedloop dump --format csv|jsonl|xml`, each with its wall time and peak
 RSS, and the ratios the targets name: CSV against the baseline, JSON Lines and XML against
 the CSV dump, the peak RSS of all the rows against that of the tenth. Ends with a Markdown
-table. Run: .venv/bin/python bench/dump.py [ROWS] [--postgres] [--formats csv,jsonl,xml]
+table. Run: .venv/bin/python bench/dump.py [ROWS] [--postgres] [--repeat N] [--formats ...]
 (default 1,000,000 rows, every format).
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,23 +101,30 @@ def main() -> None:
                         help="measure on a throwaway PostgreSQL too, after SQLite")
     parser.add_argument("--formats", default=",".join(FORMATS),
                         help="the formats to dump, comma-separated (default: all)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="interleaved repetitions of the baseline and each format; the "
+                             "table gives the median time and the median of the ratios")
     args = parser.parse_args()
     formats = args.formats.split(",")
     assert set(formats) <= set(FORMATS), formats
     workdir = Path(tempfile.mkdtemp(prefix="feedloop-dump-bench-"))
     print(f"{args.rows:,} responses, {os.cpu_count()} cores, load average {load()}", flush=True)
-    results = measure(f"sqlite:///{workdir / 'feedloop.db'}", workdir, args.rows, formats)
+    results = measure(f"sqlite:///{workdir / 'feedloop.db'}", workdir, args.rows, formats,
+                      args.repeat)
     if args.postgres:
         from tests.support.pgserver import PostgresServer
         with PostgresServer() as server:
-            results += measure(server.create_database("dump"), workdir, args.rows, formats)
+            results += measure(server.create_database("dump"), workdir, args.rows, formats,
+                               args.repeat)
     print(f"load average {load()}\n")
     table(results)
     print(json.dumps({"workdir": str(workdir)}))
 
 
-def measure(url: str, workdir: Path, total: int, formats: list[str]) -> list[dict]:
-    """The baseline and each format's dump of the last tenth of the rows, then of all."""
+def measure(url: str, workdir: Path, total: int, formats: list[str],
+            repeat: int) -> list[dict]:
+    """The baseline and each format's dump of the last tenth of the rows, then of all, in
+    turn ``repeat`` times (a shared machine's load then weighs on each alike)."""
     env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "b"}
     engine = make_engine(url)
     upgrade(engine)
@@ -149,20 +157,23 @@ def measure(url: str, workdir: Path, total: int, formats: list[str]) -> list[dic
             tool = "sqlite3 -csv"
             command = ["sqlite3", "-csv", "-header", url.removeprefix("sqlite:///"), query]
         baseline = workdir / f"baseline-{rows}.csv"
-        with open(baseline, "wb") as handle:
-            seconds, peak = timed(command, env, handle)
-        assert lines(baseline) == rows + 1, (baseline, rows)
-        results.append(report(database, rows, "baseline", tool, seconds, peak, results))
-        for fmt in formats:
-            out = workdir / f"dump-{rows}.{fmt}"
-            seconds, peak = timed([FEEDLOOP, "dump", "--campaign", str(campaign_id), "--after",
-                                   str(after), "--format", fmt, "--out", str(out)], env)
-            manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
-            assert manifest["rows"] == rows, (out, manifest["rows"], rows)
-            if fmt != "xml":  # CSV has a header line, JSON Lines a line per response
-                assert lines(out) == rows + (fmt == "csv"), (out, rows)
-            results.append(report(database, rows, fmt, f"feedloop dump --format {fmt}",
-                                  seconds, peak, results))
+        runs: dict[str, list[tuple[float, float]]] = {"baseline": [], **{f: [] for f in formats}}
+        for _ in range(repeat):
+            with open(baseline, "wb") as handle:
+                runs["baseline"].append(timed(command, env, handle))
+            assert lines(baseline) == rows + 1, (baseline, rows)
+            for fmt in formats:
+                out = workdir / f"dump-{rows}.{fmt}"
+                runs[fmt].append(timed([FEEDLOOP, "dump", "--campaign", str(campaign_id),
+                                        "--after", str(after), "--format", fmt, "--out",
+                                        str(out)], env))
+                manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+                assert manifest["rows"] == rows, (out, manifest["rows"], rows)
+                if fmt != "xml":  # CSV has a header line, JSON Lines a line per response
+                    assert lines(out) == rows + (fmt == "csv"), (out, rows)
+        for what, label in [("baseline", tool),
+                            *((f, f"feedloop dump --format {f}") for f in formats)]:
+            results.append(report(database, rows, what, label, runs, results))
     return results
 
 
@@ -171,26 +182,30 @@ def lines(path: Path) -> int:
         return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
 
 
-def report(database: str, rows: int, what: str, label: str, seconds: float, peak: float,
-           earlier: list[dict]) -> dict:
-    """One measurement with the ratios its targets name, printed as soon as it is taken."""
+def report(database: str, rows: int, what: str, label: str,
+           runs: dict[str, list[tuple[float, float]]], earlier: list[dict]) -> dict:
+    """One command's repetitions: the median time, the highest peak RSS and the median of
+    the ratios its targets name (each repetition against the same one of the other)."""
+    seconds = [s for s, _ in runs[what]]
+    peak = max(p for _, p in runs[what])
     result = {"database": database, "rows": rows, "what": what, "label": label,
-              "seconds": seconds, "peak": peak, "ratio": "", "rss": ""}
-    same = {(r["database"], r["rows"], r["what"]): r for r in earlier}
+              "seconds": statistics.median(seconds), "peak": peak, "ratio": "", "rss": ""}
     if what in TARGETS:
         against, bound = TARGETS[what]
-        if (database, rows, against) in same:
-            ratio = seconds / same[database, rows, against]["seconds"]
+        if against in runs:
+            ratio = statistics.median(s / a for s, (a, _) in zip(seconds, runs[against]))
             result["ratio"] = (f"{ratio:.2f}x {against} (target <= {bound}x: "
                                f"{'met' if ratio <= bound else 'NOT met'})")
-        tenth = same.get((database, rows // 10, what))
+        tenth = {(r["database"], r["rows"], r["what"]): r for r in earlier}.get(
+            (database, rows // 10, what))
         if tenth is not None:
             growth = peak / tenth["peak"]
             result["rss"] = (f"{growth:.2f}x {rows // 10:,} rows (target <= {RSS_TARGET}x: "
                              f"{'met' if growth <= RSS_TARGET else 'NOT met'})")
-    print(f"{database} {rows:>9,} rows: {label:<28} {seconds:6.1f} s = "
-          f"{rows / seconds:>9,.0f} rows/s, peak RSS {peak:6.1f} MiB  {result['ratio']}  "
-          f"{result['rss']}", flush=True)
+    print(f"{database} {rows:>9,} rows: {label:<28} {result['seconds']:6.1f} s "
+          f"({' / '.join(f'{s:.1f}' for s in seconds)}) = "
+          f"{rows / result['seconds']:>9,.0f} rows/s, peak RSS {peak:6.1f} MiB  "
+          f"{result['ratio']}  {result['rss']}", flush=True)
     return result
 
 
