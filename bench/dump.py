@@ -1,15 +1,19 @@
-"""Dump 1,000,000 responses of a 10-question survey to CSV on SQLite, and 100,000 of them.
+"""Dump 1,000,000 responses of a 10-question survey, and 100,000, to CSV, JSON Lines, XML.
 
-Prints rows/s and the peak RSS of `feedloop dump` for each size, and the ratio to
-`sqlite3 -csv` exporting the same rows and answer columns in the same run; with
---postgres, on a throwaway PostgreSQL against `psql -c "\\copy (...) to stdout csv"`.
-Run: .venv/bin/python bench/dump.py [ROWS] [--postgres]   (default 1,000,000)
+On SQLite, then with --postgres on a throwaway PostgreSQL too: for each size the baseline
+(`sqlite3 -csv`, or `psql -c "\\copy (...) to stdout csv"`, of the same rows and answer
+columns), then `feedloop dump --format csv|jsonl|xml`, each with its wall time and peak
+RSS, and the ratios the targets name: CSV against the baseline, JSON Lines and XML against
+the CSV dump, the peak RSS of all the rows against that of the tenth. Ends with a Markdown
+table. Run: .venv/bin/python bench/dump.py [ROWS] [--postgres] [--repeat N] [--formats ...]
+(default 1,000,000 rows, every format).
 """
 from __future__ import annotations
 
-import contextlib
+import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,32 +65,66 @@ def populate(rt, engine, total: int) -> int:
     return campaign_id
 
 
+FORMATS = ("csv", "jsonl", "xml")
+#: What each measurement is held to: (the measurement it is compared with, the bound).
+TARGETS = {"csv": ("baseline", 2.5), "jsonl": ("csv", 1.5), "xml": ("csv", 1.5)}
+#: Peak RSS of a dump of all the rows against one of a tenth of them.
+RSS_TARGET = 1.10
+
+
+#: Runs a command and reports its peak RSS (KiB). Linux keeps the peak RSS of a process
+#: image replaced by exec, and a child forked from this process starts with this
+#: process's pages: wait4 here would report this process's size for any smaller command
+#: (the 137-150 MiB "flat" figures of earlier runs). Spawned from this small interpreter
+#: instead, a command's figure is its own, or about 14 MiB when it is smaller than that.
+PEAK_RSS = ("import resource, subprocess, sys; "
+            "subprocess.run(sys.argv[1:], check=True, stderr=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)")
+
+
 def timed(command: list[str], env: dict, stdout=subprocess.DEVNULL) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process (wait4 gives its own rusage)."""
+    """Wall seconds and peak RSS (MiB) of one command."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=stdout, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0, command
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env, stdout=stdout,
+                          stderr=subprocess.PIPE, check=True, text=True)
+    return time.perf_counter() - started, int(done.stderr.split()[-1]) / 1024
+
+
+def load() -> str:
+    return ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
 
 
 def main() -> None:
-    postgres = "--postgres" in sys.argv[1:]
-    sizes = [a for a in sys.argv[1:] if a != "--postgres"]
-    total = int(sizes[0]) if sizes else 1_000_000
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--postgres", action="store_true",
+                        help="measure on a throwaway PostgreSQL too, after SQLite")
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help="the formats to dump, comma-separated (default: all)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="interleaved repetitions of the baseline and each format; the "
+                             "table gives the median time and the median of the ratios")
+    args = parser.parse_args()
+    formats = args.formats.split(",")
+    assert set(formats) <= set(FORMATS), formats
     workdir = Path(tempfile.mkdtemp(prefix="feedloop-dump-bench-"))
-    db = workdir / "feedloop.db"
-    with contextlib.ExitStack() as stack:
-        if postgres:
-            from tests.support.pgserver import PostgresServer
-            url = stack.enter_context(PostgresServer()).create_database("dump")
-        else:
-            url = f"sqlite:///{db}"
-        measure(url, workdir, total)
+    print(f"{args.rows:,} responses, {os.cpu_count()} cores, load average {load()}", flush=True)
+    results = measure(f"sqlite:///{workdir / 'feedloop.db'}", workdir, args.rows, formats,
+                      args.repeat)
+    if args.postgres:
+        from tests.support.pgserver import PostgresServer
+        with PostgresServer() as server:
+            results += measure(server.create_database("dump"), workdir, args.rows, formats,
+                               args.repeat)
+    print(f"load average {load()}\n")
+    table(results)
+    print(json.dumps({"workdir": str(workdir)}))
 
 
-def measure(url: str, workdir: Path, total: int) -> None:
+def measure(url: str, workdir: Path, total: int, formats: list[str],
+            repeat: int) -> list[dict]:
+    """The baseline and each format's dump of the last tenth of the rows, then of all, in
+    turn ``repeat`` times (a shared machine's load then weighs on each alike)."""
     env = {**os.environ, "FEEDLOOP_DATABASE_URL": url, "FEEDLOOP_SECRET_KEY": "b"}
     engine = make_engine(url)
     upgrade(engine)
@@ -96,15 +134,14 @@ def measure(url: str, workdir: Path, total: int) -> None:
     campaign_id = populate(rt, engine, total)
     engine.dispose()
     postgres = engine.dialect.name == "postgresql"
-    print(f"populated {total:,} responses on {engine.dialect.name} in "
-          f"{time.perf_counter() - started:.0f} s ({os.cpu_count()} cores)")
+    database = "PostgreSQL" if postgres else "SQLite"
+    print(f"populated {total:,} responses on {database} in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
     field = "{}->>'{}'" if postgres else "json_extract({}, '$.{}')"
     answers = ", ".join(field.format("r.answers", q.key) for q in QUESTIONS)
+    results = []
     for rows in (total // 10, total):
         after = total - rows
-        out = workdir / f"dump-{rows}.csv"
-        seconds, peak = timed([FEEDLOOP, "dump", "--campaign", str(campaign_id), "--after",
-                               str(after), "--format", "csv", "--out", str(out)], env)
         query = (f"SELECT r.id, r.position, r.change, r.submitted_at, r.updated_at, "
                  f"r.invitation_id, c.email, c.crm_id, r.nps_score, {answers}, "
                  f"{field.format('r.params', 'ticket')}, "
@@ -119,15 +156,66 @@ def measure(url: str, workdir: Path, total: int) -> None:
         else:
             tool = "sqlite3 -csv"
             command = ["sqlite3", "-csv", "-header", url.removeprefix("sqlite:///"), query]
-        with open(workdir / f"baseline-{rows}.csv", "wb") as handle:
-            baseline, _ = timed(command, env, handle)
-        for written in (out, workdir / f"baseline-{rows}.csv"):
-            lines = sum(1 for _ in open(written, "rb")) - 1
-            assert lines == rows, (written, lines, rows)
-        print(f"{rows:>9,} rows: feedloop dump {seconds:6.1f} s = {rows / seconds:>8,.0f} rows/s, "
-              f"peak RSS {peak:6.1f} MiB; {tool} {baseline:5.1f} s "
-              f"= {rows / baseline:>9,.0f} rows/s; ratio {seconds / baseline:4.1f}x", flush=True)
-    print(json.dumps({"workdir": str(workdir)}))
+        baseline = workdir / f"baseline-{rows}.csv"
+        runs: dict[str, list[tuple[float, float]]] = {"baseline": [], **{f: [] for f in formats}}
+        for _ in range(repeat):
+            with open(baseline, "wb") as handle:
+                runs["baseline"].append(timed(command, env, handle))
+            assert lines(baseline) == rows + 1, (baseline, rows)
+            for fmt in formats:
+                out = workdir / f"dump-{rows}.{fmt}"
+                runs[fmt].append(timed([FEEDLOOP, "dump", "--campaign", str(campaign_id),
+                                        "--after", str(after), "--format", fmt, "--out",
+                                        str(out)], env))
+                manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+                assert manifest["rows"] == rows, (out, manifest["rows"], rows)
+                if fmt != "xml":  # CSV has a header line, JSON Lines a line per response
+                    assert lines(out) == rows + (fmt == "csv"), (out, rows)
+        for what, label in [("baseline", tool),
+                            *((f, f"feedloop dump --format {f}") for f in formats)]:
+            results.append(report(database, rows, what, label, runs, results))
+    return results
+
+
+def lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+
+
+def report(database: str, rows: int, what: str, label: str,
+           runs: dict[str, list[tuple[float, float]]], earlier: list[dict]) -> dict:
+    """One command's repetitions: the median time, the highest peak RSS and the median of
+    the ratios its targets name (each repetition against the same one of the other)."""
+    seconds = [s for s, _ in runs[what]]
+    peak = max(p for _, p in runs[what])
+    result = {"database": database, "rows": rows, "what": what, "label": label,
+              "seconds": statistics.median(seconds), "peak": peak, "ratio": "", "rss": ""}
+    if what in TARGETS:
+        against, bound = TARGETS[what]
+        if against in runs:
+            ratio = statistics.median(s / a for s, (a, _) in zip(seconds, runs[against]))
+            result["ratio"] = (f"{ratio:.2f}x {against} (target <= {bound}x: "
+                               f"{'met' if ratio <= bound else 'NOT met'})")
+        tenth = {(r["database"], r["rows"], r["what"]): r for r in earlier}.get(
+            (database, rows // 10, what))
+        if tenth is not None:
+            growth = peak / tenth["peak"]
+            result["rss"] = (f"{growth:.2f}x {rows // 10:,} rows (target <= {RSS_TARGET}x: "
+                             f"{'met' if growth <= RSS_TARGET else 'NOT met'})")
+    print(f"{database} {rows:>9,} rows: {label:<28} {result['seconds']:6.1f} s "
+          f"({' / '.join(f'{s:.1f}' for s in seconds)}) = "
+          f"{rows / result['seconds']:>9,.0f} rows/s, peak RSS {peak:6.1f} MiB  "
+          f"{result['ratio']}  {result['rss']}", flush=True)
+    return result
+
+
+def table(results: list[dict]) -> None:
+    print("| database | rows | command | time | rows/s | peak RSS | ratio | peak RSS against "
+          "the tenth |\n|---|---:|---|---:|---:|---:|---|---|")
+    for r in results:
+        print(f"| {r['database']} | {r['rows']:,} | {r['label']} | {r['seconds']:.1f} s | "
+              f"{r['rows'] / r['seconds']:,.0f} | {r['peak']:.1f} MiB | {r['ratio']} | "
+              f"{r['rss']} |")
 
 
 if __name__ == "__main__":

@@ -526,11 +526,12 @@ class Batches:
 
 
 def run_dump(args) -> None:
-    """bench/dump.py on SQLite, then on PostgreSQL (against psql \\copy)."""
+    """bench/dump.py on SQLite, then on PostgreSQL (against psql \\copy), every format, the
+    median of 3 interleaved repetitions."""
     rows = "100000" if args.quick else "1000000"
-    for extra in ([], ["--postgres"]):
-        print(f"\nbench/dump.py {rows} {' '.join(extra)}", flush=True)
-        subprocess.run([sys.executable, str(BENCH / "dump.py"), rows, *extra], check=True)
+    print(f"\nbench/dump.py {rows} --postgres --repeat 3", flush=True)
+    subprocess.run([sys.executable, str(BENCH / "dump.py"), rows, "--postgres", "--repeat", "3"],
+                   check=True)
 
 
 def summary(pairs: list[Pair]) -> None:

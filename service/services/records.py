@@ -41,17 +41,35 @@ def timestamp(moment: datetime) -> str:
 
 def response_record(row: StoredResponse, survey: Survey | None) -> dict[str, Any]:
     """The response as integrators receive it: answers in survey order, and no personal
-    data once the person was erased (not even a placeholder).
-
-    Dumps add the response's ``cursor`` and the contact's ``attributes``; this runs
-    once per dumped row, so it copies nothing it does not have to.
-    """
+    data once the person was erased (not even a placeholder)."""
     erased = row.erased_at is not None
-    answers = row.answers if survey is None else {
-        q.key: row.answers[q.key] for q in survey.questions if q.key in row.answers}
-    return {"response_id": row.id, "campaign_id": row.campaign_id,
-            "invitation_id": row.invitation_id, "change": row.change,
-            "submitted_at": timestamp(row.submitted_at), "updated_at": timestamp(row.updated_at),
-            "email": None if erased else row.email, "crm_id": None if erased else row.crm_id,
-            "nps_score": row.nps_score, "nps_category": nps_category(row.nps_score),
-            "answers": answers, "params": row.params, "extra_params": row.extra_params}
+    return make_record(row.id, row.campaign_id, row.invitation_id, row.change,
+                       timestamp(row.submitted_at), timestamp(row.updated_at),
+                       None if erased else row.email, None if erased else row.crm_id,
+                       row.nps_score, nps_category(row.nps_score),
+                       row.answers if survey is None else in_survey_order(
+                           row.answers, [q.key for q in survey.questions]),
+                       row.params, row.extra_params)
+
+
+def in_survey_order(answers: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The answers to a survey's questions, in the survey's order (``keys``, its
+    questions' keys)."""
+    return {key: answers[key] for key in keys if key in answers}
+
+
+def make_record(response_id: int, campaign_id: int, invitation_id: int | None, change: str,
+                submitted_at: str, updated_at: str, email: str | None, crm_id: str | None,
+                nps_score: int | None, category: str | None, answers: dict[str, Any],
+                params: dict[str, str], extra_params: dict[str, str]) -> dict[str, Any]:
+    """A response record from its values as they are given out (moments as text, personal
+    data already blanked once erased): the one place that names a record's fields.
+
+    Dumps build theirs from the values the database computes and add the response's
+    ``cursor`` and the contact's ``attributes``; they run this once per dumped row.
+    """
+    return {"response_id": response_id, "campaign_id": campaign_id,
+            "invitation_id": invitation_id, "change": change, "submitted_at": submitted_at,
+            "updated_at": updated_at, "email": email, "crm_id": crm_id, "nps_score": nps_score,
+            "nps_category": category, "answers": answers, "params": params,
+            "extra_params": extra_params}

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from itertools import chain
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Row
 
 from service.storage.records import (
@@ -83,6 +84,62 @@ def _with_attributes(query):
     return (query.outerjoin(contacts, _contact_of_response)
             .outerjoin(invitations, (invitations.c.account_id == responses.c.account_id)
                        & (invitations.c.id == responses.c.invitation_id)))
+
+
+#: The JSON documents a dump's cells are read from, by name.
+_DOCUMENTS = {"answers": "r.answers", "params": "r.params", "extra_params": "r.extra_params",
+              "attributes": _ATTRIBUTES_SQL}
+
+
+class _DumpStatement:
+    """The SQL of a dump's cells on one dialect (json_extract on SQLite, ->> on PostgreSQL),
+    with the JSON keys it addresses as bound values."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.values: dict[str, str] = {}
+        self.extracting = False
+        moment = ("strftime('%Y-%m-%dT%H:%M:%SZ', {})" if self.sqlite
+                  else "to_char({}, 'YYYY-MM-DD\"T\"HH24\\:MI\\:SS\"Z\"')")
+        #: Response id, position, change, submitted_at and updated_at as
+        #: 2026-11-02T09:00:00Z, invitation id, email and CRM id (none once erased), NPS
+        #: score and category: the dump's fixed columns, in their order.
+        self.fixed = ["r.id", "r.position", "r.change", moment.format("r.submitted_at"),
+                      moment.format("r.updated_at"), "r.invitation_id",
+                      "CASE WHEN c.erased_at IS NULL THEN c.email END",
+                      "CASE WHEN c.erased_at IS NULL THEN c.crm_id END", "r.nps_score",
+                      "CASE WHEN r.nps_score >= 9 THEN 'promoter' WHEN r.nps_score >= 7 "
+                      "THEN 'passive' WHEN r.nps_score >= 0 THEN 'detractor' END"]
+
+    @property
+    def joins(self) -> str:
+        """The joins of the statement. PostgreSQL parses a json document again for each
+        ->>: the documents a row's cells are read from are parsed once, to jsonb (the
+        same texts for the strings and integers the doors store; half the server's time)."""
+        if self.sqlite or not self.extracting:
+            return _JOINS_SQL
+        documents = ", ".join(f"{sql}::jsonb AS {name}" for name, sql in _DOCUMENTS.items())
+        return f"{_JOINS_SQL} CROSS JOIN LATERAL (SELECT {documents} OFFSET 0) AS j"
+
+    def key(self, name: str) -> str:
+        self.values[f"k{len(self.values)}"] = f'$."{name}"' if self.sqlite else name
+        return f":k{len(self.values) - 1}"
+
+    def document(self, name: str) -> str:
+        self.extracting = True
+        return _DOCUMENTS[name] if self.sqlite else f"j.{name}"
+
+    def extract(self, document: str, name: str) -> str:
+        if self.sqlite:
+            return f"json_extract({self.document(document)}, {self.key(name)})"
+        return f"{self.document(document)} ->> {self.key(name)}"
+
+    def joined(self, document: str, name: str) -> str:
+        if self.sqlite:
+            return (f"(SELECT group_concat(value, ';') FROM json_each({self.document(document)}, "
+                    f"{self.key(name)}))")
+        return (f"(SELECT string_agg(e, ';') FROM jsonb_array_elements_text("
+                f"{self.document(document)} -> {self.key(name)}) AS e)")
 
 
 class ResponseRepository(Repository):
@@ -238,63 +295,65 @@ class ResponseRepository(Repository):
         database and streamed in position order, or None when a name cannot be addressed
         there (the caller then builds the cells from the records).
 
-        Per row: response id, position, change, submitted_at and updated_at as
-        2026-11-02T09:00:00Z, invitation id, email and CRM id (none once erased), NPS
-        score and category, then one cell per question (``(key, is_multi)``: a multiple
-        choice joined with ";"), parameter, extra parameter and attribute (none once
-        erased), in the order given. The formula guard is the caller's.
+        Per row: the fixed cells (see _DumpStatement.fixed), then one cell per question
+        (``(key, is_multi)``: a multiple choice joined with ";"), parameter, extra
+        parameter and attribute (none once erased), in the order given. The formula
+        guard is the caller's.
         """
-        sqlite = self.connection.dialect.name == "sqlite"
         names = [*params, *extras, *attributes]
-        if sqlite and not all(_SQLITE_PATH_NAME.match(name) for name in names):
+        dump = _DumpStatement(self.connection.dialect.name)
+        if dump.sqlite and not all(_SQLITE_PATH_NAME.match(name) for name in names):
             return None
-        values: dict[str, object] = {"account": account_id, "campaign": campaign_id,
-                                     "after": after, "upto": upto}
-
-        def key(name: str) -> str:
-            values[f"k{len(values)}"] = f'$."{name}"' if sqlite else name
-            return f":k{len(values) - 1}"
-
-        def extract(column: str, name: str) -> str:
-            return f"json_extract({column}, {key(name)})" if sqlite else f"{column} ->> {key(name)}"
-
-        def joined(column: str, name: str) -> str:
-            if sqlite:
-                return f"(SELECT group_concat(value, ';') FROM json_each({column}, {key(name)}))"
-            return (f"(SELECT string_agg(e, ';') FROM json_array_elements_text("
-                    f"{column} -> {key(name)}) AS e)")
-
-        moment = ("strftime('%Y-%m-%dT%H:%M:%SZ', {})" if sqlite
-                  else "to_char({}, 'YYYY-MM-DD\"T\"HH24\\:MI\\:SS\"Z\"')")
-        cells = ["r.id", "r.position", "r.change", moment.format("r.submitted_at"),
-                 moment.format("r.updated_at"), "r.invitation_id",
-                 "CASE WHEN c.erased_at IS NULL THEN c.email END",
-                 "CASE WHEN c.erased_at IS NULL THEN c.crm_id END", "r.nps_score",
-                 "CASE WHEN r.nps_score >= 9 THEN 'promoter' WHEN r.nps_score >= 7 "
-                 "THEN 'passive' WHEN r.nps_score >= 0 THEN 'detractor' END"]
-        cells += [joined("r.answers", k) if multi else extract("r.answers", k)
-                  for k, multi in questions]
-        cells += [extract("r.params", n) for n in params]
-        cells += [extract("r.extra_params", n) for n in extras]
-        cells += [f"CASE WHEN c.erased_at IS NULL THEN {extract(_ATTRIBUTES_SQL, n)} END"
+        cells = [dump.joined("answers", k) if multi else dump.extract("answers", k)
+                 for k, multi in questions]
+        cells += [dump.extract("params", n) for n in params]
+        cells += [dump.extract("extra_params", n) for n in extras]
+        cells += [f"CASE WHEN c.erased_at IS NULL THEN {dump.extract('attributes', n)} END"
                   for n in attributes]
+        return self._dump(dump, cells, account_id, campaign_id, after, upto)
+
+    def dump_records(self, account_id: int, campaign_id: int, after: int,
+                     upto: int) -> Iterator[Sequence]:
+        """The responses with positions in (after, upto], streamed in position order: the
+        fixed cells (see _DumpStatement.fixed), then one JSON array of the answers,
+        parameters, extra parameters and the attributes of the send (null once erased).
+
+        The caller decodes the array with one call per row, and no type processor runs:
+        the stored JSON documents are joined as they are.
+        """
+        return self._dump(_DumpStatement(self.connection.dialect.name), [
+            "'[' || CAST(r.answers AS TEXT) || ',' || CAST(r.params AS TEXT) || ',' || "
+            "CAST(r.extra_params AS TEXT) || ',' || COALESCE(CASE WHEN c.erased_at IS NULL "
+            f"THEN CAST({_ATTRIBUTES_SQL} AS TEXT) END, 'null') || ']'"],
+            account_id, campaign_id, after, upto)
+
+    def _dump(self, dump: _DumpStatement, cells: list[str], account_id: int, campaign_id: int,
+              after: int, upto: int) -> Iterator[Sequence]:
         statement = text(
-            f"SELECT {', '.join(cells)} FROM responses AS r {_JOINS_SQL} "
+            f"SELECT {', '.join(dump.fixed + cells)} FROM responses AS r {dump.joins} "
             "WHERE r.account_id = :account AND r.campaign_id = :campaign "
             "AND r.position > :after AND r.position <= :upto ORDER BY r.position")
-        return iter(self.connection.execution_options(yield_per=5000).execute(statement, values))
+        values = {"account": account_id, "campaign": campaign_id, "after": after, "upto": upto,
+                  **dump.values}
+        if dump.sqlite:
+            # Fetched 5,000 rows a call, not row by row.
+            return chain.from_iterable(self.connection.execution_options(
+                yield_per=5000).execute(statement, values).partitions(5000))
+        return self._copied(statement, values)
 
-    def dump_rows(self, account_id: int, campaign_id: int, after: int,
-                  upto: int) -> Iterator[Row]:
-        """Responses with positions in (after, upto], their contacts' email, CRM id and
-        erasure, and the attributes of their sends, streamed in position order."""
-        query = (_with_attributes(select(responses, contacts.c.email, contacts.c.crm_id,
-                                         contacts.c.erased_at, _ATTRIBUTES))
-                 .where(responses.c.account_id == account_id,
-                        responses.c.campaign_id == campaign_id,
-                        responses.c.position > after, responses.c.position <= upto)
-                 .order_by(responses.c.position))
-        return iter(self.connection.execution_options(yield_per=2000).execute(query))
+    def _copied(self, statement: TextClause, values: dict[str, Any]) -> Iterator[tuple]:
+        """The rows of a query on PostgreSQL through COPY ... TO STDOUT, as a cursor gives
+        them (the same types, so the same values): the server streams them while they are
+        written here, where a cursor's fetches and their processing would wait on each
+        other."""
+        compiled = statement.compile(dialect=self.connection.dialect)
+        query, parameters = str(compiled), compiled.construct_params(values)
+        cursor = self.connection.connection.cursor()
+        cursor.execute(f"SELECT * FROM ({query}) AS q LIMIT 0", parameters)
+        types = [column.type_code for column in cursor.description]
+        with cursor.copy(f"COPY ({query}) TO STDOUT", parameters) as copy:
+            copy.set_types(types)
+            yield from copy.rows()
 
     def export_rows(self, account_id: int, campaign_id: int, after: int,
                     limit: int | None) -> Iterator[Row]:
