@@ -109,7 +109,9 @@ def test_an_in_list_is_expanded_for_each_execution(engine, answered, new_campaig
     account_id, campaign_id = answered[:2]
     other = new_campaign()
     with engine.connect() as connection:
-        for ids in ([campaign_id], [campaign_id, other], [other, campaign_id, 10**9]):
+        # each length is laid out once, then reused (the last two reuse the first two)
+        for ids in ([campaign_id], [campaign_id, other], [other, campaign_id, 10**9],
+                    [other], [other, campaign_id]):
             values = {"account_id": account_id, "campaign_ids": ids}
             result = run(connection, surveys._SURVEYS_OF_CAMPAIGNS, values)
             assert isinstance(result, Executed)

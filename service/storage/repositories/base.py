@@ -65,8 +65,8 @@ class _Prepared:
     applies them, so values go in and come out exactly as through ``execute``.
     """
 
-    __slots__ = ("statement", "compiled", "sql", "expanding", "positions", "binds", "row",
-                 "results")
+    __slots__ = ("statement", "compiled", "sql", "expanding", "lists", "layouts", "positions",
+                 "binds", "row", "results")
 
     def __init__(self, statement, dialect, column_keys: tuple[str, ...] | None) -> None:
         self.statement = statement   # keeps the id it is cached under from being reused
@@ -74,6 +74,9 @@ class _Prepared:
             dialect=dialect, column_keys=list(column_keys) if column_keys else None)
         self.sql = compiled.string
         self.expanding = "POSTCOMPILE" in self.sql
+        self.lists = tuple(dict.fromkeys(compiled.bind_names[bind]
+                                         for bind in compiled.binds.values() if bind.expanding))
+        self.layouts: dict[tuple[int, ...], tuple] = {}
         self.positions = tuple(compiled.positiontup) if compiled.positional else None
         self.binds = tuple(compiled._bind_processors.items())
         columns = compiled._result_columns or []
@@ -96,6 +99,9 @@ class _Prepared:
     def sql_and_parameters(self, values: dict) -> tuple[str, Any]:
         """The SQL and the driver's parameters of one execution: IN lists (and values
         rendered into the SQL) make the SQL of each execution."""
+        if self.expanding and self.positions is not None \
+                and not self.compiled.literal_execute_params:
+            return self._expanded_positional(values)
         if self.expanding:
             state = self.compiled.construct_expanded_state(values)
             # The state's processors are those of the expanded values only.
@@ -114,6 +120,29 @@ class _Prepared:
         if positions is None:
             return sql, params
         return sql, tuple(params[name] for name in positions)
+
+    def _expanded_positional(self, values: dict) -> tuple[str, tuple]:
+        """The SQL and positional parameters of an execution whose IN lists have these
+        lengths: SQLAlchemy expands the statement once per set of lengths, then each
+        execution only lays its values out in that order."""
+        params = self.compiled.construct_params(values)
+        lengths = tuple(len(params[name]) for name in self.lists)
+        layout = self.layouts.get(lengths)
+        if layout is None:
+            state = self.compiled.construct_expanded_state(values)
+            expanded = {new: (name, index) for name, names in state.parameter_expansion.items()
+                        for index, new in enumerate(names)}
+            processors = {**dict(self.binds), **state.processors}
+            layout = self.layouts[lengths] = (state.statement, tuple(
+                (*expanded.get(name, (name, None)), processors.get(name))
+                for name in state.positiontup))
+        sql, slots = layout
+        parameters = []
+        for name, index, process in slots:
+            value = params[name] if index is None else params[name][index]
+            parameters.append(process(value) if process is not None and value is not None
+                              else value)
+        return sql, tuple(parameters)
 
     def row_columns(self, column_keys: tuple[str, ...]) -> list | None:
         """(key, bind processor) of each positional parameter of an INSERT whose only
