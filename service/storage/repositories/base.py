@@ -255,6 +255,8 @@ def _execute(connection: Connection, prepared: _Prepared, sql: str, parameters) 
         return Executed(rows, cursor.rowcount)
     except dialect.loaded_dbapi.Error as error:
         if dialect.is_disconnect(error, connection.connection, cursor):
+            # As SQLAlchemy does: the pool's older connections are likely gone too.
+            connection.engine.pool._invalidate(connection.connection, error)
             connection.invalidate(error)
         raise exc.DBAPIError.instance(sql, parameters, error,
                                       dialect.loaded_dbapi.Error) from error
