@@ -5,6 +5,7 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
+import weakref
 import xmlrpc.client
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -66,6 +67,14 @@ def normalise(value):
     return value
 
 
+def closing(door, session: requests.Session):
+    """``door``, whose HTTP session (and the sockets it pools) is closed when the door is
+    collected: left to the garbage collector, an open socket raises a ResourceWarning in
+    whichever test is running then."""
+    weakref.finalize(door, session.close)
+    return door
+
+
 @dataclass
 class SoapDoor:
     client: zeep.Client
@@ -75,7 +84,7 @@ class SoapDoor:
         session = requests.Session()
         session.auth = key
         transport = Transport(session=session, timeout=30, operation_timeout=120)
-        return cls(zeep.Client(f"{base_url}/soap?wsdl", transport=transport))
+        return closing(cls(zeep.Client(f"{base_url}/soap?wsdl", transport=transport)), session)
 
     def call(self, operation: str, **fields):
         fields = {k: zeep.xsd.SkipValue if v is MISSING else v for k, v in fields.items()}

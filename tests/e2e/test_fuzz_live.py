@@ -34,5 +34,6 @@ def test_a_sample_of_wrong_and_malformed_requests_gets_client_faults_from_gunico
         assert problem is None, f"{body[:2000]!r}\n-> {problem}"
 
     before = live_server.log()
-    check()
+    with session:   # its pooled sockets closed, not left to the garbage collector
+        check()
     assert "Traceback" not in live_server.log()[len(before):]

@@ -22,7 +22,7 @@ from zeep.transports import Transport
 from service.storage.engine import make_engine
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import PUBLIC_URL, make_tracking_link
-from tests.e2e.doors import SoapDoor, XmlRpcDoor
+from tests.e2e.doors import SoapDoor, XmlRpcDoor, closing
 from tests.integration.test_worker import HeldSocketController, Inbox
 from tests.support.conditions import wait_until
 from tests.support.ledger import report
@@ -54,7 +54,8 @@ def soap_door_at(node_url: str, key: tuple[str, str]) -> SoapDoor:
     client = zeep.Client(f"{node_url}/soap?wsdl",
                          transport=Transport(session=session, timeout=30, operation_timeout=60))
     [binding] = client.wsdl.bindings
-    return SoapDoor(SimpleNamespace(service=client.create_service(binding, f"{node_url}/soap")))
+    return closing(SoapDoor(SimpleNamespace(service=client.create_service(
+        binding, f"{node_url}/soap"))), session)
 
 
 #: Client threads and the calls each makes: every call lands on a node and a door in turn.
