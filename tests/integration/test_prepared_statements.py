@@ -198,3 +198,21 @@ def test_a_statement_with_an_in_list_binds_its_other_values_as_sqlalchemy_does(
             select(invitation_events.c.event, invitation_events.c.at.cast(String))
             .where(invitation_events.c.event.in_(["fast", "core"]))).all()
     assert len(stored) == 2 and stored[0][1] == stored[1][1], stored
+
+
+def test_none_goes_through_the_bind_processors_as_sqlalchemy_sends_it(engine, answered):
+    account_id, _, _, contact_id = answered
+    now = datetime.now(timezone.utc)
+    stored = []
+    for execute in (run, lambda connection, statement, values:
+                    connection.execute(statement, values)):
+        with engine.begin() as connection:
+            # JSON's None is the document null (SQLAlchemy's default), not SQL NULL
+            execute(connection, contacts._MERGE, {
+                "of_account": account_id, "of_id": contact_id, "attributes": None,
+                "crm_id": None, "updated_at": now})
+            stored.append(connection.execute(
+                select(contact_table.c.attributes.cast(String), contact_table.c.crm_id)
+                .where(contact_table.c.id == contact_id)).one())
+    assert stored[0] == stored[1] and stored[0][1] is None, stored
+    assert stored[0][0] is not None

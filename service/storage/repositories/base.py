@@ -55,6 +55,11 @@ def prebuilt(build: Callable[..., S]) -> Callable[..., S]:
     return functools.cache(build)
 
 
+def _AS_IS(value):
+    """The bind processor of a value the driver takes as it is."""
+    return value
+
+
 class _Prepared:
     """A prebuilt statement compiled once for one dialect, run on the driver's own cursor.
 
@@ -62,7 +67,8 @@ class _Prepared:
     execution context, the result's metadata, the events) costs several times what the
     database itself spends on a look-up by key; a prepared statement keeps only what a
     row needs: the statement's own bind and result processors, applied as SQLAlchemy
-    applies them, so values go in and come out exactly as through ``execute``.
+    applies them (to every value, None too: JSON's None is the document ``null``), so
+    values go in and come out exactly as through ``execute``.
     """
 
     __slots__ = ("statement", "compiled", "sql", "expanding", "lists", "layouts", "positions",
@@ -114,9 +120,7 @@ class _Prepared:
             sql, params, binds, positions = (self.sql, self.compiled.construct_params(values),
                                              self.binds, self.positions)
         for name, process in binds:
-            value = params[name]
-            if value is not None:
-                params[name] = process(value)
+            params[name] = process(params[name])
         if positions is None:
             return sql, params
         return sql, tuple(params[name] for name in positions)
@@ -134,15 +138,11 @@ class _Prepared:
                         for index, new in enumerate(names)}
             processors = {**dict(self.binds), **state.processors}
             layout = self.layouts[lengths] = (state.statement, tuple(
-                (*expanded.get(name, (name, None)), processors.get(name))
+                (*expanded.get(name, (name, None)), processors.get(name, _AS_IS))
                 for name in state.positiontup))
         sql, slots = layout
-        parameters = []
-        for name, index, process in slots:
-            value = params[name] if index is None else params[name][index]
-            parameters.append(process(value) if process is not None and value is not None
-                              else value)
-        return sql, tuple(parameters)
+        return sql, tuple(process(params[name] if index is None else params[name][index])
+                          for name, index, process in slots)
 
     def row_columns(self, column_keys: tuple[str, ...]) -> list | None:
         """(key, bind processor) of each positional parameter of an INSERT whose only
@@ -152,7 +152,7 @@ class _Prepared:
                 or sorted(self.positions) != sorted(column_keys)):
             return None
         processors = dict(self.binds)
-        return [(name, processors.get(name)) for name in self.positions]
+        return [(name, processors.get(name, _AS_IS)) for name in self.positions]
 
     def rows(self, cursor) -> list:
         fetched = cursor.fetchall()
@@ -297,12 +297,7 @@ def run_rows(connection: Connection, statement, rows: list[dict]):
     if dialect.paramstyle != "qmark" or single not in prepared.sql:
         return connection.execute(statement, rows)
     sql = prepared.sql.replace(single, single + (", " + single[8:]) * (len(rows) - 1), 1)
-    parameters = []
-    for row in rows:
-        for key, process in columns:
-            value = row[key]
-            parameters.append(process(value) if process is not None and value is not None
-                              else value)
+    parameters = [process(row[key]) for row in rows for key, process in columns]
     return _execute(connection, prepared, sql, parameters)
 
 
