@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # System packages the suite needs, each installed only when missing.
 # >>> Add new ones to this list.
 SYSTEM_PACKAGES=(postgresql python3-venv chromium nginx php-cli php-soap jaxws default-jdk-headless
-  pgbouncer)
+  pgbouncer gcc libc6-dev)
 EXTRAS='.[test,postgres]'
 
 missing=()

@@ -1,8 +1,12 @@
 """Engines configured for safe concurrent use by several processes."""
 from __future__ import annotations
 
+import os
+import random
 import sqlite3
+import threading
 import time
+import weakref
 
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
@@ -11,12 +15,26 @@ from sqlalchemy.engine import Engine, make_url
 #: SQLite does not take the write lock.
 READ_ONLY = "feedloop_read_only"
 
+#: Set in a pooled SQLite connection's ``info``: the path of the write-ahead log its
+#: commits are flushed to (group commit), absent where SQLite syncs them itself.
+WAL_FILE = "feedloop_wal_file"
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+#: A writer that finds the SQLite write lock taken tries again after this many seconds,
+#: doubling up to the last (with jitter), until the busy timeout has passed.
+LOCK_RETRY_FIRST = 0.000_05
+LOCK_RETRY_LAST = 0.002
 
 
 def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
-                transaction_pooler: bool = False) -> Engine:
+                transaction_pooler: bool = False, group_commit: bool = True) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE writes.
+
+    On a file-backed SQLite database in WAL mode, ``group_commit`` commits with
+    ``synchronous=NORMAL`` and then flushes the log itself, after the write lock is
+    released (see ``_flush_after_commit``); without it every commit is synced by
+    SQLite under the lock (``synchronous=FULL``).
 
     On PostgreSQL, ``pool_size`` connections are kept per process and ``max_overflow``
     more opened at peaks; behind a pooler in transaction mode (PgBouncer) the server-side
@@ -25,7 +43,7 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, group_commit)
     connect_args = {"prepare_threshold": None} if transaction_pooler else {}
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                            connect_args=connect_args)
@@ -68,38 +86,162 @@ def _ping_after_idling(engine: Engine) -> None:
             raise exc.DisconnectionError("the pooled connection was closed by the server")
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+def _sqlite_engine(url: str, group_commit: bool) -> Engine:
+    busy_ms = SQLITE_BUSY_TIMEOUT_MS
+    engine = create_engine(url, connect_args={"timeout": busy_ms / 1000,
                                               "check_same_thread": False})
+    log = _Log()
+    weakref.finalize(engine, log.close)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection, record) -> None:
         # Take transaction control away from the driver so BEGIN is ours to emit.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed (acknowledged) response survives a power cut, not only
-        # a crashed process; the cost is one extra fsync per commit.
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        wal = _wal_file(cursor) if mode == "wal" and group_commit else None
+        if wal is None:
+            # FULL: a committed (acknowledged) write survives a power cut, not only a
+            # crashed process; SQLite syncs the log on every commit, under the lock.
+            cursor.execute("PRAGMA synchronous=FULL")
+        else:
+            # NORMAL: SQLite syncs the log only at checkpoints; each commit is
+            # flushed by _flush_after_commit before it is acknowledged.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            record.info[WAL_FILE] = wal
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     def do_begin(dbapi_connection) -> None:
         # A deferred transaction that later writes gets SQLITE_BUSY at once,
-        # whatever the timeout; IMMEDIATE waits for the write lock up front.
-        statement = "BEGIN" if dbapi_connection.info.get(READ_ONLY) \
-            else "BEGIN IMMEDIATE"
+        # whatever the timeout; IMMEDIATE takes the write lock up front.
         # Straight to the driver: SQLAlchemy's statement machinery costs more than the
         # BEGIN itself on every unit of work. Its failure (the lock not free in time)
         # is wrapped as SQLAlchemy wraps any driver error, so it is classified the same.
+        driver = dbapi_connection.driver_connection
         try:
-            dbapi_connection.driver_connection.execute(statement)
+            if dbapi_connection.info.get(READ_ONLY):
+                driver.execute("BEGIN")
+            else:
+                _take_write_lock(driver, busy_ms)
         except sqlite3.Error as error:
-            raise exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+            raise exc.DBAPIError.instance("BEGIN", None, error, sqlite3.Error) from error
 
-    # The dialect's own hook rather than a "begin" event: any engine event listener
-    # sends every statement through SQLAlchemy's event dispatch, and keeps the
-    # repositories' prepared statements (repositories.base.run) on the slower path.
+    commit = engine.dialect.do_commit
+
+    def do_commit(dbapi_connection) -> None:
+        commit(dbapi_connection)
+        wal = dbapi_connection.info.get(WAL_FILE)
+        if wal is not None:
+            try:
+                log.flush(wal)
+            except OSError as error:
+                # Committed but perhaps not on the disk: not acknowledged as durable.
+                raise exc.OperationalError("COMMIT (flushing the log)", None,
+                                           error) from error
+
+    # The dialect's own hooks rather than "begin"/"commit" events: any engine event
+    # listener sends every statement through SQLAlchemy's event dispatch, and keeps
+    # the repositories' prepared statements (repositories.base.run) on the slower path.
     engine.dialect.do_begin = do_begin
+    engine.dialect.do_commit = do_commit
     return engine
+
+
+#: How a writer waits between two tries of the write lock; tests replace it.
+_pause = time.sleep
+
+
+def _take_write_lock(driver: sqlite3.Connection, busy_ms: int) -> None:
+    """BEGIN IMMEDIATE, tried again after short pauses while another writer holds the lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries: behind a writer
+    that holds the lock for a millisecond, a waiter sleeps far longer than it waits, and
+    the lock stays idle while the queue grows. Here the first try fails at once
+    (busy_timeout 0) and the next ones follow after 50 µs, doubling to 2 ms, with jitter
+    so waiting processes do not retry in step, until the busy timeout has passed; then
+    the busy error is raised as SQLite's own would be. The busy timeout is restored for
+    the statements of the transaction.
+    """
+    deadline = time.monotonic() + busy_ms / 1000
+    pause = LOCK_RETRY_FIRST
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() >= deadline:
+                    raise
+            _pause(pause * (0.5 + random.random()))
+            pause = min(pause * 2, LOCK_RETRY_LAST)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={busy_ms}")
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "locked" in str(error)
+
+
+def _wal_file(cursor: sqlite3.Cursor) -> str | None:
+    """The write-ahead log of the main database, None for one with no file (memory)."""
+    for _seq, name, path in cursor.execute("PRAGMA database_list"):
+        if name == "main":
+            return f"{path}-wal" if path else None
+    return None
+
+
+class _Log:
+    """Flushes a write-ahead log to the disk after a commit: group commit.
+
+    With ``synchronous=NORMAL`` SQLite appends a commit to the log and releases the
+    write lock without syncing it. The committing call then syncs the log itself
+    (fdatasync) before the commit is acknowledged, so a power cut after the
+    acknowledgement keeps it, as ``synchronous=FULL`` would; but the sync happens
+    outside the lock, so the next writer appends while this one waits for the disk,
+    and one sync covers the commits of every writer appended before it. A commit that
+    a reader sees before its flush returns can still be lost in a power cut, with the
+    caller never told it succeeded.
+
+    A file descriptor is kept open per log and reopened when the path names another
+    file (SQLite deletes the log when its last connection closes and makes a new one
+    at the next open); SQLite syncs a new log's header and directory entry itself.
+    Closing the old descriptor cannot pull it from under another thread's flush: that
+    thread's connection is open, so the log it flushes cannot have been deleted.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, tuple[int, tuple[int, int]]] = {}
+
+    def flush(self, path: str) -> None:
+        fd = self._descriptor(path)
+        os.fdatasync(fd)
+
+    def _descriptor(self, path: str) -> int:
+        current = os.stat(path)
+        identity = (current.st_dev, current.st_ino)
+        kept = self._open.get(path)
+        if kept is not None and kept[1] == identity:
+            return kept[0]
+        with self._lock:
+            kept = self._open.get(path)
+            if kept is not None and kept[1] == identity:
+                return kept[0]
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            opened = os.fstat(fd)
+            if kept is not None:
+                os.close(kept[0])
+            self._open[path] = (fd, (opened.st_dev, opened.st_ino))
+            return fd
+
+    def close(self) -> None:
+        with self._lock:
+            for fd, _identity in self._open.values():
+                os.close(fd)
+            self._open.clear()
