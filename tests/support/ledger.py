@@ -42,13 +42,19 @@ class Answer:
 
 
 def _post(base_url: str, key: tuple[str, str], path: str, body: bytes,
-          headers: dict[str, str]) -> http.client.HTTPResponse:
+          headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+    """The response and its body; the connection is closed whatever happens (one left
+    to the garbage collector raises a ResourceWarning in whichever test runs next)."""
     host, port = base_url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=CALL_TIMEOUT)
     credentials = b64encode(f"{key[0]}:{key[1]}".encode()).decode()
-    connection.request("POST", path, body, {"Authorization": f"Basic {credentials}",
-                                            "Connection": "close", **headers})
-    return connection.getresponse()
+    try:
+        connection.request("POST", path, body, {"Authorization": f"Basic {credentials}",
+                                                "Connection": "close", **headers})
+        response = connection.getresponse()
+        return response, response.read()
+    finally:
+        connection.close()
 
 
 def tracking_url_soap(base_url: str, key: tuple[str, str], campaign_id: int, email: str,
@@ -60,8 +66,8 @@ def tracking_url_soap(base_url: str, key: tuple[str, str], campaign_id: int, ema
             f"<f:event_id>{escape(event_id)}</f:event_id></f:GetTrackingUrl></s:Body>"
             "</s:Envelope>").encode()
     try:
-        response = _post(base_url, key, "/soap", body, {"Content-Type": "text/xml; charset=utf-8"})
-        data = response.read()
+        response, data = _post(base_url, key, "/soap", body,
+                               {"Content-Type": "text/xml; charset=utf-8"})
     except (OSError, http.client.HTTPException):  # a process killed mid-answer: unacknowledged
         return Answer("transport")
     document = etree.fromstring(data)
@@ -79,8 +85,7 @@ def tracking_url_xmlrpc(base_url: str, key: tuple[str, str], campaign_id: int, e
                                  "params": [{"name": "call", "value": call}]},),
                                "feedloop.get_tracking_url").encode()
     try:
-        response = _post(base_url, key, "/xmlrpc", body, {"Content-Type": "text/xml"})
-        data = response.read()
+        response, data = _post(base_url, key, "/xmlrpc", body, {"Content-Type": "text/xml"})
     except (OSError, http.client.HTTPException):  # a process killed mid-answer: unacknowledged
         return Answer("transport")
     if response.status != 200:
