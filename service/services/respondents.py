@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache, partial
-from typing import Callable
 
 from service.domain.distribution import Campaign, Invitation, Status, clean_params
 from service.domain.errors import Conflict, ValidationError
@@ -18,7 +16,7 @@ from service.domain.mail import PICK_PARAM
 from service.domain.surveys import AnswerErrors, Question, Survey
 from service.services.results import record_answers
 from service.services.runtime import Runtime
-from service.services.tracking import find_invitation_by_token
+from service.services.tracking import find_link_by_token
 
 #: What a respondent can meet: the survey itself ("open"), the thank-you page, or why not.
 STATES = ("open", "thanks", "answered", "expired", "paused", "closed", "unsubscribed",
@@ -55,12 +53,11 @@ def open_invitation(rt: Runtime, token: str, mark_opened: bool = True) -> Survey
     """The page of a personal link; its first opening marks the invitation opened."""
     now = rt.clock()
     with rt.uow(read_only=True) as uow:
-        found = _invitation_of(rt, uow, token)
+        found = find_link_by_token(rt, uow, token)
         if found is None:
             return SurveyView("unknown")
-        account_id, invitation, campaign, survey = found
-        state = _invitation_state(invitation, campaign, now, partial(
-            uow.contacts.is_unsubscribed, account_id, invitation.contact_id))
+        invitation, campaign, survey = found.invitation, found.campaign, found.survey
+        state = _invitation_state(invitation, campaign, now, found.contact.unsubscribed)
     if state == "open" and mark_opened and invitation.opened_at is None:
         with rt.uow() as uow:
             uow.invitations.apply(invitation, invitation.opened(now), now)
@@ -73,14 +70,14 @@ def answer_invitation(rt: Runtime, token: str, form: dict[str, list[str]],
     """Record the answers to a personal link, once; a repeat of the same answers is a success."""
     now = rt.clock()
     with rt.uow() as uow:
-        found = _invitation_of(rt, uow, token)
+        found = find_link_by_token(rt, uow, token)
         if found is None:
             return Submission(SurveyView("unknown"))
-        account_id, invitation, campaign, survey = found
+        invitation, campaign, survey, contact = (found.invitation, found.campaign,
+                                                 found.survey, found.contact)
+        account_id = invitation.account_id
         submitted = _submitted(survey, form)
-        # Read once: whether it unsubscribed, then who answers.
-        contact = cache(partial(uow.contacts.get, account_id, invitation.contact_id))
-        state = _invitation_state(invitation, campaign, now, lambda: contact().unsubscribed)
+        state = _invitation_state(invitation, campaign, now, contact.unsubscribed)
         if state == "answered":
             return Submission(SurveyView(_repeat_state(uow, invitation, survey, submitted),
                                          survey))
@@ -89,7 +86,7 @@ def answer_invitation(rt: Runtime, token: str, form: dict[str, list[str]],
         try:
             response_id = record_answers(uow, account_id, campaign, survey, invitation,
                                          submitted, extra_params, now,
-                                         rt.dashboard_url(campaign.id), contact=contact())
+                                         rt.dashboard_url(campaign.id), contact=contact)
         except ValidationError as error:
             return _refused(survey, submitted, error)
         except Conflict:
@@ -180,16 +177,6 @@ def problem_of(question: Question, values: list[str]) -> str:
     return PROBLEM_OF_TYPE[question.type]
 
 
-def _invitation_of(rt: Runtime, uow, token: str
-                   ) -> tuple[int, Invitation, Campaign, Survey] | None:
-    invitation = find_invitation_by_token(rt, uow, token)
-    if invitation is None:
-        return None
-    account_id = invitation.account_id
-    campaign, survey = uow.campaigns.with_survey(account_id, invitation.campaign_id)
-    return account_id, invitation, campaign, survey
-
-
 def _campaign_of(uow, public_id: str) -> tuple[int, Campaign, Survey] | None:
     account_id = uow.directory.account_of_campaign(public_id) \
         if _PUBLIC_ID.match(public_id) else None
@@ -206,13 +193,13 @@ def _campaign_state(campaign: Campaign) -> str | None:
 
 
 def _invitation_state(invitation: Invitation, campaign: Campaign, now,
-                      unsubscribed: Callable[[], bool]) -> str:
+                      unsubscribed: bool) -> str:
     # Order matters: someone who answered hears so even after the campaign closed.
     if invitation.status == Status.RESPONDED:
         return "answered"
     if invitation.status == Status.CANCELLED:
         return "closed"
-    if unsubscribed():  # asked only now: the states above need no statement
+    if unsubscribed:
         return "unsubscribed"
     state = _campaign_state(campaign)
     if state is not None:

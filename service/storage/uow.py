@@ -61,17 +61,18 @@ class SqlUnitOfWork:
         with _outage_as_unavailable():
             connection = self.engine.connect()
         self.connection = connection
-        info = connection.connection.info   # the pooled connection's, read by SQLite's BEGIN
+        # The pooled connection's info, read by SQLite's BEGIN and by run_alone; kept
+        # for the whole unit of work, taken off before the connection goes back.
+        info = connection.connection.info
         try:
             if self.read_only:
                 info[READ_ONLY] = True
             with _outage_as_unavailable():
                 self.transaction = connection.begin()
         except Exception:
+            info.pop(READ_ONLY, None)
             connection.close()
             raise
-        finally:
-            info.pop(READ_ONLY, None)
         return self
 
     def commit(self) -> None:
@@ -84,6 +85,8 @@ class SqlUnitOfWork:
                     if self.transaction.is_active:
                         self.transaction.rollback()
                 finally:
+                    if self.read_only and not self.connection.invalidated:
+                        self.connection.connection.info.pop(READ_ONLY, None)
                     self.connection.close()
         except Exception:
             # A rollback on a dead connection fails too; the body's own error says more.

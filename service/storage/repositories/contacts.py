@@ -24,8 +24,6 @@ from service.storage.tables import contact_lists, contacts, list_members
 _MINE = contacts.c.account_id == bindparam("account_id")
 _BY_EMAIL = select(contacts).where(_MINE, contacts.c.email == bindparam("email"))
 _BY_ID = select(contacts).where(_MINE, contacts.c.id == bindparam("id"))
-_UNSUBSCRIBED_AT = select(contacts.c.unsubscribed_at).where(_MINE,
-                                                            contacts.c.id == bindparam("id"))
 _BY_CRM_ID = (select(contacts).where(_MINE, contacts.c.crm_id == bindparam("crm_id"))
               .order_by(contacts.c.updated_at.desc()).limit(1))
 #: (An UPDATE's placeholders in WHERE must not bear a column's name: those set it.)
@@ -48,7 +46,7 @@ def _create(dialect: str):
         index_elements=["account_id", "email"]).returning(contacts.c.id))
 
 
-def _contact(row: Row) -> Contact:
+def contact_of(row: Row) -> Contact:
     return Contact(id=row.id, email=row.email, crm_id=row.crm_id, attributes=dict(row.attributes),
                    unsubscribed=row.unsubscribed_at is not None)
 
@@ -64,16 +62,16 @@ class ContactChange:
 class ContactRepository(Repository):
     def get_by_email(self, account_id: int, email: str) -> Contact | None:
         row = run(self.connection, _BY_EMAIL, {"account_id": account_id, "email": email}).first()
-        return _contact(row) if row else None
+        return contact_of(row) if row else None
 
     def get_by_crm_id(self, account_id: int, crm_id: str) -> Contact | None:
         row = run(self.connection, _BY_CRM_ID, {"account_id": account_id,
                                                 "crm_id": crm_id}).first()
-        return _contact(row) if row else None
+        return contact_of(row) if row else None
 
     def get(self, account_id: int, contact_id: int) -> Contact | None:
         row = run(self.connection, _BY_ID, {"account_id": account_id, "id": contact_id}).first()
-        return _contact(row) if row else None
+        return contact_of(row) if row else None
 
     def upsert(self, account_id: int, email: str, crm_id: str | None,
                attributes: dict[str, str], now: datetime) -> ContactChange:
@@ -149,7 +147,7 @@ class ContactRepository(Repository):
             for row in self.connection.execute(select(contacts).where(
                     contacts.c.account_id == account_id,
                     among(self.connection, contacts.c.email, chunk))):
-                found[row.email] = _contact(row)
+                found[row.email] = contact_of(row)
         return found
 
     def unsubscribe(self, account_id: int, contact_id: int, now: datetime,
@@ -206,11 +204,6 @@ class ContactRepository(Repository):
                 found[contact_id].append(name)
         return found
 
-    def is_unsubscribed(self, account_id: int, contact_id: int) -> bool:
-        return run(self.connection, _UNSUBSCRIBED_AT, {"account_id": account_id,
-                                                       "id": contact_id}
-                   ).scalar_one() is not None
-
 
 class ListRepository(Repository):
     def get_or_create(self, account_id: int, name: str, now: datetime) -> int:
@@ -231,7 +224,7 @@ class ListRepository(Repository):
                    list_members.c.account_id == account_id, contacts.c.account_id == account_id,
                    contacts.c.erased_at.is_(None))
             .order_by(contacts.c.id))
-        return [_contact(row) for row in rows]
+        return [contact_of(row) for row in rows]
 
     def members(self, account_id: int, list_id: int) -> set[int]:
         return set(self.connection.execute(select(list_members.c.contact_id).where(

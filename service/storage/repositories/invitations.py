@@ -8,8 +8,9 @@ from typing import Iterator
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 
-from service.domain.distribution import Invitation, Status, Transition
+from service.domain.distribution import Campaign, Invitation, Status, Transition
 from service.domain.errors import DuplicateEvent
+from service.domain.surveys import Contact, Survey
 from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
     Repository,
@@ -20,14 +21,32 @@ from service.storage.repositories.base import (
     insert_of,
     prebuilt,
     run,
+    run_alone,
     run_rows,
 )
-from service.storage.tables import campaigns, contacts, invitation_events, invitations
+from service.storage.repositories.contacts import contact_of
+from service.storage.repositories.surveys import Prefixed, campaign_of, survey_of
+from service.storage.tables import campaigns, contacts, invitation_events, invitations, surveys
 
 #: Prebuilt (see repositories.base.prebuilt): the statements of every trigger and page view.
 _MINE = invitations.c.account_id == bindparam("account_id")
 _BY_ID = select(invitations).where(_MINE, invitations.c.id == bindparam("id"))
 _BY_NONCE = select(invitations).where(_MINE, invitations.c.nonce == bindparam("nonce"))
+#: What a survey page shows and records against, in one row: the invitation of a nonce,
+#: its campaign, the campaign's survey and the contact, their columns named
+#: campaign__<name>, survey__<name> and contact__<name>.
+_OF_LINK = (
+    select(invitations,
+           *[column.label(f"campaign__{column.name}") for column in campaigns.c],
+           *[column.label(f"survey__{column.name}") for column in surveys.c],
+           *[column.label(f"contact__{column.name}") for column in contacts.c])
+    .join(campaigns, (campaigns.c.account_id == invitations.c.account_id)
+          & (campaigns.c.id == invitations.c.campaign_id))
+    .join(surveys, (surveys.c.account_id == campaigns.c.account_id)
+          & (surveys.c.id == campaigns.c.survey_id))
+    .join(contacts, (contacts.c.account_id == invitations.c.account_id)
+          & (contacts.c.id == invitations.c.contact_id))
+    .where(_MINE, invitations.c.nonce == bindparam("nonce")))
 _BY_EVENT = select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
                                       invitations.c.event_id == bindparam("event_id"))
 _LATEST = (select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
@@ -109,6 +128,16 @@ def _invitation(row: Row) -> Invitation:
                       attributes=dict(row.attributes))
 
 
+@dataclass(frozen=True)
+class Link:
+    """A personal link's invitation with its campaign, survey (as it is now) and contact."""
+
+    invitation: Invitation
+    campaign: Campaign
+    survey: Survey
+    contact: Contact
+
+
 class InvitationRepository(Repository):
     def add(self, account_id: int, invitation: Invitation) -> int:
         """Store a new invitation; DuplicateEvent if its event id was recorded concurrently."""
@@ -119,6 +148,16 @@ class InvitationRepository(Repository):
 
     def get_by_nonce(self, account_id: int, nonce: bytes) -> Invitation | None:
         return self._invitation(_BY_NONCE, account_id=account_id, nonce=nonce)
+
+    def of_link(self, account_id: int, nonce: bytes) -> Link | None:
+        """The invitation of a nonce and what its survey page needs, in one statement."""
+        row = run_alone(self.connection, _OF_LINK,
+                        {"account_id": account_id, "nonce": nonce}).first()
+        if row is None:
+            return None
+        return Link(_invitation(row), campaign_of(Prefixed(row, "campaign__")),
+                    survey_of(Prefixed(row, "survey__")),
+                    contact_of(Prefixed(row, "contact__")))
 
     def get_by_event(self, account_id: int, campaign_id: int,
                      event_id: str) -> Invitation | None:

@@ -53,7 +53,7 @@ def _content(survey: Survey) -> dict:
             "questions": _questions(survey)}
 
 
-class _Prefixed:
+class Prefixed:
     """The columns of a row whose names carry ``prefix``, by their own names."""
 
     def __init__(self, row: Row, prefix: str) -> None:
@@ -63,7 +63,7 @@ class _Prefixed:
         return getattr(self.row, self.prefix + name)
 
 
-def _survey(row: Row, survey_id: int | None = None) -> Survey:
+def survey_of(row: Row, survey_id: int | None = None) -> Survey:
     questions = tuple(Question(key=q["key"], type=q["type"], text=q["text"],
                                required=q.get("required", False),
                                choices=tuple(q.get("choices", ())), min=q.get("min"),
@@ -97,7 +97,7 @@ class SurveyRepository(Repository):
         """The versions before the current one, oldest first (none for another account's)."""
         rows = run(self.connection, _EARLIER_VERSIONS, {"account_id": account_id,
                                                         "survey_id": survey_id})
-        return [_survey(row, survey_id) for row in rows]
+        return [survey_of(row, survey_id) for row in rows]
 
     def get_version(self, account_id: int, survey_id: int, version: int) -> Survey | None:
         current = self.get(account_id, survey_id)
@@ -125,12 +125,12 @@ class SurveyRepository(Repository):
         found = {}
         for row in run(self.connection, _SURVEYS_OF_CAMPAIGNS, {
                 "account_id": account_id, "campaign_ids": campaign_ids}):
-            found[row.campaign_id] = self._with_earlier_questions(account_id, _survey(row))
+            found[row.campaign_id] = self._with_earlier_questions(account_id, survey_of(row))
         return found
 
     def get(self, account_id: int, survey_id: int) -> Survey | None:
         row = run(self.connection, _SURVEY, {"account_id": account_id, "id": survey_id}).first()
-        return _survey(row) if row else None
+        return survey_of(row) if row else None
 
     def list(self, account_id: int, offset: int, limit: int) -> tuple[list[Survey], int]:
         """One page of the account's surveys, and how many there are in all."""
@@ -138,7 +138,7 @@ class SurveyRepository(Repository):
         rows = self.connection.execute(
             select(surveys).where(where).order_by(surveys.c.id).offset(offset).limit(limit))
         total = self.connection.execute(select(func.count()).where(where)).scalar_one()
-        return [_survey(row) for row in rows], total
+        return [survey_of(row) for row in rows], total
 
 
 _CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minutes",
@@ -149,7 +149,7 @@ _CAMPAIGN_FIELDS = ("survey_id", "name", "status", "delivery", "send_delay_minut
                     "next_dump_at")
 
 
-def _campaign(row: Row) -> Campaign:
+def campaign_of(row: Row) -> Campaign:
     return Campaign(id=row.id, account_id=row.account_id, public_id=row.public_id,
                     created_at=row.created_at,
                     updated_at=row.updated_at, **{name: getattr(row, name) for name in _CAMPAIGN_FIELDS})
@@ -165,14 +165,14 @@ class CampaignRepository(Repository):
 
     def get(self, account_id: int, campaign_id: int) -> Campaign | None:
         row = run(self.connection, _CAMPAIGN, {"account_id": account_id, "id": campaign_id}).first()
-        return _campaign(row) if row else None
+        return campaign_of(row) if row else None
 
     def with_survey(self, account_id: int, campaign_id: int) -> tuple[Campaign, Survey] | None:
         """A campaign of the account and its survey as it is now, in one statement (what
         answering an invitation reads on every call)."""
         row = run(self.connection, _CAMPAIGN_AND_SURVEY, {"account_id": account_id,
                                                           "id": campaign_id}).first()
-        return (_campaign(row), _survey(_Prefixed(row, "survey__"))) if row else None
+        return (campaign_of(row), survey_of(Prefixed(row, "survey__"))) if row else None
 
     def update(self, campaign: Campaign, now: datetime) -> None:
         self.connection.execute(update(campaigns).where(
@@ -184,14 +184,14 @@ class CampaignRepository(Repository):
         rows = self.connection.execute(select(campaigns).where(
             campaigns.c.status == "active", campaigns.c.recurrence_days > 0,
             campaigns.c.recurrence_list != ""))
-        return [_campaign(row) for row in rows]
+        return [campaign_of(row) for row in rows]
 
     def due_dumps(self, now: datetime) -> list[Campaign]:
         """Campaigns of every account whose scheduled dump is due."""
         rows = self.connection.execute(select(campaigns).where(
             campaigns.c.dump_every != "", campaigns.c.next_dump_at <= now)
             .order_by(campaigns.c.next_dump_at))
-        return [_campaign(row) for row in rows]
+        return [campaign_of(row) for row in rows]
 
     def claim(self, campaign: Campaign, column: str, seen: datetime | None,
               value: datetime | None) -> bool:
@@ -204,7 +204,7 @@ class CampaignRepository(Repository):
     def get_public(self, account_id: int, public_id: str) -> Campaign | None:
         row = run(self.connection, _PUBLIC_CAMPAIGN, {"account_id": account_id,
                                                       "public_id": public_id}).first()
-        return _campaign(row) if row else None
+        return campaign_of(row) if row else None
 
     def list(self, account_id: int, survey_id: int | None, status: str | None) -> list[Campaign]:
         query = select(campaigns).where(campaigns.c.account_id == account_id)
@@ -212,7 +212,7 @@ class CampaignRepository(Repository):
             query = query.where(campaigns.c.survey_id == survey_id)
         if status is not None:
             query = query.where(campaigns.c.status == status)
-        return [_campaign(row) for row in self.connection.execute(query.order_by(campaigns.c.id))]
+        return [campaign_of(row) for row in self.connection.execute(query.order_by(campaigns.c.id))]
 
 
 class AttributeRepository(Repository):
