@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from service.domain.distribution import (Campaign, Invitation, Status, check_attributes,
                                          clean_params, quarantine_end)
@@ -14,6 +14,9 @@ from service.services import messages as m
 from service.services.catalogue import Principal, operation
 from service.services.runtime import Runtime, UnitOfWork
 from service.services.surveys import get_campaign_of
+
+if TYPE_CHECKING:  # for the annotations only: services never call storage directly
+    from service.storage.repositories.invitations import Link
 
 T = TypeVar("T")
 
@@ -35,19 +38,36 @@ def token_of(rt: Runtime, invitation: Invitation) -> str:
 
 def find_invitation_by_token(rt: Runtime, uow: UnitOfWork, token: str) -> Invitation | None:
     """The invitation of a genuine token; None for unknown or tampered tokens."""
+    return _genuine(rt, token, _look_up(uow, token, uow.invitations.get_by_nonce),
+                    lambda invitation: invitation)
+
+
+def find_link_by_token(rt: Runtime, uow: UnitOfWork, token: str) -> Link | None:
+    """The invitation of a genuine token with its campaign, survey and contact, read in
+    one statement (what a survey page needs); None for unknown or tampered tokens."""
+    return _genuine(rt, token, _look_up(uow, token, uow.invitations.of_link),
+                    lambda link: link.invitation)
+
+
+def _look_up(uow: UnitOfWork, token: str, by_nonce: Callable[[int, bytes], T]) -> T | None:
     parts = split_token(token)
     if parts is None:
         return None
     account_id, nonce = parts
     if account_id is None:  # a token issued before tokens named their account
         account_id = uow.directory.account_of_nonce(nonce)
-    invitation = uow.invitations.get_by_nonce(account_id, nonce) \
-        if account_id is not None else None
-    if invitation is None or not verify_token(rt.secret_key, token, invitation.campaign_id,
-                                              invitation.expires_at, invitation.params,
-                                              invitation.account_id):
+    return by_nonce(account_id, nonce) if account_id is not None else None
+
+
+def _genuine(rt: Runtime, token: str, found: T | None,
+             invitation_of: Callable[[T], Invitation]) -> T | None:
+    if found is None:
         return None
-    return invitation
+    invitation = invitation_of(found)
+    if not verify_token(rt.secret_key, token, invitation.campaign_id, invitation.expires_at,
+                        invitation.params, invitation.account_id):
+        return None
+    return found
 
 
 def tracking_result(rt: Runtime, invitation: Invitation, now: datetime) -> m.TrackingUrl:
@@ -85,10 +105,11 @@ def get_tracking_url(rt: Runtime, principal: Principal,
         again = _open_link_again(rt, principal, request, email, params, attributes)
         if again is not None:
             return again
-    # One row, looked up every time: a repeat of an earlier event is answered before
-    # anything is written (a new link for the email would differ from the first).
-    return once_per_event(lambda _look_up: _issue_link(rt, principal, request, email, params,
-                                                       attributes), 1)
+    # A repeat of an earlier event must answer with the first link (a new link for the
+    # email would differ): the first try writes as for a new event, and the unique key
+    # of (campaign, event id) or a refusal sends it to look the event up.
+    return once_per_event(lambda look_up: _issue_link(rt, principal, request, email, params,
+                                                      attributes, look_up), 1)
 
 
 def _open_link_again(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequest,
@@ -139,39 +160,68 @@ def once_per_event(attempt: Callable[[bool], T], events: int) -> T:
 
 
 def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequest, email: str,
-                params: dict[str, str], attributes: dict[str, str]) -> m.TrackingUrl:
+                params: dict[str, str], attributes: dict[str, str],
+                look_up_event: bool) -> m.TrackingUrl:
+    """The link of one trigger, written in one transaction. Without ``look_up_event``
+    the event id is taken as new (most are): a repeat then fails on the unique key
+    (DuplicateEvent, and once_per_event tries again looking it up), or meets a refusal
+    (the campaign paused since, the contact unsubscribed or in quarantine), which is
+    answered as the first call was if the event id is recorded."""
     now = rt.clock()
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
-        if request.event_id:
-            first = uow.invitations.get_by_event(principal.account_id, campaign.id,
-                                                 request.event_id)
-            if first is not None:
-                contact = uow.contacts.get(principal.account_id, first.contact_id)
-                if contact is None or contact.email != email:
-                    raise Conflict(f"event_id '{request.event_id}' was already used for "
-                                   "another email in this campaign.")
-                return tracking_result(rt, first, now)
-        if campaign.status != "active":
-            raise Conflict(f"Campaign {campaign.id} is {campaign.status}: no new links are issued.")
-        change = uow.contacts.upsert(principal.account_id, email, request.crm_id, attributes,
-                                     now)
-        contact = change.contact
-        if contact.unsubscribed:
-            raise Unsubscribed(f"{email} has unsubscribed from your surveys.")
-        if change.state != "created":  # a new contact has no invitations yet
-            latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
-            if _same_open_send(latest, params, attributes, now):
-                uow.commit()  # keep the contact's new crm id
-                return tracking_result(rt, latest, now)
-            check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
-        invitation = new_invitation(campaign, contact.id, params, contact.attributes,
-                                    request.event_id, now)
-        invitation.id = uow.invitations.add(principal.account_id, invitation)
-        uow.invitations.record_events(principal.account_id,
-                                      creation_history(invitation, now, "GetTrackingUrl"))
+        if request.event_id and look_up_event:
+            repeat = _repeat_of_event(rt, uow, principal, campaign, request.event_id, email, now)
+            if repeat is not None:
+                return repeat
+        try:
+            invitation = _new_link(uow, principal, campaign, request, email, params, attributes,
+                                   now)
+        except (Conflict, Unsubscribed, Quarantined):
+            repeat = _repeat_of_event(rt, uow, principal, campaign, request.event_id, email,
+                                      now) if request.event_id and not look_up_event else None
+            if repeat is None:
+                raise
+            return repeat
         uow.commit()
     return tracking_result(rt, invitation, now)
+
+
+def _repeat_of_event(rt: Runtime, uow: UnitOfWork, principal: Principal, campaign: Campaign,
+                     event_id: str, email: str, now: datetime) -> m.TrackingUrl | None:
+    """The answer to a repeat of a recorded event: its first link; None for a new event."""
+    first = uow.invitations.get_by_event(principal.account_id, campaign.id, event_id)
+    if first is None:
+        return None
+    contact = uow.contacts.get(principal.account_id, first.contact_id)
+    if contact is None or contact.email != email:
+        raise Conflict(f"event_id '{event_id}' was already used for "
+                       "another email in this campaign.")
+    return tracking_result(rt, first, now)
+
+
+def _new_link(uow: UnitOfWork, principal: Principal, campaign: Campaign,
+              request: m.GetTrackingUrlRequest, email: str, params: dict[str, str],
+              attributes: dict[str, str], now: datetime) -> Invitation:
+    """The invitation a trigger makes or reuses (an open send asked for again); the
+    caller commits."""
+    if campaign.status != "active":
+        raise Conflict(f"Campaign {campaign.id} is {campaign.status}: no new links are issued.")
+    change = uow.contacts.upsert(principal.account_id, email, request.crm_id, attributes, now)
+    contact = change.contact
+    if contact.unsubscribed:
+        raise Unsubscribed(f"{email} has unsubscribed from your surveys.")
+    if change.state != "created":  # a new contact has no invitations yet
+        latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
+        if _same_open_send(latest, params, attributes, now):
+            return latest  # committed: the contact's new crm id is kept
+        check_quarantine(uow, principal.account_id, campaign, contact.id, email, now)
+    invitation = new_invitation(campaign, contact.id, params, contact.attributes,
+                                request.event_id, now)
+    invitation.id = uow.invitations.add(principal.account_id, invitation)
+    uow.invitations.record_events(principal.account_id,
+                                  creation_history(invitation, now, "GetTrackingUrl"))
+    return invitation
 
 
 def creation_history(invitation: Invitation, now: datetime,

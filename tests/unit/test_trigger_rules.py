@@ -53,6 +53,34 @@ def test_a_repeated_event_id_returns_the_first_link_and_stores_nothing_new(rt, u
     assert len(uow.invitations.rows) == 1
 
 
+@pytest.mark.parametrize("change", ["paused", "quarantine", "unsubscribed", "other params"])
+def test_a_retried_link_call_answers_with_the_first_link_whatever_changed_since(rt, uow,
+                                                                                 change):
+    """The first try takes the event id as new; a refusal or the unique key sends it to
+    look the event up, so a retry still answers as the first call did."""
+    campaign(uow)
+    first = link(rt, event_id="ticket-1")
+    params = []
+    if change == "paused":
+        uow.campaigns.rows[10].status = "paused"
+    elif change == "quarantine":
+        uow.campaigns.rows[10].quarantine_days = 30
+        params = [m.Param("n", "2")]          # not the open send: quarantine applies
+    elif change == "unsubscribed":
+        uow.contacts.unsubscribe(ACME.account_id, "ana@example.com")
+    else:
+        params = [m.Param("n", "2")]
+    again = link(rt, event_id="ticket-1", params=params)
+    assert (again.url, again.invitation_id) == (first.url, first.invitation_id)
+    assert len(uow.invitations.rows) == 1
+
+
+def test_a_refused_new_event_is_still_refused(rt, uow):
+    campaign(uow, status="paused")
+    with pytest.raises(Conflict, match="paused"):
+        link(rt, event_id="ticket-1")
+
+
 def test_an_event_id_used_for_another_email_is_a_conflict(rt, uow):
     campaign(uow)
     link(rt, "ana@example.com", event_id="ticket-1")
