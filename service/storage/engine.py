@@ -11,9 +11,8 @@ import weakref
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 
-#: Set in a pooled connection's ``info`` for the whole of a read-only unit of work:
-#: SQLite's BEGIN does not take the write lock, and a PostgreSQL statement run alone
-#: (repositories.base.run_alone) needs no transaction of its own.
+#: Set in a pooled connection's ``info`` while a read-only unit of work begins, so
+#: SQLite does not take the write lock.
 READ_ONLY = "feedloop_read_only"
 
 #: Set in a pooled SQLite connection's ``info``: the path of the write-ahead log its

@@ -46,6 +46,8 @@ def units_of_work(primary: Engine, replica_engine: Engine | None = None
 
 class SqlUnitOfWork:
     """``with uow:`` opens a transaction; leaving without ``commit()`` rolls it back.
+    A read-only one on PostgreSQL runs its statements in autocommit instead (see
+    _reads_in_autocommit).
 
     Repositories are made on first use: a call touches three or four of them.
     A database outage met anywhere inside (connecting, the lock wait of BEGIN, a
@@ -61,18 +63,21 @@ class SqlUnitOfWork:
         with _outage_as_unavailable():
             connection = self.engine.connect()
         self.connection = connection
-        # The pooled connection's info, read by SQLite's BEGIN and by run_alone; kept
-        # for the whole unit of work, taken off before the connection goes back.
-        info = connection.connection.info
+        info = connection.connection.info   # the pooled connection's, read by SQLite's BEGIN
+        self._autocommit = self.read_only and _reads_in_autocommit(self.engine)
         try:
             if self.read_only:
                 info[READ_ONLY] = True
+            if self._autocommit:
+                connection.connection.driver_connection.autocommit = True
             with _outage_as_unavailable():
                 self.transaction = connection.begin()
         except Exception:
-            info.pop(READ_ONLY, None)
+            self._end_autocommit()
             connection.close()
             raise
+        finally:
+            info.pop(READ_ONLY, None)
         return self
 
     def commit(self) -> None:
@@ -85,8 +90,7 @@ class SqlUnitOfWork:
                     if self.transaction.is_active:
                         self.transaction.rollback()
                 finally:
-                    if self.read_only and not self.connection.invalidated:
-                        self.connection.connection.info.pop(READ_ONLY, None)
+                    self._end_autocommit()
                     self.connection.close()
         except Exception:
             # A rollback on a dead connection fails too; the body's own error says more.
@@ -94,6 +98,17 @@ class SqlUnitOfWork:
                 raise
         if error is not None and (outage := outage_of(error)) is not None:
             raise outage from error
+
+    def _end_autocommit(self) -> None:
+        """The pooled connection goes back with transactions on, as it came; one whose
+        state is no longer known (broken) is invalidated for the pool to replace."""
+        if not self._autocommit or self.connection.invalidated:
+            return
+        driver = self.connection.connection.driver_connection
+        if driver.info.transaction_status == _PG_IDLE:
+            driver.autocommit = False
+        else:
+            self.connection.invalidate()
 
     @cached_property
     def accounts(self) -> AccountRepository:
@@ -154,6 +169,23 @@ class SqlUnitOfWork:
     @cached_property
     def outbox(self) -> OutboxRepository:
         return OutboxRepository(self.connection)
+
+
+#: psycopg's ``pq.TransactionStatus.IDLE``: connected, no transaction open.
+_PG_IDLE = 0
+
+
+def _reads_in_autocommit(engine: Engine) -> bool:
+    """Whether read-only units of work run without a transaction: on PostgreSQL at READ
+    COMMITTED (its default), where each statement of a transaction takes a snapshot of
+    its own anyway, so a read sees the same without BEGIN and ROLLBACK, two round trips
+    of three for a lone statement. A read that streams through a server-side cursor
+    opens a transaction first (repositories.base.streamed). At another isolation level
+    (a server configured for REPEATABLE READ) reads keep their transaction and its one
+    snapshot."""
+    dialect = engine.dialect
+    return (dialect.name == "postgresql"
+            and getattr(dialect, "default_isolation_level", None) == "READ COMMITTED")
 
 
 @contextmanager

@@ -13,8 +13,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
-from service.storage.engine import READ_ONLY
-
 R = TypeVar("R")
 S = TypeVar("S")
 
@@ -224,31 +222,16 @@ def run(connection: Connection, statement, values: dict):
     return _execute(connection, prepared, sql, parameters)
 
 
-def run_alone(connection: Connection, statement, values: dict):
-    """``run`` for a statement that may be its unit of work's only one (a survey page's
-    read): on PostgreSQL, in a read-only unit of work that has sent nothing yet, it runs
-    in autocommit mode, one round trip instead of three (BEGIN, the statement, ROLLBACK;
-    the rollback of a connection with no transaction open sends nothing). A single
-    statement sees one snapshot either way; a statement that follows runs in a
-    transaction of its own, as it would after a commit."""
-    pooled = connection.connection
-    if connection.dialect.name != "postgresql" or not pooled.info.get(READ_ONLY):
-        return run(connection, statement, values)
-    driver = pooled.driver_connection
-    if driver.info.transaction_status != _PG_IDLE:
-        return run(connection, statement, values)
-    driver.autocommit = True
-    try:
-        return run(connection, statement, values)
-    finally:
-        if driver.info.transaction_status == _PG_IDLE:
+def streamed(connection: Connection, query) -> Iterator[Row]:
+    """The rows of ``query`` fetched 5,000 at a time (on PostgreSQL through a server-side
+    cursor, which needs a transaction: a read-only unit of work running in autocommit
+    opens one here, and its end rolls it back)."""
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        if driver.autocommit:
             driver.autocommit = False
-        else:   # broken (the error raised above says why): the pool replaces it
-            connection.invalidate()
+    return iter(connection.execution_options(yield_per=5000).execute(query))
 
-
-#: psycopg's ``pq.TransactionStatus.IDLE``: connected, no transaction open.
-_PG_IDLE = 0
 
 #: Prepared statements are kept for prebuilt statements only, which are few: past this
 #: many, a statement built per call (a mistake) runs through SQLAlchemy, not kept forever.

@@ -21,7 +21,7 @@ from service.storage.repositories.base import (
     insert_of,
     prebuilt,
     run,
-    run_alone,
+    streamed,
     run_rows,
 )
 from service.storage.repositories.contacts import contact_of
@@ -151,8 +151,7 @@ class InvitationRepository(Repository):
 
     def of_link(self, account_id: int, nonce: bytes) -> Link | None:
         """The invitation of a nonce and what its survey page needs, in one statement."""
-        row = run_alone(self.connection, _OF_LINK,
-                        {"account_id": account_id, "nonce": nonce}).first()
+        row = run(self.connection, _OF_LINK, {"account_id": account_id, "nonce": nonce}).first()
         if row is None:
             return None
         return Link(_invitation(row), campaign_of(Prefixed(row, "campaign__")),
@@ -363,7 +362,7 @@ class InvitationRepository(Repository):
             query = query.where(invitations.c.created_at >= date_from)
         if date_to is not None:
             query = query.where(invitations.c.created_at < date_to)
-        return iter(self.connection.execution_options(yield_per=5000).execute(query))
+        return streamed(self.connection, query)
 
     def created_span(self, account_id: int, campaign_id: int
                      ) -> tuple[datetime | None, datetime | None]:

@@ -21,6 +21,7 @@ from service.storage.repositories.base import (
     insert_of,
     prebuilt,
     run,
+    streamed,
 )
 from service.storage.tables import (
     accounts,
@@ -224,7 +225,7 @@ class ResponseRepository(Repository):
             query = query.where(responses.c.submitted_at >= date_from)
         if date_to is not None:
             query = query.where(responses.c.submitted_at < date_to)
-        return iter(self.connection.execution_options(yield_per=5000).execute(query))
+        return streamed(self.connection, query)
 
     def for_view(self, account_id: int, campaign_id: int, date_from: datetime | None,
                  date_to: datetime | None) -> Iterator[Row]:
@@ -241,7 +242,7 @@ class ResponseRepository(Repository):
             query = query.where(responses.c.submitted_at >= date_from)
         if date_to is not None:
             query = query.where(responses.c.submitted_at < date_to)
-        return iter(self.connection.execution_options(yield_per=5000).execute(query))
+        return streamed(self.connection, query)
 
     def span(self, account_id: int, campaign_id: int | None = None
              ) -> dict[int, tuple[datetime, datetime]]:
