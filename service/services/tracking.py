@@ -105,9 +105,16 @@ def get_tracking_url(rt: Runtime, principal: Principal,
         again = _open_link_again(rt, principal, request, email, params, attributes)
         if again is not None:
             return again
-    # A repeat of an earlier event must answer with the first link (a new link for the
-    # email would differ): the first try writes as for a new event, and the unique key
-    # of (campaign, event id) or a refusal sends it to look the event up.
+    else:
+        # A repeat of an earlier event must answer with the first link (a new link for
+        # the email would differ): one read, without the write lock, answers a repeat.
+        with rt.uow(read_only=True) as uow:
+            repeat = _repeat_of_event(rt, uow, principal, request.campaign_id,
+                                      request.event_id, email, rt.clock())
+        if repeat is not None:
+            return repeat
+    # The first try writes as for a new event; the unique key of (campaign, event id)
+    # or a refusal sends it to look the event up (another call may have recorded it).
     return once_per_event(lambda look_up: _issue_link(rt, principal, request, email, params,
                                                       attributes, look_up), 1)
 
@@ -171,14 +178,15 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
     with rt.uow() as uow:
         campaign = get_campaign_of(uow, principal, request.campaign_id)
         if request.event_id and look_up_event:
-            repeat = _repeat_of_event(rt, uow, principal, campaign, request.event_id, email, now)
+            repeat = _repeat_of_event(rt, uow, principal, campaign.id, request.event_id, email,
+                                      now)
             if repeat is not None:
                 return repeat
         try:
             invitation = _new_link(uow, principal, campaign, request, email, params, attributes,
                                    now)
         except (Conflict, Unsubscribed, Quarantined):
-            repeat = _repeat_of_event(rt, uow, principal, campaign, request.event_id, email,
+            repeat = _repeat_of_event(rt, uow, principal, campaign.id, request.event_id, email,
                                       now) if request.event_id and not look_up_event else None
             if repeat is None:
                 raise
@@ -187,14 +195,15 @@ def _issue_link(rt: Runtime, principal: Principal, request: m.GetTrackingUrlRequ
     return tracking_result(rt, invitation, now)
 
 
-def _repeat_of_event(rt: Runtime, uow: UnitOfWork, principal: Principal, campaign: Campaign,
+def _repeat_of_event(rt: Runtime, uow: UnitOfWork, principal: Principal, campaign_id: int,
                      event_id: str, email: str, now: datetime) -> m.TrackingUrl | None:
-    """The answer to a repeat of a recorded event: its first link; None for a new event."""
-    first = uow.invitations.get_by_event(principal.account_id, campaign.id, event_id)
-    if first is None:
+    """The answer to a repeat of a recorded event: its first link; None for a new event
+    (or a campaign that is not the caller's: the write path then says so)."""
+    found = uow.invitations.of_event(principal.account_id, campaign_id, event_id)
+    if found is None:
         return None
-    contact = uow.contacts.get(principal.account_id, first.contact_id)
-    if contact is None or contact.email != email:
+    first, first_email = found
+    if first_email != email:
         raise Conflict(f"event_id '{event_id}' was already used for "
                        "another email in this campaign.")
     return tracking_result(rt, first, now)

@@ -125,14 +125,20 @@ def _sqlite_engine(url: str, group_commit: bool) -> Engine:
                 driver.execute("BEGIN")
             else:
                 _take_write_lock(driver, busy_ms)
+                if WAL_FILE in dbapi_connection.info:
+                    dbapi_connection.info[_BEGUN_AT] = _written(driver)
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance("BEGIN", None, error, sqlite3.Error) from error
 
     commit = engine.dialect.do_commit
 
     def do_commit(dbapi_connection) -> None:
+        info = dbapi_connection.info
+        wal = info.get(WAL_FILE)
+        if wal is not None and info.get(_BEGUN_AT) == _written(
+                dbapi_connection.driver_connection):
+            wal = None   # a transaction that wrote nothing appended nothing to the log
         commit(dbapi_connection)
-        wal = dbapi_connection.info.get(WAL_FILE)
         if wal is not None:
             try:
                 log.flush(wal)
@@ -147,6 +153,19 @@ def _sqlite_engine(url: str, group_commit: bool) -> Engine:
     engine.dialect.do_begin = do_begin
     engine.dialect.do_commit = do_commit
     return engine
+
+
+#: The pooled connection's ``info`` key of what its write transaction had written
+#: when it began (see _written).
+_BEGUN_AT = "feedloop_begun_at"
+
+
+def _written(driver: sqlite3.Connection) -> tuple[int, int]:
+    """What a connection has written: the rows it changed since it opened and the schema
+    version (DDL changes no row). Equal at BEGIN and COMMIT, the transaction wrote
+    nothing, and its commit has nothing to flush (a trigger repeated, a page answered
+    again: the write lock was taken for a read-then-write that found nothing to write)."""
+    return driver.total_changes, driver.execute("PRAGMA schema_version").fetchone()[0]
 
 
 #: How a writer waits between two tries of the write lock; tests replace it.

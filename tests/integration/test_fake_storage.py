@@ -79,6 +79,9 @@ def test_invitation_look_ups_and_repeated_event_ids(storage, clock):
                                                              b"3" * 16)])
         assert uow.invitations.latest(account_id, campaign_id, contact.id).id == second
         assert uow.invitations.get_by_event(account_id, campaign_id, "e1").id == first
+        found, email = uow.invitations.of_event(account_id, campaign_id, "e2")
+        assert (found.id, found.event_id, email) == (second, "e2", "a@x.test")
+        assert uow.invitations.of_event(account_id, campaign_id, "e3") is None
         assert set(uow.invitations.by_events(account_id, campaign_id,
                                               ["e1", "e2", "e3"])) == {"e1", "e2"}
         assert uow.invitations.last_invited_at(account_id, contact.id, campaign_id) == late

@@ -39,6 +39,9 @@ READ_HELPERS = {
     "has_accounts": lambda rt, s: keys.has_accounts(rt),
     "GetTrackingUrl of an open link asked for again": lambda rt, s: call(
         rt, s.admin, "GetTrackingUrl", campaign_id=s.campaign_id, email="open@example.com"),
+    "GetTrackingUrl repeating its event id": lambda rt, s: call(
+        rt, s.admin, "GetTrackingUrl", campaign_id=s.campaign_id, email="open@example.com",
+        event_id="evt-open"),
     "account_principal": lambda rt, s: keys.account_principal(rt, "acme"),
     "rotate_account_key of an unknown key": lambda rt, s: keys.rotate_account_key(
         rt, "acme", "fl_0000000000000000", timedelta(hours=1)),
@@ -54,7 +57,8 @@ def seeded(rt, admin, admin_key) -> SimpleNamespace:
     link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="a@example.com")
     call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
          answers=[m.Answer("nps", "9")])
-    call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="open@example.com")
+    call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="open@example.com",
+         event_id="evt-open")
     key = Credentials(admin_key.key_id, admin_key.secret)
     keys.authenticate(rt, key)  # records its use now: the next one has nothing to write
     return SimpleNamespace(admin=admin, campaign_id=campaign_id, key=key)

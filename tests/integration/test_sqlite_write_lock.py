@@ -94,3 +94,22 @@ def test_writers_of_several_threads_all_commit_without_a_busy_error(path):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 300
     engine.dispose()
+
+
+@pytest.mark.parametrize("statement, flushed", [
+    ("INSERT INTO t VALUES (1)", 1),
+    ("INSERT INTO t SELECT x FROM t WHERE x < 0", 0),        # wrote no row
+    ("CREATE TABLE u (y INTEGER)", 1),                         # DDL changes no row
+])
+def test_a_commit_is_flushed_unless_its_transaction_wrote_nothing(path, monkeypatch, statement,
+                                                                   flushed):
+    engine = engines.make_engine(path)
+    calls: list[int] = []
+    real = engines.os.fdatasync
+    monkeypatch.setattr(engines.os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    uow = units_of_work(engine)()
+    with uow:
+        uow.connection.execute(text(statement))
+        uow.commit()
+    assert len(calls) == flushed
+    engine.dispose()

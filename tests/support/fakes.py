@@ -79,10 +79,11 @@ class FakeContacts:
 
 
 class FakeInvitations:
-    def __init__(self, ids: itertools.count) -> None:
+    def __init__(self, ids: itertools.count, contacts: FakeContacts) -> None:
         self.rows: dict[int, tuple[int, Invitation]] = {}
         self.events: list[tuple[int, datetime, str, str]] = []
         self.ids = ids
+        self.contacts = contacts
 
     def _of(self, account_id: int, **match) -> list[Invitation]:
         return [i for account, i in self.rows.values() if account == account_id
@@ -90,6 +91,14 @@ class FakeInvitations:
 
     def get_by_event(self, account_id: int, campaign_id: int, event_id: str) -> Invitation | None:
         return next(iter(self._of(account_id, campaign_id=campaign_id, event_id=event_id)), None)
+
+    def of_event(self, account_id: int, campaign_id: int,
+                 event_id: str) -> tuple[Invitation, str | None] | None:
+        first = self.get_by_event(account_id, campaign_id, event_id)
+        if first is None:
+            return None
+        contact = self.contacts.get(account_id, first.contact_id)
+        return first, contact.email if contact is not None else None
 
     def by_events(self, account_id: int, campaign_id: int,
                   event_ids: list[str]) -> dict[str, Invitation]:
@@ -156,7 +165,7 @@ class FakeUnitOfWork:
         self.campaigns = FakeCampaigns()
         self.attributes = FakeAttributes()
         self.contacts = FakeContacts(ids)
-        self.invitations = FakeInvitations(ids)
+        self.invitations = FakeInvitations(ids, self.contacts)
         self.commits = 0
 
     def __call__(self, read_only: bool = False) -> "FakeUnitOfWork":

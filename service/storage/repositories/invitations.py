@@ -49,6 +49,12 @@ _OF_LINK = (
     .where(_MINE, invitations.c.nonce == bindparam("nonce")))
 _BY_EVENT = select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
                                       invitations.c.event_id == bindparam("event_id"))
+#: The invitation of an event id with its contact's email (a repeated trigger's answer).
+_OF_EVENT = (select(invitations, contacts.c.email.label("contact__email"))
+             .outerjoin(contacts, (contacts.c.account_id == invitations.c.account_id)
+                   & (contacts.c.id == invitations.c.contact_id))
+             .where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
+                    invitations.c.event_id == bindparam("event_id")))
 _LATEST = (select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
                                      invitations.c.contact_id == bindparam("contact_id"))
            .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1))
@@ -162,6 +168,14 @@ class InvitationRepository(Repository):
                      event_id: str) -> Invitation | None:
         return self._invitation(_BY_EVENT, account_id=account_id, campaign_id=campaign_id,
                                 event_id=event_id)
+
+    def of_event(self, account_id: int, campaign_id: int,
+                 event_id: str) -> tuple[Invitation, str] | None:
+        """The invitation an event id made and the email of its contact, in one statement."""
+        row = run(self.connection, _OF_EVENT, {"account_id": account_id,
+                                               "campaign_id": campaign_id,
+                                               "event_id": event_id}).first()
+        return (_invitation(row), row.contact__email) if row else None
 
     def latest(self, account_id: int, campaign_id: int, contact_id: int) -> Invitation | None:
         return self._invitation(_LATEST, account_id=account_id, campaign_id=campaign_id,
