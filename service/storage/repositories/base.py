@@ -284,6 +284,32 @@ class _Told:
         self.compiled = compiled
 
 
+def fetched(connection: Connection, statement, values: dict, size: int = 5000) -> Iterator:
+    """The rows of a long SELECT whose columns need no result processing (text(), or
+    columns of plain types), straight from the driver's cursor ``size`` at a time:
+    tuples, streamed. Statement listeners are told of it as of any statement; driver
+    errors come out as SQLAlchemy's."""
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect)
+    sql, parameters = compiled.string, compiled.construct_params(values)
+    if compiled.positional:
+        parameters = tuple(parameters[name] for name in compiled.positiontup)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        if connection._has_events or connection.engine._has_events:
+            _tell(connection.dispatch.before_cursor_execute, connection, cursor, sql,
+                  parameters, compiled)
+        try:
+            cursor.execute(sql, parameters)
+            while batch := cursor.fetchmany(size):
+                yield from batch
+        except dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(sql, parameters, error,
+                                          dialect.loaded_dbapi.Error) from error
+    finally:
+        cursor.close()
+
+
 def _tell(listeners, connection: Connection, cursor, sql: str, parameters, compiled) -> None:
     context = _Told(compiled)
     for listener in listeners:

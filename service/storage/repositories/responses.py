@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from itertools import chain
 from typing import Any, Iterator, Sequence
 
 from sqlalchemy import TextClause, bindparam, func, insert, select, text, update
@@ -20,6 +19,7 @@ from service.storage.repositories.base import (
     insert_ignoring_conflicts,
     insert_of,
     prebuilt,
+    fetched,
     run,
     streamed,
 )
@@ -337,9 +337,9 @@ class ResponseRepository(Repository):
         values = {"account": account_id, "campaign": campaign_id, "after": after, "upto": upto,
                   **dump.values}
         if dump.sqlite:
-            # Fetched 5,000 rows a call, not row by row.
-            return chain.from_iterable(self.connection.execution_options(
-                yield_per=5000).execute(statement, values).partitions(5000))
+            # Its cells are text, numbers and NULL with no type to process: the driver's
+            # tuples, 5,000 a fetch, without SQLAlchemy's rows around them.
+            return fetched(self.connection, statement, values)
         return self._copied(statement, values)
 
     def _copied(self, statement: TextClause, values: dict[str, Any]) -> Iterator[tuple]:
