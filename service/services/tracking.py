@@ -128,14 +128,15 @@ def _open_link_again(rt: Runtime, principal: Principal, request: m.GetTrackingUr
     so the answers stay the same; SQLite readers then never queue behind writers."""
     now = rt.clock()
     with rt.uow(read_only=True) as uow:
-        campaign = get_campaign_of(uow, principal, request.campaign_id)
-        contact = uow.contacts.get_by_email(principal.account_id, email)
-        if (campaign.status != "active" or contact is None or contact.unsubscribed
-                or contact.updated_by(request.crm_id, attributes) != contact):
-            return None
-        latest = uow.invitations.latest(principal.account_id, campaign.id, contact.id)
-    return tracking_result(rt, latest, now) \
-        if _same_open_send(latest, params, attributes, now) else None
+        send = uow.invitations.latest_send(principal.account_id, request.campaign_id, email)
+    if send is None:   # no such campaign: _issue_link says so
+        return None
+    contact = send.contact
+    if (send.campaign.status != "active" or contact is None or contact.unsubscribed
+            or contact.updated_by(request.crm_id, attributes) != contact):
+        return None
+    return tracking_result(rt, send.latest, now) \
+        if _same_open_send(send.latest, params, attributes, now) else None
 
 
 def _same_open_send(latest: Invitation | None, params: dict[str, str],

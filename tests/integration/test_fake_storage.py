@@ -88,3 +88,23 @@ def test_invitation_look_ups_and_repeated_event_ids(storage, clock):
         assert uow.invitations.last_invited_many(account_id, [contact.id], None) == \
             {contact.id: late}
         assert uow.invitations.last_invited_many(account_id, [contact.id + 999], None) == {}
+
+
+def test_the_latest_send_of_an_email_in_one_read(storage, clock):
+    uow_factory, account_id, campaign_id = storage
+    with uow_factory() as uow:
+        assert uow.invitations.latest_send(account_id, campaign_id + 999, "a@x.test") is None
+        unknown = uow.invitations.latest_send(account_id, campaign_id, "a@x.test")
+        assert (unknown.campaign.id, unknown.contact, unknown.latest) == (campaign_id, None,
+                                                                            None)
+        contact = uow.contacts.upsert(account_id, "a@x.test", "crm-1", {"k": "v"},
+                                      clock.now).contact
+        uninvited = uow.invitations.latest_send(account_id, campaign_id, "a@x.test")
+        assert (uninvited.contact, uninvited.latest) == (contact, None)
+        first = uow.invitations.add(account_id, invitation(campaign_id, contact.id, clock.now,
+                                                           nonce=b"1" * 16))
+        later = uow.invitations.add(account_id, invitation(
+            campaign_id, contact.id, clock.now + timedelta(hours=1), nonce=b"2" * 16))
+        send = uow.invitations.latest_send(account_id, campaign_id, "a@x.test")
+        assert (send.contact, send.latest.id, send.latest.nonce) == (contact, later, b"2" * 16)
+        assert first != later

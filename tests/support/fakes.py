@@ -14,6 +14,7 @@ from service.domain.distribution import Campaign, Invitation, Status, Transition
 from service.domain.errors import DuplicateEvent
 from service.domain.surveys import Contact
 from service.storage.repositories import ContactChange
+from service.storage.repositories.invitations import Send
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,21 @@ class FakeContacts:
 
 
 class FakeInvitations:
-    def __init__(self, ids: itertools.count, contacts: FakeContacts) -> None:
+    def __init__(self, ids: itertools.count, contacts: FakeContacts,
+                 campaigns: FakeCampaigns) -> None:
         self.rows: dict[int, tuple[int, Invitation]] = {}
         self.events: list[tuple[int, datetime, str, str]] = []
         self.ids = ids
         self.contacts = contacts
+        self.campaigns = campaigns
+
+    def latest_send(self, account_id: int, campaign_id: int, email: str) -> Send | None:
+        campaign = self.campaigns.get(account_id, campaign_id)
+        if campaign is None:
+            return None
+        contact = self.contacts.get_by_email(account_id, email)
+        latest = self.latest(account_id, campaign_id, contact.id) if contact else None
+        return Send(campaign, contact, latest)
 
     def _of(self, account_id: int, **match) -> list[Invitation]:
         return [i for account, i in self.rows.values() if account == account_id
@@ -165,7 +176,7 @@ class FakeUnitOfWork:
         self.campaigns = FakeCampaigns()
         self.attributes = FakeAttributes()
         self.contacts = FakeContacts(ids)
-        self.invitations = FakeInvitations(ids, self.contacts)
+        self.invitations = FakeInvitations(ids, self.contacts, self.campaigns)
         self.commits = 0
 
     def __call__(self, read_only: bool = False) -> "FakeUnitOfWork":

@@ -49,6 +49,25 @@ _OF_LINK = (
     .where(_MINE, invitations.c.nonce == bindparam("nonce")))
 _BY_EVENT = select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
                                       invitations.c.event_id == bindparam("event_id"))
+#: A campaign, the contact of an email and their latest invitation of it, in one row
+#: (GetTrackingUrl of an open send asked for again): campaign__ and contact__ columns,
+#: the invitation's own; each side NULL when absent.
+_LATEST_ID = (select(invitations.c.id)
+              .where(invitations.c.account_id == campaigns.c.account_id,
+                     invitations.c.campaign_id == campaigns.c.id,
+                     invitations.c.contact_id == contacts.c.id)
+              .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1)
+              .correlate(campaigns, contacts).scalar_subquery())
+_LATEST_SEND = (
+    select(*[column.label(f"campaign__{column.name}") for column in campaigns.c],
+           *[column.label(f"contact__{column.name}") for column in contacts.c], invitations)
+    .select_from(campaigns
+                 .outerjoin(contacts, (contacts.c.account_id == campaigns.c.account_id)
+                            & (contacts.c.email == bindparam("email")))
+                 .outerjoin(invitations, (invitations.c.account_id == campaigns.c.account_id)
+                            & (invitations.c.id == _LATEST_ID)))
+    .where(campaigns.c.account_id == bindparam("account_id"),
+           campaigns.c.id == bindparam("campaign_id")))
 #: The invitation of an event id with its contact's email (a repeated trigger's answer).
 _OF_EVENT = (select(invitations, contacts.c.email.label("contact__email"))
              .outerjoin(contacts, (contacts.c.account_id == invitations.c.account_id)
@@ -144,6 +163,16 @@ class Link:
     contact: Contact
 
 
+@dataclass(frozen=True)
+class Send:
+    """A campaign, the contact of an email (None: not known yet) and the contact's latest
+    invitation of the campaign (None: never invited by it)."""
+
+    campaign: Campaign
+    contact: Contact | None
+    latest: Invitation | None
+
+
 class InvitationRepository(Repository):
     def add(self, account_id: int, invitation: Invitation) -> int:
         """Store a new invitation; DuplicateEvent if its event id was recorded concurrently."""
@@ -176,6 +205,19 @@ class InvitationRepository(Repository):
                                                "campaign_id": campaign_id,
                                                "event_id": event_id}).first()
         return (_invitation(row), row.contact__email) if row else None
+
+    def latest_send(self, account_id: int, campaign_id: int, email: str) -> Send | None:
+        """The campaign, the email's contact and their latest invitation of the campaign,
+        in one statement; None when the account has no such campaign."""
+        row = run(self.connection, _LATEST_SEND, {"account_id": account_id,
+                                                  "campaign_id": campaign_id,
+                                                  "email": email}).first()
+        if row is None:
+            return None
+        return Send(campaign_of(Prefixed(row, "campaign__")),
+                    contact_of(Prefixed(row, "contact__")) if row.contact__id is not None
+                    else None,
+                    _invitation(row) if row.id is not None else None)
 
     def latest(self, account_id: int, campaign_id: int, contact_id: int) -> Invitation | None:
         return self._invitation(_LATEST, account_id=account_id, campaign_id=campaign_id,
