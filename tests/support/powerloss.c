@@ -165,24 +165,26 @@ static void creating(const char *path, int flags) {
     if ((flags) & (O_CREAT | __O_TMPFILE)) { va_list args; va_start(args, flags); \
         mode = va_arg(args, int); va_end(args); } } while (0)
 
+static int open_with(int (*real)(const char *, int, ...), const char *path, int flags,
+                     int mode) {
+    int saved = errno;
+    creating(path, flags);
+    errno = saved;
+    return real(path, flags, mode);
+}
+
 int open(const char *path, int flags, ...) {
     resolve();
     int mode = 0;
     MODE_OF(flags, mode);
-    int saved = errno;
-    creating(path, flags);
-    errno = saved;
-    return real_open(path, flags, mode);
+    return open_with(real_open, path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...) {
     resolve();
     int mode = 0;
     MODE_OF(flags, mode);
-    int saved = errno;
-    creating(path, flags);
-    errno = saved;
-    return real_open64(path, flags, mode);
+    return open_with(real_open64, path, flags, mode);
 }
 
 int openat(int dirfd, const char *path, int flags, ...) {
