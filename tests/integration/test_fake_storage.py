@@ -78,7 +78,7 @@ def test_invitation_look_ups_and_repeated_event_ids(storage, clock):
             uow.invitations.add_many(account_id, [invitation(campaign_id, contact.id, late, "e1",
                                                              b"3" * 16)])
         assert uow.invitations.latest(account_id, campaign_id, contact.id).id == second
-        assert uow.invitations.get_by_event(account_id, campaign_id, "e1").id == first
+        assert uow.invitations.of_event(account_id, campaign_id, "e1")[0].id == first
         found, email = uow.invitations.of_event(account_id, campaign_id, "e2")
         assert (found.id, found.event_id, email) == (second, "e2", "a@x.test")
         assert uow.invitations.of_event(account_id, campaign_id, "e3") is None

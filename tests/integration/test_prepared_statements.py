@@ -31,8 +31,10 @@ def answered(rt, admin, new_campaign):
 def look_ups(account_id: int, campaign_id: int, invitation_id: int, contact_id: int) -> list:
     return [
         (invitations._BY_ID, {"account_id": account_id, "id": invitation_id}),
-        (invitations._BY_EVENT, {"account_id": account_id, "campaign_id": campaign_id,
+        (invitations._OF_EVENT, {"account_id": account_id, "campaign_id": campaign_id,
                                  "event_id": "e1"}),
+        (invitations._LATEST_SEND, {"account_id": account_id, "campaign_id": campaign_id,
+                                    "email": "ana@example.com"}),
         (invitations._LATEST, {"account_id": account_id, "campaign_id": campaign_id,
                                "contact_id": contact_id}),
         (invitations._last_invited(True), {"account_id": account_id, "contact_id": contact_id,

@@ -27,8 +27,12 @@ PLANS = {
     "when a contact was last invited by any campaign": (
         invitations._last_invited(False), "invitations",
         "ix_invitations_account_contact (account_id=? AND contact_id=?)"),
-    "an invitation by its event id": (
-        invitations._BY_EVENT, "invitations", "(account_id=? AND campaign_id=? AND event_id=?)"),
+    "an invitation by its event id, with its contact's email": (
+        invitations._OF_EVENT, "invitations", "(account_id=? AND campaign_id=? AND event_id=?)"),
+    "a link's invitation with its campaign, survey and contact": (
+        invitations._OF_LINK, "invitations", "(account_id=? AND nonce=?)"),
+    "the contact of an email beside a campaign and their latest send": (
+        invitations._LATEST_SEND, "contacts", "(account_id=? AND email=?)"),
     "an invitation by its token's nonce": (
         invitations._BY_NONCE, "invitations", "(account_id=? AND nonce=?)"),
     "a contact by email": (contacts._BY_EMAIL, "contacts", "(account_id=? AND email=?)"),

@@ -100,12 +100,12 @@ class FakeInvitations:
         return [i for account, i in self.rows.values() if account == account_id
                 and all(getattr(i, name) == value for name, value in match.items())]
 
-    def get_by_event(self, account_id: int, campaign_id: int, event_id: str) -> Invitation | None:
+    def _by_event(self, account_id: int, campaign_id: int, event_id: str) -> Invitation | None:
         return next(iter(self._of(account_id, campaign_id=campaign_id, event_id=event_id)), None)
 
     def of_event(self, account_id: int, campaign_id: int,
                  event_id: str) -> tuple[Invitation, str | None] | None:
-        first = self.get_by_event(account_id, campaign_id, event_id)
+        first = self._by_event(account_id, campaign_id, event_id)
         if first is None:
             return None
         contact = self.contacts.get(account_id, first.contact_id)
@@ -141,7 +141,7 @@ class FakeInvitations:
 
     def add_many(self, account_id: int, new: list[Invitation]) -> list[int]:
         for invitation in new:
-            if invitation.event_id and self.get_by_event(account_id, invitation.campaign_id,
+            if invitation.event_id and self._by_event(account_id, invitation.campaign_id,
                                                          invitation.event_id):
                 raise DuplicateEvent(f"event_id '{invitation.event_id}' is already recorded.")
         ids = []

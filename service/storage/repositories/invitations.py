@@ -47,8 +47,6 @@ _OF_LINK = (
     .join(contacts, (contacts.c.account_id == invitations.c.account_id)
           & (contacts.c.id == invitations.c.contact_id))
     .where(_MINE, invitations.c.nonce == bindparam("nonce")))
-_BY_EVENT = select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
-                                      invitations.c.event_id == bindparam("event_id"))
 #: A campaign, the contact of an email and their latest invitation of it, in one row
 #: (GetTrackingUrl of an open send asked for again): campaign__ and contact__ columns,
 #: the invitation's own; each side NULL when absent.
@@ -192,11 +190,6 @@ class InvitationRepository(Repository):
         return Link(_invitation(row), campaign_of(Prefixed(row, "campaign__")),
                     survey_of(Prefixed(row, "survey__")),
                     contact_of(Prefixed(row, "contact__")))
-
-    def get_by_event(self, account_id: int, campaign_id: int,
-                     event_id: str) -> Invitation | None:
-        return self._invitation(_BY_EVENT, account_id=account_id, campaign_id=campaign_id,
-                                event_id=event_id)
 
     def of_event(self, account_id: int, campaign_id: int,
                  event_id: str) -> tuple[Invitation, str] | None:
