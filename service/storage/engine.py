@@ -33,7 +33,7 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10,
 
     On a file-backed SQLite database in WAL mode, ``group_commit`` commits with
     ``synchronous=NORMAL`` and then flushes the log itself, after the write lock is
-    released (see ``_flush_after_commit``); without it every commit is synced by
+    released (see ``_Log``); without it every commit is synced by
     SQLite under the lock (``synchronous=FULL``).
 
     On PostgreSQL, ``pool_size`` connections are kept per process and ``max_overflow``
@@ -106,7 +106,7 @@ def _sqlite_engine(url: str, group_commit: bool) -> Engine:
             cursor.execute("PRAGMA synchronous=FULL")
         else:
             # NORMAL: SQLite syncs the log only at checkpoints; each commit is
-            # flushed by _flush_after_commit before it is acknowledged.
+            # flushed by do_commit (_Log) before it is acknowledged.
             cursor.execute("PRAGMA synchronous=NORMAL")
             record.info[WAL_FILE] = wal
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -201,10 +201,7 @@ def _take_write_lock(driver: sqlite3.Connection, busy_ms: int) -> None:
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
-    code = getattr(error, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF == sqlite3.SQLITE_BUSY
-    return "locked" in str(error)
+    return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _wal_file(cursor: sqlite3.Cursor) -> str | None:

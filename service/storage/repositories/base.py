@@ -41,6 +41,22 @@ def among_literals(column, values: tuple[str, ...]):
     return column.in_(bindparam(None, list(values), expanding=True, literal_execute=True))
 
 
+def prefixed(table, prefix: str) -> list:
+    """A table's columns labelled ``<prefix><name>``, for a row that joins several tables
+    (``Prefixed`` reads them back by their own names)."""
+    return [column.label(f"{prefix}{column.name}") for column in table.c]
+
+
+class Prefixed:
+    """The columns of a row whose names carry ``prefix``, by their own names."""
+
+    def __init__(self, row: Row, prefix: str) -> None:
+        self.row, self.prefix = row, prefix
+
+    def __getattr__(self, name: str):
+        return getattr(self.row, self.prefix + name)
+
+
 def prebuilt(build: Callable[..., S]) -> Callable[..., S]:
     """``build(*shape)`` made once per shape (a dialect name, which optional filters a
     query has), its values named ``bindparam``s given at execution.

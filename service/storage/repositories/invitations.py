@@ -13,6 +13,7 @@ from service.domain.errors import DuplicateEvent
 from service.domain.surveys import Contact, Survey
 from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
+    Prefixed,
     Repository,
     among,
     among_given,
@@ -20,12 +21,13 @@ from service.storage.repositories.base import (
     chunks,
     insert_of,
     prebuilt,
+    prefixed,
     run,
-    streamed,
     run_rows,
+    streamed,
 )
 from service.storage.repositories.contacts import contact_of
-from service.storage.repositories.surveys import Prefixed, campaign_of, survey_of
+from service.storage.repositories.surveys import campaign_of, survey_of
 from service.storage.tables import campaigns, contacts, invitation_events, invitations, surveys
 
 #: Prebuilt (see repositories.base.prebuilt): the statements of every trigger and page view.
@@ -36,10 +38,8 @@ _BY_NONCE = select(invitations).where(_MINE, invitations.c.nonce == bindparam("n
 #: its campaign, the campaign's survey and the contact, their columns named
 #: campaign__<name>, survey__<name> and contact__<name>.
 _OF_LINK = (
-    select(invitations,
-           *[column.label(f"campaign__{column.name}") for column in campaigns.c],
-           *[column.label(f"survey__{column.name}") for column in surveys.c],
-           *[column.label(f"contact__{column.name}") for column in contacts.c])
+    select(invitations, *prefixed(campaigns, "campaign__"), *prefixed(surveys, "survey__"),
+           *prefixed(contacts, "contact__"))
     .join(campaigns, (campaigns.c.account_id == invitations.c.account_id)
           & (campaigns.c.id == invitations.c.campaign_id))
     .join(surveys, (surveys.c.account_id == campaigns.c.account_id)
@@ -57,8 +57,7 @@ _LATEST_ID = (select(invitations.c.id)
               .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()).limit(1)
               .correlate(campaigns, contacts).scalar_subquery())
 _LATEST_SEND = (
-    select(*[column.label(f"campaign__{column.name}") for column in campaigns.c],
-           *[column.label(f"contact__{column.name}") for column in contacts.c], invitations)
+    select(*prefixed(campaigns, "campaign__"), *prefixed(contacts, "contact__"), invitations)
     .select_from(campaigns
                  .outerjoin(contacts, (contacts.c.account_id == campaigns.c.account_id)
                             & (contacts.c.email == bindparam("email")))
@@ -69,7 +68,7 @@ _LATEST_SEND = (
 #: The invitation of an event id with its contact's email (a repeated trigger's answer).
 _OF_EVENT = (select(invitations, contacts.c.email.label("contact__email"))
              .outerjoin(contacts, (contacts.c.account_id == invitations.c.account_id)
-                   & (contacts.c.id == invitations.c.contact_id))
+                        & (contacts.c.id == invitations.c.contact_id))
              .where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),
                     invitations.c.event_id == bindparam("event_id")))
 _LATEST = (select(invitations).where(_MINE, invitations.c.campaign_id == bindparam("campaign_id"),

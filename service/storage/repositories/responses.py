@@ -17,9 +17,9 @@ from service.storage.repositories.base import (
     Repository,
     as_record,
     insert_ignoring_conflicts,
+    fetched,
     insert_of,
     prebuilt,
-    fetched,
     run,
     streamed,
 )

@@ -10,7 +10,7 @@ from service.domain.distribution import Campaign
 from service.domain.surveys import Question, Survey
 from service.storage.records import AttributeDefinitionRecord
 from service.storage.repositories.accounts import DirectoryRepository
-from service.storage.repositories.base import Repository, run
+from service.storage.repositories.base import Prefixed, Repository, prefixed, run
 from service.storage.tables import attribute_definitions, campaigns, survey_versions, surveys
 
 #: Prebuilt (see repositories.base.prebuilt): the look-ups of every call.
@@ -31,7 +31,7 @@ _SURVEYS_OF_CAMPAIGNS = (
            campaigns.c.id.in_(bindparam("campaign_ids", expanding=True))))
 #: A campaign and its survey in one row, the survey's columns named survey__<name>.
 _CAMPAIGN_AND_SURVEY = (
-    select(campaigns, *[column.label(f"survey__{column.name}") for column in surveys.c])
+    select(campaigns, *prefixed(surveys, "survey__"))
     .join(surveys, (surveys.c.account_id == campaigns.c.account_id)
           & (surveys.c.id == campaigns.c.survey_id))
     .where(campaigns.c.account_id == bindparam("account_id"),
@@ -51,16 +51,6 @@ def _content(survey: Survey) -> dict:
             "thank_you": survey.thank_you,
             "allow_language_override": survey.allow_language_override,
             "questions": _questions(survey)}
-
-
-class Prefixed:
-    """The columns of a row whose names carry ``prefix``, by their own names."""
-
-    def __init__(self, row: Row, prefix: str) -> None:
-        self.row, self.prefix = row, prefix
-
-    def __getattr__(self, name: str):
-        return getattr(self.row, self.prefix + name)
 
 
 def survey_of(row: Row, survey_id: int | None = None) -> Survey:
