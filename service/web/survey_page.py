@@ -57,6 +57,12 @@ _ROUTES = Map([
     Rule("/static/feedloop.css", endpoint="stylesheet", methods=["GET"]),
 ], strict_slashes=False)
 
+#: A personal link's address in the characters a token has (no escape, no slash): what
+#: _ROUTES gives it too, without building a map adapter per request. The methods are
+#: the rule's (Werkzeug adds HEAD to a GET rule).
+_LINK_PATH = re.compile(r"/s/([A-Za-z0-9_.~-]+)/?")
+_LINK_METHODS = frozenset({"GET", "HEAD", "POST"})
+
 
 class _Request(Request):
     max_content_length = MAX_FORM_BYTES
@@ -77,9 +83,19 @@ def respondent_error_page(request: Request, error: DomainError) -> Response:
                  state=state)
 
 
+def _route(environ: dict) -> tuple[str, dict[str, str]]:
+    """The endpoint and arguments of a request, as _ROUTES matches them. A personal link
+    (the address of nearly every request here) is recognised by one regular expression;
+    only the other addresses go through the routing map."""
+    if environ["REQUEST_METHOD"] in _LINK_METHODS and (
+            found := _LINK_PATH.fullmatch(environ.get("PATH_INFO", ""))):
+        return "invitation", {"token": found[1]}
+    return _ROUTES.bind_to_environ(environ).match()
+
+
 def _dispatch(rt: Runtime, request: Request) -> Response:
     try:
-        endpoint, args = _ROUTES.bind_to_environ(request.environ).match()
+        endpoint, args = _route(request.environ)
     except MethodNotAllowed:
         return _page(request, "survey_state.html", 405, None, {"Allow": "GET, HEAD, POST"},
                      state="unknown")

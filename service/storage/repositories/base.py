@@ -5,6 +5,7 @@ import dataclasses
 import functools
 import keyword
 from collections import namedtuple
+from operator import itemgetter
 from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import any_, bindparam, exc, select
@@ -43,18 +44,27 @@ def among_literals(column, values: tuple[str, ...]):
 
 def prefixed(table, prefix: str) -> list:
     """A table's columns labelled ``<prefix><name>``, for a row that joins several tables
-    (``Prefixed`` reads them back by their own names)."""
+    (``unprefixed`` reads them back by their own names)."""
     return [column.label(f"{prefix}{column.name}") for column in table.c]
 
 
-class Prefixed:
-    """The columns of a row whose names carry ``prefix``, by their own names."""
+def unprefixed(row: Row, prefix: str):
+    """The columns of a row whose names carry ``prefix``, as a row of their own names
+    (what ``campaign_of`` and its kin read): one C-level pick of the values, where an
+    attribute lookup by prefixed name per field cost a tenth of a survey page."""
+    make, pick = _unprefixed_shape(row._fields, prefix)
+    return make(pick(row))
 
-    def __init__(self, row: Row, prefix: str) -> None:
-        self.row, self.prefix = row, prefix
 
-    def __getattr__(self, name: str):
-        return getattr(self.row, self.prefix + name)
+@functools.cache
+def _unprefixed_shape(fields: tuple[str, ...], prefix: str) -> tuple[Callable, Callable]:
+    """For rows with these fields: the row type of the prefixed ones by their own names,
+    and the picker of their values."""
+    indexes = [index for index, name in enumerate(fields) if name.startswith(prefix)]
+    shape = namedtuple("Unprefixed", [fields[index][len(prefix):] for index in indexes])
+    if len(indexes) == 1:   # itemgetter of one index gives the value, not a tuple
+        return shape._make, lambda row, index=indexes[0]: (row[index],)
+    return shape._make, itemgetter(*indexes)
 
 
 def prebuilt(build: Callable[..., S]) -> Callable[..., S]:

@@ -13,7 +13,6 @@ from service.domain.errors import DuplicateEvent
 from service.domain.surveys import Contact, Survey
 from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
-    Prefixed,
     Repository,
     among,
     among_given,
@@ -25,6 +24,7 @@ from service.storage.repositories.base import (
     run,
     run_rows,
     streamed,
+    unprefixed,
 )
 from service.storage.repositories.contacts import contact_of
 from service.storage.repositories.surveys import campaign_of, survey_of
@@ -186,9 +186,9 @@ class InvitationRepository(Repository):
         row = run(self.connection, _OF_LINK, {"account_id": account_id, "nonce": nonce}).first()
         if row is None:
             return None
-        return Link(_invitation(row), campaign_of(Prefixed(row, "campaign__")),
-                    survey_of(Prefixed(row, "survey__")),
-                    contact_of(Prefixed(row, "contact__")))
+        return Link(_invitation(row), campaign_of(unprefixed(row, "campaign__")),
+                    survey_of(unprefixed(row, "survey__")),
+                    contact_of(unprefixed(row, "contact__")))
 
     def of_event(self, account_id: int, campaign_id: int,
                  event_id: str) -> tuple[Invitation, str] | None:
@@ -206,8 +206,8 @@ class InvitationRepository(Repository):
                                                   "email": email}).first()
         if row is None:
             return None
-        return Send(campaign_of(Prefixed(row, "campaign__")),
-                    contact_of(Prefixed(row, "contact__")) if row.contact__id is not None
+        return Send(campaign_of(unprefixed(row, "campaign__")),
+                    contact_of(unprefixed(row, "contact__")) if row.contact__id is not None
                     else None,
                     _invitation(row) if row.id is not None else None)
 

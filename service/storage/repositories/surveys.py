@@ -10,7 +10,7 @@ from service.domain.distribution import Campaign
 from service.domain.surveys import Question, Survey
 from service.storage.records import AttributeDefinitionRecord
 from service.storage.repositories.accounts import DirectoryRepository
-from service.storage.repositories.base import Prefixed, Repository, prefixed, run
+from service.storage.repositories.base import Repository, prefixed, run, unprefixed
 from service.storage.tables import attribute_definitions, campaigns, survey_versions, surveys
 
 #: Prebuilt (see repositories.base.prebuilt): the look-ups of every call.
@@ -162,7 +162,7 @@ class CampaignRepository(Repository):
         answering an invitation reads on every call)."""
         row = run(self.connection, _CAMPAIGN_AND_SURVEY, {"account_id": account_id,
                                                           "id": campaign_id}).first()
-        return (campaign_of(row), survey_of(Prefixed(row, "survey__"))) if row else None
+        return (campaign_of(row), survey_of(unprefixed(row, "survey__"))) if row else None
 
     def update(self, campaign: Campaign, now: datetime) -> None:
         self.connection.execute(update(campaigns).where(
