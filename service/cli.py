@@ -318,7 +318,7 @@ def _dump(args) -> int:
     from service.storage.atomic import atomic_file
     rt, _ = _runtime()
     plan = plan_dump(rt, operator_principal(rt, args.campaign), args.campaign, args.after,
-                     args.cursor)
+                     args.cursor, columns=args.format == "csv")
     out = Path(args.out)
     with tqdm(total=plan.rows, unit=" rows", file=sys.stderr, disable=None) as bar:
         with atomic_file(out) as data:

@@ -80,8 +80,11 @@ class DumpPlan:
 
 
 def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | None = None,
-              cursor_name: str | None = None) -> DumpPlan:
-    """What a dump will contain: its cursor range, row count and columns."""
+              cursor_name: str | None = None, columns: bool = True) -> DumpPlan:
+    """What a dump will contain: its cursor range, row count and, unless ``columns`` is
+    False, the names of its parameter, extra parameter and attribute columns (what a
+    CSV dump needs before its first row; JSON Lines and XML name each value where it
+    occurs, and are spared the scan)."""
     if cursor_name is not None and after is not None:
         raise ValidationError("Give a cursor name or an 'after' position, not both.",
                               field="after")
@@ -101,9 +104,30 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
         upto = max(upto, start)
         plan = DumpPlan(principal.account_id, campaign.id, survey, start, upto,
                         uow.responses.count_range(principal.account_id, campaign.id, start, upto))
-        plan.param_names, plan.extra_names, plan.attribute_names = uow.responses.dump_keys(
-            principal.account_id, campaign.id, start, upto)
+    if columns:
+        plan.param_names, plan.extra_names, plan.attribute_names = _column_names(rt, plan)
     return plan
+
+
+#: The kinds of named columns, in the order of a dump's columns.
+_NAMED = ("params", "extra_params", "attributes")
+
+
+def _column_names(rt: Runtime, plan: DumpPlan) -> list[list[str]]:
+    """The names of each kind in the plan's range, listed by the database: each kind
+    scans every row of the range, so the three scans run at once, on connections of
+    their own (the database works outside Python's lock: at 1,000,000 rows they took
+    a sixth of a CSV dump one after the other). The range's positions are committed,
+    so each sees the same rows."""
+    def names(kind: str) -> list[str]:
+        with rt.uow(replica=True) as uow:
+            return uow.responses.dump_key_names(plan.account_id, plan.campaign_id,
+                                                plan.after, plan.upto, kind)
+
+    if plan.rows == 0:
+        return [[] for _ in _NAMED]
+    with ThreadPoolExecutor(max_workers=len(_NAMED), thread_name_prefix="dump-names") as pool:
+        return list(pool.map(names, _NAMED))
 
 
 def dump_rows(rt: Runtime, plan: DumpPlan, fmt: str) -> Iterator:
@@ -366,11 +390,14 @@ class _StartTags(dict):
     def __init__(self, tag: str, attribute: str, names: list[str]) -> None:
         super().__init__()
         self.tag, self.attribute = tag, attribute
-        self.update((name, self.__missing__(name)) for name in names)
+        for name in names:
+            self.__missing__(name)
 
     def __missing__(self, name: str) -> str:
-        # A name outside the plan (a record made elsewhere): built each time, not kept.
-        return f'<ns0:{self.tag} {self.attribute}="{_xml_attribute(name)}">'
+        # A name the plan does not list (a plan made without its column names, or a
+        # record made elsewhere): built once, then kept like the listed ones.
+        tag = self[name] = f'<ns0:{self.tag} {self.attribute}="{_xml_attribute(name)}">'
+        return tag
 
 
 def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO) -> Iterator[int]:
@@ -452,7 +479,8 @@ def run_scheduled_dumps(rt: Runtime) -> int:
             continue
         account_id = campaign.account_id
         principal = Principal(account_id, "worker", frozenset({"read"}))
-        plan = plan_dump(rt, principal, campaign.id, cursor_name=SCHEDULE_CURSOR)
+        plan = plan_dump(rt, principal, campaign.id, cursor_name=SCHEDULE_CURSOR,
+                         columns=campaign.dump_format == "csv")
         name = (f"campaign-{campaign.id}-{now:%Y%m%dT%H%M%SZ}.{campaign.dump_format}"
                 + (".gz" if campaign.dump_gzip else ""))
         with store.new_file(account_id, name) as handle:

@@ -33,7 +33,8 @@ def create_exports_app(rt: Runtime) -> WSGIApp:
         last = {name: given[-1] for name, given in query(request).items()}
         if not last.get("campaign", "").isdigit():
             raise ValidationError("Give the campaign: ?campaign=ID.", field="campaign")
-        plan = plan_dump(rt, principal, int(last["campaign"]), last.get("after"))
+        plan = plan_dump(rt, principal, int(last["campaign"]), last.get("after"),
+                         columns=fmt == "csv")
         name = f"responses-{plan.campaign_id}-{plan.after}-{plan.upto}.{fmt}" + \
             (".gz" if compress else "")
         # A generator body: rows are read from the database as the client takes them.

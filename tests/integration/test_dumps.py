@@ -248,3 +248,26 @@ def test_an_unknown_format_is_refused(rt, admin, answered):
         write_dump(plan, records(rt, plan), io.BytesIO(), "xlsx")
     assert (refused.value.message, refused.value.field) == (
         "format must be one of csv, jsonl, xml.", "format")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "xml"])
+def test_a_plan_without_column_names_gives_the_same_json_lines_and_xml(rt, admin, answered, fmt):
+    named = plan_dump(rt, admin, answered)
+    unnamed = plan_dump(rt, admin, answered, columns=False)
+    assert (named.param_names, named.extra_names, named.attribute_names) == (
+        ["ticket"], ["src"], ["region"])
+    assert (unnamed.param_names, unnamed.extra_names, unnamed.attribute_names) == ([], [], [])
+    assert (unnamed.after, unnamed.upto, unnamed.rows) == (named.after, named.upto, named.rows)
+    made = []
+    for plan in (named, unnamed):
+        out = io.BytesIO()
+        write_dump(plan, dump_rows(rt, plan, fmt), out, fmt)
+        made.append(out.getvalue())
+    assert made[0] == made[1] and b"ticket" in made[0] and b"region" in made[0]
+
+
+def test_the_column_names_of_an_empty_range_are_none(rt, admin, answered):
+    plan = plan_dump(rt, admin, answered)
+    after = plan_dump(rt, admin, answered, after=format_cursor(plan.upto))
+    assert after.rows == 0
+    assert (after.param_names, after.extra_names, after.attribute_names) == ([], [], [])

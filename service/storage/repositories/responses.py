@@ -48,6 +48,10 @@ _ATTRIBUTES_SQL = "COALESCE(i.attributes, c.attributes)"
 _JOINS_SQL = ("LEFT JOIN contacts AS c ON c.account_id = r.account_id AND c.id = r.contact_id "
               "LEFT JOIN invitations AS i "
               "ON i.account_id = r.account_id AND i.id = r.invitation_id")
+#: Where dump_key_names finds each kind of name: the rows, and the JSON document of each.
+_KEY_SOURCES = {"params": ("responses AS r", "r.params"),
+                "extra_params": ("responses AS r", "r.extra_params"),
+                "attributes": ("responses AS r " + _JOINS_SQL, _ATTRIBUTES_SQL)}
 
 
 #: Prebuilt (see repositories.base.prebuilt): the statements of every answer recorded.
@@ -266,28 +270,25 @@ class ResponseRepository(Repository):
             responses.c.account_id == account_id, responses.c.campaign_id == campaign_id,
             responses.c.position > after, responses.c.position <= upto)).scalar_one()
 
-    def dump_keys(self, account_id: int, campaign_id: int, after: int,
-                  upto: int) -> tuple[list[str], list[str], list[str]]:
-        """The names of the parameters, captured extra parameters and attributes of the sends
-        that occur in the responses with positions in (after, upto], each sorted.
+    def dump_key_names(self, account_id: int, campaign_id: int, after: int, upto: int,
+                       kind: str) -> list[str]:
+        """The names of the parameters (``kind`` "params"), captured extra parameters
+        ("extra_params") or attributes of the sends ("attributes") that occur in the
+        responses with positions in (after, upto], sorted.
 
         The database lists the keys of its JSON columns itself (SQLite's json_each,
         PostgreSQL's json_object_keys): no row is decoded here.
         """
+        source, column = _KEY_SOURCES[kind]
         where = ("r.account_id = :account AND r.campaign_id = :campaign "
                  "AND r.position > :after AND r.position <= :upto")
         keys = ("SELECT DISTINCT j.key FROM {source} JOIN json_each({column}) AS j WHERE {where}"
                 if self.connection.dialect.name == "sqlite" else
                 "SELECT DISTINCT json_object_keys({column}) FROM {source} WHERE {where}")
-        found = []
-        for source, column in (("responses AS r", "r.params"),
-                               ("responses AS r", "r.extra_params"),
-                               ("responses AS r " + _JOINS_SQL, _ATTRIBUTES_SQL)):
-            statement = text(keys.format(source=source, column=column, where=where))
-            found.append(sorted(self.connection.execute(statement, {
-                "account": account_id, "campaign": campaign_id, "after": after,
-                "upto": upto}).scalars()))
-        return found[0], found[1], found[2]
+        statement = text(keys.format(source=source, column=column, where=where))
+        return sorted(self.connection.execute(statement, {
+            "account": account_id, "campaign": campaign_id, "after": after,
+            "upto": upto}).scalars())
 
     def dump_table(self, account_id: int, campaign_id: int, after: int, upto: int,
                    questions: list[tuple[str, bool]], params: list[str], extras: list[str],
