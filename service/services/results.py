@@ -13,7 +13,7 @@ from service.services.crm import queue_crm_push
 from service.services.outbox import queue_webhooks, response_notifications
 from service.services.records import StoredResponse, response_record
 from service.services.runtime import Runtime
-from service.services.surveys import get_campaign_of, surveys_of_campaigns
+from service.services.surveys import get_campaign_of
 from service.services.tracking import find_invitation_by_token, pairs_to_dict
 
 DEFAULT_EXPORT_PAGE = 100
@@ -165,10 +165,12 @@ def get_contact_results(rt: Runtime, principal: Principal,
             raise NotFound("No contact with that " + ("email." if request.email else "crm_id."))
         if request.campaign_id is not None:
             get_campaign_of(uow, principal, request.campaign_id)
-        rows = uow.responses.latest_per_campaign(principal.account_id, contact.id,
-                                                 request.campaign_id)
-        surveys = surveys_of_campaigns(uow, principal.account_id,
-                                       {row.campaign_id for row in rows})
+        found = uow.responses.latest_per_campaign(principal.account_id, contact.id,
+                                                  request.campaign_id)
+        rows = [row for row, _ in found]
+        surveys = {row.campaign_id: uow.surveys.with_earlier_questions(principal.account_id,
+                                                                      survey)
+                   for row, survey in found}
     results = [m.CampaignResult(
         campaign_id=row.campaign_id, campaign_name=row.campaign_name, response_id=row.id,
         submitted_at=row.submitted_at, answers=answer_list(surveys[row.campaign_id], row.answers),

@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from sqlalchemy import event
 
 from service.domain.errors import NotFound, ValidationError
 from service.services import messages as m
@@ -123,3 +124,32 @@ def test_an_earlier_versions_answers_are_dumped_and_exported_in_the_newest_quest
     assert list(json.loads(line)["answers"]) == ["comment", "speed", "nps"]
     [record] = call(rt, admin, "ExportResponses", campaign_id=campaign_id).records
     assert [a.key for a in record.answers] == ["comment", "speed", "nps"]
+
+
+def test_contact_results_read_responses_and_surveys_in_one_statement(rt, admin, survey, engine):
+    """The contact, then its latest responses with their campaigns' surveys; a survey
+    with earlier versions adds the statement that reads them, a first version none."""
+    survey_id, campaign_id = survey
+    answer(rt, admin, campaign_id, "v@example.com", nps="9", speed="4", comment="fine")
+    other_survey = call(rt, admin, "CreateSurvey", title="single version", language="en",
+                        questions=[FIRST[2]]).survey_id
+    other = call(rt, admin, "CreateCampaign", survey_id=other_survey, name="d").campaign_id
+    answer(rt, admin, other, "v@example.com", comment="second")
+    seen: list[str] = []
+
+    def watch(conn, cursor, statement, *rest):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        first = call(rt, admin, "GetContactResults", email="v@example.com")
+        reads_of_first_versions = list(seen)
+        call(rt, admin, "UpdateSurvey", survey_id=survey_id, questions=[FIRST[2], FIRST[0]])
+        seen.clear()
+        call(rt, admin, "GetContactResults", email="v@example.com")
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert len(first.results) == 2
+    contact, latest = [s for s in reads_of_first_versions if s.startswith("SELECT")]
+    assert "FROM contacts" in contact and "JOIN surveys" in latest
+    assert len([s for s in seen if s.startswith("SELECT")]) == 3   # and the earlier versions

@@ -8,6 +8,8 @@ from typing import Any, Iterator, Sequence
 from sqlalchemy import TextClause, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Row
 
+from service.domain.surveys import Survey
+
 from service.storage.records import (
     CampaignResponseRecord,
     DumpFileRecord,
@@ -20,9 +22,12 @@ from service.storage.repositories.base import (
     fetched,
     insert_of,
     prebuilt,
+    prefixed,
     run,
     streamed,
+    unprefixed,
 )
+from service.storage.repositories.surveys import survey_of
 from service.storage.tables import (
     accounts,
     campaigns,
@@ -31,6 +36,7 @@ from service.storage.tables import (
     export_cursors,
     invitations,
     responses,
+    surveys,
 )
 
 #: Names SQLite's JSON paths address as SQLAlchemy stores them (JSON written ASCII-escaped):
@@ -69,7 +75,8 @@ def _add(dialect: str):
 
 @prebuilt
 def _latest_per_campaign(of_campaign: bool):
-    """A contact's most recent response in each campaign (or in one), newest first."""
+    """A contact's most recent response in each campaign (or in one), newest first, with
+    its campaign's name and survey (as it is now; columns survey__<name>)."""
     ranked = (select(responses, func.row_number().over(
         partition_by=responses.c.campaign_id,
         order_by=(responses.c.submitted_at.desc(), responses.c.id.desc())).label("rank"))
@@ -78,9 +85,12 @@ def _latest_per_campaign(of_campaign: bool):
     if of_campaign:
         ranked = ranked.where(responses.c.campaign_id == bindparam("campaign_id"))
     ranked = ranked.subquery()
-    return (select(ranked, campaigns.c.name.label("campaign_name"))
+    return (select(ranked, campaigns.c.name.label("campaign_name"),
+                   *prefixed(surveys, "survey__"))
             .join(campaigns, (campaigns.c.account_id == ranked.c.account_id)
                   & (campaigns.c.id == ranked.c.campaign_id))
+            .join(surveys, (surveys.c.account_id == campaigns.c.account_id)
+                  & (surveys.c.id == campaigns.c.survey_id))
             .where(ranked.c.rank == 1)
             .order_by(ranked.c.submitted_at.desc(), ranked.c.id.desc()))
 
@@ -208,14 +218,16 @@ class ResponseRepository(Repository):
             answers=answers, params={}, extra_params={}, change="erased", updated_at=now,
             position=self.assign_position(account_id)))
 
-    def latest_per_campaign(self, account_id: int, contact_id: int,
-                            campaign_id: int | None) -> list[CampaignResponseRecord]:
-        """The contact's most recent response in each campaign, newest campaign activity first."""
+    def latest_per_campaign(self, account_id: int, contact_id: int, campaign_id: int | None
+                            ) -> list[tuple[CampaignResponseRecord, Survey]]:
+        """The contact's most recent response in each campaign, newest campaign activity
+        first, each with the survey of its campaign as it is now, in one statement."""
         values = {"account_id": account_id, "contact_id": contact_id}
         if campaign_id is not None:
             values["campaign_id"] = campaign_id
-        return [as_record(CampaignResponseRecord, row) for row in run(
-            self.connection, _latest_per_campaign(campaign_id is not None), values)]
+        return [(as_record(CampaignResponseRecord, row), survey_of(unprefixed(row, "survey__")))
+                for row in run(self.connection, _latest_per_campaign(campaign_id is not None),
+                               values)]
 
     def for_metrics(self, account_id: int, campaign_id: int, date_from: datetime | None,
                     date_to: datetime | None) -> Iterator[Row]:

@@ -100,9 +100,11 @@ class SurveyRepository(Repository):
         """The current version with the questions only earlier versions had (see
         Survey.with_questions_of): what dumps, exports and erasure read answers by."""
         current = self.get(account_id, survey_id)
-        return self._with_earlier_questions(account_id, current) if current else None
+        return self.with_earlier_questions(account_id, current) if current else None
 
-    def _with_earlier_questions(self, account_id: int, current: Survey) -> Survey:
+    def with_earlier_questions(self, account_id: int, current: Survey) -> Survey:
+        """``current`` with the questions of its earlier versions too (what for_reports
+        gives): no statement for a first version."""
         if current.version == 1:   # a first version has no earlier ones to read
             return current
         return current.with_questions_of(self.earlier_versions(account_id, current.id))
@@ -115,7 +117,7 @@ class SurveyRepository(Repository):
         found = {}
         for row in run(self.connection, _SURVEYS_OF_CAMPAIGNS, {
                 "account_id": account_id, "campaign_ids": campaign_ids}):
-            found[row.campaign_id] = self._with_earlier_questions(account_id, survey_of(row))
+            found[row.campaign_id] = self.with_earlier_questions(account_id, survey_of(row))
         return found
 
     def get(self, account_id: int, survey_id: int) -> Survey | None:
