@@ -103,6 +103,7 @@ def _post(url: str, data: bytes, headers: dict[str, str], destinations: Destinat
     connection._create_connection = lambda where, *args: socket.create_connection(
         (str(address), where[1]), *args)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    answer = None
     try:
         connection.request("POST", path, body=data, headers=headers)
         answer = connection.getresponse()
@@ -110,6 +111,10 @@ def _post(url: str, data: bytes, headers: dict[str, str], destinations: Destinat
     except (OSError, http.client.HTTPException) as error:
         raise OutboundError(f"unreachable: {error}") from None
     finally:
+        # An answer that broke off holds the socket open after the connection is closed:
+        # closed here, not whenever the garbage collector reaches it.
+        if answer is not None:
+            answer.close()
         connection.close()
     if not 200 <= answer.status < 300:
         raise OutboundError(f"HTTP {answer.status}", _retry_after(answer.getheader("Retry-After")))

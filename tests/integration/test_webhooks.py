@@ -4,7 +4,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
+import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,7 +21,7 @@ from service.services import messages as m
 from service.services.dumps import plan_dump, records
 from service.services.outbox import MAX_ATTEMPTS, claim_outbox, record_delivered, record_failed
 from service import worker
-from service.outbound import post_signed
+from service.outbound import OutboundError, post_signed
 from service.worker import deliver_outbox
 from tests.conftest import call
 
@@ -444,3 +446,39 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(rt, admin, answered,
     assert followed == [] and receiver.accepted == {}
     [pending] = call(rt, admin, "ListDeliveries", state="pending").deliveries
     assert pending.last_error == "HTTP 303"
+
+
+def test_an_answer_that_stalls_is_closed_when_the_attempt_fails(rt, monkeypatch):
+    """A receiver that promises 50 bytes, sends 5 and stalls: the attempt times out, and
+    the answer (which holds the socket: the connection, told it closes after this answer,
+    no longer tracks it) is closed then, not left to the garbage collector."""
+    monkeypatch.setattr("service.outbound.TIMEOUT", 0.3)
+    answers = []
+    getresponse = http.client.HTTPConnection.getresponse
+    monkeypatch.setattr(http.client.HTTPConnection, "getresponse",
+                        lambda self: answers.append(getresponse(self)) or answers[-1])
+    listener = socket.create_server(("127.0.0.1", 0))
+    release = threading.Event()
+
+    def answer_short() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n"
+                               b"Connection: close\r\n\r\nshort")
+            release.wait(10)
+
+    server = threading.Thread(target=answer_short, daemon=True)
+    with listener:
+        server.start()
+        try:
+            with pytest.raises(OutboundError, match="unreachable: timed out"):
+                post_signed(f"http://127.0.0.1:{listener.getsockname()[1]}/h", b"{}", "m-1",
+                            None, rt.destinations)
+        finally:
+            release.set()
+            server.join(10)
+    [answer] = answers
+    assert answer.isclosed() and answer.fp is None
