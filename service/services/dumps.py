@@ -104,30 +104,12 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
         upto = max(upto, start)
         plan = DumpPlan(principal.account_id, campaign.id, survey, start, upto,
                         uow.responses.count_range(principal.account_id, campaign.id, start, upto))
-    if columns:
-        plan.param_names, plan.extra_names, plan.attribute_names = _column_names(rt, plan)
+        if columns and plan.rows:
+            plan.param_names, plan.extra_names, plan.attribute_names = (
+                uow.responses.dump_key_names(principal.account_id, campaign.id, start, upto,
+                                             kind)
+                for kind in ("params", "extra_params", "attributes"))
     return plan
-
-
-#: The kinds of named columns, in the order of a dump's columns.
-_NAMED = ("params", "extra_params", "attributes")
-
-
-def _column_names(rt: Runtime, plan: DumpPlan) -> list[list[str]]:
-    """The names of each kind in the plan's range, listed by the database: each kind
-    scans every row of the range, so the three scans run at once, on connections of
-    their own (the database works outside Python's lock: at 1,000,000 rows they took
-    a sixth of a CSV dump one after the other). The range's positions are committed,
-    so each sees the same rows."""
-    def names(kind: str) -> list[str]:
-        with rt.uow(replica=True) as uow:
-            return uow.responses.dump_key_names(plan.account_id, plan.campaign_id,
-                                                plan.after, plan.upto, kind)
-
-    if plan.rows == 0:
-        return [[] for _ in _NAMED]
-    with ThreadPoolExecutor(max_workers=len(_NAMED), thread_name_prefix="dump-names") as pool:
-        return list(pool.map(names, _NAMED))
 
 
 def dump_rows(rt: Runtime, plan: DumpPlan, fmt: str) -> Iterator:
