@@ -9,7 +9,6 @@ from sqlalchemy import TextClause, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Row
 
 from service.domain.surveys import Survey
-
 from service.storage.records import (
     CampaignResponseRecord,
     DumpFileRecord,
