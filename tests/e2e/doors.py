@@ -146,10 +146,16 @@ class _UrllibTransport(xmlrpc.client.Transport):
 
 class ClosingBasicAuthHandler(urllib.request.HTTPBasicAuthHandler):
     """urllib's HTTPBasicAuthHandler, closing the challenge it answered: the stock one leaves
-    that 401 response to the garbage collector (a ResourceWarning, an error in this suite)."""
+    that 401 response to the garbage collector (a ResourceWarning, an error in this suite).
+    A retry that fails (a SOAP fault is an HTTP 500, raised as HTTPError) closes it too:
+    the raised error's traceback kept it, and its socket, until the collector ran."""
 
     def http_error_401(self, req, fp, code, msg, headers):
-        retried = super().http_error_401(req, fp, code, msg, headers)
+        try:
+            retried = super().http_error_401(req, fp, code, msg, headers)
+        except BaseException:
+            fp.close()
+            raise
         if retried is not None:
             fp.close()
         return retried
