@@ -6,13 +6,13 @@ import io
 import json
 
 import pytest
-from sqlalchemy import event
 
 from service.domain.errors import NotFound, ValidationError
 from service.services import messages as m
 from service.services.dumps import dump_chunks, dump_rows, plan_dump
 from service.services.respondents import answer_invitation
 from tests.conftest import call
+from tests.support.statements import statements
 
 FIRST = [m.Question(key="nps", type="nps", text="Recommend us?", required=True),
          m.Question(key="speed", type="rating", text="Speed?", min=1, max=5),
@@ -135,20 +135,11 @@ def test_contact_results_read_responses_and_surveys_in_one_statement(rt, admin, 
                         questions=[FIRST[2]]).survey_id
     other = call(rt, admin, "CreateCampaign", survey_id=other_survey, name="d").campaign_id
     answer(rt, admin, other, "v@example.com", comment="second")
-    seen: list[str] = []
-
-    def watch(conn, cursor, statement, *rest):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", watch)
-    try:
+    with statements(engine) as reads_of_first_versions:
         first = call(rt, admin, "GetContactResults", email="v@example.com")
-        reads_of_first_versions = list(seen)
-        call(rt, admin, "UpdateSurvey", survey_id=survey_id, questions=[FIRST[2], FIRST[0]])
-        seen.clear()
+    call(rt, admin, "UpdateSurvey", survey_id=survey_id, questions=[FIRST[2], FIRST[0]])
+    with statements(engine) as seen:
         call(rt, admin, "GetContactResults", email="v@example.com")
-    finally:
-        event.remove(engine, "before_cursor_execute", watch)
     assert len(first.results) == 2
     contact, latest = [s for s in reads_of_first_versions if s.startswith("SELECT")]
     assert "FROM contacts" in contact and "JOIN surveys" in latest

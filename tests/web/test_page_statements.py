@@ -1,25 +1,8 @@
 """What the survey page asks of the database: a GET and a POST, statement by statement."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
+from tests.support.statements import statements
 from tests.web.conftest import GOOD_ANSWERS, csrf_of
-
-
-@contextmanager
-def statements(engine):
-    seen: list[str] = []
-
-    def watch(conn, cursor, statement, *rest):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", watch)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", watch)
 
 
 def test_showing_an_opened_link_again_reads_invitation_survey_and_contact_in_one_statement(site):
