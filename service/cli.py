@@ -3,6 +3,7 @@ backup, wsdl, reference."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -160,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="the file format")
     dump.add_argument("--gzip", action="store_true", help="compress the file")
     dump.add_argument("--out", required=True, help="the file to write")
+    dump.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                      help="processes that write parts of a large dump at once (default: "
+                           "the machine's cores, at most 4; 1 writes it alone)")
 
     backup = command(commands, "backup", "copy the embedded SQLite database while it serves "
                      "(SQLite's online backup); on PostgreSQL use pg_dump", _backup)
@@ -308,22 +312,48 @@ def _worker(args) -> int:
     return 0
 
 
+#: Rows a dump must have before its parts are written by several processes (below, starting
+#: a process costs more than it saves).
+PARALLEL_DUMP_ROWS = 100_000
+
+
 def _dump(args) -> int:
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+    from multiprocessing import get_context
     from pathlib import Path
 
     from tqdm import tqdm
 
     from service.services.dumps import (advance_cursor, dump_manifest, operator_principal,
-                                        plan_dump, dump_rows, write_dump)
+                                        plan_dump, dump_rows, split_plan, write_dump)
     from service.storage.atomic import atomic_file
+    if args.jobs < 1:
+        raise StartupError("--jobs must be 1 or more")
     rt, _ = _runtime()
     plan = plan_dump(rt, operator_principal(rt, args.campaign), args.campaign, args.after,
                      args.cursor, columns=args.format == "csv")
     out = Path(args.out)
-    with tqdm(total=plan.rows, unit=" rows", file=sys.stderr, disable=None) as bar:
+    first, *later = split_plan(rt, plan, args.jobs) if plan.rows >= PARALLEL_DUMP_ROWS \
+        else [plan]
+    with contextlib.ExitStack() as stack:
+        parts = []
+        if later:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                dir=out.parent, prefix=f".{out.name}.parts-")))
+            # Fresh interpreters (spawn), not forks: this process holds database connections.
+            # Left first: a failure waits for the parts being written, then removes them.
+            pool = stack.enter_context(ProcessPoolExecutor(len(later), get_context("spawn")))
+            for number, part in enumerate(later, 1):
+                path = scratch / f"part-{number}"
+                parts.append(partial(_finished_part, pool.submit(
+                    _dump_part, part, args.format, str(path)), path))
+        bar = stack.enter_context(tqdm(total=plan.rows, unit=" rows", file=sys.stderr,
+                                       disable=None))
         with atomic_file(out) as data:
-            result = write_dump(plan, dump_rows(rt, plan, args.format), data, args.format,
-                                args.gzip, bar.update)
+            result = write_dump(plan, dump_rows(rt, first, args.format), data, args.format,
+                                args.gzip, bar.update, parts)
     manifest = dump_manifest(out.name, plan, args.format, args.gzip, result, rt.clock(),
                              args.cursor)
     with atomic_file(out.with_name(out.name + ".manifest.json")) as handle:
@@ -335,6 +365,20 @@ def _dump(args) -> int:
     _emit(args, json.loads(manifest), [f"{result.rows} rows, cursor {plan.after} -> "
                                        f"{plan.upto}, sha256 {result.sha256}, {out}"])
     return 0
+
+
+def _dump_part(plan, fmt: str, path: str) -> int:
+    """In a process of the dump's pool: one later part of a dump written to ``path``."""
+    from service.services.dumps import dump_part
+    rt, _ = _runtime()
+    with open(path, "wb") as handle:
+        return dump_part(rt, plan, fmt, handle)
+
+
+def _finished_part(future, path):
+    """A part once its process has written it: its file, and its rows."""
+    rows = future.result()
+    return open(path, "rb"), rows
 
 
 def _print_new_key(args, account: str, key, summary: str) -> None:

@@ -15,11 +15,11 @@ import io
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from itertools import islice
 from datetime import datetime
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from service.domain.cursors import format_cursor, parse_cursor
 from service.domain.distribution import next_dump_time
@@ -110,6 +110,21 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
                                              kind)
                 for kind in ("params", "extra_params", "attributes"))
     return plan
+
+
+def split_plan(rt: Runtime, plan: DumpPlan, parts: int) -> list[DumpPlan]:
+    """The plan cut into ``parts`` consecutive ranges of about as many rows each, in
+    position order (their dumps, one after the other, are the plan's): what several
+    processes can write at once. Each part keeps the plan's survey and column names."""
+    if parts < 2 or plan.rows < parts:
+        return [plan]
+    offsets = [plan.rows * part // parts for part in range(parts + 1)]
+    with rt.uow(replica=True) as uow:
+        cuts = uow.responses.positions_at(plan.account_id, plan.campaign_id, plan.after,
+                                          plan.upto, offsets[1:-1])
+    edges = [plan.after, *cuts, plan.upto]
+    return [replace(plan, after=after, upto=upto, rows=offsets[i + 1] - offsets[i])
+            for i, (after, upto) in enumerate(zip(edges, edges[1:]))]
 
 
 def dump_rows(rt: Runtime, plan: DumpPlan, fmt: str) -> Iterator:
@@ -217,10 +232,17 @@ class DumpResult:
     size: int = 0
 
 
+#: A part of a dump written elsewhere: called when its turn comes, it waits for the part
+#: and gives its bytes (the body in its format, uncompressed) and how many rows they hold.
+Part = Callable[[], tuple[BinaryIO, int]]
+
+
 def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool = False,
                 result: DumpResult | None = None, progress=None,
-                chunk_size: int = 256 * 1024) -> Iterator[bytes]:
-    """The dump as a stream of byte chunks, for files and HTTP responses alike."""
+                chunk_size: int = 256 * 1024, parts: Iterable[Part] = ()) -> Iterator[bytes]:
+    """The dump as a stream of byte chunks, for files and HTTP responses alike: the head
+    of ``plan``'s file, the body of ``rows``, then that of each of ``parts`` in turn (the
+    plan's later ranges, see split_plan), then the file's end."""
     if fmt not in FORMATS:
         raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
     result = result if result is not None else DumpResult()
@@ -228,14 +250,31 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
     hashing = HashingWriter(buffer)
     sink = gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if compress else hashing
     out = io.BufferedWriter(sink, buffer_size=chunk_size)
-    for written in {"csv": _csv, "jsonl": _jsonl, "xml": _xml}[fmt](plan, rows, out):
+
+    def taken() -> bytes:
+        data = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return data
+
+    _HEADS[fmt](plan, out)
+    for written in _BODIES[fmt](plan, rows, out):
         result.rows += written
         if progress is not None:
             progress(written)
         if buffer.tell() >= chunk_size:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+            yield taken()
+    for part in parts:
+        stream, written = part()
+        with stream:
+            while data := stream.read(chunk_size):
+                out.write(data)
+                if buffer.tell() >= chunk_size:
+                    yield taken()
+        result.rows += written
+        if progress is not None:
+            progress(written)
+    out.write(_TAILS[fmt])
     out.flush()
     if compress:
         sink.close()
@@ -245,7 +284,7 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
 
 
 def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
-               compress: bool = False, progress=None) -> DumpResult:
+               compress: bool = False, progress=None, parts: Iterable[Part] = ()) -> DumpResult:
     """Write the dump to ``out``: what was written (rows, SHA-256, size).
 
     Each chunk is written by a second thread while the next one is made: a write to a
@@ -255,13 +294,24 @@ def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
     result = DumpResult()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-writer") as writer:
         written = None
-        for chunk in dump_chunks(plan, rows, fmt, compress, result, progress):
+        for chunk in dump_chunks(plan, rows, fmt, compress, result, progress, parts=parts):
             if written is not None:
                 written.result()
             written = writer.submit(out.write, chunk)
         if written is not None:
             written.result()
     return result
+
+
+def dump_part(rt: Runtime, plan: DumpPlan, fmt: str, out: BinaryIO) -> int:
+    """Write the body of ``plan``'s dump to ``out`` (no head, no end, uncompressed: a part
+    that dump_chunks places in a whole file); the rows written."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
+    buffered = io.BufferedWriter(out, buffer_size=256 * 1024)
+    rows = sum(_BODIES[fmt](plan, dump_rows(rt, plan, fmt), buffered))
+    buffered.flush()
+    return rows
 
 
 def dump_manifest(name: str, plan: DumpPlan, fmt: str, compress: bool, result: DumpResult,
@@ -280,6 +330,12 @@ def _batches(rows: Iterator) -> Iterator[list]:
     return iter(lambda: list(islice(rows, _BATCH)), [])
 
 
+def _csv_head(plan: DumpPlan, out: BinaryIO) -> None:
+    text = io.StringIO(newline="")
+    csv.writer(text, lineterminator="\r\n").writerow(plan.columns)
+    out.write(text.getvalue().encode())
+
+
 def _csv(plan: DumpPlan, rows: Iterator[Sequence], out: BinaryIO) -> Iterator[int]:
     # A batch is written to a string and encoded at once: csv.writer writes row by row.
     text = io.StringIO(newline="")
@@ -290,8 +346,6 @@ def _csv(plan: DumpPlan, rows: Iterator[Sequence], out: BinaryIO) -> Iterator[in
         text.seek(0)
         text.truncate()
 
-    writer.writerow(plan.columns)
-    flush()
     guarded = plan.text_cells
     for batch in _batches(rows):
         writer.writerows(_guarded(batch, guarded))
@@ -382,10 +436,13 @@ class _StartTags(dict):
         return tag
 
 
-def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO) -> Iterator[int]:
+def _xml_head(plan: DumpPlan, out: BinaryIO) -> None:
     out.write(f"<?xml version='1.0' encoding='utf-8'?>\n<dump xmlns=\"{DUMP_NS}\" "
               f'campaign_id="{plan.campaign_id}" cursor_from="{format_cursor(plan.after)}" '
               f'cursor_to="{format_cursor(plan.upto)}">'.encode())
+
+
+def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO) -> Iterator[int]:
     params = _StartTags("param", "name", plan.param_names + plan.extra_names)
     response = partial(_response_xml, answer_tags=_StartTags(
         "answer", "key", [q.key for q in plan.survey.questions]), groups=[
@@ -397,7 +454,6 @@ def _xml(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO) -> Iterator[int]:
     for batch in _batches(rows):
         out.write("".join(map(response, batch)).encode())
         yield len(batch)
-    out.write(b"</dump>")
 
 
 def _response_xml(record: dict, answer_tags: _StartTags, groups: list[tuple]) -> str:
@@ -433,6 +489,12 @@ def _response_xml(record: dict, answer_tags: _StartTags, groups: list[tuple]) ->
             add(empty)
     add("</ns0:response>")
     return "".join(parts)
+
+
+#: Per format: what a file starts with, its body's writer (a count per batch), its end.
+_HEADS = {"csv": _csv_head, "jsonl": lambda plan, out: None, "xml": _xml_head}
+_BODIES = {"csv": _csv, "jsonl": _jsonl, "xml": _xml}
+_TAILS = {"csv": b"", "jsonl": b"", "xml": b"</dump>"}
 
 
 # --- scheduled dumps ------------------------------------------------------------------

@@ -281,6 +281,18 @@ class ResponseRepository(Repository):
             responses.c.account_id == account_id, responses.c.campaign_id == campaign_id,
             responses.c.position > after, responses.c.position <= upto)).scalar_one()
 
+    def positions_at(self, account_id: int, campaign_id: int, after: int, upto: int,
+                     offsets: list[int]) -> list[int]:
+        """The position of the ``offset``-th response (from 1) after ``after``, up to
+        ``upto``, for each offset (a walk along the campaign's position index): where a
+        range is cut into parts of about as many rows each."""
+        where = (responses.c.account_id == account_id, responses.c.campaign_id == campaign_id,
+                 responses.c.position > after, responses.c.position <= upto)
+        return [self.connection.execute(select(responses.c.position).where(*where)
+                                        .order_by(responses.c.position)
+                                        .offset(offset - 1).limit(1)).scalar_one()
+                for offset in offsets]
+
     def dump_key_names(self, account_id: int, campaign_id: int, after: int, upto: int,
                        kind: str) -> list[str]:
         """The names of the parameters (``kind`` "params"), captured extra parameters
