@@ -318,7 +318,6 @@ PARALLEL_DUMP_ROWS = 100_000
 
 
 def _dump(args) -> int:
-    import tempfile
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
     from multiprocessing import get_context
@@ -328,7 +327,7 @@ def _dump(args) -> int:
 
     from service.services.dumps import (advance_cursor, dump_manifest, operator_principal,
                                         plan_dump, dump_rows, split_plan, write_dump)
-    from service.storage.atomic import atomic_file
+    from service.storage.atomic import atomic_file, scratch_file
     if args.jobs < 1:
         raise StartupError("--jobs must be 1 or more")
     rt, _ = _runtime()
@@ -340,15 +339,14 @@ def _dump(args) -> int:
     with contextlib.ExitStack() as stack:
         parts = []
         if later:
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(
-                dir=out.parent, prefix=f".{out.name}.parts-")))
-            # Fresh interpreters (spawn), not forks: this process holds database connections.
-            # Left first: a failure waits for the parts being written, then removes them.
+            # Each later part goes into an unnamed file beside the dump (nothing is left if
+            # the processes are killed), written by a fresh interpreter (spawn, not fork:
+            # this process holds database connections). Left first: a failure waits for
+            # the parts being written before their files are closed.
+            files = [stack.enter_context(scratch_file(out.resolve().parent)) for _ in later]
             pool = stack.enter_context(ProcessPoolExecutor(len(later), get_context("spawn")))
-            for number, part in enumerate(later, 1):
-                path = scratch / f"part-{number}"
-                parts.append(partial(_finished_part, pool.submit(
-                    _dump_part, part, args.format, str(path)), path))
+            parts = [partial(_finished_part, pool.submit(_dump_part, part, args.format, path),
+                             handle) for part, (handle, path) in zip(later, files)]
         bar = stack.enter_context(tqdm(total=plan.rows, unit=" rows", file=sys.stderr,
                                        disable=None))
         with atomic_file(out) as data:
@@ -375,10 +373,11 @@ def _dump_part(plan, fmt: str, path: str) -> int:
         return dump_part(rt, plan, fmt, handle)
 
 
-def _finished_part(future, path):
-    """A part once its process has written it: its file, and its rows."""
+def _finished_part(future, handle):
+    """A part once its process has written it: its file from the start, and its rows."""
     rows = future.result()
-    return open(path, "rb"), rows
+    handle.seek(0)
+    return handle, rows
 
 
 def _print_new_key(args, account: str, key, summary: str) -> None:

@@ -205,24 +205,6 @@ def operator_principal(rt: Runtime, campaign_id: int) -> Principal:
 
 # --- formats ---------------------------------------------------------------------------
 
-class HashingWriter(io.RawIOBase):
-    """Counts and hashes the bytes written through it (the file's SHA-256)."""
-
-    def __init__(self, target: BinaryIO) -> None:
-        self.target = target
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        self.target.write(data)
-        return len(data)
-
-
 @dataclass
 class DumpResult:
     """Filled in as a dump is produced: rows written, the SHA-256 and size of the bytes."""
@@ -242,13 +224,13 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
                 chunk_size: int = 256 * 1024, parts: Iterable[Part] = ()) -> Iterator[bytes]:
     """The dump as a stream of byte chunks, for files and HTTP responses alike: the head
     of ``plan``'s file, the body of ``rows``, then that of each of ``parts`` in turn (the
-    plan's later ranges, see split_plan), then the file's end."""
+    plan's later ranges, see split_plan), then the file's end. ``result`` counts the rows
+    (write_dump hashes the bytes)."""
     if fmt not in FORMATS:
         raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
     result = result if result is not None else DumpResult()
     buffer = io.BytesIO()
-    hashing = HashingWriter(buffer)
-    sink = gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if compress else hashing
+    sink = gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) if compress else buffer
     out = io.BufferedWriter(sink, buffer_size=chunk_size)
 
     def taken() -> bytes:
@@ -266,8 +248,15 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
             yield taken()
     for part in parts:
         stream, written = part()
+        if not compress:   # the part's bytes are the file's: passed on as they are read
+            out.flush()
+            if buffer.tell():
+                yield taken()
         with stream:
             while data := stream.read(chunk_size):
+                if not compress:
+                    yield data
+                    continue
                 out.write(data)
                 if buffer.tell() >= chunk_size:
                     yield taken()
@@ -278,7 +267,6 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
     out.flush()
     if compress:
         sink.close()
-    result.sha256, result.size = hashing.sha256.hexdigest(), hashing.size
     if buffer.tell():
         yield buffer.getvalue()
 
@@ -287,19 +275,27 @@ def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
                compress: bool = False, progress=None, parts: Iterable[Part] = ()) -> DumpResult:
     """Write the dump to ``out``: what was written (rows, SHA-256, size).
 
-    Each chunk is written by a second thread while the next one is made: a write to a
-    file releases the GIL, and the disk takes as long as the formatting for a large
-    XML dump (a gigabyte at 1,000,000 rows). At most one chunk is in flight.
+    Each chunk is hashed and written by a second thread while the next one is made: both
+    release the GIL, and the disk takes as long as the formatting for a large XML dump (a
+    gigabyte at 1,000,000 rows). At most one chunk is in flight.
     """
     result = DumpResult()
+    sha256 = hashlib.sha256()
+
+    def put(chunk: bytes) -> None:
+        sha256.update(chunk)
+        result.size += len(chunk)
+        out.write(chunk)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-writer") as writer:
         written = None
         for chunk in dump_chunks(plan, rows, fmt, compress, result, progress, parts=parts):
             if written is not None:
                 written.result()
-            written = writer.submit(out.write, chunk)
+            written = writer.submit(put, chunk)
         if written is not None:
             written.result()
+    result.sha256 = sha256.hexdigest()
     return result
 
 
@@ -310,7 +306,7 @@ def dump_part(rt: Runtime, plan: DumpPlan, fmt: str, out: BinaryIO) -> int:
         raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
     buffered = io.BufferedWriter(out, buffer_size=256 * 1024)
     rows = sum(_BODIES[fmt](plan, dump_rows(rt, plan, fmt), buffered))
-    buffered.flush()
+    buffered.detach()   # flushed, and ``out`` left open for its owner
     return rows
 
 

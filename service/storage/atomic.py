@@ -37,6 +37,16 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         os.close(dir_fd)
 
 
+@contextlib.contextmanager
+def scratch_file(directory: Path) -> Iterator[tuple[BinaryIO, str]]:
+    """An unnamed file (O_TMPFILE) in ``directory``, open for reading and writing, and the
+    path by which another process opens it while this one holds it (/proc/PID/fd/N).
+    It never has a name: nothing is left behind, whatever ends the processes."""
+    fd = os.open(directory, os.O_TMPFILE | os.O_RDWR, 0o600)
+    with open(fd, "r+b") as handle:
+        yield handle, f"/proc/{os.getpid()}/fd/{fd}"
+
+
 class StoredFile(NamedTuple):
     """A stored dump file opened for reading: its bytes and how many there are."""
 

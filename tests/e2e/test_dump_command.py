@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,64 @@ def test_a_dump_through_a_lagging_replica_ends_where_it_is_and_the_next_carries_
         replicate()                                 # the replica catches up
     assert [len(rows) for rows in dumped] == [3, 2]
     assert len(set(dumped[0] + dumped[1])) == 5     # none lost, none repeated
+
+
+@pytest.mark.parametrize("fmt, gzipped", [("csv", True), ("jsonl", False), ("xml", False)])
+def test_parts_written_by_other_processes_make_the_file_one_process_makes(
+        embedded, monkeypatch, capsys, fmt, gzipped):
+    rt, campaign_id, _, tmp = embedded
+    bulk_responses(rt, campaign_id, 3_000)
+    monkeypatch.setattr("service.cli.PARALLEL_DUMP_ROWS", 1_000)
+    made = {}
+    for jobs in (1, 3):
+        out = tmp / f"jobs-{jobs}.{fmt}"
+        assert main(["dump", "--campaign", str(campaign_id), "--format", fmt, "--out", str(out),
+                     "--jobs", str(jobs), *(["--gzip"] if gzipped else [])]) == 0
+        manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+        assert manifest["rows"] == 3_000
+        assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+        made[jobs] = out.read_bytes()
+    assert made[1] == made[3]
+    assert sorted(p.name for p in tmp.iterdir()) == sorted(
+        ["var", f"jobs-1.{fmt}", f"jobs-1.{fmt}.manifest.json", f"jobs-3.{fmt}",
+         f"jobs-3.{fmt}.manifest.json"])
+
+
+class _FailingPool:
+    """A process pool whose every part fails as a full disk would."""
+
+    def __init__(self, *args) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def submit(self, *args):
+        future = Future()
+        future.set_exception(OSError("disk full"))
+        return future
+
+
+def test_a_part_that_fails_fails_the_dump_leaving_no_file_and_no_moved_cursor(
+        embedded, monkeypatch, capsys):
+    rt, campaign_id, _, tmp = embedded
+    bulk_responses(rt, campaign_id, 300)
+    monkeypatch.setattr("service.cli.PARALLEL_DUMP_ROWS", 100)
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", _FailingPool)
+    assert main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
+                 "--format", "csv", "--out", str(tmp / "nightly.csv"), "--jobs", "2"]) == 1
+    assert capsys.readouterr().err == (
+        "feedloop: disk full; check the paths and permissions it names\n")
+    assert sorted(p.name for p in tmp.iterdir()) == ["var"]
+    assert cursor_of(rt, campaign_id) == 0
+
+
+def test_a_dump_needs_one_process_at_least(embedded, capsys):
+    _, campaign_id, _, tmp = embedded
+    assert main(["dump", "--campaign", str(campaign_id), "--format", "csv",
+                 "--out", str(tmp / "x.csv"), "--jobs", "0"]) == 1
+    assert capsys.readouterr().err == "feedloop: --jobs must be 1 or more\n"
+    assert sorted(p.name for p in tmp.iterdir()) == ["var"]

@@ -15,9 +15,9 @@ from service.domain.cursors import format_cursor
 from service.domain.errors import UnknownCampaign, ValidationError
 from service.services import Principal
 from service.services import messages as m
-from service.services.dumps import (advance_cursor, dump_chunks, open_dump_file, dump_rows,
-                                    operator_principal, plan_dump, record_cells, records,
-                                    write_dump)
+from service.services.dumps import (FORMATS, advance_cursor, dump_chunks, dump_part,
+                                    open_dump_file, dump_rows, operator_principal, plan_dump,
+                                    record_cells, records, split_plan, write_dump)
 from tests.conftest import call
 
 XSD = etree.XMLSchema(etree.parse(str(Path(__file__).parents[2] / "wsdl" / "dump.xsd")))
@@ -271,3 +271,39 @@ def test_the_column_names_of_an_empty_range_are_none(rt, admin, answered):
     after = plan_dump(rt, admin, answered, after=format_cursor(plan.upto))
     assert after.rows == 0
     assert (after.param_names, after.extra_names, after.attribute_names) == ([], [], [])
+
+
+@pytest.mark.parametrize("parts, rows", [(2, [1, 2]), (3, [1, 1, 1]), (4, [3])])
+def test_a_plan_cut_into_parts_covers_its_range_once_in_order(rt, admin, answered, parts, rows):
+    plan = plan_dump(rt, admin, answered)
+    cut = split_plan(rt, plan, parts)
+    assert [part.rows for part in cut] == rows    # four parts of three rows: not cut
+    assert (cut[0].after, cut[-1].upto) == (plan.after, plan.upto)
+    assert all(earlier.upto == later.after for earlier, later in zip(cut, cut[1:]))
+    with rt.uow(read_only=True) as uow:
+        assert [uow.responses.count_range(part.account_id, part.campaign_id, part.after,
+                                          part.upto) for part in cut] == rows
+    assert all((part.survey, part.param_names, part.attribute_names)
+               == (plan.survey, plan.param_names, plan.attribute_names) for part in cut)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_parts_written_apart_make_the_file_one_writer_makes(rt, admin, answered, fmt, compress):
+    plan = plan_dump(rt, admin, answered, columns=fmt == "csv")
+    whole = io.BytesIO()
+    expected = write_dump(plan, dump_rows(rt, plan, fmt), whole, fmt, compress)
+    first, *later = split_plan(rt, plan, 3)
+    bodies = []
+    for part in later:
+        body = io.BytesIO()
+        rows = dump_part(rt, part, fmt, body)
+        bodies.append((body.getvalue(), rows))   # still open: the part's writer leaves it so
+    parts = [lambda data=data, rows=rows: (io.BytesIO(data), rows) for data, rows in bodies]
+    progress = []
+    out = io.BytesIO()
+    result = write_dump(plan, dump_rows(rt, first, fmt), out, fmt, compress, progress.append,
+                        parts)
+    assert out.getvalue() == whole.getvalue()
+    assert (result.rows, result.sha256, result.size) == (3, expected.sha256, expected.size)
+    assert progress == [1, 1, 1]
