@@ -345,7 +345,7 @@ def _dump(args) -> int:
             # the parts being written before their files are closed.
             files = [stack.enter_context(scratch_file(out.resolve().parent)) for _ in later]
             pool = stack.enter_context(ProcessPoolExecutor(len(later), get_context("spawn")))
-            parts = [partial(_finished_part, pool.submit(_dump_part, part, args.format, path),
+            parts = [partial(_part_bytes, pool.submit(_dump_part, part, args.format, path),
                              handle) for part, (handle, path) in zip(later, files)]
         bar = stack.enter_context(tqdm(total=plan.rows, unit=" rows", file=sys.stderr,
                                        disable=None))
@@ -373,11 +373,19 @@ def _dump_part(plan, fmt: str, path: str) -> int:
         return dump_part(rt, plan, fmt, handle)
 
 
-def _finished_part(future, handle):
-    """A part once its process has written it: its file from the start, and its rows."""
-    rows = future.result()
+def _part_bytes(future, handle, size: int):
+    """The bytes of a part as its process writes them (read while it writes: the file's
+    size grows only over bytes written), then its rows."""
+    import time
     handle.seek(0)
-    return handle, rows
+    while True:
+        finished = future.done()   # before the read: a finished part's bytes are all there
+        if data := handle.read(size):
+            yield data
+        elif finished:
+            return future.result()   # the part's error, if it failed
+        else:
+            time.sleep(0.005)
 
 
 def _print_new_key(args, account: str, key, summary: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from itertools import islice
 from datetime import datetime
-from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO, Callable, Generator, Iterable, Iterator, Sequence
 
 from service.domain.cursors import format_cursor, parse_cursor
 from service.domain.distribution import next_dump_time
@@ -115,7 +115,11 @@ def plan_dump(rt: Runtime, principal: Principal, campaign_id: int, after: str | 
 def split_plan(rt: Runtime, plan: DumpPlan, parts: int) -> list[DumpPlan]:
     """The plan cut into ``parts`` consecutive ranges of about as many rows each, in
     position order (their dumps, one after the other, are the plan's): what several
-    processes can write at once. Each part keeps the plan's survey and column names."""
+    processes can write at once. Each part keeps the plan's survey and column names.
+
+    Equal shares measured best, though the first part's process also passes the others'
+    bytes on: shares of 40, 45 and 55 % for the first of two were slower, by 0.4-1.3 s
+    for 1,000,000 rows, than 50 %."""
     if parts < 2 or plan.rows < parts:
         return [plan]
     offsets = [plan.rows * part // parts for part in range(parts + 1)]
@@ -214,9 +218,10 @@ class DumpResult:
     size: int = 0
 
 
-#: A part of a dump written elsewhere: called when its turn comes, it waits for the part
-#: and gives its bytes (the body in its format, uncompressed) and how many rows they hold.
-Part = Callable[[], tuple[BinaryIO, int]]
+#: A part of a dump written elsewhere: called with a chunk size when its turn comes, a
+#: generator of its bytes (the body in its format, uncompressed) as they are written,
+#: which returns how many rows they hold.
+Part = Callable[[int], Generator[bytes, None, int]]
 
 
 def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool = False,
@@ -247,19 +252,23 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
         if buffer.tell() >= chunk_size:
             yield taken()
     for part in parts:
-        stream, written = part()
-        if not compress:   # the part's bytes are the file's: passed on as they are read
+        if not compress:   # the part's bytes are the file's: passed on as they come
             out.flush()
             if buffer.tell():
                 yield taken()
-        with stream:
-            while data := stream.read(chunk_size):
-                if not compress:
-                    yield data
-                    continue
-                out.write(data)
-                if buffer.tell() >= chunk_size:
-                    yield taken()
+        pieces = part(chunk_size)
+        while True:
+            try:
+                data = next(pieces)
+            except StopIteration as finished:
+                written = finished.value
+                break
+            if not compress:
+                yield data
+                continue
+            out.write(data)
+            if buffer.tell() >= chunk_size:
+                yield taken()
         result.rows += written
         if progress is not None:
             progress(written)

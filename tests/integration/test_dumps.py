@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -299,7 +300,12 @@ def test_parts_written_apart_make_the_file_one_writer_makes(rt, admin, answered,
         body = io.BytesIO()
         rows = dump_part(rt, part, fmt, body)
         bodies.append((body.getvalue(), rows))   # still open: the part's writer leaves it so
-    parts = [lambda data=data, rows=rows: (io.BytesIO(data), rows) for data, rows in bodies]
+    def part(data: bytes, rows: int, size: int):
+        for start in range(0, len(data), 7):   # in pieces of any size
+            yield data[start:start + 7]
+        return rows
+
+    parts = [partial(part, data, rows) for data, rows in bodies]
     progress = []
     out = io.BytesIO()
     result = write_dump(plan, dump_rows(rt, first, fmt), out, fmt, compress, progress.append,
