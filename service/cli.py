@@ -318,7 +318,6 @@ PARALLEL_DUMP_ROWS = 100_000
 
 
 def _dump(args) -> int:
-    from concurrent.futures import ProcessPoolExecutor
     from functools import partial
     from multiprocessing import get_context
     from pathlib import Path
@@ -339,14 +338,19 @@ def _dump(args) -> int:
     with contextlib.ExitStack() as stack:
         parts = []
         if later:
-            # Each later part goes into an unnamed file beside the dump (nothing is left if
-            # the processes are killed), written by a fresh interpreter (spawn, not fork:
-            # this process holds database connections). Left first: a failure waits for
-            # the parts being written before their files are closed.
-            files = [stack.enter_context(scratch_file(out.resolve().parent)) for _ in later]
-            pool = stack.enter_context(ProcessPoolExecutor(len(later), get_context("spawn")))
-            parts = [partial(_part_bytes, pool.submit(_dump_part, part, args.format, path),
-                             handle) for part, (handle, path) in zip(later, files)]
+            # Each later part goes into an unnamed file beside the dump, written by a fresh
+            # interpreter (spawn, not fork: this process holds database connections) that
+            # ends once its part is written: if this process is killed, nothing is left.
+            context = get_context("spawn")
+            for number, part in enumerate(later, 2):
+                handle, path = stack.enter_context(scratch_file(out.resolve().parent))
+                answers, answer = context.Pipe(duplex=False)
+                process = context.Process(target=_dump_part, name=f"feedloop dump part {number}",
+                                          args=(part, args.format, path, answer), daemon=True)
+                process.start()
+                answer.close()
+                stack.callback(_stop_part, process)
+                parts.append(partial(_part_bytes, number, process, answers, handle))
         bar = stack.enter_context(tqdm(total=plan.rows, unit=" rows", file=sys.stderr,
                                        disable=None))
         with atomic_file(out) as data:
@@ -365,27 +369,48 @@ def _dump(args) -> int:
     return 0
 
 
-def _dump_part(plan, fmt: str, path: str) -> int:
-    """In a process of the dump's pool: one later part of a dump written to ``path``."""
+def _dump_part(plan, fmt: str, path: str, answer) -> None:
+    """In a process of its own: one later part of a dump written to ``path``; its rows (or
+    what failed) are sent on ``answer``."""
     from service.services.dumps import dump_part
-    rt, _ = _runtime()
-    with open(path, "wb") as handle:
-        return dump_part(rt, plan, fmt, handle)
+    try:
+        rt, _ = _runtime()
+        with open(path, "wb") as handle:
+            rows = dump_part(rt, plan, fmt, handle)
+    except Exception as error:
+        try:
+            answer.send(error)
+        except Exception:   # an error that does not pickle: its description then
+            answer.send(RuntimeError(describe(error)))
+        return
+    answer.send(rows)
 
 
-def _part_bytes(future, handle, size: int):
+def _part_bytes(number: int, process, answers, handle, size: int):
     """The bytes of a part as its process writes them (read while it writes: the file's
-    size grows only over bytes written), then its rows."""
+    size grows only over bytes written), then its rows; what failed there fails here."""
     import time
     handle.seek(0)
     while True:
-        finished = future.done()   # before the read: a finished part's bytes are all there
+        finished = not process.is_alive()   # before the read: then its bytes are all there
         if data := handle.read(size):
             yield data
         elif finished:
-            return future.result()   # the part's error, if it failed
+            outcome = answers.recv() if answers.poll() else RuntimeError(
+                f"the process writing part {number} of the dump ended with exit code "
+                f"{process.exitcode}")
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
         else:
             time.sleep(0.005)
+
+
+def _stop_part(process) -> None:
+    """A part's process once the dump is done with it (ended by a failure elsewhere)."""
+    if process.is_alive():
+        process.terminate()
+    process.join()
 
 
 def _print_new_key(args, account: str, key, summary: str) -> None:

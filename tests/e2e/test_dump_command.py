@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -201,34 +200,21 @@ def test_parts_written_by_other_processes_make_the_file_one_process_makes(
          f"jobs-3.{fmt}.manifest.json"])
 
 
-class _FailingPool:
-    """A process pool whose every part fails as a full disk would."""
-
-    def __init__(self, *args) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        return None
-
-    def submit(self, *args):
-        future = Future()
-        future.set_exception(OSError("disk full"))
-        return future
-
-
 def test_a_part_that_fails_fails_the_dump_leaving_no_file_and_no_moved_cursor(
         embedded, monkeypatch, capsys):
     rt, campaign_id, _, tmp = embedded
     bulk_responses(rt, campaign_id, 300)
     monkeypatch.setattr("service.cli.PARALLEL_DUMP_ROWS", 100)
-    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", _FailingPool)
+    import service.cli as cli
+    settings, real_runtime = Settings.from_env(), cli._runtime
+    monkeypatch.setattr(cli, "_runtime", lambda: real_runtime(settings))   # this process's
+    # The part's process (a new interpreter) opens what the environment names: nothing.
+    monkeypatch.setenv("FEEDLOOP_DATA_DIR", str(tmp / "elsewhere"))
     assert main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
                  "--format", "csv", "--out", str(tmp / "nightly.csv"), "--jobs", "2"]) == 1
     assert capsys.readouterr().err == (
-        "feedloop: disk full; check the paths and permissions it names\n")
+        f"feedloop: no database at {tmp / 'elsewhere' / 'feedloop.db'}: `feedloop serve` "
+        "creates it on first start, or run `feedloop migrate` (or set FEEDLOOP_DATA_DIR)\n")
     assert sorted(p.name for p in tmp.iterdir()) == ["var"]
     assert cursor_of(rt, campaign_id) == 0
 
@@ -239,3 +225,31 @@ def test_a_dump_needs_one_process_at_least(embedded, capsys):
                  "--out", str(tmp / "x.csv"), "--jobs", "0"]) == 1
     assert capsys.readouterr().err == "feedloop: --jobs must be 1 or more\n"
     assert sorted(p.name for p in tmp.iterdir()) == ["var"]
+
+
+def test_killed_dump_writing_parts_in_other_processes_leaves_no_file_and_no_process(embedded):
+    rt, campaign_id, _, tmp = embedded
+    bulk_responses(rt, campaign_id, 120_000)   # over the size written in parts (100,000)
+    out = tmp / "big.xml"
+    process = subprocess.Popen([FEEDLOOP, "dump", "--campaign", str(campaign_id), "--cursor",
+                                "crm-nightly", "--format", "xml", "--out", str(out),
+                                "--jobs", "2"], env=os.environ.copy(),
+                               stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                               text=True).stdout.split()
+        return [int(pid) for pid in found]
+
+    # the parts' process (and the pool's helper) started, and the dump's first bytes written
+    wait_until(lambda: process.poll() is not None or (
+        children() and unnamed_file_written(process.pid, tmp.resolve())), 60,
+        "the dump to start its parts and write its first bytes")
+    assert process.poll() is None, "the dump finished before it could be interrupted"
+    helpers = children()
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in helpers), 60,
+               "the parts' processes to end without the dump")
+    assert sorted(p.name for p in tmp.iterdir()) == ["var"]
+    assert cursor_of(rt, campaign_id) == 0
