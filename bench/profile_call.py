@@ -156,7 +156,7 @@ def profile(args, database_url: str | None) -> None:
                                "</f:AddRespondents>"))
         elif args.kind == "rpc-add":
             rpc("feedloop.add_respondents", campaign_id=cid,
-                respondents=[{"email": f"p{n}.{i}@example.com", "event_id": f"e{n}.{i}"}
+                respondents=[{"email": f"p{n}.{i}@example.com", "event_id": f"e{n}.{i}", "params": [{"name": "ticket", "value": str(i)}]}
                              for i in range(args.rows)])
         elif args.kind == "soap-link":
             post("/soap", soap(f"<f:GetTrackingUrl><f:campaign_id>{cid}</f:campaign_id>"

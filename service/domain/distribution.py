@@ -13,6 +13,9 @@ QUARANTINE_SCOPES = ("campaign", "account")
 NOTIFY_ON = ("all", "detractors")
 DUMP_PERIODS = {"": None, "daily": 1, "weekly": 7}
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+#: A parameter name: 1-64 letters, digits (str.isalnum's, which \w holds with "_"), "_",
+#: "-" or ".". One match, where a test per character cost 8 us a row of a bulk call.
+_PARAM_NAME = re.compile(r"[\w.-]{1,64}")
 #: The highest value of each numeric campaign setting (the lowest is 0).
 SETTING_LIMITS = {"send_delay_minutes": 60 * 24 * 366, "reminder_days": 366, "max_reminders": 10,
                   "quarantine_days": 3660, "link_valid_days": 3660, "recurrence_days": 3660}
@@ -238,7 +241,7 @@ def clean_params(params: dict[str, str], where: str = "params") -> dict[str, str
     if len(params) > 50:
         raise ValidationError("At most 50 parameters.", field=where)
     for name, value in params.items():
-        if not name or len(name) > 64 or not all(c.isalnum() or c in "_-." for c in name):
+        if _PARAM_NAME.fullmatch(name) is None:
             raise ValidationError(
                 f"Parameter name '{name}' must be 1-64 letters, digits, '_', '-' or '.'.",
                 field=where)

@@ -96,7 +96,8 @@ def check_xml(body: bytes, limits: XmlLimits = XmlLimits()) -> etree._Element:
     too_deep, too_long = _queries(limits)
     if starts > limits.max_depth and too_deep(root):
         raise InvalidRequest(f"The document is nested deeper than {limits.max_depth} levels.")
-    if len(body) > limits.max_text_bytes and too_long(root):
+    if len(body) > limits.max_text_bytes and _may_hold_long_text(body, limits.max_text_bytes) \
+            and too_long(root):
         raise RequestTooLarge(f"A text value is longer than {limits.max_text_bytes} bytes.")
     if _HAS_INSTRUCTIONS(root):
         raise InvalidRequest("Processing instructions are not accepted.")
@@ -111,6 +112,19 @@ def _queries(limits: XmlLimits) -> tuple[etree.XPath, etree.XPath]:
             # "or", not a union: no node-set to sort into document order.
             etree.XPath(f"//text()[string-length() > {limits.max_text_bytes}]"
                         f" or //@*[string-length() > {limits.max_text_bytes}]"))
+
+
+def _may_hold_long_text(body: bytes, limit: int) -> bool:
+    """Whether a text or attribute value of the document could be longer than ``limit``.
+
+    Each lies between two '<' of the bytes, and is never longer in characters than there
+    in bytes (the only references are the predefined entities and characters, which are
+    longer than what they stand for), unless a CDATA section (which may hold '<') or a
+    comment (whose removal joins the texts around it) is there: then the tree is asked.
+    Splitting a 10,000-row call's bytes costs a third of asking its tree."""
+    if b"<![CDATA[" in body or b"<!--" in body:
+        return True
+    return max(map(len, body.split(b"<"))) > limit
 
 
 def _has_doctype(body: bytes) -> bool:

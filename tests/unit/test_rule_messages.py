@@ -246,3 +246,16 @@ def test_embedded_parameters_at_their_limits_are_accepted_as_a_copy():
     params.update({"Ab9_-." + "p" * 58: "v" * 1000})
     cleaned = clean_params(params)
     assert cleaned == params and cleaned is not params
+
+
+def test_a_parameter_name_is_letters_digits_and_three_marks_in_any_script():
+    """Letters and digits as str.isalnum knows them (any script), '_', '-', '.'; nothing else."""
+    for code in [*range(0, 0x3000), *range(0x3000, 0x110000, 97)]:
+        character = chr(code)
+        allowed = character.isalnum() or character in "_-."
+        try:
+            clean_params({f"a{character}": "v"})
+        except ValidationError:
+            assert not allowed, hex(code)
+        else:
+            assert allowed, hex(code)

@@ -50,6 +50,24 @@ def test_text_at_the_limit_passes_and_one_more_character_does_not():
         RequestTooLarge, "A text value is longer than 100 bytes.")
 
 
+@pytest.mark.parametrize("body", [
+    b"<a>" + b"x" * 60 + b"<!-- joined -->" + b"x" * 60 + b"</a>",     # texts a comment joins
+    b"<a><![CDATA[" + b"<" * 101 + b"]]></a>",                           # '<' inside CDATA
+    b"<a>" + b"x" * 60 + b"<![CDATA[" + b"y" * 41 + b"]]></a>",           # text and CDATA
+    b"<a><b>" + b"x" * 10 + b"</b>" + "é".encode() * 101 + b"</a>",      # characters, not bytes
+])
+def test_a_long_text_the_bytes_hide_is_found_in_the_tree(body):
+    assert refusal(body, XmlLimits(max_text_bytes=100)) == (
+        RequestTooLarge, "A text value is longer than 100 bytes.")
+
+
+def test_short_values_in_a_document_longer_than_the_limit_pass():
+    body = b"<a>" + b'<b v="' + b"v" * 100 + b'">' + b"x" * 100 + b"</b>" * 1 + b"</a>"
+    assert check_xml(b"<r>" + body * 50 + b"</r>", XmlLimits(max_text_bytes=100)).tag == "r"
+    assert check_xml(b"<r>" + b"x" * 50 + b"&amp;" * 20 + b"</r>",
+                     XmlLimits(max_text_bytes=100)).text == "x" * 50 + "&" * 20
+
+
 def test_a_long_attribute_value_counts_as_text():
     assert refusal(b'<a v="' + b"x" * 101 + b'"/>', XmlLimits(max_text_bytes=100)) == (
         RequestTooLarge, "A text value is longer than 100 bytes.")
