@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -58,3 +60,14 @@ def test_access_log_lines_carry_no_tracking_token(path, logged):
     # as Logger.access() formats them: header atoms are looked up case-insensitively
     line = gunicorn_conf.access_log_format % logger.atoms_wrapper_class(atoms)
     assert line == f'127.0.0.1 "GET {logged} HTTP/1.1" 200 5 3ms r1d'
+
+
+def test_a_worker_freezes_what_it_loaded_and_collects_young_objects_less_often():
+    """What post_worker_init leaves in a worker (run in a process of its own: the collector
+    is the process's)."""
+    probe = ("import gc; from service import gunicorn_conf as conf; "
+             "before = gc.get_threshold(); conf.post_worker_init(None); "
+             "print(before, gc.get_threshold(), gc.get_freeze_count() > 1000)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split("\n")[0] == "(700, 10, 10) (10000, 20, 20) True"
