@@ -56,10 +56,20 @@ class UTCDateTime(TypeDecorator):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         naive = self.process_bind_param
+        # The last moment converted, with its text: the rows of a bulk statement carry the
+        # same moment (the call's "now") 10,000 times. One tuple, swapped whole, so that
+        # threads sharing this processor never pair one moment with another's text.
+        last: tuple[datetime | None, str | None] = (None, None)
 
         def process(value: datetime | None) -> str | None:
-            value = naive(value, dialect)
-            return None if value is None else value.isoformat(" ", "microseconds")
+            nonlocal last
+            seen, text = last
+            if value is seen:   # the same (immutable) object
+                return text
+            text = None if value is None else naive(value, dialect).isoformat(
+                " ", "microseconds")
+            last = (value, text)
+            return text
         return process
 
 

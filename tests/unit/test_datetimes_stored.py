@@ -37,3 +37,14 @@ def test_a_naive_datetime_is_refused_on_every_backend():
     for dialect in (SQLITE, postgresql.dialect()):
         with pytest.raises(ValueError, match="naive datetime"):
             UTCDateTime().bind_processor(dialect)(datetime(2026, 12, 1))
+
+
+def test_a_moment_repeated_and_moments_alternating_each_get_their_own_text():
+    process = UTCDateTime().bind_processor(SQLITE)
+    first = datetime(2026, 12, 1, 3, 30, tzinfo=timezone.utc)
+    second = datetime(2026, 12, 1, 4, 30, 0, 7, tzinfo=timezone(timedelta(hours=1)))
+    texts = [process(value) for value in (first, first, second, None, second, first, None)]
+    assert texts == ["2026-12-01 03:30:00.000000"] * 2 + ["2026-12-01 03:30:00.000007", None,
+                                                          "2026-12-01 03:30:00.000007",
+                                                          "2026-12-01 03:30:00.000000", None]
+
