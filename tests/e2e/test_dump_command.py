@@ -253,3 +253,32 @@ def test_killed_dump_writing_parts_in_other_processes_leaves_no_file_and_no_proc
                "the parts' processes to end without the dump")
     assert sorted(p.name for p in tmp.iterdir()) == ["var"]
     assert cursor_of(rt, campaign_id) == 0
+
+
+def test_a_dump_that_fails_in_its_own_part_stops_the_processes_of_the_others(
+        embedded, monkeypatch, capsys):
+    rt, campaign_id, _, tmp = embedded
+    bulk_responses(rt, campaign_id, 3_000)
+    monkeypatch.setattr("service.cli.PARALLEL_DUMP_ROWS", 100)
+    from service.services.dumps import dump_rows
+    import service.cli as cli
+
+    def failing(rt, plan, fmt):   # this process's own part: the others run elsewhere
+        yield from list(dump_rows(rt, plan, fmt))[:2]
+        raise OSError("disk full")
+
+    ended = []
+
+    def stop(process) -> None:
+        real_stop(process)
+        ended.append(process.exitcode)
+
+    real_stop = cli._stop_part
+    monkeypatch.setattr("service.services.dumps.dump_rows", failing)
+    monkeypatch.setattr(cli, "_stop_part", stop)
+    assert main(["dump", "--campaign", str(campaign_id), "--cursor", "crm-nightly",
+                 "--format", "xml", "--out", str(tmp / "nightly.xml"), "--jobs", "3"]) == 1
+    assert capsys.readouterr().err == "feedloop: disk full; check the paths and permissions it names\n"
+    assert ended == [-signal.SIGTERM] * 2     # still starting when the dump gave up
+    assert sorted(p.name for p in tmp.iterdir()) == ["var"]
+    assert cursor_of(rt, campaign_id) == 0
