@@ -218,6 +218,11 @@ class DumpResult:
     size: int = 0
 
 
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
+
+
 #: A part of a dump written elsewhere: called with a chunk size when its turn comes, a
 #: generator of its bytes (the body in its format, uncompressed) as they are written,
 #: which returns how many rows they hold.
@@ -231,8 +236,7 @@ def dump_chunks(plan: DumpPlan, rows: Iterator[dict], fmt: str, compress: bool =
     of ``plan``'s file, the body of ``rows``, then that of each of ``parts`` in turn (the
     plan's later ranges, see split_plan), then the file's end. ``result`` counts the rows
     (write_dump hashes the bytes)."""
-    if fmt not in FORMATS:
-        raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
+    _check_format(fmt)
     result = result if result is not None else DumpResult()
     buffer = io.BytesIO()
     sink = gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) if compress else buffer
@@ -311,8 +315,7 @@ def write_dump(plan: DumpPlan, rows: Iterator[dict], out: BinaryIO, fmt: str,
 def dump_part(rt: Runtime, plan: DumpPlan, fmt: str, out: BinaryIO) -> int:
     """Write the body of ``plan``'s dump to ``out`` (no head, no end, uncompressed: a part
     that dump_chunks places in a whole file); the rows written."""
-    if fmt not in FORMATS:
-        raise ValidationError(f"format must be one of {', '.join(FORMATS)}.", field="format")
+    _check_format(fmt)
     buffered = io.BufferedWriter(out, buffer_size=256 * 1024)
     rows = sum(_BODIES[fmt](plan, dump_rows(rt, plan, fmt), buffered))
     buffered.detach()   # flushed, and ``out`` left open for its owner

@@ -380,7 +380,8 @@ def as_record(cls: type[R], row: Row) -> R:
     return cls(*(getattr(row, name) for name in names))
 
 
-#: Rows one statement must add before the tables they refer to may need measuring.
+#: Rows one statement must add before the tables they refer to may need measuring: fewer
+#: read no catalog.
 MEASURE_AFTER = 100
 
 _UNDERMEASURED = text("SELECT relname FROM pg_class WHERE oid = ANY(CAST(:names AS regclass[])) "
@@ -401,7 +402,7 @@ def measure_if_outgrown(connection: Connection, tables: tuple[str, ...], added: 
     its next pause (a minute). ANALYZE sends the invalidation that makes every session
     plan again, from a size at which the key wins. A table measured at more rows than a
     statement adds is left alone: one catalog read per bulk statement."""
-    if connection.dialect.name != "postgresql":
+    if added < MEASURE_AFTER or connection.dialect.name != "postgresql":
         return
     outgrown = connection.execute(_UNDERMEASURED, {"names": list(tables),
                                                     "added": added}).scalars().all()

@@ -13,7 +13,6 @@ from service.domain.errors import DuplicateEvent
 from service.domain.surveys import Contact, Survey
 from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
-    MEASURE_AFTER,
     Repository,
     among,
     among_given,
@@ -246,8 +245,8 @@ class InvitationRepository(Repository):
                  "attributes": i.attributes}
                 for i in chunk])
             ids.update((bytes(nonce), invitation_id) for invitation_id, nonce in result)
-        if len(new) >= MEASURE_AFTER:   # what the new rows' checks and history look up
-            measure_if_outgrown(self.connection, ("contacts", "invitations"), len(new))
+        # What the new rows' foreign-key checks and history look up.
+        measure_if_outgrown(self.connection, ("contacts", "invitations"), len(new))
         if len(ids) < len(new):
             raise DuplicateEvent("An event id of this call was recorded concurrently.")
         return [ids[i.nonce] for i in new]
