@@ -29,6 +29,7 @@ from service.services.keys import authenticate
 from service.soap.faults import (SOAP11_ENV, SOAP12_ENV, TNS, fault_class, fault_envelope,
                                  fault_of, internal_fault, normalised)
 from service.soap.operations import build_service
+from service.soap.reader import ArgumentReader
 from service.telemetry import FAULTS, observe_call
 
 log = logging.getLogger("feedloop.soap")
@@ -61,8 +62,26 @@ class _GuardedSoap11(Soap11):
     Schema validation of the Body still happens, as with any Soap11 input.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.arguments = ArgumentReader(self)
+
     def create_in_document(self, ctx, charset=None):
         ctx.in_document = (ctx.transport.req_env[DOCUMENT], {})
+
+    def deserialize(self, ctx, message):
+        # The Body is schema-valid by now (decompose_incoming_envelope validated it):
+        # its arguments are read as plain values (service/soap/reader.py), or by Spyne.
+        body = ctx.in_body_doc
+        if message is self.REQUEST and body is not None and ctx.descriptor.in_header is None \
+                and body.tag != f"{{{SOAP11_ENV}}}Fault":
+            arguments = self.arguments.read_arguments(ctx, ctx.descriptor.in_message, body)
+            if arguments is not None:
+                self.event_manager.fire_event("before_deserialize", ctx)
+                ctx.in_object = arguments
+                self.event_manager.fire_event("after_deserialize", ctx)
+                return
+        super().deserialize(ctx, message)
 
 
 class FeedloopApplication(Application):
