@@ -395,7 +395,7 @@ def run_bulk(harness: Harness, args) -> dict:
         fx = harness.fixtures[f"feedloop-{db}"]
         for door, bulk, one in bulk_figures(fx.base, fx.key, db):
             report["bulk"].append({"db": db, "door": door, "seconds": bulk, "one_row": one})
-            print(f"{db:<9} {door:<7} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
+            print(f"{db:<9} {door:<9} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
                   f"{ROWS * one / bulk:>18.1f}", flush=True)
     seconds = 10 if args.quick else 20
     for db in args.db:
