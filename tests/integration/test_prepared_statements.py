@@ -12,6 +12,7 @@ from service.storage.repositories import base, contacts, invitations, responses,
 from service.storage.repositories.base import Executed, run, run_rows
 from service.storage.tables import contacts as contact_table
 from service.storage.tables import invitation_events
+from service.storage.tables import invitations as invitation_table
 from tests.conftest import call
 
 
@@ -218,3 +219,82 @@ def test_none_goes_through_the_bind_processors_as_sqlalchemy_sends_it(engine, an
                 .where(contact_table.c.id == contact_id)).one())
     assert stored[0] == stored[1] and stored[0][1] is None, stored
     assert stored[0][0] is not None
+
+
+def _two_inserts(engine, account_id: int, campaign_id: int, contact_id: int,
+                 make) -> tuple[list, list]:
+    """The invitation rows ``make(tag)`` stored by run_rows and by SQLAlchemy's own
+    executemany, each read back without the columns that must differ."""
+    statement = invitations._add(engine.dialect.name)
+    stored = []
+    for tag, execute in (("fast", run_rows), ("core", lambda connection, statement, rows:
+                                               connection.execute(statement, rows).all())):
+        with engine.begin() as connection:
+            returned = list(execute(connection, statement, make(tag)))
+            assert len(returned) == 3
+            rows = connection.execute(
+                select(invitation_table).where(invitation_table.c.account_id == account_id,
+                                               invitation_table.c.event_id.like(f"{tag}-%"))
+                .order_by(invitation_table.c.id)).all()
+        stored.append([{key: value for key, value in row._mapping.items()
+                        if key not in ("id", "nonce", "event_id")} for row in rows])
+    return stored[0], stored[1]
+
+
+def test_many_rows_store_every_type_as_sqlalchemy_s_executemany_stores_it(engine, answered):
+    account_id, campaign_id, _, contact_id = answered
+    at = datetime(2026, 5, 6, 7, 8, 9, 123_456, tzinfo=timezone.utc)
+
+    def make(tag: str) -> list[dict]:
+        return [{"account_id": account_id, "campaign_id": campaign_id, "contact_id": contact_id,
+                 "nonce": bytes([n, 0, 255]) + tag.encode(), "params": params,
+                 "event_id": f"{tag}-{n}", "status": "scheduled", "created_at": at,
+                 "send_at": send_at, "sent_at": None, "expires_at": None,
+                 "attributes": attributes}
+                for n, (params, send_at, attributes) in enumerate([
+                    ({"a": "1", "ü": "ß \" ' \\ {}"}, at, {}),
+                    ({}, None, None),                  # JSON's None: the document null
+                    ({"n": "x" * 300}, datetime(1999, 1, 1, tzinfo=timezone.utc), {"k": "v"})])]
+
+    fast, core = _two_inserts(engine, account_id, campaign_id, contact_id, make)
+    assert fast == core
+    assert fast[0]["params"] == {"a": "1", "ü": "ß \" ' \\ {}"} and fast[0]["send_at"] == at
+
+
+def test_on_postgresql_many_rows_are_one_statement_of_column_arrays(engine, answered):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the rows as one VALUES list (the test above)")
+    account_id, campaign_id, _, contact_id = answered
+    told = []
+
+    def listen(conn, cursor, sql, *rest) -> None:
+        told.append(sql)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        for size in (2, 700):
+            rows = [{"account_id": account_id, "email": f"arr{size}-{n}@example.com",
+                     "crm_id": None, "attributes": {}, "created_at": datetime.now(timezone.utc),
+                     "updated_at": datetime.now(timezone.utc)} for n in range(size)]
+            with engine.begin() as connection:
+                assert len(list(run_rows(connection, contacts._create_many("postgresql"),
+                                         rows))) == size
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    inserts = [sql for sql in told if sql.startswith("INSERT INTO contacts")]
+    assert len(inserts) == 2 and inserts[0] == inserts[1]   # the same SQL for any count
+    assert "SELECT * FROM unnest(%(account_id)s::BIGINT[], %(email)s::VARCHAR[]" in inserts[0]
+    assert " VALUES " not in inserts[0]
+
+
+def test_on_postgresql_a_value_longer_than_its_column_is_refused_not_cut(engine, answered):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not hold a VARCHAR to its length")
+    account_id = answered[0]
+    now = datetime.now(timezone.utc)
+    rows = [{"account_id": account_id, "email": email, "crm_id": crm_id, "attributes": {},
+             "created_at": now, "updated_at": now}
+            for email, crm_id in (("long1@example.com", "c" * 101), ("long2@example.com", "d"))]
+    with pytest.raises(exc.DataError, match="too long"):
+        with engine.begin() as connection:
+            run_rows(connection, contacts._create_many("postgresql"), rows)
