@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import keyword
 import re
 from collections import namedtuple
@@ -14,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql import sqltypes
 
 R = TypeVar("R")
 S = TypeVar("S")
@@ -355,11 +357,11 @@ def run_rows(connection: Connection, statement, rows: list[dict]):
     column_keys = tuple(rows[0])
     prepared = _prepared(statement, dialect, column_keys)
     if prepared is not None and statement.is_insert and dialect.name == "postgresql":
-        arrays = _arrays(prepared, statement, dialect)
-        if arrays is not None:
-            sql, columns = arrays
-            return _execute(connection, prepared, sql, {
-                key: [process(row[key]) for row in rows] for key, process in columns})
+        recordset = _recordset(prepared, statement, dialect)
+        if recordset is not None:
+            sql, columns = recordset
+            return _execute(connection, prepared, sql, {"rows": json.dumps(
+                [{key: convert(row[key]) for key, convert in columns} for row in rows])})
     columns = prepared.row_columns(column_keys) if prepared is not None else None
     if columns is None or not statement.is_insert:
         return connection.execute(statement, rows)
@@ -376,39 +378,90 @@ def run_rows(connection: Connection, statement, rows: list[dict]):
 _PLACEHOLDER = r"%\((\w+)\)s(?:::[A-Z][A-Z ]*(?:\(\d+\))?)?"
 _VALUES = re.compile(rf" VALUES \(({_PLACEHOLDER}(?:, {_PLACEHOLDER})*)\)")
 _LENGTH = re.compile(r"\(\d+\)")
-_ARRAYS: dict[int, tuple[str, list] | None] = {}
+_RECORDSETS: dict[int, tuple[str, list] | None] = {}
 
 
-def _arrays(prepared: _Prepared, statement, dialect) -> tuple[str, list] | None:
-    """On PostgreSQL, a multi-row INSERT as one statement taking a column a parameter:
-    ``INSERT .. SELECT * FROM unnest(%(a)s::T[], ..)``, with (key, bind processor) of each
-    column; None for an INSERT of another form.
+def _recordset(prepared: _Prepared, statement, dialect) -> tuple[str, list] | None:
+    """On PostgreSQL, a multi-row INSERT as one statement taking all its rows as one JSON
+    document (``INSERT .. SELECT r.a::T, .. FROM json_to_recordset(%(rows)s::json) AS
+    r(a text, ..)``), with (key, converter to a JSON value) of each column; None for an
+    INSERT of another form or with a column of another type.
 
     SQLAlchemy's executemany writes the rows into a new SQL text per batch (a VALUES
-    group a row), which psycopg then parses for its placeholders, both in Python: for
-    500 rows of 12 columns that was most of a bulk call's time on PostgreSQL. Here the
-    SQL is the same for any number of rows (PostgreSQL keeps it prepared) and each
-    column travels as one array, with the values SQLAlchemy's bind processors make."""
+    group a row), which psycopg then parses for its placeholders; arrays a column are
+    each dumped value by value in Python. Both were most of a bulk call's time on
+    PostgreSQL. Here the SQL is the same for any number of rows (PostgreSQL keeps it
+    prepared), and the rows are one ``json.dumps``, in C. Each value is what
+    SQLAlchemy's bind processing makes of it (a JSON column's document, written by the
+    engine's serializer; a date-time in UTC), spelled as text that the column's type
+    reads back exactly; the casts leave out lengths, so that a value too long for its
+    column is refused by the column as before, not cut short by a cast."""
     key = id(prepared)
     try:
-        return _ARRAYS[key]
+        return _RECORDSETS[key]
     except KeyError:
         pass
+    found = None
     values = _VALUES.search(prepared.sql)
     names = re.findall(r"%\((\w+)\)s", values.group(1)) if values else []
     table = getattr(statement, "table", None)
-    processors = dict(prepared.binds)
-    found = None
     if values and table is not None and prepared.sql.count("%(") == len(names) \
             and all(name in table.c for name in names):
-        # Arrays of the columns' types without their lengths: an explicit cast to
-        # VARCHAR(200) would cut a longer value short, the column refuses it.
-        unnest = ", ".join(f"%({name})s::{_LENGTH.sub('', table.c[name].type.compile(dialect=dialect))}[]"
-                           for name in names)
-        found = (prepared.sql.replace(values.group(0), f" SELECT * FROM unnest({unnest})", 1),
-                 [(name, processors.get(name, _AS_IS)) for name in names])
-    _ARRAYS[key] = found
+        processors = dict(prepared.binds)
+        quote = dialect.identifier_preparer.quote
+        columns, converters = [], []
+        for name in names:
+            kind = _json_kind(table.c[name].type)
+            if kind is None:
+                break
+            sql_type = _LENGTH.sub("", table.c[name].type.compile(dialect=dialect))
+            field = f"r.{quote(name)}"
+            columns.append(f"decode({field}, 'hex')" if kind == "bytes"
+                           else f"{field}::{sql_type}")
+            converters.append((name, _to_json_value(kind, processors.get(name), dialect)))
+        else:
+            fields = ", ".join(f"{quote(name)} text" for name in names)
+            found = (prepared.sql.replace(
+                values.group(0), f" SELECT {', '.join(columns)} FROM "
+                f"json_to_recordset(%(rows)s::json) AS r({fields})", 1), converters)
+    _RECORDSETS[key] = found
     return found
+
+
+def _json_kind(column_type) -> str | None:
+    column_type = getattr(column_type, "impl_instance", column_type)
+    if isinstance(column_type, sqltypes.JSON):
+        return "json"
+    if isinstance(column_type, sqltypes.DateTime):
+        return "datetime"
+    if isinstance(column_type, sqltypes.LargeBinary):
+        return "bytes"
+    if isinstance(column_type, (sqltypes.Integer, sqltypes.String, sqltypes.Boolean)):
+        return "plain"
+    return None
+
+
+def _to_json_value(kind: str, process: Callable | None, dialect) -> Callable:
+    """The converter of one column's values to what its text in the document is."""
+    if kind == "json":
+        dumps = dialect._json_serializer or json.dumps
+        return lambda value: dumps(value)   # None too: JSON's None is the document null
+    if kind == "bytes":
+        return lambda value: None if value is None else bytes(value).hex()
+    if kind == "datetime":
+        process = process or _AS_IS
+        # The last moment converted, with its text: the rows of a bulk statement carry
+        # the same moment (the call's "now") hundreds of times.
+        last: list = [None, None]
+
+        def moment(value):
+            if value is None:
+                return None
+            if value is not last[0]:
+                last[:] = value, process(value).isoformat()
+            return last[1]
+        return moment
+    return process or _AS_IS
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
