@@ -29,6 +29,8 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 #: What may precede a DOCTYPE: whitespace, comments and processing instructions.
 _PROLOG_ITEM = re.compile(rb"\s+|<!--.*?-->|<\?.*?\?>", re.DOTALL)
 _HAS_INSTRUCTIONS = etree.XPath("boolean(//processing-instruction())")
+#: The XML declaration, which is no processing instruction though it starts like one.
+_XML_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[ \t\r\n]")
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,10 @@ def check_xml(body: bytes, limits: XmlLimits = XmlLimits()) -> etree._Element:
     if len(body) > limits.max_text_bytes and _may_hold_long_text(body, limits.max_text_bytes) \
             and too_long(root):
         raise RequestTooLarge(f"A text value is longer than {limits.max_text_bytes} bytes.")
-    if _HAS_INSTRUCTIONS(root):
+    # A processing instruction starts with '<?', as does the XML declaration (not one):
+    # without another '<?' in the bytes, the tree holds none.
+    if body.count(b"<?") > (1 if _XML_DECLARATION.match(body) else 0) \
+            and _HAS_INSTRUCTIONS(root):
         raise InvalidRequest("Processing instructions are not accepted.")
     return root
 
@@ -121,10 +126,15 @@ def _may_hold_long_text(body: bytes, limit: int) -> bool:
     in bytes (the only references are the predefined entities and characters, which are
     longer than what they stand for), unless a CDATA section (which may hold '<') or a
     comment (whose removal joins the texts around it) is there: then the tree is asked.
-    Splitting a 10,000-row call's bytes costs a third of asking its tree."""
+    A run of more than ``limit`` bytes without '<' holds a whole one of the windows of
+    ``limit // 2 + 1`` bytes laid end to end from the start, so only those windows are
+    searched: a few ``find`` calls for a 10,000-row call, where splitting its bytes at
+    every '<' took 35 ms."""
     if b"<![CDATA[" in body or b"<!--" in body:
         return True
-    return max(map(len, body.split(b"<"))) > limit
+    width = limit // 2 + 1
+    return any(body.find(b"<", start, start + width) == -1
+               for start in range(0, len(body) - width + 1, width))
 
 
 def _has_doctype(body: bytes) -> bool:

@@ -68,6 +68,26 @@ def test_short_values_in_a_document_longer_than_the_limit_pass():
                      XmlLimits(max_text_bytes=100)).text == "x" * 50 + "&" * 20
 
 
+@pytest.mark.parametrize("limit", [100, 101, 4096])
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_a_run_one_byte_over_the_limit_is_found_wherever_it_lies(limit, where):
+    # Runs longer than the limit are found by searching windows of half its size laid
+    # end to end: one byte over, at any offset from the windows, must still be seen.
+    for offset in range(0, limit // 2 + 3):
+        filler = b"<b/>" * offset
+        long, short = b"x" * (limit + 1), b"x" * limit
+        for text, refused in ((long, True), (short, False)):
+            body = {"start": b"<r>" + text + b"<b/>" + filler + b"</r>",
+                    "middle": b"<r>" + filler + b"<c>" + text + b"</c>" + filler + b"</r>",
+                    "end": b"<r>" + filler + b"<b/>" * 200 + text + b"</r>"}[where]
+            assert xmlguard._may_hold_long_text(body, limit) is True or not refused, \
+                (offset, where)
+            if refused:
+                assert refusal(body, XmlLimits(max_text_bytes=limit))[0] is RequestTooLarge
+            else:
+                assert check_xml(body, XmlLimits(max_text_bytes=limit)).tag == "r"
+
+
 def test_a_long_attribute_value_counts_as_text():
     assert refusal(b'<a v="' + b"x" * 101 + b'"/>', XmlLimits(max_text_bytes=100)) == (
         RequestTooLarge, "A text value is longer than 100 bytes.")
@@ -106,7 +126,10 @@ def test_predefined_and_numeric_entities_still_work():
 
 
 @pytest.mark.parametrize("body", [b"<a><?pi x?></a>", b"<?pi x?><a/>", b"<a/><?pi x?>",
-                                  b'<?xml version="1.0"?><?xml-stylesheet href="s"?><a/>'])
+                                  b'<?xml version="1.0"?><?xml-stylesheet href="s"?><a/>',
+                                  b'<?xml-stylesheet href="s"?><a/>',
+                                  b'\xef\xbb\xbf<?xml-stylesheet href="s"?><a/>',
+                                  b'<?xml version="1.0"?><a/><?xml-stylesheet href="s"?>'])
 def test_a_processing_instruction_anywhere_is_refused(body):
     assert refusal(body) == (InvalidRequest, "Processing instructions are not accepted.")
 
