@@ -2,8 +2,9 @@
 
 A token is ``base64url(account || nonce || tag)``: the invitation's account id
 (64 bits, so that a distributed database can route the look-up to the account's
-node; an internal number, nothing personal), a 128-bit random nonce that names the
-invitation, and a 128-bit HMAC-SHA256 tag over the account, the nonce, the campaign,
+node; an internal number, nothing personal), a 128-bit nonce that names the
+invitation (laid out as a UUIDv7, RFC 9562: the moment it was made in milliseconds,
+then 80 random bits), and a 128-bit HMAC-SHA256 tag over the account, the nonce, the campaign,
 the expiry and the canonical form of the embedded parameters. The parameters
 themselves never travel in the URL; changing a single bit of the token, or the
 parameters or expiry stored for it, makes verification fail.
@@ -21,8 +22,10 @@ import hmac
 import json
 import secrets
 from datetime import datetime
+from time import time_ns
 
 NONCE_BYTES = 16
+NONCE_TIME_BYTES = 6      # milliseconds since 1970, big-endian: enough until the year 10889
 TAG_BYTES = 16
 ACCOUNT_BYTES = 8
 TOKEN_LENGTH = 54         # base64url of 40 bytes, unpadded
@@ -30,8 +33,19 @@ ACCOUNTLESS_LENGTH = 43   # the tokens issued before: base64url of 32 bytes
 
 
 def new_nonce() -> bytes:
-    """A fresh 128-bit random nonce."""
-    return secrets.token_bytes(NONCE_BYTES)
+    """A fresh nonce: the current time in milliseconds (48 bits), then 80 random bits.
+
+    The nonce is looked up by two indexes, (account, nonce) and nonce. Wholly random,
+    each new invitation went to a random page of both: a 10,000-row call dirtied nearly
+    every page of each and wrote them all to the log again at each commit, a cost that
+    grew with the table. Led by the time, new nonces go to the end of each index, as
+    UUIDv7 keys do (RFC 9562). What makes a token unforgeable is its HMAC tag; the 80
+    random bits keep nonces unique (a repeat within one millisecond is one chance in
+    2^40 among a million nonces) and unpredictable. The token thereby shows when its
+    invitation was made, which its mail shows anyway; nothing about the person."""
+    millis = time_ns() // 1_000_000
+    return millis.to_bytes(NONCE_TIME_BYTES, "big") + \
+        secrets.token_bytes(NONCE_BYTES - NONCE_TIME_BYTES)
 
 
 def _tag(key: bytes, account: bytes, nonce: bytes, campaign_id: int,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -27,10 +28,33 @@ ACCOUNTLESS = make_token(KEY, NONCE, 5, EXPIRY, PARAMS)
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-def test_token_is_url_safe_and_carries_its_account_and_128_random_bits():
+def test_token_is_url_safe_and_carries_its_account_and_nonce():
     assert len(TOKEN) == TOKEN_LENGTH and set(TOKEN) <= set(ALPHABET)
     assert split_token(TOKEN) == (ACCOUNT, NONCE)
-    assert len(new_nonce()) == 16 and new_nonce() != new_nonce()
+
+
+def test_a_nonce_is_the_time_in_milliseconds_then_80_random_bits():
+    before = time.time_ns() // 1_000_000
+    nonces = [new_nonce() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert all(len(nonce) == 16 for nonce in nonces)
+    moments = [int.from_bytes(nonce[:6], "big") for nonce in nonces]
+    assert before <= moments[0] and moments[-1] <= after
+    # Made later, sorted later (each index then grows at its end) ...
+    assert moments == sorted(moments)
+    # ... and never the same, however close together: the rest is random.
+    assert len({nonce[6:] for nonce in nonces}) == len(nonces)
+    ones = sum(bin(byte).count("1") for nonce in nonces for byte in nonce[6:])
+    assert 0.47 < ones / (len(nonces) * 80) < 0.53
+
+
+def test_nonces_made_a_millisecond_apart_sort_in_that_order(monkeypatch):
+    import service.domain.tokens as tokens
+    clock = iter([1_700_000_000_000_999_999, 1_700_000_000_001_000_000])
+    monkeypatch.setattr(tokens, "time_ns", lambda: next(clock))
+    first, second = new_nonce(), new_nonce()
+    assert first[:6] == (1_700_000_000_000).to_bytes(6, "big")
+    assert first < second
 
 
 def test_token_verifies_only_with_its_own_account_campaign_expiry_params_and_key():
