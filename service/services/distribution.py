@@ -10,6 +10,7 @@ from service.domain.errors import (Conflict, DuplicateEvent, NotFound, UnknownCa
 from service.domain.surveys import KEY_PATTERN, normalize_email
 from service.services import messages as m
 from service.services.catalogue import Principal, operation
+from service.services.overlap import alongside
 from service.services.runtime import Runtime
 from service.services.surveys import (SETTING_FIELDS, TEMPLATE_FIELDS, campaign_info,
                                       get_campaign_of)
@@ -134,16 +135,23 @@ def _invite(rt: Runtime, principal: Principal, campaign_id: int, rows: list[m.Re
                                         row.send_at)
             last[contact.id] = now  # the same person twice in one call: quarantine applies
             pending.append((index, email, invitation))
-        new_ids = uow.invitations.add_many(principal.account_id, [p[2] for p in pending])
-        history = []
-        for (index, email, invitation), new_id in zip(pending, new_ids):
-            invitation.id = new_id
-            results[index] = m.RespondentResult(
-                row=index, status=invitation.status, email=email, invitation_id=new_id,
-                url=tracking_result(rt, invitation, now).url)
-            history.extend(creation_history(invitation, now, "AddRespondents"))
-        uow.invitations.record_events(principal.account_id, history)
-        uow.commit()
+
+        def store() -> None:
+            new_ids = uow.invitations.add_many(principal.account_id, [p[2] for p in pending])
+            history = []
+            for (_, _, invitation), new_id in zip(pending, new_ids):
+                invitation.id = new_id
+                history.extend(creation_history(invitation, now, "AddRespondents"))
+            uow.invitations.record_events(principal.account_id, history)
+            uow.commit()
+
+        # Storing waits on the database; the links need only what is known already (a
+        # token signs the nonce, not the id) and are made meanwhile.
+        with alongside(store):
+            urls = [rt.tracking_url(token_of(rt, invitation)) for _, _, invitation in pending]
+        for (index, email, invitation), url in zip(pending, urls):
+            results[index] = m.RespondentResult(row=index, status=invitation.status, email=email,
+                                                invitation_id=invitation.id, url=url)
 
 
 def _suppression(campaign, unsubscribed: bool, last_invited: datetime | None,
