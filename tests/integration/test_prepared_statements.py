@@ -191,12 +191,12 @@ def test_a_statement_with_an_in_list_binds_its_other_values_as_sqlalchemy_does(
     at = datetime(2026, 3, 4, 5, 6, 7, 890_000, tzinfo=timezone.utc)
     with engine.begin() as connection:
         # an IN list among the values: a date-time beside it is still converted
-        run(connection, invitations._event_of_many(engine.dialect.name), {
-            "account_id": account_id, "at": at, "event": "fast", "detail": "",
-            "ids": [invitation_id]})
-        connection.execute(invitations._event_of_many(engine.dialect.name), {
-            "account_id": account_id, "at": at, "event": "core", "detail": "",
-            "ids": [invitation_id]})
+        run(connection, invitations._events_of_many(engine.dialect.name, 1), {
+            "account_id": account_id, "at0": at, "event0": "fast", "detail0": "",
+            "ids": f"[{invitation_id}]"})
+        connection.execute(invitations._events_of_many(engine.dialect.name, 1), {
+            "account_id": account_id, "at0": at, "event0": "core", "detail0": "",
+            "ids": f"[{invitation_id}]"})
         stored = connection.execute(
             select(invitation_events.c.event, invitation_events.c.at.cast(String))
             .where(invitation_events.c.event.in_(["fast", "core"]))).all()
@@ -312,3 +312,43 @@ def test_on_postgresql_a_value_longer_than_its_column_is_refused_not_cut(engine,
     with pytest.raises(exc.DataError, match="too long"):
         with engine.begin() as connection:
             run_rows(connection, contacts._create_many("postgresql"), rows)
+
+
+def test_the_same_events_of_many_invitations_are_stored_as_each_one_s_alone(
+        engine, rt, admin, new_campaign):
+    campaign_id = new_campaign()
+    ids = [call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email=f"h{n}@example.com",
+                event_id=f"h{n}").invitation_id for n in range(4)]
+    at = datetime(2026, 3, 4, 5, 6, 7, 890_123, tzinfo=timezone.utc)
+    later = datetime(2026, 3, 4, 5, 6, 8, tzinfo=timezone.utc)
+    events = [(invitation_id, when, event, detail) for invitation_id in ids
+              for when, event, detail in ((at, "probe", "first"), (later, "probe2", "x" * 600))]
+    with engine.begin() as connection:
+        repository = invitations.InvitationRepository(connection)
+        repository.record_events(admin.account_id, events[:6])   # three alike: one statement
+        repository.record_events(admin.account_id, events[6:])   # one alone: a row each
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(invitation_events.c.invitation_id, invitation_events.c.event,
+                   invitation_events.c.detail, invitation_events.c.at.cast(String),
+                   invitation_events.c.at)
+            .where(invitation_events.c.event.in_(["probe", "probe2"]))
+            .order_by(invitation_events.c.id)).all()
+    # In the order given: each invitation's events in theirs, the details cut at 500.
+    assert [(row[0], row[1]) for row in stored] == [(e[0], e[2]) for e in events]
+    assert {len(row[2]) for row in stored if row[1] == "probe2"} == {500}
+    # The very same stored text of a moment, whichever way it went in.
+    assert stored[0][3] == stored[6][3] and stored[1][3] == stored[7][3]
+    assert stored[0][4] == at and stored[1][4] == later
+
+
+def test_events_given_for_another_account_s_invitations_are_refused(
+        engine, rt, admin, new_campaign):
+    campaign_id = new_campaign()
+    ids = [call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email=f"o{n}@example.com",
+                event_id=f"o{n}").invitation_id for n in range(2)]
+    now = datetime.now(timezone.utc)
+    with pytest.raises(exc.IntegrityError):
+        with engine.begin() as connection:
+            invitations.InvitationRepository(connection).record_events(
+                admin.account_id + 1000, [(invitation_id, now, "x", "") for invitation_id in ids])

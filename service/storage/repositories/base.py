@@ -31,14 +31,6 @@ def among(connection: Connection, column, values: list):
     return column.in_(values)
 
 
-def among_given(dialect: str, column, name: str):
-    """``among`` for a prebuilt statement: the list is the value named ``name``, given at
-    execution."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
-
-
 def among_literals(column, values: tuple[str, ...]):
     """``column IN (values)`` with the values written into the SQL: the form of the partial
     indexes' predicates (tables._where), which a planner matches only against literals."""

@@ -1,11 +1,12 @@
 """Invitations: creation, look-ups, state changes, history and the worker's mail claims."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Row
 
 from service.domain.distribution import Campaign, Invitation, Status, Transition
@@ -15,7 +16,6 @@ from service.storage.records import HistoryRecord
 from service.storage.repositories.base import (
     Repository,
     among,
-    among_given,
     among_literals,
     chunks,
     insert_of,
@@ -79,16 +79,31 @@ _RECORD_EVENTS = insert(invitation_events)
 
 
 @prebuilt
-def _event_of_many(dialect: str):
-    """One event of the invitations whose ``ids`` are given."""
-    return insert(invitation_events).from_select(
-        ["account_id", "invitation_id", "at", "event", "detail"],
-        select(invitations.c.account_id, invitations.c.id,
-               bindparam("at", type_=invitation_events.c.at.type),
-               bindparam("event", type_=invitation_events.c.event.type),
-               bindparam("detail", type_=invitation_events.c.detail.type))
-        .where(_MINE, among_given(dialect, invitations.c.id, "ids"))
-        .order_by(invitations.c.id))
+def _events_of_many(dialect: str, count: int):
+    """The same ``count`` events (``at<n>``, ``event<n>``, ``detail<n>``) of each
+    invitation whose ids are given (``ids``, a JSON array), in one statement: each
+    invitation's events in their order, the invitations in the order given. The ids are
+    one JSON document (one json.dumps, not a value each for the driver to convert); the
+    foreign key to the account's invitation checks each of them."""
+    if dialect == "postgresql":   # PostgreSQL types a parameter by its cast
+        cast = {"at": "CAST(:{} AS TIMESTAMP)", "text": "CAST(:{} AS VARCHAR)",
+                "id": "CAST(:{} AS BIGINT)"}
+        ids, invitation_id, position = (
+            "json_array_elements_text(CAST(:ids AS JSON)) WITH ORDINALITY AS i(value, n)",
+            "CAST(i.value AS BIGINT)", "i.n")
+    else:   # SQLite's CAST would give a date-time numeric affinity: its text is stored
+        cast = dict.fromkeys(("at", "text", "id"), ":{}")
+        ids, invitation_id, position = "json_each(:ids) AS i", "i.value", "i.key"
+    events = " UNION ALL ".join(
+        f"SELECT {n} AS ord, {cast['at'].format(f'at{n}')} AS at, "
+        f"{cast['text'].format(f'event{n}')} AS event, "
+        f"{cast['text'].format(f'detail{n}')} AS detail" for n in range(count))
+    at_type = invitation_events.c.at.type
+    return text(
+        "INSERT INTO invitation_events (account_id, invitation_id, at, event, detail) "
+        f"SELECT {cast['id'].format('account_id')}, {invitation_id}, e.at, e.event, e.detail "
+        f"FROM {ids} CROSS JOIN ({events}) AS e ORDER BY {position}, e.ord"
+    ).bindparams(*(bindparam(f"at{n}", type_=at_type) for n in range(count)))
 
 
 @prebuilt
@@ -280,23 +295,28 @@ class InvitationRepository(Repository):
                       events: list[tuple[int, datetime, str, str]]) -> None:
         """Append (invitation_id, at, event, detail) rows to the account's invitations' histories.
 
-        The same event of many invitations (a bulk call's "created") is one INSERT .. SELECT
-        per chunk of ids, which passes one id a row instead of five values to convert; the
-        events of one invitation keep their order (each kind is written in order of first
-        appearance)."""
-        same: dict[tuple[datetime, str, str], list[int]] = {}
+        Invitations with the same events (a bulk call's "created" and "sent") get them in
+        one INSERT .. SELECT per chunk of ids, which passes one id a row instead of five
+        values to convert; the events of one invitation keep their order."""
+        sequences: dict[int, list[tuple[datetime, str, str]]] = {}
         for invitation_id, at, event, detail in events:
-            same.setdefault((at, event, detail[:500]), []).append(invitation_id)
-        for (at, event, detail), ids in same.items():
+            sequences.setdefault(invitation_id, []).append((at, event, detail[:500]))
+        same: dict[tuple[tuple[datetime, str, str], ...], list[int]] = {}
+        for invitation_id, sequence in sequences.items():
+            same.setdefault(tuple(sequence), []).append(invitation_id)
+        for sequence, ids in same.items():
             if len(ids) == 1:
-                run(self.connection, _RECORD_EVENTS, {
-                    "account_id": account_id, "invitation_id": ids[0], "at": at,
-                    "event": event, "detail": detail})
+                for at, event, detail in sequence:
+                    run(self.connection, _RECORD_EVENTS, {
+                        "account_id": account_id, "invitation_id": ids[0], "at": at,
+                        "event": event, "detail": detail})
                 continue
+            values: dict = {"account_id": account_id}
+            for n, (at, event, detail) in enumerate(sequence):
+                values.update({f"at{n}": at, f"event{n}": event, f"detail{n}": detail})
+            statement = _events_of_many(self.connection.dialect.name, len(sequence))
             for chunk in chunks(ids):
-                run(self.connection, _event_of_many(self.connection.dialect.name), {
-                    "account_id": account_id, "at": at, "event": event, "detail": detail,
-                    "ids": chunk})
+                run(self.connection, statement, {**values, "ids": json.dumps(chunk)})
 
     def purge_history(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` history events older than ``before`` (retention)."""
