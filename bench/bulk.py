@@ -7,10 +7,13 @@ an integrator's code makes them: SOAP through PHP's SoapClient (bench/clients/ph
 ext/soap in C, as PHP, Java and .NET integrators' stacks are compiled) and through zeep
 (pure Python, whose own encoding and decoding of 10,000 rows takes about 0.85 s on the
 project machine), XML-RPC through xmlrpc.client's ServerProxy; their answers are checked
-after the clock stops. Run: .venv/bin/python bench/bulk.py
+after the clock stops. Each door is measured --repeat times (3 by default), the doors
+interleaved; every repetition is printed, then each door's median.
+Run: .venv/bin/python bench/bulk.py [--repeat 3] [--db sqlite postgres]
 """
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -46,23 +49,25 @@ def invited(result) -> int:
     return get("sent") + get("scheduled")
 
 
-def bulk_figures(base: str, key: tuple[str, str], backend: str):
-    """Per door and client: (name, seconds of one 10,000-row call, median seconds of a
-    1-row call)."""
-    yield ("soap-php", *php_figures(base, key, new_campaign(XmlRpcDoor.connect(base, key)),
-                                    f"{backend}-php"))
-    for door in (SoapDoor, XmlRpcDoor):
-        client = door.connect(base, key)
-        cid = new_campaign(client)
-        tag = f"{backend}-{door.__name__}"
-        one = statistics.median(timed(lambda i=i: add_respondents(
-            client, cid, [{"email": f"single{i}-{tag}@example.com"}])) for i in range(SINGLES))
-        rows = [{"email": f"p{i}-{tag}@example.com", "event_id": f"{tag}-{i}",
-                 "params": [{"name": "ticket", "value": str(i)}]} for i in range(ROWS)]
-        answers = []
-        bulk = timed(lambda: answers.append(add_respondents(client, cid, rows)))
-        assert invited(answers[0]) == ROWS, invited(answers[0])
-        yield {SoapDoor: "soap-zeep", XmlRpcDoor: "xmlrpc"}[door], bulk, one
+def bulk_figures(base: str, key: tuple[str, str], backend: str, repeat: int = 1):
+    """Per repetition, door and client, the doors interleaved: (name, repetition, seconds
+    of one 10,000-row call, median seconds of a 1-row call)."""
+    for rep in range(1, repeat + 1):
+        yield ("soap-php", rep, *php_figures(base, key, new_campaign(
+            XmlRpcDoor.connect(base, key)), f"{backend}-php-{rep}"))
+        for door in (SoapDoor, XmlRpcDoor):
+            client = door.connect(base, key)
+            cid = new_campaign(client)
+            tag = f"{backend}-{door.__name__}-{rep}"
+            one = statistics.median(timed(lambda i=i: add_respondents(
+                client, cid, [{"email": f"single{i}-{tag}@example.com"}]))
+                for i in range(SINGLES))
+            rows = [{"email": f"p{i}-{tag}@example.com", "event_id": f"{tag}-{i}",
+                     "params": [{"name": "ticket", "value": str(i)}]} for i in range(ROWS)]
+            answers = []
+            bulk = timed(lambda: answers.append(add_respondents(client, cid, rows)))
+            assert invited(answers[0]) == ROWS, invited(answers[0])
+            yield {SoapDoor: "soap-zeep", XmlRpcDoor: "xmlrpc"}[door], rep, bulk, one
 
 
 def new_campaign(client) -> int:
@@ -83,21 +88,46 @@ def php_figures(base: str, key: tuple[str, str], campaign_id: int, tag: str):
     return figures["seconds"], statistics.median(figures["singles"])
 
 
-def print_bulk(backend: str, base: str, key: tuple[str, str]) -> None:
-    for door, bulk, one in bulk_figures(base, key, backend):
-        print(f"{backend:<9} {door:<9} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
-              f"{ROWS * one / bulk:>18.1f}", flush=True)
+def print_bulk(backend: str, base: str, key: tuple[str, str], repeat: int) -> list[tuple]:
+    """Each repetition's line as it is measured, then each door's median; the figures."""
+    figures = list(_printed(backend, bulk_figures(base, key, backend, repeat)))
+    print_medians(backend, figures)
+    return figures
 
 
-HEADER = (f"{'backend':<9} {'door':<9} {'10k rows s':>10} {'rows/s':>8} {'1-row ms':>9} "
+def _printed(backend: str, figures):
+    for door, rep, bulk, one in figures:
+        print(line(backend, f"{door} #{rep}", bulk, one), flush=True)
+        yield door, rep, bulk, one
+
+
+def print_medians(backend: str, figures: list[tuple]) -> None:
+    for door in dict.fromkeys(door for door, *_ in figures):
+        mine = [(bulk, one) for name, _, bulk, one in figures if name == door]
+        print(line(backend, f"{door} med", statistics.median(b for b, _ in mine),
+                   statistics.median(o for _, o in mine)), flush=True)
+
+
+def line(backend: str, door: str, bulk: float, one: float) -> str:
+    return (f"{backend:<9} {door:<14} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
+            f"{ROWS * one / bulk:>18.1f}")
+
+
+HEADER = (f"{'backend':<9} {'door':<14} {'10k rows s':>10} {'rows/s':>8} {'1-row ms':>9} "
           f"{'10k x 1-row / bulk':>18}")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="repetitions per door, interleaved (the medians are the figures)")
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"],
+                        choices=["sqlite", "postgres"])
+    args = parser.parse_args()
     print(HEADER)
-    for backend in ("sqlite", "postgres"):
+    for backend in args.db:
         with running_server(backend) as (base, key, _):
-            print_bulk(backend, base, key)
+            print_bulk(backend, base, key, args.repeat)
 
 
 if __name__ == "__main__":

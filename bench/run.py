@@ -387,16 +387,15 @@ def main() -> None:
 
 def run_bulk(harness: Harness, args) -> dict:
     """10,000-row AddRespondents per door and database, then single-row p99 beside batches."""
-    from bulk import HEADER, ROWS, bulk_figures
+    from bulk import HEADER, ROWS, print_bulk
     report: dict = {"bulk": [], "concurrent": []}
-    print(f"\nAddRespondents with {ROWS:,} rows in one call, client time included\n{HEADER}",
-          flush=True)
+    print(f"\nAddRespondents with {ROWS:,} rows in one call, client time included, "
+          f"{args.reps} repetitions a door, interleaved\n{HEADER}", flush=True)
     for db in args.db:
         fx = harness.fixtures[f"feedloop-{db}"]
-        for door, bulk, one in bulk_figures(fx.base, fx.key, db):
-            report["bulk"].append({"db": db, "door": door, "seconds": bulk, "one_row": one})
-            print(f"{db:<9} {door:<9} {bulk:>10.2f} {ROWS / bulk:>8.0f} {1000 * one:>9.1f} "
-                  f"{ROWS * one / bulk:>18.1f}", flush=True)
+        for door, rep, bulk, one in print_bulk(db, fx.base, fx.key, args.reps):
+            report["bulk"].append({"db": db, "door": door, "repetition": rep,
+                                   "seconds": bulk, "one_row": one})
     seconds = 10 if args.quick else 20
     for db in args.db:
         fx = harness.fixtures[f"feedloop-{db}"]
