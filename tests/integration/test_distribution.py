@@ -229,3 +229,31 @@ def test_a_state_change_is_not_applied_from_a_state_that_does_not_allow_it(rt, a
     info = call(rt, admin, "GetInvitation", invitation_id=link.invitation_id)
     assert info.status == "responded" and info.opened_at is None
     assert [h.event for h in info.history] == ["created", "sent", "responded"]
+
+
+def test_a_large_batch_is_stored_alongside_its_links_and_a_small_one_without_a_thread(
+        rt, admin, new_campaign, monkeypatch):
+    from service.services import distribution, overlap
+    started = []
+
+    class Counted(overlap.threading.Thread):
+        def start(self) -> None:
+            started.append(self.name)
+            super().start()
+
+    monkeypatch.setattr(overlap.threading, "Thread", Counted)
+    campaign_id = new_campaign()
+    small = distribution.ALONGSIDE_ROWS - 1
+    result = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
+        row(f"s{n}@example.com") for n in range(small)])
+    assert result.sent == small and started == []
+    result = call(rt, admin, "AddRespondents", campaign_id=campaign_id, respondents=[
+        row(f"l{n}@example.com", event_id=f"l{n}") for n in range(distribution.ALONGSIDE_ROWS)])
+    assert started == ["feedloop-alongside"]
+    # Each result carries its own stored invitation's id and link.
+    with rt.uow(read_only=True) as uow:
+        for result_row in result.results:
+            invitation = uow.invitations.get(admin.account_id, result_row.invitation_id)
+            assert invitation.event_id == f"l{result_row.row}"
+            assert result_row.url.endswith(
+                distribution.token_of(rt, invitation)) and result_row.status == "sent"

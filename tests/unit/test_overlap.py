@@ -58,3 +58,18 @@ def test_an_error_of_the_block_waits_for_the_work_and_keeps_the_work_s_as_its_ca
             raise ValueError("result failed")
     assert isinstance(caught.value.__cause__, LookupError)
     assert not any(t.name == "feedloop-alongside" for t in threading.enumerate())
+
+
+def test_little_work_runs_first_in_the_caller_s_thread_without_a_thread():
+    seen = []
+    with alongside(lambda: seen.append(threading.current_thread().name), worth_a_thread=False):
+        seen.append("block")
+    assert seen == [threading.current_thread().name, "block"]
+
+
+def test_little_work_s_error_is_raised_before_the_block_runs():
+    ran = []
+    with pytest.raises(LookupError):
+        with alongside(lambda: (_ for _ in ()).throw(LookupError("x")), worth_a_thread=False):
+            ran.append("block")
+    assert ran == []
