@@ -326,7 +326,7 @@ def test_the_same_events_of_many_invitations_are_stored_as_each_one_s_alone(
     with engine.begin() as connection:
         repository = invitations.InvitationRepository(connection)
         repository.record_events(admin.account_id, events[:6])   # three alike: one statement
-        repository.record_events(admin.account_id, events[6:])   # one alone: a row each
+        repository.record_events(admin.account_id, events[6:])   # one alone
     with engine.connect() as connection:
         stored = connection.execute(
             select(invitation_events.c.invitation_id, invitation_events.c.event,
@@ -339,6 +339,11 @@ def test_the_same_events_of_many_invitations_are_stored_as_each_one_s_alone(
     assert {len(row[2]) for row in stored if row[1] == "probe2"} == {500}
     # The very same stored text of a moment, whichever way it went in.
     assert stored[0][3] == stored[6][3] and stored[1][3] == stored[7][3]
+    with engine.begin() as connection:   # a state change: one event of one invitation
+        invitations.InvitationRepository(connection).record_events(
+            admin.account_id, [(ids[0], at, "probe3", "")])
+        assert connection.execute(select(invitation_events.c.at.cast(String)).where(
+            invitation_events.c.event == "probe3")).scalar_one() == stored[0][3]
     assert stored[0][4] == at and stored[1][4] == later
 
 

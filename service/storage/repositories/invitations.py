@@ -297,7 +297,8 @@ class InvitationRepository(Repository):
 
         Invitations with the same events (a bulk call's "created" and "sent") get them in
         one INSERT .. SELECT per chunk of ids, which passes one id a row instead of five
-        values to convert; the events of one invitation keep their order."""
+        values to convert, and so do the events of one new invitation (one statement, not
+        one an event); the events of one invitation keep their order."""
         sequences: dict[int, list[tuple[datetime, str, str]]] = {}
         for invitation_id, at, event, detail in events:
             sequences.setdefault(invitation_id, []).append((at, event, detail[:500]))
@@ -305,11 +306,11 @@ class InvitationRepository(Repository):
         for invitation_id, sequence in sequences.items():
             same.setdefault(tuple(sequence), []).append(invitation_id)
         for sequence, ids in same.items():
-            if len(ids) == 1:
-                for at, event, detail in sequence:
-                    run(self.connection, _RECORD_EVENTS, {
-                        "account_id": account_id, "invitation_id": ids[0], "at": at,
-                        "event": event, "detail": detail})
+            if len(ids) == 1 and len(sequence) == 1:   # a state change: one row
+                at, event, detail = sequence[0]
+                run(self.connection, _RECORD_EVENTS, {
+                    "account_id": account_id, "invitation_id": ids[0], "at": at,
+                    "event": event, "detail": detail})
                 continue
             values: dict = {"account_id": account_id}
             for n, (at, event, detail) in enumerate(sequence):
