@@ -7,14 +7,9 @@
 // into objects), as bench/bulk.py times zeep's and xmlrpc.client's calls. First
 // `singles` one-row calls, then one call of `rows` rows. Prints {"seconds" (the bulk
 // call), "singles" (each one-row call's seconds), "invited" (rows the bulk call invited)}.
+require __DIR__ . '/../../tests/e2e/clients/feedloop_client.php';
 $call = json_decode(file_get_contents('php://stdin'), true);
-$client = new SoapClient($call['wsdl'], [
-    'login' => $call['login'],
-    'password' => $call['password'],
-    'features' => SOAP_SINGLE_ELEMENT_ARRAYS,
-    'cache_wsdl' => WSDL_CACHE_NONE,
-    'exceptions' => true,
-]);
+$client = feedloop_client($call);
 $tag = $call['tag'];
 $singles = [];
 for ($i = 0; $i < $call['singles']; $i++) {

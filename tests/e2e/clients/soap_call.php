@@ -2,14 +2,9 @@
 // One SOAP call through PHP's SoapClient, configured as PHP's manual shows:
 // {"wsdl", "login", "password", "operation", "fields"} on stdin; the result, or the
 // SoapFault with its parsed detail, as JSON on stdout.
+require __DIR__ . '/feedloop_client.php';
 $call = json_decode(file_get_contents('php://stdin'), true);
-$client = new SoapClient($call['wsdl'], [
-    'login' => $call['login'],
-    'password' => $call['password'],
-    'features' => SOAP_SINGLE_ELEMENT_ARRAYS,
-    'cache_wsdl' => WSDL_CACHE_NONE,
-    'exceptions' => true,
-]);
+$client = feedloop_client($call);
 try {
     $result = $client->__soapCall($call['operation'], [$call['fields']]);
     echo json_encode(['result' => $result]);
