@@ -14,7 +14,7 @@ from service.services.outbox import queue_webhooks, response_notifications
 from service.services.records import StoredResponse, response_record
 from service.services.runtime import Runtime
 from service.services.surveys import get_campaign_of
-from service.services.tracking import find_invitation_by_token, pairs_to_dict
+from service.services.tracking import find_link_by_token, pairs_to_dict
 
 DEFAULT_EXPORT_PAGE = 100
 
@@ -105,19 +105,19 @@ def record_response(rt: Runtime, principal: Principal,
     extra = pairs_to_dict(request.params, "params")
     now = rt.clock()
     with rt.uow() as uow:
+        # The invitation with its campaign, survey and contact: one statement.
         if request.token is not None:
-            invitation = find_invitation_by_token(rt, uow, request.token)
-            if invitation is not None and invitation.account_id != principal.account_id:
-                invitation = None
+            link = find_link_by_token(rt, uow, request.token)
+            if link is not None and link.invitation.account_id != principal.account_id:
+                link = None
         else:
-            invitation = uow.invitations.get(principal.account_id, request.invitation_id)
-        if invitation is None:
+            link = uow.invitations.link(principal.account_id, request.invitation_id)
+        if link is None:
             raise NotFound("No such invitation in your account.")
-        campaign, survey = uow.campaigns.with_survey(principal.account_id,
-                                                     invitation.campaign_id)
-        response_id = record_answers(uow, principal.account_id, campaign, survey, invitation,
-                                     answers_by_key(request.answers), extra, now,
-                                     rt.dashboard_url(campaign.id))
+        response_id = record_answers(uow, principal.account_id, link.campaign, link.survey,
+                                     link.invitation, answers_by_key(request.answers), extra,
+                                     now, rt.dashboard_url(link.campaign.id),
+                                     contact=link.contact)
         uow.commit()
     return m.RecordResponseResult(response_id=response_id)
 

@@ -357,3 +357,36 @@ def test_events_given_for_another_account_s_invitations_are_refused(
         with engine.begin() as connection:
             invitations.InvitationRepository(connection).record_events(
                 admin.account_id + 1000, [(invitation_id, now, "x", "") for invitation_id in ids])
+
+
+def test_recording_answers_reads_the_invitation_and_what_it_needs_in_one_statement(
+        engine, rt, admin, new_campaign):
+    campaign_id = new_campaign()
+    link = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id, email="r@example.com")
+    told = []
+
+    def listen(conn, cursor, sql, *rest) -> None:
+        told.append(sql.split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        call(rt, admin, "RecordResponse", invitation_id=link.invitation_id,
+             answers=[m.Answer("nps", "8")])
+        with_token = call(rt, admin, "GetTrackingUrl", campaign_id=campaign_id,
+                          email="t@example.com")
+        told.append("--")
+        call(rt, admin, "RecordResponse", token=with_token.url.rsplit("/", 1)[1],
+             answers=[m.Answer("nps", "6")])
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    by_id, by_token = told[:told.index("--")], told[told.index("--") + 1:]
+    for statements in (by_id, by_token):
+        assert statements[0] == "SELECT" and statements[1] != "SELECT", told
+
+
+def test_another_account_s_invitation_is_no_link_of_this_one(engine, answered):
+    account_id, _, invitation_id, _ = answered
+    with engine.connect() as connection:
+        repository = invitations.InvitationRepository(connection)
+        assert repository.link(account_id, invitation_id).invitation.id == invitation_id
+        assert repository.link(account_id + 1, invitation_id) is None

@@ -38,7 +38,7 @@ _BY_NONCE = select(invitations).where(_MINE, invitations.c.nonce == bindparam("n
 #: What a survey page shows and records against, in one row: the invitation of a nonce,
 #: its campaign, the campaign's survey and the contact, their columns named
 #: campaign__<name>, survey__<name> and contact__<name>.
-_OF_LINK = (
+_LINK = (
     select(invitations, *prefixed(campaigns, "campaign__"), *prefixed(surveys, "survey__"),
            *prefixed(contacts, "contact__"))
     .join(campaigns, (campaigns.c.account_id == invitations.c.account_id)
@@ -46,8 +46,9 @@ _OF_LINK = (
     .join(surveys, (surveys.c.account_id == campaigns.c.account_id)
           & (surveys.c.id == campaigns.c.survey_id))
     .join(contacts, (contacts.c.account_id == invitations.c.account_id)
-          & (contacts.c.id == invitations.c.contact_id))
-    .where(_MINE, invitations.c.nonce == bindparam("nonce")))
+          & (contacts.c.id == invitations.c.contact_id)))
+_OF_LINK = _LINK.where(_MINE, invitations.c.nonce == bindparam("nonce"))
+_LINK_BY_ID = _LINK.where(_MINE, invitations.c.id == bindparam("id"))
 #: A campaign, the contact of an email and their latest invitation of it, in one row
 #: (GetTrackingUrl of an open send asked for again): campaign__ and contact__ columns,
 #: the invitation's own; each side NULL when absent.
@@ -176,6 +177,13 @@ class Link:
     contact: Contact
 
 
+def _link(row: Row | None) -> Link | None:
+    if row is None:
+        return None
+    return Link(_invitation(row), campaign_of(unprefixed(row, "campaign__")),
+                survey_of(unprefixed(row, "survey__")), contact_of(unprefixed(row, "contact__")))
+
+
 @dataclass(frozen=True)
 class Send:
     """A campaign, the contact of an email (None: not known yet) and the contact's latest
@@ -199,12 +207,14 @@ class InvitationRepository(Repository):
 
     def of_link(self, account_id: int, nonce: bytes) -> Link | None:
         """The invitation of a nonce and what its survey page needs, in one statement."""
-        row = run(self.connection, _OF_LINK, {"account_id": account_id, "nonce": nonce}).first()
-        if row is None:
-            return None
-        return Link(_invitation(row), campaign_of(unprefixed(row, "campaign__")),
-                    survey_of(unprefixed(row, "survey__")),
-                    contact_of(unprefixed(row, "contact__")))
+        return _link(run(self.connection, _OF_LINK,
+                         {"account_id": account_id, "nonce": nonce}).first())
+
+    def link(self, account_id: int, invitation_id: int) -> Link | None:
+        """An invitation of the account with its campaign, survey and contact, in one
+        statement (what recording its answers reads)."""
+        return _link(run(self.connection, _LINK_BY_ID,
+                         {"account_id": account_id, "id": invitation_id}).first())
 
     def of_event(self, account_id: int, campaign_id: int,
                  event_id: str) -> tuple[Invitation, str] | None:
