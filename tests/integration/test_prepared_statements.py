@@ -16,6 +16,9 @@ from service.storage.tables import invitations as invitation_table
 from tests.conftest import call
 
 
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
 @pytest.fixture
 def answered(rt, admin, new_campaign):
     """(account id, campaign id, invitation id, contact id) of an answered invitation."""
@@ -273,10 +276,9 @@ def test_many_rows_store_every_type_as_sqlalchemy_s_executemany_stores_it(engine
     assert fast[0][0]["send_at"] == at and fast[2][0]["sent_at"] is None
 
 
+@ON_POSTGRESQL   # SQLite takes the rows as one VALUES list (the test above)
 def test_on_postgresql_many_rows_are_one_statement_taking_them_as_one_document(
         engine, answered):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite takes the rows as one VALUES list (the test above)")
     account_id, campaign_id, _, contact_id = answered
     told = []
 
@@ -301,9 +303,8 @@ def test_on_postgresql_many_rows_are_one_statement_taking_them_as_one_document(
     assert " VALUES " not in inserts[0]
 
 
+@ON_POSTGRESQL   # SQLite does not hold a VARCHAR to its length
 def test_on_postgresql_a_value_longer_than_its_column_is_refused_not_cut(engine, answered):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite does not hold a VARCHAR to its length")
     account_id = answered[0]
     now = datetime.now(timezone.utc)
     rows = [{"account_id": account_id, "email": email, "crm_id": crm_id, "attributes": {},
