@@ -171,3 +171,40 @@ def test_a_processing_instruction_inside_the_body_is_left_to_spyne():
                                '<tns:campaign_id>3</tns:campaign_id></tns:GetCampaign>'.encode())
     assert PROTOCOL.arguments.read_arguments(
         ctx, descriptor("GetCampaign").in_message, element) is None
+
+
+@pytest.mark.parametrize("envelope", [
+    '<s:Envelope xmlns:s="{env}"><s:Body><a/></s:Body></s:Envelope>',
+    '<s:Envelope xmlns:s="{env}"><s:Header/><s:Body><a/><b/></s:Body></s:Envelope>',
+    '<s:Envelope xmlns:s="{env}"><s:Header><h1/><h2/></s:Header><s:Body><a/></s:Body>'
+    '</s:Envelope>',
+    '<s:Envelope xmlns:s="{env}"><s:Body/></s:Envelope>',
+    '<s:Envelope xmlns:s="{env}"><s:Header><h/></s:Header></s:Envelope>',
+    '<s:Envelope xmlns:s="{env}"><s:Body><a/></s:Body><s:Header><h/></s:Header>'
+    '<s:Body><z/></s:Body></s:Envelope>',
+    '<s:Envelope xmlns:s="{env}" xmlns:o="urn:other"><o:Header><h/></o:Header>'
+    '<s:Body><a/></s:Body></s:Envelope>',
+])
+def test_the_envelope_is_taken_apart_as_spyne_takes_it_apart(envelope):
+    from spyne.protocol.soap.soap11 import _from_soap
+
+    from service.soap.door import envelope_parts
+    from service.soap.faults import SOAP11_ENV
+    root = etree.fromstring(envelope.format(env=SOAP11_ENV).encode())
+    ours, spyne = envelope_parts(root), _from_soap(root, {}, ns=SOAP11_ENV)
+    assert ours[0] == spyne[0] and ours[1] == spyne[1]
+
+
+def test_an_empty_envelope_is_refused_as_spyne_refuses_it():
+    from spyne.model.fault import Fault
+    from spyne.protocol.soap.soap11 import _from_soap
+
+    from service.soap.door import envelope_parts
+    from service.soap.faults import SOAP11_ENV
+    root = etree.fromstring(f'<s:Envelope xmlns:s="{SOAP11_ENV}"/>'.encode())
+    with pytest.raises(Fault) as spyne:
+        _from_soap(root, {}, ns=SOAP11_ENV)
+    with pytest.raises(Fault) as ours:
+        envelope_parts(root)
+    assert (ours.value.faultcode, ours.value.faultstring) == \
+        (spyne.value.faultcode, spyne.value.faultstring)
