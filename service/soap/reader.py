@@ -34,10 +34,10 @@ class _Plan:
     """How to read the fields of one complex type: by local name, (key, kind, many, class)."""
 
     def __init__(self, protocol, cls: type) -> None:
-        self.cls = cls
-        self.order = list(cls.get_flat_type_info(cls))
+        fields = cls.get_flat_type_info(cls)
+        self.order = list(fields)
         self.members: dict[str, tuple[str, int, bool, type]] = {}
-        for key, member in cls.get_flat_type_info(cls).items():
+        for key, member in fields.items():
             attrs = protocol.get_cls_attrs(member)
             if issubclass(member, ComplexModelBase):
                 kind = _MESSAGE

@@ -443,15 +443,19 @@ def _to_json_value(kind: str, process: Callable | None, dialect) -> Callable:
     if kind == "datetime":
         process = process or _AS_IS
         # The last moment converted, with its text: the rows of a bulk statement carry
-        # the same moment (the call's "now") hundreds of times.
-        last: list = [None, None]
+        # the same moment (the call's "now") hundreds of times. One tuple, swapped whole,
+        # as in UTCDateTime's SQLite processor: the converter is kept with the statement,
+        # and threads sharing it never pair one moment with another's text.
+        last: tuple = (None, None)
 
         def moment(value):
-            if value is None:
-                return None
-            if value is not last[0]:
-                last[:] = value, process(value).isoformat()
-            return last[1]
+            nonlocal last
+            seen, text = last
+            if value is seen:
+                return text
+            text = None if value is None else process(value).isoformat()
+            last = (value, text)
+            return text
         return moment
     return process or _AS_IS
 
